@@ -1,0 +1,41 @@
+// Monotonic milliseconds. Cores take `now` as an argument; the daemon owns the one real clock.
+export interface Clock {
+  now(): number;
+  /** Run fn when now() >= ms. Returns a cancel function. */
+  at(ms: number, fn: () => void): () => void;
+}
+
+export const realClock: Clock = {
+  now: () => performance.now(),
+  at(ms, fn) {
+    const t = setTimeout(fn, Math.max(0, ms - performance.now()));
+    return () => clearTimeout(t);
+  },
+};
+
+/** Deterministic clock for tests: time moves only through advance(). */
+export class FakeClock implements Clock {
+  private t = 0;
+  private seq = 0;
+  private timers = new Map<number, { ms: number; fn: () => void }>();
+  constructor(start = 0) { this.t = start; }
+  now(): number { return this.t; }
+  at(ms: number, fn: () => void): () => void {
+    const id = this.seq++;
+    this.timers.set(id, { ms, fn });
+    return () => { this.timers.delete(id); };
+  }
+  /** Advance time, firing due timers in deadline order (ties in arming order). */
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      let next: [number, { ms: number; fn: () => void }] | undefined;
+      for (const e of this.timers) if (e[1].ms <= end && (!next || e[1].ms < next[1].ms)) next = e;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.t = Math.max(this.t, next[1].ms);
+      next[1].fn();
+    }
+    this.t = end;
+  }
+}

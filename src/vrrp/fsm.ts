@@ -1,0 +1,294 @@
+// VRRP instance state machine (RFC 5798 §6.4, RFC 3768 §6.4), pure: event in, actions out.
+// Timers are deadlines (monotonic ms) kept in the state; the driver arms one clock timer for
+// nextDeadline() and feeds back a 'tick'. Nothing here reads a clock or does I/O.
+import { assertNever } from '../core/result.js';
+import type { Advert, VrrpVersion } from './types.js';
+import { masterDownIntervalCs, skewTimeCs } from './timers.js';
+
+export type State = 'init' | 'backup' | 'master' | 'fault';
+
+export type Reason =
+  | 'startup'                 // Initialize -> Backup
+  | 'address-owner'           // priority 255 goes straight to Master
+  | 'master-down-timer'       // no advert for Master_Down_Interval
+  | 'master-released'         // the master sent priority 0; we waited only Skew_Time
+  | 'preempt'                 // we have the higher priority and the master was lower
+  | 'higher-priority-advert'  // a master with higher priority (or equal, higher address) exists
+  | 'fault'                   // a tracked interface or script failed
+  | 'fault-cleared'
+  | 'shutdown'
+  | 'sync-group'              // a sync-group peer moved and took us with it
+  | 'operator';               // manual failover / takeover
+
+export interface FsmConfig {
+  version: VrrpVersion;
+  /** Configured priority, 1..255. */
+  priority: number;
+  /** Our Advertisement_Interval in centiseconds (v2: whole seconds × 100). */
+  adverIntCs: number;
+  preempt: boolean;
+  preemptDelayMs: number;
+  /** Our primary address on the interface: the tie-breaker when priorities are equal. */
+  primaryAddress: string;
+}
+
+export interface Vrrp {
+  state: State;
+  /** Priority we advertise: configured ± tracking, clamped 1..254 (255 only for an owner). */
+  priority: number;
+  fault: boolean;
+  /** Master_Adver_Interval (cs): ours while master, learned from the master in v3 backup. */
+  masterAdverIntCs: number;
+  adverDeadline: number | undefined;
+  masterDownDeadline: number | undefined;
+  /** Set while a preempt_delay runs against a lower-priority master. */
+  preemptAt: number | undefined;
+  /** Backup only: the timer was shortened by a priority-0 advert, or is running out a preempt. */
+  downCause: 'released' | 'preempt' | undefined;
+  /** Who we believe is master (ourselves when master). */
+  masterAddress: string | undefined;
+  masterPriority: number | undefined;
+  /** When the current state was entered. */
+  since: number;
+  lastReason: Reason | undefined;
+}
+
+export type Event =
+  | { type: 'startup' }
+  | { type: 'shutdown' }
+  | { type: 'tick' }
+  | { type: 'advert'; src: string; adv: Advert }
+  | { type: 'priority'; priority: number }
+  | { type: 'fault'; fault: boolean }
+  | { type: 'force'; to: 'master' | 'backup'; reason: 'sync-group' | 'operator' };
+
+export type Action =
+  | { type: 'send-advert'; priority: number }
+  | { type: 'vips'; op: 'add' | 'del' }
+  | { type: 'garp' }
+  | { type: 'transition'; from: State; to: State; reason: Reason };
+
+export interface StepResult { state: Vrrp; actions: Action[] }
+
+export function initialVrrp(cfg: FsmConfig, now: number): Vrrp {
+  return {
+    state: 'init', priority: cfg.priority, fault: false, masterAdverIntCs: cfg.adverIntCs,
+    adverDeadline: undefined, masterDownDeadline: undefined, preemptAt: undefined, downCause: undefined,
+    masterAddress: undefined, masterPriority: undefined, since: now, lastReason: undefined,
+  };
+}
+
+/** The earliest deadline the driver must wake us for, or undefined. */
+export function nextDeadline(s: Vrrp): number | undefined {
+  const ds = [s.adverDeadline, s.masterDownDeadline].filter((d): d is number => d !== undefined);
+  return ds.length ? Math.min(...ds) : undefined;
+}
+
+/** Clamp a tracked priority: an address owner stays 255; others live in 1..254 (RFC 5798 §5.2.4). */
+export function effectivePriority(configured: number, delta: number): number {
+  if (configured === 255) return 255;
+  return Math.min(254, Math.max(1, configured + delta));
+}
+
+const cs = (n: number): number => n * 10; // centiseconds -> ms
+
+function masterDownMs(cfg: FsmConfig, s: Vrrp): number {
+  return cs(masterDownIntervalCs(s.priority, s.masterAdverIntCs, cfg.version));
+}
+
+/** Compare IPv4/IPv6 textual addresses numerically (for the equal-priority tie-break). */
+export function compareAddresses(a: string, b: string): number {
+  const key = (x: string): number[] => x.includes(':') ? expandV6(x) : x.split('.').map(Number);
+  const ka = key(a), kb = key(b);
+  for (let i = 0; i < Math.max(ka.length, kb.length); i++) {
+    const d = (ka[i] ?? 0) - (kb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+function expandV6(x: string): number[] {
+  const [head = '', tail] = x.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const fill = tail !== undefined ? Array(8 - h.length - t.length).fill('0') : [];
+  return [...h, ...fill, ...t].map((g) => parseInt(g, 16) || 0);
+}
+
+export function step(cfg: FsmConfig, s0: Vrrp, e: Event, now: number): StepResult {
+  const s: Vrrp = { ...s0 };
+  const actions: Action[] = [];
+  const go = (to: State, reason: Reason): void => enter(cfg, s, to, reason, now, actions);
+
+  switch (e.type) {
+    case 'startup':
+      if (s.state !== 'init') break;
+      if (s.fault) go('fault', 'fault');
+      else if (s.priority === 255) go('master', 'address-owner');
+      else go('backup', 'startup');
+      break;
+
+    case 'shutdown':
+      if (s.state === 'master') {
+        // RFC 5798 §6.4.3: send an ADVERTISEMENT with Priority = 0 so the backup takes over after Skew_Time.
+        actions.push({ type: 'send-advert', priority: 0 }, { type: 'vips', op: 'del' });
+      }
+      if (s.state !== 'init') go('init', 'shutdown');
+      break;
+
+    case 'tick':
+      onTick(cfg, s, now, go, actions);
+      break;
+
+    case 'advert':
+      onAdvert(cfg, s, e.src, e.adv, now, go, actions);
+      break;
+
+    case 'priority': {
+      const before = s.priority;
+      s.priority = e.priority;
+      // A master advertises a changed priority at once so a preempting backup need not wait.
+      if (s.state === 'master' && before !== s.priority) {
+        actions.push({ type: 'send-advert', priority: s.priority });
+        s.adverDeadline = now + cs(cfg.adverIntCs);
+        s.masterPriority = s.priority;
+      }
+      if (s.state === 'backup' && s.masterDownDeadline !== undefined && s.downCause === undefined) {
+        // Skew depends on our priority; keep the deadline consistent with the new one.
+        s.masterDownDeadline = Math.max(now, s.masterDownDeadline + cs(skewTimeCs(s.priority, s.masterAdverIntCs, cfg.version) - skewTimeCs(before, s.masterAdverIntCs, cfg.version)));
+      }
+      break;
+    }
+
+    case 'fault':
+      if (s.fault === e.fault) break;
+      s.fault = e.fault;
+      if (e.fault) {
+        if (s.state === 'master') {
+          // Hand over immediately, as on shutdown, rather than make the peer wait Master_Down_Interval.
+          actions.push({ type: 'send-advert', priority: 0 }, { type: 'vips', op: 'del' });
+        }
+        if (s.state === 'master' || s.state === 'backup') go('fault', 'fault');
+      } else if (s.state === 'fault') {
+        if (s.priority === 255) go('master', 'fault-cleared');
+        else go('backup', 'fault-cleared');
+      }
+      break;
+
+    case 'force':
+      if (s.state === 'init' || s.state === 'fault') break;
+      if (e.to === 'master' && s.state === 'backup') go('master', e.reason);
+      else if (e.to === 'backup' && s.state === 'master') {
+        // Releasing mastership: tell the peer at once (priority 0), like a clean stop.
+        actions.push({ type: 'send-advert', priority: 0 }, { type: 'vips', op: 'del' });
+        go('backup', e.reason);
+      }
+      break;
+
+    default:
+      assertNever(e, 'event');
+  }
+  return { state: s, actions };
+}
+
+function onTick(cfg: FsmConfig, s: Vrrp, now: number, go: (to: State, r: Reason) => void, actions: Action[]): void {
+  if (s.state === 'master' && s.adverDeadline !== undefined && now >= s.adverDeadline) {
+    actions.push({ type: 'send-advert', priority: s.priority });
+    // Schedule from the old deadline, not from now, so a late wake-up does not drift the cadence.
+    s.adverDeadline = Math.max(s.adverDeadline + cs(cfg.adverIntCs), now + 1);
+  }
+  if (s.state === 'backup' && s.masterDownDeadline !== undefined && now >= s.masterDownDeadline) {
+    const reason: Reason = s.downCause === 'released' ? 'master-released' : s.downCause === 'preempt' ? 'preempt' : 'master-down-timer';
+    go('master', reason);
+  }
+}
+
+function onAdvert(cfg: FsmConfig, s: Vrrp, src: string, adv: Advert, now: number, go: (to: State, r: Reason) => void, actions: Action[]): void {
+  if (s.state === 'backup') {
+    if (adv.priority === 0) {
+      // RFC 5798 §6.4.2: Set the Master_Down_Timer to Skew_Time.
+      s.masterDownDeadline = now + cs(skewTimeCs(s.priority, s.masterAdverIntCs, cfg.version));
+      s.downCause = 'released';
+      s.masterAddress = undefined;
+      s.masterPriority = 0;
+      return;
+    }
+    const lower = adv.priority < s.priority;
+    if (!cfg.preempt || !lower || holdingForPreemptDelay(cfg, s, now)) {
+      // Accept this master: adopt its interval (v3) and restart the down timer.
+      if (cfg.version === 3) s.masterAdverIntCs = adv.maxAdverIntCs;
+      s.masterDownDeadline = now + masterDownMs(cfg, s);
+      s.downCause = lower ? 'preempt' : undefined;
+      if (!lower) s.preemptAt = undefined;
+      s.masterAddress = src;
+      s.masterPriority = adv.priority;
+      return;
+    }
+    // Preempt: discard the lower-priority advert; the running Master_Down_Timer makes us master.
+    s.downCause = 'preempt';
+    s.masterAddress = src;
+    s.masterPriority = adv.priority;
+    return;
+  }
+  if (s.state === 'master') {
+    if (adv.priority === 0) {
+      // RFC 5798 §6.4.3: another router is leaving; re-assert at once.
+      actions.push({ type: 'send-advert', priority: s.priority });
+      s.adverDeadline = now + cs(cfg.adverIntCs);
+      return;
+    }
+    const theirsHigher = adv.priority > s.priority ||
+      (adv.priority === s.priority && compareAddresses(src, cfg.primaryAddress) > 0);
+    if (theirsHigher) {
+      if (cfg.version === 3) s.masterAdverIntCs = adv.maxAdverIntCs;
+      actions.push({ type: 'vips', op: 'del' });
+      go('backup', 'higher-priority-advert');
+      s.masterAddress = src;
+      s.masterPriority = adv.priority;
+    }
+    // Lower priority: discard. Our next advert makes the other side back off.
+  }
+}
+
+/** preempt_delay: keep accepting a lower-priority master until the delay since we first saw it has run. */
+function holdingForPreemptDelay(cfg: FsmConfig, s: Vrrp, now: number): boolean {
+  if (cfg.preemptDelayMs <= 0) return false;
+  if (s.preemptAt === undefined) s.preemptAt = now + cfg.preemptDelayMs;
+  return now < s.preemptAt;
+}
+
+/** State entry actions (one place, like FRR's vrrp_change_state). */
+function enter(cfg: FsmConfig, s: Vrrp, to: State, reason: Reason, now: number, actions: Action[]): void {
+  const from = s.state;
+  s.state = to;
+  s.since = now;
+  s.lastReason = reason;
+  s.preemptAt = undefined;
+  s.downCause = undefined;
+  s.adverDeadline = undefined;
+  s.masterDownDeadline = undefined;
+  // Leaving Initialize for a non-master state: drop any VIP a crashed earlier run left behind.
+  if (from === 'init' && to !== 'master' && to !== 'init') actions.push({ type: 'vips', op: 'del' });
+  switch (to) {
+    case 'master':
+      s.masterAdverIntCs = cfg.adverIntCs;
+      s.masterAddress = cfg.primaryAddress;
+      s.masterPriority = s.priority;
+      actions.push({ type: 'send-advert', priority: s.priority }, { type: 'vips', op: 'add' }, { type: 'garp' });
+      s.adverDeadline = now + cs(cfg.adverIntCs);
+      break;
+    case 'backup':
+      if (from !== 'master') s.masterAdverIntCs = cfg.adverIntCs;
+      s.masterDownDeadline = now + masterDownMs(cfg, s);
+      if (from === 'init' || from === 'fault') { s.masterAddress = undefined; s.masterPriority = undefined; }
+      break;
+    case 'fault':
+    case 'init':
+      s.masterAddress = undefined;
+      s.masterPriority = undefined;
+      break;
+    default:
+      assertNever(to, 'state');
+  }
+  actions.push({ type: 'transition', from, to, reason });
+}

@@ -1,0 +1,243 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { step, initialVrrp, nextDeadline, effectivePriority, compareAddresses,
+  type FsmConfig, type Vrrp, type Event, type Action, type State } from '../../src/vrrp/fsm.js';
+import { masterDownIntervalCs, skewTimeCs } from '../../src/vrrp/timers.js';
+import type { Advert } from '../../src/vrrp/types.js';
+
+const cfg = (o: Partial<FsmConfig> = {}): FsmConfig => ({
+  version: 3, priority: 100, adverIntCs: 100, preempt: true, preemptDelayMs: 0, primaryAddress: '192.0.2.11', ...o,
+});
+const adv = (priority: number, maxAdverIntCs = 100, version: 2 | 3 = 3): Advert =>
+  ({ version, vrid: 51, priority, maxAdverIntCs, addresses: ['192.0.2.100'] });
+
+/** Run a script of [time, event] pairs, ticking at every deadline in between; return states and actions. */
+function run(c: FsmConfig, script: [number, Event][], until: number) {
+  let s = initialVrrp(c, 0);
+  const log: { at: number; a: Action }[] = [];
+  const apply = (e: Event, now: number) => {
+    const r = step(c, s, e, now);
+    s = r.state;
+    for (const a of r.actions) log.push({ at: now, a });
+  };
+  const queue = [...script];
+  for (;;) {
+    const d = nextDeadline(s);
+    const nextEv = queue[0];
+    const tEv = nextEv ? nextEv[0] : Infinity;
+    const tD = d ?? Infinity;
+    const t = Math.min(tEv, tD);
+    if (t > until) break;
+    if (tD <= tEv) apply({ type: 'tick' }, tD);
+    else { queue.shift(); apply(nextEv![1], tEv); }
+  }
+  return { s, log, transitions: log.filter((l) => l.a.type === 'transition').map((l) => ({ at: l.at, ...(l.a as Extract<Action, { type: 'transition' }>) })) };
+}
+
+test('timers follow RFC 5798 §6.1 (v3) and keepalived v2 skew', (t) => {
+  t.is(skewTimeCs(100, 100), 60);               // (256-100)*100/256 = 60.9 -> 60
+  t.is(masterDownIntervalCs(100, 100), 360);
+  t.is(masterDownIntervalCs(150, 10), 30 + 4);  // 3*10 + floor(106*10/256)
+  t.is(skewTimeCs(100, 300, 2), 60);            // v2: skew does not scale with the interval
+  t.is(masterDownIntervalCs(254, 100), 300);
+});
+
+test('startup: backup, then master after Master_Down_Interval with no adverts', (t) => {
+  const r = run(cfg(), [[0, { type: 'startup' }]], 5000);
+  t.deepEqual(r.transitions.map((x) => [x.at, x.from, x.to, x.reason]), [
+    [0, 'init', 'backup', 'startup'],
+    [3600, 'backup', 'master', 'master-down-timer'],
+  ]);
+  // Master sends one advert on entry and then every advert interval.
+  const sends = r.log.filter((l) => l.a.type === 'send-advert').map((l) => l.at);
+  t.deepEqual(sends, [3600, 4600]);
+  t.true(r.log.some((l) => l.at === 0 && l.a.type === 'vips' && l.a.op === 'del'), 'startup clears stray VIPs');
+  t.true(r.log.some((l) => l.at === 3600 && l.a.type === 'garp'));
+});
+
+test('address owner (255) goes straight to master', (t) => {
+  const r = run(cfg({ priority: 255 }), [[0, { type: 'startup' }]], 10);
+  t.deepEqual(r.transitions.map((x) => x.reason), ['address-owner']);
+  t.is(r.s.state, 'master');
+});
+
+const table: { name: string; c?: Partial<FsmConfig>; script: [number, Event][]; until: number; want: [number, State, State, string][] }[] = [
+  {
+    name: 'backup stays backup while a higher master advertises',
+    script: [[0, { type: 'startup' }], ...[1, 2, 3, 4, 5, 6].map((i): [number, Event] => [i * 1000, { type: 'advert', src: '192.0.2.12', adv: adv(150) }])],
+    until: 7000,
+    want: [[0, 'init', 'backup', 'startup']],
+  },
+  {
+    name: 'master goes silent: backup takes over 3*adver + skew after the last advert',
+    script: [[0, { type: 'startup' }], [1000, { type: 'advert', src: '192.0.2.12', adv: adv(150) }]],
+    until: 6000,
+    want: [[0, 'init', 'backup', 'startup'], [4600, 'backup', 'master', 'master-down-timer']],
+  },
+  {
+    name: 'priority 0 from the master: backup takes over after Skew_Time only',
+    script: [[0, { type: 'startup' }], [1000, { type: 'advert', src: '192.0.2.12', adv: adv(150) }], [1500, { type: 'advert', src: '192.0.2.12', adv: adv(0) }]],
+    until: 6000,
+    want: [[0, 'init', 'backup', 'startup'], [2100, 'backup', 'master', 'master-released']],
+  },
+  {
+    name: 'preempt: a lower-priority master is discarded and we take over',
+    c: { priority: 200 },
+    script: [[0, { type: 'startup' }], ...[1, 2, 3, 4, 5].map((i): [number, Event] => [i * 1000, { type: 'advert', src: '192.0.2.12', adv: adv(100) }])],
+    until: 6000,
+    // The down timer from startup (3*100 + 21 cs) is never reset by lower adverts.
+    want: [[0, 'init', 'backup', 'startup'], [3210, 'backup', 'master', 'preempt']],
+  },
+  {
+    name: 'nopreempt: a lower-priority master is accepted',
+    c: { priority: 200, preempt: false },
+    script: [[0, { type: 'startup' }], ...[1, 2, 3, 4, 5].map((i): [number, Event] => [i * 1000, { type: 'advert', src: '192.0.2.12', adv: adv(100) }])],
+    until: 6000,
+    want: [[0, 'init', 'backup', 'startup']],
+  },
+  {
+    name: 'preempt_delay: lower master is accepted until the delay has run',
+    c: { priority: 200, preemptDelayMs: 4000 },
+    script: [[0, { type: 'startup' }], ...[1, 2, 3, 4, 5, 6, 7, 8].map((i): [number, Event] => [i * 1000, { type: 'advert', src: '192.0.2.12', adv: adv(100) }])],
+    until: 10000,
+    // first lower advert at 1000 -> preempt allowed from 5000; adverts at 5000+ are discarded;
+    // the timer last reset at 4000 runs out at 4000 + 3210.
+    want: [[0, 'init', 'backup', 'startup'], [7210, 'backup', 'master', 'preempt']],
+  },
+  {
+    name: 'master yields to a higher-priority advert',
+    script: [[0, { type: 'startup' }], [4000, { type: 'advert', src: '192.0.2.12', adv: adv(150) }]],
+    until: 4500,
+    want: [[0, 'init', 'backup', 'startup'], [3600, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'backup', 'higher-priority-advert']],
+  },
+  {
+    name: 'equal priority: the higher primary address wins',
+    c: { priority: 100, primaryAddress: '192.0.2.11' },
+    script: [[0, { type: 'startup' }], [4000, { type: 'advert', src: '192.0.2.12', adv: adv(100) }]],
+    until: 4500,
+    want: [[0, 'init', 'backup', 'startup'], [3600, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'backup', 'higher-priority-advert']],
+  },
+  {
+    name: 'equal priority: a lower address is ignored by the master',
+    c: { priority: 100, primaryAddress: '192.0.2.11' },
+    script: [[0, { type: 'startup' }], [4000, { type: 'advert', src: '192.0.2.9', adv: adv(100) }]],
+    until: 4500,
+    want: [[0, 'init', 'backup', 'startup'], [3600, 'backup', 'master', 'master-down-timer']],
+  },
+  {
+    name: 'fault while master: priority 0 out, VIPs dropped, fault; cleared: backup',
+    script: [[0, { type: 'startup' }], [4000, { type: 'fault', fault: true }], [5000, { type: 'fault', fault: false }]],
+    until: 5500,
+    want: [[0, 'init', 'backup', 'startup'], [3600, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'fault', 'fault'], [5000, 'fault', 'backup', 'fault-cleared']],
+  },
+  {
+    name: 'fault before startup: start in fault',
+    script: [[0, { type: 'fault', fault: true }], [0, { type: 'startup' }]],
+    until: 9000,
+    want: [[0, 'init', 'fault', 'fault']],
+  },
+  {
+    name: 'shutdown from master',
+    script: [[0, { type: 'startup' }], [4000, { type: 'shutdown' }]],
+    until: 9000,
+    want: [[0, 'init', 'backup', 'startup'], [3600, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'init', 'shutdown']],
+  },
+  {
+    name: 'operator force to backup and sync-group force to master',
+    script: [[0, { type: 'startup' }], [4000, { type: 'force', to: 'backup', reason: 'operator' }], [4100, { type: 'force', to: 'master', reason: 'sync-group' }]],
+    until: 4200,
+    want: [[0, 'init', 'backup', 'startup'], [3600, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'backup', 'operator'], [4100, 'backup', 'master', 'sync-group']],
+  },
+];
+
+for (const row of table) {
+  test(`fsm: ${row.name}`, (t) => {
+    const r = run(cfg(row.c), row.script, row.until);
+    t.deepEqual(r.transitions.map((x) => [x.at, x.from, x.to, x.reason]), row.want);
+  });
+}
+
+test('v3 backup adopts the master advert interval for its down timer', (t) => {
+  const r = run(cfg({ adverIntCs: 100 }), [[0, { type: 'startup' }], [1000, { type: 'advert', src: '192.0.2.12', adv: adv(150, 10) }]], 3000);
+  // 3*10 + floor(156*10/256)=6 -> 36 cs = 360 ms after the advert.
+  t.deepEqual(r.transitions.map((x) => [x.at, x.to]), [[0, 'backup'], [1360, 'master']]);
+  // Once master, it advertises its own interval again.
+  t.is(r.s.masterAdverIntCs, 100);
+});
+
+test('v2 does not adopt the interval', (t) => {
+  const c = cfg({ version: 2, adverIntCs: 100 });
+  const r = run(c, [[0, { type: 'startup' }], [1000, { type: 'advert', src: '192.0.2.12', adv: adv(150, 300, 2) }]], 10000);
+  t.deepEqual(r.transitions.map((x) => [x.at, x.to]), [[0, 'backup'], [1000 + 3600, 'master']]);
+});
+
+test('shutdown from master sends priority 0 and drops VIPs', (t) => {
+  const r = run(cfg(), [[0, { type: 'startup' }], [4000, { type: 'shutdown' }]], 9000);
+  const at4000 = r.log.filter((l) => l.at === 4000).map((l) => l.a);
+  t.deepEqual(at4000.slice(0, 2), [{ type: 'send-advert', priority: 0 }, { type: 'vips', op: 'del' }]);
+  t.is(nextDeadline(r.s), undefined, 'no timers after shutdown');
+});
+
+test('master answers a priority-0 advert with its own advert at once', (t) => {
+  const r = run(cfg(), [[0, { type: 'startup' }], [3700, { type: 'advert', src: '192.0.2.12', adv: adv(0) }]], 3800);
+  t.true(r.log.some((l) => l.at === 3700 && l.a.type === 'send-advert' && l.a.priority === 100));
+});
+
+test('priority change while master is advertised at once', (t) => {
+  const r = run(cfg(), [[0, { type: 'startup' }], [3700, { type: 'priority', priority: 80 }]], 3800);
+  t.true(r.log.some((l) => l.at === 3700 && l.a.type === 'send-advert' && l.a.priority === 80));
+});
+
+test('effectivePriority clamps and keeps owners at 255', (t) => {
+  t.is(effectivePriority(100, -150), 1);
+  t.is(effectivePriority(200, 100), 254);
+  t.is(effectivePriority(255, -50), 255);
+  t.is(effectivePriority(100, -20), 80);
+});
+
+test('compareAddresses orders numerically', (t) => {
+  t.true(compareAddresses('192.0.2.12', '192.0.2.9') > 0);
+  t.true(compareAddresses('2001:db8::2', '2001:db8::1') > 0);
+  t.true(compareAddresses('fe80::1:0', 'fe80::ffff') > 0);
+  t.is(compareAddresses('10.0.0.1', '10.0.0.1'), 0);
+});
+
+/** Two FSMs wired back to back on one fake timeline, with configurable loss. */
+function simulatePair(p1: number, p2: number, preempt: boolean, lossEvery: number, untilMs: number) {
+  const cfgs = [cfg({ priority: p1, primaryAddress: '192.0.2.11', preempt }), cfg({ priority: p2, primaryAddress: '192.0.2.12', preempt })];
+  const st: Vrrp[] = cfgs.map((c) => initialVrrp(c, 0));
+  const inbox: { at: number; to: number; e: Event }[] = [];
+  let sent = 0;
+  const apply = (i: number, e: Event, now: number) => {
+    const r = step(cfgs[i]!, st[i]!, e, now);
+    st[i] = r.state;
+    for (const a of r.actions) {
+      if (a.type !== 'send-advert') continue;
+      sent++;
+      if (lossEvery > 0 && sent % lossEvery === 0) continue;
+      inbox.push({ at: now + 1, to: 1 - i, e: { type: 'advert', src: cfgs[i]!.primaryAddress, adv: adv(a.priority) } });
+    }
+  };
+  apply(0, { type: 'startup' }, 0);
+  apply(1, { type: 'startup' }, 0);
+  for (let guard = 0; guard < 100000; guard++) {
+    inbox.sort((a, b) => a.at - b.at);
+    const d = st.map((s) => nextDeadline(s) ?? Infinity);
+    const tMsg = inbox[0]?.at ?? Infinity;
+    const t = Math.min(tMsg, d[0]!, d[1]!);
+    if (t > untilMs) break;
+    if (tMsg === t) { const m = inbox.shift()!; apply(m.to, m.e, t); }
+    else apply(d[0] === t ? 0 : 1, { type: 'tick' }, t);
+  }
+  return st;
+}
+
+test('property: two nodes on a lossless link settle on exactly one master, the higher priority with preempt', (t) => {
+  t.notThrows(() => fc.assert(fc.property(fc.integer({ min: 1, max: 254 }), fc.integer({ min: 1, max: 254 }), fc.boolean(), (p1, p2, preempt) => {
+    const st = simulatePair(p1, p2, preempt, 0, 20000);
+    const masters = st.map((s, i) => s.state === 'master' ? i : -1).filter((i) => i >= 0);
+    if (masters.length !== 1) return false;
+    if (preempt && p1 !== p2) return masters[0] === (p1 > p2 ? 0 : 1);
+    return true;
+  }), { numRuns: 300, seed: 42 }));
+});
