@@ -45,6 +45,7 @@ export type RejectReason =
   | 'auth'             // v2 password differs
   | 'vrid'             // not our virtual router
   | 'interval'         // v2 advert interval differs from ours (RFC 3768 §7.1)
+  | 'addresses'        // v2 address list differs and the sender is not the owner (RFC 3768 §7.1)
   | 'own'              // our own packet looped back
   | 'family';          // address family does not match the instance
 

@@ -1,0 +1,114 @@
+// Textual IP addresses <-> wire bytes. Pure. IPv6 text is produced in RFC 5952 canonical form
+// (lower case, leading zeros dropped, the first longest run of two or more zero groups as "::",
+// IPv4-mapped addresses in mixed notation as inet_ntop prints them), so decoded addresses compare
+// equal as strings. Parsing is strict: no zone ids, no prefix lengths, no octal/short IPv4 forms.
+import type { Family } from './types.js';
+
+/** Bytes an address of this family takes on the wire. */
+export const addrLen = (family: Family): 4 | 16 => (family === 4 ? 4 : 16);
+
+const DEC_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+/** Dotted quad to 4 bytes; undefined unless exactly four decimal octets without leading zeros. */
+export function parseIpv4(text: string): Uint8Array | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  const out = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i]!;
+    if (!DEC_OCTET.test(p)) return undefined;
+    const n = Number(p);
+    if (n > 255) return undefined;
+    out[i] = n;
+  }
+  return out;
+}
+
+/** 4 bytes at off as a dotted quad. The caller guarantees off + 4 <= b.length. */
+export const formatIpv4 = (b: Uint8Array, off = 0): string =>
+  `${b[off] ?? 0}.${b[off + 1] ?? 0}.${b[off + 2] ?? 0}.${b[off + 3] ?? 0}`;
+
+/** Parse colon-separated groups; a dotted quad is accepted as the last part when allowed. */
+function parseGroups(parts: readonly string[], v4Last: boolean): number[] | undefined {
+  const groups: number[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (v4Last && i === parts.length - 1 && p.includes('.')) {
+      const v4 = parseIpv4(p);
+      if (!v4) return undefined;
+      groups.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+    } else {
+      if (!HEX_GROUP.test(p)) return undefined;
+      groups.push(parseInt(p, 16));
+    }
+  }
+  return groups;
+}
+
+/** RFC 4291 §2.2 text (any of its three forms) to 16 bytes; undefined when malformed. */
+export function parseIpv6(text: string): Uint8Array | undefined {
+  if (text.length === 0 || text.length > 45) return undefined;
+  const dbl = text.indexOf('::');
+  if (dbl !== -1 && text.indexOf('::', dbl + 1) !== -1) return undefined; // at most one "::" (also rejects ":::")
+  let head: number[] | undefined;
+  let tail: number[] | undefined;
+  if (dbl === -1) {
+    head = parseGroups(text.split(':'), true);
+    tail = [];
+    if (!head || head.length !== 8) return undefined;
+  } else {
+    const h = text.slice(0, dbl);
+    const t = text.slice(dbl + 2);
+    head = h === '' ? [] : parseGroups(h.split(':'), false);
+    tail = t === '' ? [] : parseGroups(t.split(':'), true);
+    // "::" stands for at least one zero group.
+    if (!head || !tail || head.length + tail.length > 7) return undefined;
+  }
+  const out = new Uint8Array(16);
+  const put = (g: number, i: number): void => { out[2 * i] = g >> 8; out[2 * i + 1] = g & 0xff; };
+  head.forEach((g, i) => put(g, i));
+  tail.forEach((g, i) => put(g, 8 - tail.length + i));
+  return out;
+}
+
+/** 16 bytes at off in RFC 5952 form. The caller guarantees off + 16 <= b.length. */
+export function formatIpv6(b: Uint8Array, off = 0): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push(((b[off + 2 * i] ?? 0) << 8) | (b[off + 2 * i + 1] ?? 0));
+  // RFC 5952 §5: IPv4-mapped addresses (::ffff:0:0/96) in mixed notation.
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${formatIpv4(b, off + 12)}`;
+  }
+  // §4.2.1-4.2.3: shorten the longest run of two or more zero groups, the first one on a tie.
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(':');
+  if (bestStart === -1) return hex(g);
+  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+}
+
+/** Drop an IPv6 zone index ("fe80::1%eth0" -> "fe80::1"): transports report link-local peers with one. */
+export const stripZone = (text: string): string => {
+  const i = text.indexOf('%');
+  return i === -1 ? text : text.slice(0, i);
+};
+
+export const parseAddr = (family: Family, text: string): Uint8Array | undefined =>
+  family === 4 ? parseIpv4(text) : parseIpv6(text);
+
+export const formatAddr = (family: Family, b: Uint8Array, off = 0): string =>
+  family === 4 ? formatIpv4(b, off) : formatIpv6(b, off);
+
+/** The canonical text of an address of this family, or undefined when it is not one. */
+export function canonicalAddr(family: Family, text: string): string | undefined {
+  const b = parseAddr(family, text);
+  return b && formatAddr(family, b);
+}
