@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what duet's demo and tests need on a fresh Debian machine (as root), then builds.
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(iproute2 keepalived tcpdump iputils-arping iputils-ping procps)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # keepalived's package starts a service on install; duet's tests run their own instances.
+  systemctl disable --now keepalived >/dev/null 2>&1 || pkill -x keepalived || true
+fi
+
+# Rebuild node_modules when the lockfile changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run --silent build

@@ -1,0 +1,20 @@
+// Human tables for CLI output.
+import type { DaemonStatus } from '../daemon/daemon.js';
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: number }): string {
+  const now = s.nowMs ?? 0;
+  const rows = [['INSTANCE', 'IF', 'VRID', 'VER', 'STATE', 'PRIO', 'MASTER', 'SINCE', 'REASON', 'RX', 'TX', 'DROPPED']];
+  for (const i of s.instances) {
+    const dropped = Object.entries(i.counters.dropped).map(([k, v]) => `${k}:${v}`).join(',') || '0';
+    rows.push([i.name, i.interface, String(i.vrid), `v${i.version}`, i.state.toUpperCase(),
+      i.priority.effective === i.priority.configured ? String(i.priority.effective) : `${i.priority.effective} (cfg ${i.priority.configured})`,
+      i.masterAddress ?? '-', `${((now - i.sinceMs) / 1000).toFixed(1)}s`, i.lastReason ?? '-',
+      String(i.counters.advertsReceived), String(i.counters.advertsSent), dropped]);
+  }
+  return `node ${s.node}\n${table(rows)}`;
+}

@@ -1,0 +1,28 @@
+// pino everywhere: one JSON line per event, fixed messages, data in fields.
+import { pino, type Logger as PinoLogger } from 'pino';
+
+export type Logger = PinoLogger;
+
+export function createLogger(o: { level?: string; name?: string; destination?: number } = {}): Logger {
+  return pino(
+    { level: o.level ?? 'info', base: o.name ? { node: o.name } : {}, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination({ dest: o.destination ?? 1, sync: true }),
+  );
+}
+
+/**
+ * Peer-caused warnings (bad packets, send errors) are logged at most once per window per key,
+ * with the number suppressed since, so a flood cannot drown the log or the event loop.
+ */
+export class RateLimitedLog {
+  private last = new Map<string, { at: number; suppressed: number }>();
+  constructor(private readonly log: Logger, private readonly windowMs: number, private readonly now: () => number) {}
+
+  warn(key: string, fields: Record<string, unknown>, msg: string): void {
+    const t = this.now();
+    const e = this.last.get(key);
+    if (e && t - e.at < this.windowMs) { e.suppressed++; return; }
+    this.log.warn({ ...fields, ...(e?.suppressed ? { suppressed: e.suppressed } : {}) }, msg);
+    this.last.set(key, { at: t, suppressed: 0 });
+  }
+}

@@ -1,0 +1,293 @@
+// The one place that wires cores to adapters: config -> VRRP instances with their transports,
+// VIPs, announcements, tracking, sync groups and notify hooks. Reload swaps only what changed.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/log.js';
+import type { Config, InstanceConfig } from '../config/schema.js';
+import { VrrpInstance, type InstanceStatus, type TransitionEvent } from '../vrrp/instance.js';
+import type { VrrpTransport, TransportRinfo } from '../vrrp/transport.js';
+import type { State, Reason } from '../vrrp/fsm.js';
+import { evaluateTracking, type Tracker } from '../vrrp/tracking.js';
+import { syncGroupForces, groupFault } from '../vrrp/sync-group.js';
+import { TrackScript } from '../vrrp/track-script.js';
+import { scheduleAnnouncements } from './announce.js';
+
+/** The Linux edge, injected so the daemon can be driven in tests. */
+export interface Platform {
+  openTransport(key: TransportKey): Promise<VrrpTransport>;
+  addAddress(ifname: string, address: string, prefixLen: number, label?: string): Promise<void>;
+  delAddress(ifname: string, address: string, prefixLen: number): Promise<void>;
+  linkUp(ifname: string): Promise<boolean>;
+  watchLinks(cb: (ifname: string, up: boolean) => void): () => void;
+  sendGarp(ifname: string, address: string, mac: string): void;
+  sendUnsolicitedNa(ifname: string, address: string, mac: string): void;
+}
+
+export interface TransportKey {
+  ifname: string;
+  family: 4 | 6;
+  kind: 'raw' | 'udp';
+  udpPort: number;
+  srcAddress: string | undefined;
+  unicast: boolean;
+}
+
+const keyString = (k: TransportKey): string => `${k.kind}/${k.ifname}/${k.family}/${k.udpPort}/${k.srcAddress ?? ''}/${k.unicast}`;
+
+interface Running {
+  cfg: InstanceConfig;
+  inst: VrrpInstance;
+  transportKey: string;
+  ownFault: boolean;
+}
+
+export interface DaemonStatus {
+  node: string;
+  instances: InstanceStatus[];
+  unmatched: Record<string, number>;
+  tracking: Record<string, { up: boolean }>;
+}
+
+export class Daemon {
+  private running = new Map<string, Running>();
+  private transports = new Map<string, { t: VrrpTransport; users: number }>();
+  private scripts = new Map<string, TrackScript>();
+  private links = new Map<string, boolean>();
+  private unwatchLinks: (() => void) | undefined;
+  /** Packets on a shared socket for a VRID no instance here serves, by "ifname/vrid". */
+  private unmatched: Record<string, number> = {};
+  private readonly listeners = new Set<(e: TransitionEvent) => void>();
+
+  constructor(private cfg: Config, private readonly p: Platform, private readonly clock: Clock, private readonly log: Logger) {}
+
+  get config(): Config { return this.cfg; }
+
+  onTransition(fn: (e: TransitionEvent) => void): () => void { this.listeners.add(fn); return () => this.listeners.delete(fn); }
+
+  async start(): Promise<void> {
+    this.unwatchLinks = this.p.watchLinks((ifname, up) => this.linkChanged(ifname, up));
+    await this.apply(this.cfg, true);
+  }
+
+  /** Apply a new, already validated config: keep identical instances, replace changed ones. */
+  async reload(next: Config): Promise<{ added: string[]; removed: string[]; replaced: string[]; unchanged: string[] }> {
+    const before = this.cfg;
+    this.cfg = next;
+    const r = await this.apply(next, false, before);
+    this.log.info(r, 'config reloaded');
+    return r;
+  }
+
+  async stop(): Promise<void> {
+    this.unwatchLinks?.();
+    for (const s of this.scripts.values()) s.stop();
+    await Promise.all([...this.running.values()].map((r) => r.inst.stop()));
+    for (const r of this.running.values()) this.releaseTransport(r.transportKey);
+    this.running.clear();
+  }
+
+  status(): DaemonStatus {
+    const tracking: DaemonStatus['tracking'] = {};
+    for (const [name, s] of this.scripts) tracking[`script:${name}`] = { up: s.up };
+    for (const [name, up] of this.links) tracking[`interface:${name}`] = { up };
+    return {
+      node: this.cfg.node.name ?? 'duet',
+      instances: [...this.running.values()].map((r) => r.inst.status()),
+      unmatched: { ...this.unmatched },
+      tracking,
+    };
+  }
+
+  instance(name: string): VrrpInstance | undefined { return this.running.get(name)?.inst; }
+
+  private async apply(next: Config, first: boolean, prev?: Config) {
+    const want = new Map(next.vrrp.instances.map((i) => [i.name, i]));
+    const result = { added: [] as string[], removed: [] as string[], replaced: [] as string[], unchanged: [] as string[] };
+    for (const [name, r] of [...this.running]) {
+      const w = want.get(name);
+      if (w && isDeepStrictEqual(w, r.cfg) && sameScripts(prev, next, w)) { result.unchanged.push(name); continue; }
+      await r.inst.stop();
+      this.releaseTransport(r.transportKey);
+      this.running.delete(name);
+      (w ? result.replaced : result.removed).push(name);
+    }
+    this.syncScripts(next);
+    for (const ic of next.vrrp.instances) {
+      if (this.running.has(ic.name)) continue;
+      if (!result.replaced.includes(ic.name)) result.added.push(ic.name);
+      await this.startInstance(ic);
+    }
+    if (!first) this.refreshTracking();
+    return result;
+  }
+
+  private syncScripts(next: Config): void {
+    for (const [name, s] of [...this.scripts]) {
+      const c = next.vrrp.scripts[name];
+      if (c && isDeepStrictEqual(c, s.cfg)) continue;
+      s.stop();
+      this.scripts.delete(name);
+    }
+    for (const [name, c] of Object.entries(next.vrrp.scripts)) {
+      if (this.scripts.has(name)) continue;
+      const used = next.vrrp.instances.some((i) => i.trackScripts.some((t) => t.name === name));
+      if (!used) continue;
+      const s = new TrackScript({ name, command: c.command, intervalMs: c.intervalMs, timeoutMs: c.timeoutMs, rise: c.rise, fall: c.fall },
+        this.clock, this.log, () => this.refreshTracking());
+      this.scripts.set(name, s);
+      s.start();
+    }
+  }
+
+  private async startInstance(ic: InstanceConfig): Promise<void> {
+    const key: TransportKey = {
+      ifname: ic.interface, family: ic.family, kind: ic.transport, udpPort: ic.udpPort,
+      srcAddress: ic.unicastSrcIp, unicast: ic.unicastPeers.length > 0,
+    };
+    const ks = keyString(key);
+    const transport = await this.acquireTransport(key, ks);
+    const log = this.log.child({ mod: 'vrrp', instance: ic.name, vrid: ic.vrid });
+    const inst = new VrrpInstance({
+      name: ic.name, interface: ic.interface, vrid: ic.vrid, version: ic.version, family: ic.family,
+      priority: ic.priority, advertIntMs: ic.advertIntMs, preempt: ic.preempt, preemptDelayMs: ic.preemptDelayMs,
+      authType: ic.auth.type === 'pass' ? 1 : 0, authPassword: ic.auth.password,
+      vipAddresses: ic.vips.map((v) => v.address), unicastPeers: ic.unicastPeers,
+      checksumPseudoHeader: ic.checksumPseudoHeader, checkTtl: ic.transport === 'raw',
+    }, {
+      clock: this.clock, log, transport,
+      vips: (op) => this.setVips(ic, op),
+      announce: () => scheduleAnnouncements(this.clock,
+        { repeat: ic.garp.masterRepeat, intervalMs: ic.garp.intervalMs, delayMs: ic.garp.masterDelayMs, refreshMs: ic.garp.masterRefreshMs },
+        () => this.announce(ic)),
+      notify: (from, to, reason) => this.notify(ic, from, to, reason),
+    });
+    inst.on('transition', (e: TransitionEvent) => this.onInstanceTransition(e));
+    const r: Running = { cfg: ic, inst, transportKey: ks, ownFault: false };
+    this.running.set(ic.name, r);
+    for (const t of ic.trackInterfaces) if (!this.links.has(t.name)) this.links.set(t.name, await this.p.linkUp(t.name).catch(() => false));
+    this.applyTracking(r);
+    inst.start();
+  }
+
+  private async acquireTransport(key: TransportKey, ks: string): Promise<VrrpTransport> {
+    const have = this.transports.get(ks);
+    if (have) { have.users++; return have.t; }
+    const t = await this.p.openTransport(key);
+    t.on('message', (msg: Buffer, rinfo: TransportRinfo) => this.demux(ks, msg, rinfo));
+    t.on('drop', (d: { reason: string; detail: string; address?: string }) => {
+      // An IP-level malformation cannot be attributed to a VRID; count it on the interface.
+      this.unmatched[`${key.ifname}/${d.reason}`] = (this.unmatched[`${key.ifname}/${d.reason}`] ?? 0) + 1;
+    });
+    t.on('error', (e: Error) => this.log.error({ ifname: key.ifname, err: e }, 'transport error'));
+    this.transports.set(ks, { t, users: 1 });
+    return t;
+  }
+
+  private releaseTransport(ks: string): void {
+    const have = this.transports.get(ks);
+    if (!have) return;
+    if (--have.users === 0) { have.t.close(); this.transports.delete(ks); }
+  }
+
+  /** Hand a message to the instance(s) on this socket with its VRID (byte 1 in v2 and v3). */
+  private demux(ks: string, msg: Buffer, rinfo: TransportRinfo): void {
+    const vrid = msg.length >= 2 ? msg[1]! : -1;
+    let matched = false;
+    for (const r of this.running.values()) {
+      if (r.transportKey !== ks || r.cfg.vrid !== vrid) continue;
+      matched = true;
+      r.inst.receive(msg, rinfo);
+    }
+    if (!matched) {
+      const k = `${rinfo.ifname}/vrid-${vrid}`;
+      this.unmatched[k] = (this.unmatched[k] ?? 0) + 1;
+    }
+  }
+
+  private async setVips(ic: InstanceConfig, op: 'add' | 'del'): Promise<void> {
+    await Promise.all(ic.vips.map(async (v) => {
+      const dev = v.dev ?? ic.interface;
+      if (op === 'add') await this.p.addAddress(dev, v.address, v.prefixLen, v.label);
+      else await this.p.delAddress(dev, v.address, v.prefixLen);
+    }));
+    this.log.info({ instance: ic.name, op, vips: ic.vips.map((v) => `${v.address}/${v.prefixLen}`) }, op === 'add' ? 'VIPs added' : 'VIPs removed');
+  }
+
+  private announce(ic: InstanceConfig): void {
+    for (const v of ic.vips) {
+      const dev = v.dev ?? ic.interface;
+      try {
+        const mac = readFileSync(`/sys/class/net/${dev}/address`, 'utf8').trim();
+        if (v.family === 4) this.p.sendGarp(dev, v.address, mac);
+        else this.p.sendUnsolicitedNa(dev, v.address, mac);
+      } catch (e) {
+        this.log.warn({ instance: ic.name, dev, vip: v.address, err: String(e) }, 'announcement failed');
+      }
+    }
+  }
+
+  private notify(ic: InstanceConfig, from: State, to: State, reason: Reason): void {
+    const hook = to === 'init' ? ic.notify.stop : to === 'master' ? ic.notify.master : to === 'backup' ? ic.notify.backup : ic.notify.fault;
+    const env = { ...process.env, DUET_INSTANCE: ic.name, DUET_FROM: from, DUET_TO: to, DUET_REASON: reason, DUET_VRID: String(ic.vrid) };
+    const run = (argv: string[]): void => {
+      const [file, ...args] = argv;
+      if (!file) return;
+      execFile(file, args, { env, timeout: 30_000 }, (e) => {
+        if (e) this.log.warn({ instance: ic.name, argv, err: e.message }, 'notify hook failed');
+      });
+    };
+    for (const argv of hook ?? []) run(argv);
+    for (const argv of ic.notify.any ?? []) run([...argv, ic.name, from, to, reason]);
+    for (const g of this.cfg.vrrp.syncGroups) {
+      if (!g.instances.includes(ic.name)) continue;
+      for (const argv of g.notify.any ?? []) run([...argv, g.name, from, to, reason]);
+    }
+  }
+
+  private onInstanceTransition(e: TransitionEvent): void {
+    for (const fn of this.listeners) fn(e);
+    const g = this.cfg.vrrp.syncGroups.find((x) => x.instances.includes(e.instance));
+    if (!g) return;
+    const members = g.instances.map((n) => ({ name: n, state: this.running.get(n)?.inst.state ?? 'init' as State }));
+    // Deferred: we are inside the member's dispatch; forcing synchronously would re-enter it.
+    queueMicrotask(() => {
+      for (const f of syncGroupForces(members, { name: e.instance, from: e.from, to: e.to, reason: e.reason })) this.running.get(f.name)?.inst.force(f.to, 'sync-group');
+    });
+  }
+
+  private linkChanged(ifname: string, up: boolean): void {
+    if (this.links.get(ifname) === up || !this.links.has(ifname)) return;
+    this.links.set(ifname, up);
+    this.log.info({ ifname, up }, 'tracked interface changed');
+    this.refreshTracking();
+  }
+
+  private refreshTracking(): void {
+    for (const r of this.running.values()) this.applyTracking(r);
+  }
+
+  /** Recompute priority and fault for one instance, including its sync group's fault. */
+  private applyTracking(r: Running): void {
+    const own = this.trackersOf(r.cfg);
+    r.ownFault = evaluateTracking(own).fault;
+    const g = this.cfg.vrrp.syncGroups.find((x) => x.instances.includes(r.cfg.name));
+    const fault = g
+      ? groupFault(g.instances.map((n) => { const m = this.running.get(n); return m ? evaluateTracking(this.trackersOf(m.cfg)).fault : false; }))
+      : r.ownFault;
+    r.inst.setTracking(evaluateTracking(own).delta, fault);
+  }
+
+  private trackersOf(ic: InstanceConfig): Tracker[] {
+    return [
+      ...ic.trackInterfaces.map((t) => ({ id: `interface:${t.name}`, weight: t.weight, up: this.links.get(t.name) ?? false })),
+      ...ic.trackScripts.map((t) => ({ id: `script:${t.name}`, weight: t.weight, up: this.scripts.get(t.name)?.up ?? true })),
+    ];
+  }
+}
+
+function sameScripts(prev: Config | undefined, next: Config, ic: InstanceConfig): boolean {
+  if (!prev) return false;
+  return ic.trackScripts.every((t) => isDeepStrictEqual(prev.vrrp.scripts[t.name], next.vrrp.scripts[t.name]));
+}

@@ -1,0 +1,44 @@
+// The real Linux edge for the daemon: rtnetlink for addresses and links, raw or UDP sockets
+// for VRRP, a packet socket for gratuitous ARP / unsolicited NA.
+import type { Logger } from '../core/log.js';
+import { Rtnl } from '../netlink/rtnl.js';
+import { createRawTransport } from '../vrrp/raw-transport.js';
+import { createUdpTransport } from '../vrrp/udp-transport.js';
+import { createGarpSender, type GarpSender } from '../vrrp/garp.js';
+import { IoError } from '../core/errors.js';
+import type { Platform } from './daemon.js';
+
+export async function createLinuxPlatform(log: Logger): Promise<Platform & { close(): void }> {
+  const rtnl = new Rtnl();
+  let garp: GarpSender | undefined;
+  const garpSender = (): GarpSender => (garp ??= createGarpSender());
+  return {
+    async openTransport(k) {
+      if (k.kind === 'udp') {
+        const src = k.srcAddress ?? (await primaryAddress(rtnl, k.ifname, k.family));
+        return createUdpTransport({ ifname: k.ifname, srcAddress: src, port: k.udpPort, multicast: !k.unicast });
+      }
+      if (k.family !== 4) throw new IoError(`raw IPv6 VRRP transport is not implemented yet (${k.ifname}); use IPv4`);
+      return createRawTransport({ ifname: k.ifname, family: 4, multicast: !k.unicast, ...(k.srcAddress ? { srcAddress: k.srcAddress } : {}) });
+    },
+    addAddress: (ifname, address, prefixLen, label) => rtnl.addAddress(ifname, address, prefixLen, label ? { label } : {}),
+    delAddress: (ifname, address, prefixLen) => rtnl.delAddress(ifname, address, prefixLen),
+    async linkUp(ifname) {
+      const l = await rtnl.getLink(ifname);
+      return l.up && l.running;
+    },
+    watchLinks(cb) {
+      return rtnl.watchLinks((e) => cb(e.name, e.type === 'new' && e.up && e.running),
+        (e) => log.error({ err: e.message }, 'link watch failed'));
+    },
+    sendGarp: (ifname, address, mac) => garpSender().sendGarp(ifname, address, mac),
+    sendUnsolicitedNa: (ifname, address, mac) => garpSender().sendUnsolicitedNa(ifname, address, mac),
+    close() { garp?.close(); rtnl.close(); },
+  };
+}
+
+async function primaryAddress(rtnl: Rtnl, ifname: string, family: 4 | 6): Promise<string> {
+  const a = (await rtnl.listAddresses(ifname)).find((x) => x.family === family && !x.secondary);
+  if (!a) throw new IoError(`${ifname} has no IPv${family} address to send VRRP from`);
+  return a.address;
+}

@@ -1,0 +1,70 @@
+// `duet run`: load the config, start the daemon on the real platform, serve the control socket,
+// reload on SIGHUP (an invalid file changes nothing), stop cleanly on SIGTERM/SIGINT.
+import { hostname } from 'node:os';
+import { loadConfig, formatIssue } from '../config/load.js';
+import { realClock } from '../core/clock.js';
+import { createLogger } from '../core/log.js';
+import { listenControl } from '../control/server.js';
+import type { Reply } from '../control/protocol.js';
+import { Daemon } from './daemon.js';
+import { createLinuxPlatform } from './linux-platform.js';
+
+export async function runDaemon(o: { configFile: string; socket: string }): Promise<number> {
+  const first = await loadConfig(o.configFile);
+  if (!first.ok) {
+    for (const i of first.error) console.error(formatIssue(i));
+    return 2;
+  }
+  const cfg = first.value;
+  cfg.node.name ??= hostname();
+  const log = createLogger({ level: cfg.log.level, name: cfg.node.name });
+  const platform = await createLinuxPlatform(log);
+  const daemon = new Daemon(cfg, platform, realClock, log);
+  const startedAt = realClock.now();
+
+  // Reloads are queued so two SIGHUPs never interleave their diff-apply.
+  let reloading: Promise<Reply> = Promise.resolve({ ok: true, result: null });
+  const reload = (): Promise<Reply> => {
+    reloading = reloading.then(async (): Promise<Reply> => {
+      const r = await loadConfig(o.configFile);
+      if (!r.ok) {
+        const lines = r.error.map(formatIssue);
+        log.error({ file: o.configFile, issues: lines }, 'reload rejected: config invalid, running state unchanged');
+        return { ok: false, error: { code: 'DUET_E_CONFIG', message: `${o.configFile} is invalid; nothing changed`, details: lines } };
+      }
+      r.value.node.name ??= cfg.node.name;
+      return { ok: true, result: await daemon.reload(r.value) };
+    });
+    return reloading;
+  };
+
+  const server = await listenControl(o.socket, async (req): Promise<Reply> => {
+    switch (req.cmd) {
+      case 'status': return { ok: true, result: { ...daemon.status(), nowMs: realClock.now(), uptimeMs: realClock.now() - startedAt } };
+      case 'reload': return reload();
+    }
+  });
+
+  await daemon.start();
+  log.info({ config: o.configFile, socket: o.socket, instances: cfg.vrrp.instances.map((i) => i.name) }, 'duet started');
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      void daemon.stop().finally(() => {
+        server.close();
+        platform.close();
+        log.info({}, 'stopped');
+        resolve(0);
+        // Sockets and watchers may hold the loop open; the work is done.
+        setImmediate(() => process.exit(0));
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => { void reload(); });
+  });
+}

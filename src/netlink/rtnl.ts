@@ -1,0 +1,324 @@
+// rtnetlink adapter: virtual addresses on and off, link state, link events. A thin layer over
+// npm `netlink` (0.3), with the error policy the daemon needs:
+//  - adding an address that exists (EEXIST) and deleting one that does not (EADDRNOTAVAIL)
+//    succeed, so the caller can always state the desired outcome;
+//  - any other failure is retried once, then thrown as an IoError naming the exact object,
+//    e.g. "rtnl add 192.0.2.100/24 dev eth0: EPERM".
+// The netlink package reports kernel errors as Error("Request rejected: ENAME").
+//
+// Sockets live in the network namespace of the process that creates the Rtnl.
+import { createRtNetlink, FlagsNew, rt, type ifla, type RtNetlinkSocket, type NetlinkMessage } from 'netlink';
+import { IoError } from '../core/errors.js';
+import { formatIpv4, formatIpv6, formatMac, ipv4Bytes, ipv6Bytes, isIpv4, isIpv6 } from '../core/inet-addr.js';
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
+
+/** RFC 2863 operational states, as in IFLA_OPERSTATE. */
+const OPER_STATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'] as const;
+export type OperState = (typeof OPER_STATES)[number];
+
+export interface LinkInfo {
+  name: string;
+  index: number;
+  /** IFF_UP: administratively up. */
+  up: boolean;
+  /** IFF_RUNNING: operationally up (RFC 2863 up or unknown): what track_interface wants. */
+  running: boolean;
+  /** IFF_LOWER_UP: carrier present. */
+  lowerUp: boolean;
+  operState: OperState;
+  /** Hardware address, lower-case colon form; undefined for links without one. */
+  mac: string | undefined;
+  mtu: number | undefined;
+}
+
+export interface LinkEvent extends LinkInfo {
+  /** 'new' covers every RTM_NEWLINK (state or attribute change); 'del' the link is gone. */
+  type: 'new' | 'del';
+}
+
+export interface AddressInfo {
+  ifname: string;
+  index: number;
+  family: 4 | 6;
+  address: string;
+  prefixLen: number;
+  label: string | undefined;
+  secondary: boolean;
+  tentative: boolean;
+  dadFailed: boolean;
+  permanent: boolean;
+}
+
+export interface AddAddressOptions {
+  /** IPv4 label (ip addr ... label eth0:vip); the kernel shows it in `ip addr`. */
+  label?: string;
+  /** IPv6: skip duplicate address detection (default true for a VIP, like keepalived). */
+  nodad?: boolean;
+}
+
+export interface RtnlOptions {
+  /** Reply deadline per request, ms (default 2000). */
+  timeoutMs?: number;
+}
+
+type Family = 4 | 6;
+
+function familyOf(address: string): Family {
+  if (isIpv4(address)) return 4;
+  if (isIpv6(address)) return 6;
+  throw new IoError(`not an IP address: ${JSON.stringify(address)}`);
+}
+
+const addrBuf = (address: string, family: Family): Buffer =>
+  Buffer.from(family === 4 ? ipv4Bytes(address) : ipv6Bytes(address));
+
+/** The errno name of a failed netlink request, if the message says which. */
+export function errnoName(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code;
+  const m = /Request rejected: (\w+)/.exec(e instanceof Error ? e.message : String(e));
+  return m?.[1];
+}
+
+function linkInfo(m: { data: rt.Link; attrs: ifla.LinkAttrs }): LinkInfo {
+  const f = m.data.flags ?? {};
+  const op = m.attrs.operstate;
+  return {
+    name: m.attrs.ifname ?? `if${m.data.index}`,
+    index: m.data.index ?? 0,
+    up: f.up === true,
+    running: f.running === true,
+    lowerUp: f.lowerUp === true,
+    operState: (op !== undefined && OPER_STATES[op]) || 'unknown',
+    mac: m.attrs.address && m.attrs.address.length > 0 ? formatMac(m.attrs.address) : undefined,
+    mtu: m.attrs.mtu,
+  };
+}
+
+export class Rtnl {
+  private readonly sock: RtNetlinkSocket;
+  private readonly timeoutMs: number;
+  private watchSock: RtNetlinkSocket | undefined;
+  private readonly watchers = new Set<{ cb: (e: LinkEvent) => void; onError?: (e: Error) => void }>();
+  private closed = false;
+  /** Requests go one at a time: see exclusive(). */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(o: RtnlOptions = {}) {
+    this.timeoutMs = o.timeoutMs ?? 2000;
+    try {
+      this.sock = createRtNetlink();
+    } catch (e) {
+      throw new IoError(`rtnetlink socket: ${(e as Error).message}`, { cause: e });
+    }
+    // Receive errors would otherwise be unhandled 'error' events; a request then times out.
+    this.sock.socket.on('error', () => {});
+  }
+
+  /**
+   * One request in flight per socket. The kernel refuses a second dump while one runs (EBUSY),
+   * and the netlink package cannot tell apart replies interleaved with a multipart dump
+   * ("Multipart message not terminated properly"); concurrent callers are queued instead.
+   */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn, fn);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Run a request; benign errno names resolve to undefined; others retried once, then IoError. */
+  private async call<T>(what: string, fn: () => Promise<T>, benign: readonly string[] = []): Promise<T | undefined> {
+    if (this.closed) throw new IoError(`rtnl ${what}: closed`);
+    let last: unknown;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        return await this.exclusive(fn);
+      } catch (e) {
+        const name = errnoName(e);
+        if (name !== undefined && benign.includes(name)) return undefined;
+        last = e;
+      }
+    }
+    const name = errnoName(last);
+    throw new IoError(`rtnl ${what}: ${name ?? (last instanceof Error ? last.message : String(last))}`, { cause: last });
+  }
+
+  private get reqOpts() {
+    return { timeout: this.timeoutMs };
+  }
+
+  private async indexOf(ifname: string, what: string): Promise<number> {
+    return (await this.getLinkAs(ifname, what)).index;
+  }
+
+  private async getLinkAs(ifname: string, what: string): Promise<LinkInfo> {
+    const r = await this.call(what, () => this.sock.getLink({}, { ifname }, this.reqOpts));
+    const m = r?.[0];
+    if (!m) throw new IoError(`rtnl ${what}: no reply for link ${ifname}`);
+    return linkInfo(m);
+  }
+
+  /** Link state by name. Throws IoError (ENODEV) if there is no such link. */
+  getLink(ifname: string): Promise<LinkInfo> {
+    return this.getLinkAs(ifname, `get link ${ifname}`);
+  }
+
+  async listLinks(): Promise<LinkInfo[]> {
+    const r = await this.call('list links', () => this.sock.getLinks(undefined, undefined, this.reqOpts));
+    return (r ?? []).map(linkInfo);
+  }
+
+  /** Add an address; success if it is already there (EEXIST). */
+  async addAddress(ifname: string, address: string, prefixLen: number, opts: AddAddressOptions = {}): Promise<void> {
+    const family = familyOf(address);
+    const what = `add ${address}/${prefixLen} dev ${ifname}`;
+    const index = await this.indexOf(ifname, what);
+    const bytes = addrBuf(address, family);
+    const nodad = family === 6 && (opts.nodad ?? true);
+    const attrs: rt.AddressAttrs = { local: bytes, address: bytes };
+    if (opts.label !== undefined) attrs.label = opts.label;
+    await this.call(
+      what,
+      () =>
+        this.sock.newAddress(
+          { family: family === 4 ? AF_INET : AF_INET6, prefixlen: prefixLen, index, ...(nodad ? { flags: { nodad: true } } : {}) },
+          attrs,
+          { ...this.reqOpts, flags: FlagsNew.CREATE | FlagsNew.EXCL },
+        ),
+      ['EEXIST'],
+    );
+  }
+
+  /** Delete an address; success if it is not there (EADDRNOTAVAIL). */
+  async delAddress(ifname: string, address: string, prefixLen: number): Promise<void> {
+    const family = familyOf(address);
+    const what = `del ${address}/${prefixLen} dev ${ifname}`;
+    const index = await this.indexOf(ifname, what);
+    const bytes = addrBuf(address, family);
+    await this.call(
+      what,
+      () =>
+        this.sock.delAddress(
+          { family: family === 4 ? AF_INET : AF_INET6, prefixlen: prefixLen, index },
+          { local: bytes, address: bytes },
+          this.reqOpts,
+        ),
+      ['EADDRNOTAVAIL'],
+    );
+  }
+
+  /** Addresses of one link, or of all links. */
+  async listAddresses(ifname?: string): Promise<AddressInfo[]> {
+    const what = `list addresses${ifname ? ` dev ${ifname}` : ''}`;
+    const names = new Map<number, string>();
+    let only: number | undefined;
+    if (ifname !== undefined) {
+      only = await this.indexOf(ifname, what);
+      names.set(only, ifname);
+    } else {
+      for (const l of await this.listLinks()) names.set(l.index, l.name);
+    }
+    const r = (await this.call(what, () => this.sock.getAddresses(undefined, undefined, this.reqOpts))) ?? [];
+    const out: AddressInfo[] = [];
+    for (const m of r) {
+      const index = m.data.index ?? 0;
+      if (only !== undefined && index !== only) continue;
+      const fam = m.data.family === AF_INET ? 4 : m.data.family === AF_INET6 ? 6 : undefined;
+      const raw = m.attrs.local ?? m.attrs.address;
+      if (fam === undefined || !raw) continue;
+      const flags = { ...m.data.flags, ...m.attrs.flags };
+      out.push({
+        ifname: names.get(index) ?? `if${index}`,
+        index,
+        family: fam,
+        address: fam === 4 ? formatIpv4(raw) : formatIpv6(raw),
+        prefixLen: m.data.prefixlen ?? 0,
+        label: m.attrs.label,
+        secondary: flags.secondary === true,
+        tentative: flags.tentative === true,
+        dadFailed: flags.dadfailed === true,
+        permanent: flags.permanent === true,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Subscribe to link events (RTNLGRP_LINK): every RTM_NEWLINK / RTM_DELLINK, in kernel order,
+   * typically within a millisecond of the change. Consumers compare with the last state they
+   * saw (NEWLINK also reports attribute changes). If the kernel drops notifications (ENOBUFS)
+   * the current state of every link is re-read and delivered as 'new' events; other socket
+   * errors go to onError. Returns the unsubscribe function; the last one closes the socket.
+   * While any watcher is subscribed the socket keeps the event loop alive.
+   */
+  watchLinks(cb: (e: LinkEvent) => void, onError?: (e: Error) => void): () => void {
+    if (this.closed) throw new IoError('rtnl watch links: closed');
+    if (!this.watchSock) this.watchSock = this.openWatch();
+    const w = onError ? { cb, onError } : { cb };
+    this.watchers.add(w);
+    return () => {
+      this.watchers.delete(w);
+      if (this.watchers.size === 0 && this.watchSock) {
+        this.watchSock.socket.close();
+        this.watchSock = undefined;
+      }
+    };
+  }
+
+  private deliver(e: LinkEvent): void {
+    for (const w of [...this.watchers]) {
+      try {
+        w.cb(e);
+      } catch (err) {
+        w.onError?.(err as Error);
+      }
+    }
+  }
+
+  private openWatch(): RtNetlinkSocket {
+    let s: RtNetlinkSocket;
+    try {
+      s = createRtNetlink({ ref: true } as Parameters<typeof createRtNetlink>[0]);
+      s.addMembership('LINK');
+    } catch (e) {
+      throw new IoError(`rtnl watch links: ${(e as Error).message}`, { cause: e });
+    }
+    s.socket.on('message', (msgs: NetlinkMessage[]) => {
+      for (const m of msgs) {
+        if (m.type !== RTM_NEWLINK && m.type !== RTM_DELLINK) continue;
+        let parsed;
+        try {
+          parsed = rt.parseLinkMessage(m.data);
+        } catch {
+          continue;
+        }
+        this.deliver({ type: m.type === RTM_NEWLINK ? 'new' : 'del', ...linkInfo(parsed) });
+      }
+    });
+    s.socket.on('error', (e: Error) => {
+      if (errnoName(e) === 'ENOBUFS') {
+        this.listLinks().then(
+          (ls) => ls.forEach((l) => this.deliver({ type: 'new', ...l })),
+          (err: Error) => this.watchers.forEach((w) => w.onError?.(err)),
+        );
+        return;
+      }
+      const io = new IoError(`rtnl watch links: ${e.message}`, { cause: e });
+      this.watchers.forEach((w) => w.onError?.(io));
+    });
+    return s;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.watchers.clear();
+    this.watchSock?.socket.close();
+    this.watchSock = undefined;
+    this.sock.socket.close();
+  }
+}

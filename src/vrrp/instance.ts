@@ -1,0 +1,233 @@
+// One running VRRP instance: wires the pure FSM to a clock, a transport, VIPs, GARP and notify
+// hooks. Everything with side effects arrives through InstanceDeps, so this file stays thin.
+import { EventEmitter } from 'node:events';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/log.js';
+import { RateLimitedLog } from '../core/log.js';
+import { step, initialVrrp, nextDeadline, effectivePriority, type FsmConfig, type Vrrp, type Event, type Action, type State, type Reason } from './fsm.js';
+import { encodeAdvert, decodeAdvert } from './codec.js';
+import { checkReceived, type ReceiveConfig } from './receive.js';
+import type { Advert, RejectReason } from './types.js';
+import type { VrrpTransport, TransportRinfo } from './transport.js';
+
+export const VRRP_GROUP_V4 = '224.0.0.18';
+export const VRRP_GROUP_V6 = 'ff02::12';
+
+export interface InstanceSettings {
+  name: string;
+  interface: string;
+  vrid: number;
+  version: 2 | 3;
+  family: 4 | 6;
+  priority: number;
+  advertIntMs: number;
+  preempt: boolean;
+  preemptDelayMs: number;
+  authType: 0 | 1;
+  authPassword: string | undefined;
+  /** VIP addresses without prefix, as carried in adverts. */
+  vipAddresses: string[];
+  unicastPeers: string[];
+  checksumPseudoHeader: boolean;
+  /** False for transports that cannot see the TTL (UDP). */
+  checkTtl: boolean;
+}
+
+/** The side effects an instance needs. Each returns when done; failures are reported, not thrown. */
+export interface InstanceDeps {
+  clock: Clock;
+  log: Logger;
+  transport: VrrpTransport;
+  /** Add or remove all of this instance's VIPs. */
+  vips(op: 'add' | 'del'): Promise<void>;
+  /** Start the gratuitous ARP / NA schedule (burst, delayed burst, refresh); returns a cancel. */
+  announce(): () => void;
+  /** Run notify hooks for a transition. */
+  notify(from: State, to: State, reason: Reason): void;
+}
+
+export interface TransitionEvent {
+  instance: string;
+  vrid: number;
+  from: State;
+  to: State;
+  reason: Reason;
+  priority: number;
+  at: number;
+}
+
+export interface InstanceStatus {
+  name: string;
+  interface: string;
+  vrid: number;
+  version: 2 | 3;
+  state: State;
+  priority: { configured: number; effective: number };
+  masterAddress: string | undefined;
+  masterPriority: number | undefined;
+  sinceMs: number;
+  lastReason: Reason | undefined;
+  fault: boolean;
+  counters: InstanceCounters;
+}
+
+export interface InstanceCounters {
+  advertsSent: number;
+  advertsReceived: number;
+  sendErrors: number;
+  dropped: Partial<Record<RejectReason, number>>;
+  addressMismatch: number;
+  transitions: number;
+}
+
+export class VrrpInstance extends EventEmitter {
+  readonly fsmCfg: FsmConfig;
+  private s: Vrrp;
+  private cancelTimer: (() => void) | undefined;
+  private cancelAnnounce: (() => void) | undefined;
+  private priorityDelta = 0;
+  private readonly rx: ReceiveConfig;
+  private readonly rejectLog: RateLimitedLog;
+  /** VIP operations are serialised so an add never overtakes the del that preceded it. */
+  private vipChain: Promise<void> = Promise.resolve();
+  /** Adverts handed to the transport and not yet sent: stop() waits for the priority-0 one. */
+  private readonly inflight = new Set<Promise<void>>();
+  readonly counters: InstanceCounters = { advertsSent: 0, advertsReceived: 0, sendErrors: 0, dropped: {}, addressMismatch: 0, transitions: 0 };
+
+  constructor(readonly cfg: InstanceSettings, private readonly deps: InstanceDeps) {
+    super();
+    this.fsmCfg = {
+      version: cfg.version,
+      priority: cfg.priority,
+      adverIntCs: Math.round(cfg.advertIntMs / 10),
+      preempt: cfg.preempt,
+      preemptDelayMs: cfg.preemptDelayMs,
+      primaryAddress: deps.transport.srcAddress,
+    };
+    this.s = initialVrrp(this.fsmCfg, deps.clock.now());
+    this.rx = {
+      version: cfg.version, vrid: cfg.vrid, family: cfg.family, adverIntCs: this.fsmCfg.adverIntCs,
+      authType: cfg.authType, authPassword: cfg.authPassword, addresses: cfg.vipAddresses, checkTtl: cfg.checkTtl,
+    };
+    this.rejectLog = new RateLimitedLog(deps.log, 10_000, () => deps.clock.now());
+  }
+
+  get state(): State { return this.s.state; }
+  get vrrp(): Readonly<Vrrp> { return this.s; }
+
+  start(): void { this.dispatch({ type: 'startup' }); }
+
+  /** Graceful stop: priority-0 advert and VIP removal when master. Resolves once VIPs are gone. */
+  async stop(): Promise<void> {
+    this.dispatch({ type: 'shutdown' });
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    await Promise.all([this.vipChain, ...this.inflight]);
+  }
+
+  /** Tracking changed: a priority delta (sum of weights of failed trackers) and/or fault. */
+  setTracking(delta: number, fault: boolean): void {
+    if (fault !== this.s.fault) this.dispatch({ type: 'fault', fault });
+    if (delta !== this.priorityDelta) {
+      this.priorityDelta = delta;
+      this.dispatch({ type: 'priority', priority: effectivePriority(this.cfg.priority, delta) });
+    }
+  }
+
+  force(to: 'master' | 'backup', reason: 'sync-group' | 'operator'): void {
+    this.dispatch({ type: 'force', to, reason });
+  }
+
+  /** A VRRP message from the transport that carries our VRID (the daemon demultiplexes). */
+  receive(msg: Uint8Array, rinfo: TransportRinfo): void {
+    const family = rinfo.family === 'IPv4' ? 4 : 6;
+    const d = decodeAdvert(msg, { family, src: rinfo.address, dst: rinfo.dst, pseudoHeader: this.cfg.checksumPseudoHeader });
+    if (!d.ok) return this.drop(d.error.reason, d.error.detail, rinfo.address);
+    const c = checkReceived(this.rx, { family, src: rinfo.address, dst: rinfo.dst, ttl: rinfo.ttl, advert: d.value }, { addresses: new Set([this.deps.transport.srcAddress]) });
+    if (!c.ok) return this.drop(c.error.reason, c.error.detail, rinfo.address);
+    this.counters.advertsReceived++;
+    if (c.value.addressMismatch) {
+      this.counters.addressMismatch++;
+      this.rejectLog.warn('address-mismatch', { instance: this.cfg.name, src: rinfo.address, theirs: d.value.addresses, ours: this.cfg.vipAddresses }, 'advert address list differs from ours');
+    }
+    this.dispatch({ type: 'advert', src: rinfo.address, adv: c.value.advert });
+  }
+
+  drop(reason: RejectReason, detail: string, src?: string): void {
+    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
+    this.rejectLog.warn(reason, { instance: this.cfg.name, reason, detail, src }, 'advert dropped');
+  }
+
+  status(): InstanceStatus {
+    return {
+      name: this.cfg.name, interface: this.cfg.interface, vrid: this.cfg.vrid, version: this.cfg.version,
+      state: this.s.state, priority: { configured: this.cfg.priority, effective: this.s.priority },
+      masterAddress: this.s.masterAddress, masterPriority: this.s.masterPriority,
+      sinceMs: this.s.since, lastReason: this.s.lastReason, fault: this.s.fault,
+      counters: structuredClone(this.counters),
+    };
+  }
+
+  private dispatch(e: Event): void {
+    const now = this.deps.clock.now();
+    const r = step(this.fsmCfg, this.s, e, now);
+    this.s = r.state;
+    for (const a of r.actions) this.perform(a, now);
+    this.arm();
+  }
+
+  private arm(): void {
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    const d = nextDeadline(this.s);
+    if (d !== undefined) this.cancelTimer = this.deps.clock.at(d, () => { this.cancelTimer = undefined; this.dispatch({ type: 'tick' }); });
+  }
+
+  private perform(a: Action, now: number): void {
+    switch (a.type) {
+      case 'send-advert': return this.sendAdvert(a.priority);
+      case 'vips': {
+        const op = a.op;
+        if (op === 'del') { this.cancelAnnounce?.(); this.cancelAnnounce = undefined; }
+        this.vipChain = this.vipChain.then(() => this.deps.vips(op)).catch((e: unknown) => {
+          this.deps.log.error({ instance: this.cfg.name, op, err: e }, 'VIP update failed');
+        });
+        return;
+      }
+      case 'garp':
+        // Announce once the addresses are in place, so ARP replies and GARPs agree.
+        this.vipChain = this.vipChain.then(() => {
+          if (this.s.state === 'master') { this.cancelAnnounce?.(); this.cancelAnnounce = this.deps.announce(); }
+        });
+        return;
+      case 'transition': {
+        this.counters.transitions++;
+        const ev: TransitionEvent = { instance: this.cfg.name, vrid: this.cfg.vrid, from: a.from, to: a.to, reason: a.reason, priority: this.s.priority, at: now };
+        this.deps.log.info({ instance: this.cfg.name, vrid: this.cfg.vrid, from: a.from, to: a.to, reason: a.reason, priority: this.s.priority, master: this.s.masterAddress }, 'transition');
+        this.deps.notify(a.from, a.to, a.reason);
+        this.emit('transition', ev);
+        return;
+      }
+    }
+  }
+
+  private sendAdvert(priority: number): void {
+    const adv: Advert = {
+      version: this.cfg.version, vrid: this.cfg.vrid, priority, maxAdverIntCs: this.fsmCfg.adverIntCs,
+      addresses: this.cfg.vipAddresses,
+      ...(this.cfg.version === 2 ? { authType: this.cfg.authType, authData: this.cfg.authPassword ?? '' } : {}),
+    };
+    const dsts = this.cfg.unicastPeers.length ? this.cfg.unicastPeers : [this.cfg.family === 4 ? VRRP_GROUP_V4 : VRRP_GROUP_V6];
+    for (const dst of dsts) {
+      const bytes = encodeAdvert(adv, { family: this.cfg.family, src: this.deps.transport.srcAddress, dst, pseudoHeader: this.cfg.checksumPseudoHeader });
+      const p = this.deps.transport.send(bytes, dst).then(
+        () => { this.counters.advertsSent++; },
+        (e: unknown) => {
+          this.counters.sendErrors++;
+          this.rejectLog.warn('send-error', { instance: this.cfg.name, dst, err: String(e) }, 'advert send failed');
+        },
+      ).finally(() => this.inflight.delete(p));
+      this.inflight.add(p);
+    }
+  }
+}

@@ -1,0 +1,108 @@
+// A duet daemon running in a lab namespace: config written to a temp dir, JSON log lines
+// collected, status read through the control socket with the real CLI client.
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import type { Lab } from './netns.js';
+import { waitFor } from './netns.js';
+import { request } from '../../src/control/client.js';
+import type { DaemonStatus } from '../../src/daemon/daemon.js';
+import type { InstanceStatus } from '../../src/vrrp/instance.js';
+
+export const DUET_CLI = fileURLToPath(new URL('../../src/cli/duet.js', import.meta.url));
+
+export interface LogLine { msg: string; level: number; [k: string]: unknown }
+
+export interface DuetNode {
+  host: string;
+  dir: string;
+  socket: string;
+  configFile: string;
+  proc: ChildProcess;
+  logs: LogLine[];
+  stderr: string[];
+  status(): Promise<DaemonStatus>;
+  instance(name: string): Promise<InstanceStatus | undefined>;
+  waitState(name: string, state: string, timeoutMs?: number): Promise<InstanceStatus>;
+  transitions(name?: string): LogLine[];
+  kill(signal: NodeJS.Signals): void;
+  exited(): Promise<number | null>;
+  cleanup(): void;
+}
+
+export async function startDuet(lab: Lab, host: string, yaml: string, o: { waitReady?: boolean } = {}): Promise<DuetNode> {
+  const dir = mkdtempSync(join(tmpdir(), `duet-${lab.prefix}-${host}-`));
+  const configFile = join(dir, 'duet.yaml');
+  const socket = join(dir, 'duet.sock');
+  writeFileSync(configFile, yaml);
+  const proc = lab.spawn(host, [process.execPath, DUET_CLI, 'run', '-c', configFile, '-s', socket], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: LogLine[] = [];
+  const stderr: string[] = [];
+  let buf = '';
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try { logs.push(JSON.parse(line) as LogLine); } catch { stderr.push(`stdout: ${line}`); }
+    }
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
+  const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const status = async (): Promise<DaemonStatus> => {
+    const r = await request(socket, { cmd: 'status' }, 2000);
+    if (!r.ok) throw new Error(r.error.message);
+    return r.result as DaemonStatus;
+  };
+  const node: DuetNode = {
+    host, dir, socket, configFile, proc, logs, stderr, status,
+    async instance(name) { return (await status()).instances.find((i) => i.name === name); },
+    async waitState(name, state, timeoutMs = 10_000) {
+      return waitFor(async () => { const i = await node.instance(name); return i?.state === state ? i : undefined; },
+        { timeoutMs, intervalMs: 20, what: `${host} ${name} ${state} (stderr: ${stderr.join('').slice(-500)})` });
+    },
+    transitions(name) { return logs.filter((l) => l.msg === 'transition' && (!name || l['instance'] === name)); },
+    kill(signal) { proc.kill(signal); },
+    exited: () => exit,
+    cleanup() { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); },
+  };
+  if (o.waitReady !== false) {
+    await waitFor(async () => (await status()).instances.length > 0, { timeoutMs: 10_000, intervalMs: 25, what: `${host} duet up (stderr: ${stderr.join('').slice(-800)})` });
+  }
+  return node;
+}
+
+export interface InstanceYaml {
+  name?: string;
+  ifname: string;
+  vrid?: number;
+  priority: number;
+  version?: 2 | 3;
+  advertInt?: number;
+  preempt?: boolean;
+  vip?: string;
+  extra?: string;
+}
+
+/** A one-instance config in the documented YAML shape. */
+export function pairConfig(node: string, i: InstanceYaml): string {
+  return `node:
+  name: ${node}
+log:
+  level: debug
+vrrp:
+  instances:
+    - name: ${i.name ?? 'VI_1'}
+      interface: ${i.ifname}
+      vrid: ${i.vrid ?? 51}
+      priority: ${i.priority}
+      version: ${i.version ?? 3}
+      advert_int: ${i.advertInt ?? 0.1}
+      preempt: ${i.preempt ?? true}
+      virtual_ipaddress: [${i.vip ?? '192.0.2.100/24'}]
+      garp: { master_delay: 1, master_repeat: 2 }
+${i.extra ?? ''}`;
+}
