@@ -1,0 +1,160 @@
+// Tracking, notify hooks, sync groups, reload, UDP and unicast transports on a real duet pair.
+import test from 'ava';
+import { readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLab, waitFor, type Lab } from '../helpers/netns.js';
+import { startDuet, pairConfig, type DuetNode } from '../helpers/duet-node.js';
+import { request } from '../../src/control/client.js';
+
+const VIP = '192.0.2.100';
+let lab: Lab;
+const nodes: DuetNode[] = [];
+
+test.before(async () => {
+  lab = await createLab('df', [{ name: 'd1', addr: '192.0.2.11' }, { name: 'd2', addr: '192.0.2.12' }]);
+  // A spare veth pair inside d1 to track: set down and up by the tests.
+  await lab.exec('d1', ['ip', 'link', 'add', 'tk0', 'type', 'veth', 'peer', 'name', 'tk1']);
+  await lab.exec('d1', ['ip', 'link', 'set', 'tk1', 'up']);
+  await lab.exec('d1', ['ip', 'link', 'set', 'tk0', 'up']);
+  await waitFor(async () => (await lab.exec('d1', ['cat', '/sys/class/net/tk0/operstate'])).stdout.trim() === 'up', { timeoutMs: 5000, what: 'tk0 up' });
+});
+test.afterEach.always(async (t) => {
+  if (!t.passed) for (const n of nodes) t.log(n.host, n.logs.filter((l) => l.level >= 30).map((l) => JSON.stringify(l)).join('\n'), n.stderr.join(''));
+  for (const n of nodes.splice(0)) n.cleanup();
+  for (const h of ['d1', 'd2']) await lab.exec(h, ['ip', 'addr', 'flush', 'dev', lab.host(h).ifname, 'to', `${VIP}/32`]).catch(() => undefined);
+  await lab.exec('d1', ['ip', 'link', 'set', 'tk0', 'up']).catch(() => undefined);
+});
+test.after.always(async () => { await lab?.destroy(); });
+
+async function start(host: 'd1' | 'd2', yaml: string): Promise<DuetNode> {
+  const n = await startDuet(lab, host, yaml);
+  nodes.push(n);
+  return n;
+}
+const cfg = (host: 'd1' | 'd2', priority: number, extra = '', o: Partial<Parameters<typeof pairConfig>[1]> = {}) =>
+  pairConfig(host, { ifname: lab.host(host).ifname, priority, extra, ...o });
+
+test.serial('track_interface with a weight lowers priority and the peer preempts; recovery preempts back', async (t) => {
+  const d1 = await start('d1', cfg('d1', 150, '      track_interface: [{ name: tk0, weight: -60 }]\n'));
+  const d2 = await start('d2', cfg('d2', 100));
+  await d1.waitState('VI_1', 'master');
+  await d2.waitState('VI_1', 'backup');
+  await lab.exec('d1', ['ip', 'link', 'set', 'tk0', 'down']);
+  await d2.waitState('VI_1', 'master', 3000);
+  const s1 = await d1.waitState('VI_1', 'backup', 3000);
+  t.is(s1.priority.effective, 90);
+  t.is(d2.transitions().at(-1)?.['reason'], 'preempt');
+  await lab.exec('d1', ['ip', 'link', 'set', 'tk0', 'up']);
+  await d1.waitState('VI_1', 'master', 3000);
+  t.is((await d1.instance('VI_1'))?.priority.effective, 150);
+});
+
+test.serial('track_interface without weight: FAULT drops the VIP and the peer takes over at once', async (t) => {
+  const d1 = await start('d1', cfg('d1', 150, '      track_interface: [tk0]\n'));
+  const d2 = await start('d2', cfg('d2', 100));
+  await d1.waitState('VI_1', 'master');
+  await d2.waitState('VI_1', 'backup');
+  await lab.exec('d1', ['ip', 'link', 'set', 'tk0', 'down']);
+  await d1.waitState('VI_1', 'fault', 3000);
+  await d2.waitState('VI_1', 'master', 3000);
+  // The faulted master sent priority 0, so the backup did not wait for Master_Down_Interval.
+  t.is(d2.transitions().at(-1)?.['reason'], 'master-released');
+  const { stdout } = await lab.exec('d1', ['ip', '-o', 'addr', 'show']);
+  t.false(stdout.includes(VIP));
+  await lab.exec('d1', ['ip', 'link', 'set', 'tk0', 'up']);
+  await d1.waitState('VI_1', 'master', 4000);
+  t.deepEqual(d1.transitions().map((l) => l['reason']), ['startup', 'master-down-timer', 'fault', 'fault-cleared', 'preempt']);
+});
+
+test.serial('track_script with a weight; notify hooks get instance, from, to, reason', async (t) => {
+  const flag = join(lab.prefix === 'df' ? '/tmp' : '/tmp', `duet-df-flag-${process.pid}`);
+  const out = join('/tmp', `duet-df-notify-${process.pid}`);
+  writeFileSync(flag, '');
+  rmSync(out, { force: true });
+  t.teardown(() => { rmSync(flag, { force: true }); rmSync(out, { force: true }); });
+  const scripts = `  scripts:\n    chk_flag:\n      command: [/usr/bin/test, -f, ${flag}]\n      interval: 0.1\n      weight: -60\n      fall: 2\n      rise: 1\n`;
+  const yaml = cfg('d1', 150, `      track_script: [chk_flag]\n      notify:\n        any: [/bin/sh, -c, 'echo "$@" >> ${out}', notify]\n`)
+    .replace('vrrp:\n', `vrrp:\n${scripts}`);
+  const d1 = await start('d1', yaml);
+  const d2 = await start('d2', cfg('d2', 100));
+  await d1.waitState('VI_1', 'master');
+  await d2.waitState('VI_1', 'backup');
+  rmSync(flag);
+  await d2.waitState('VI_1', 'master', 3000);
+  t.is((await d1.waitState('VI_1', 'backup', 3000)).priority.effective, 90);
+  writeFileSync(flag, '');
+  await d1.waitState('VI_1', 'master', 3000);
+  const lines = await waitFor(() => existsSync(out) && readFileSync(out, 'utf8').trim().split('\n').length >= 4 ? readFileSync(out, 'utf8').trim().split('\n') : undefined, { timeoutMs: 3000, what: 'notify lines' });
+  t.deepEqual(lines.slice(0, 4), ['VI_1 init backup startup', 'VI_1 backup master master-down-timer', 'VI_1 master backup higher-priority-advert', 'VI_1 backup master preempt']);
+});
+
+test.serial('sync group: a fault in one member moves both instances to the peer', async (t) => {
+  const group = (host: 'd1' | 'd2', prio: number, track: string) => `node:
+  name: ${host}
+vrrp:
+  instances:
+    - { name: A, interface: ${lab.host(host).ifname}, vrid: 61, priority: ${prio}, advert_int: 0.1, virtual_ipaddress: [192.0.2.161/24]${track} }
+    - { name: B, interface: ${lab.host(host).ifname}, vrid: 62, priority: ${prio}, advert_int: 0.1, virtual_ipaddress: [192.0.2.162/24] }
+  sync_groups:
+    - { name: G, instances: [A, B] }
+`;
+  const d1 = await start('d1', group('d1', 150, ', track_interface: [tk0]'));
+  const d2 = await start('d2', group('d2', 100, ''));
+  await d1.waitState('A', 'master');
+  await d1.waitState('B', 'master');
+  await d2.waitState('B', 'backup');
+  await lab.exec('d1', ['ip', 'link', 'set', 'tk0', 'down']);
+  await d2.waitState('A', 'master', 3000);
+  await d2.waitState('B', 'master', 3000);
+  t.is((await d1.instance('A'))?.state, 'fault');
+  t.is((await d1.instance('B'))?.state, 'fault', 'the healthy member follows its group into fault');
+  await lab.exec('d1', ['ip', 'link', 'set', 'tk0', 'up']);
+  await d1.waitState('A', 'master', 4000);
+  await d1.waitState('B', 'master', 4000);
+});
+
+test.serial('reload: an invalid config changes nothing; a valid one applies the change', async (t) => {
+  const d1 = await start('d1', cfg('d1', 150));
+  await d1.waitState('VI_1', 'master');
+  const before = d1.transitions().length;
+  writeFileSync(d1.configFile, cfg('d1', 150).replace('priority: 150', 'priority: 300'));
+  d1.kill('SIGHUP');
+  await waitFor(() => d1.logs.find((l) => l.msg.startsWith('reload rejected')), { timeoutMs: 3000, what: 'reload rejected log' });
+  const rejected = d1.logs.find((l) => l.msg.startsWith('reload rejected'))!;
+  t.regex(String((rejected['issues'] as string[])[0]), /duet\.yaml:\d+:\d+ vrrp\.instances\[0\]\.priority: must be 1\.\.255, got 300/);
+  const viaCli = await request(d1.socket, { cmd: 'reload' });
+  t.false(viaCli.ok);
+  t.is((await d1.instance('VI_1'))?.state, 'master');
+  t.is(d1.transitions().length, before, 'no transition from a rejected reload');
+  // An unchanged config keeps the instance running untouched.
+  writeFileSync(d1.configFile, cfg('d1', 150));
+  const same = await request(d1.socket, { cmd: 'reload' });
+  t.true(same.ok);
+  t.deepEqual((same as { result: { unchanged: string[] } }).result.unchanged, ['VI_1']);
+  t.is(d1.transitions().length, before);
+  // A changed priority is applied.
+  writeFileSync(d1.configFile, cfg('d1', 120));
+  const changed = await request(d1.socket, { cmd: 'reload' });
+  t.true(changed.ok);
+  await waitFor(async () => (await d1.instance('VI_1'))?.priority.configured === 120, { timeoutMs: 3000, what: 'priority 120' });
+});
+
+test.serial('UDP transport pair elects a master (duet-to-duet)', async (t) => {
+  const extra = '      transport: udp\n      udp_port: 1112\n';
+  const d1 = await start('d1', cfg('d1', 150, extra));
+  const d2 = await start('d2', cfg('d2', 100, extra));
+  await d1.waitState('VI_1', 'master');
+  await waitFor(async () => (await d2.instance('VI_1'))?.masterAddress === '192.0.2.11', { timeoutMs: 3000, what: 'd2 hears d1 over UDP' });
+  d1.kill('SIGTERM');
+  await d2.waitState('VI_1', 'master', 3000);
+  t.is(d2.transitions().at(-1)?.['reason'], 'master-released');
+});
+
+test.serial('unicast peers elect a master without multicast', async (t) => {
+  const d1 = await start('d1', cfg('d1', 150, '      unicast_peer: [192.0.2.12]\n'));
+  const d2 = await start('d2', cfg('d2', 100, '      unicast_peer: [192.0.2.11]\n'));
+  await d1.waitState('VI_1', 'master');
+  const s2 = await waitFor(async () => { const i = await d2.instance('VI_1'); return i?.masterAddress === '192.0.2.11' ? i : undefined; }, { timeoutMs: 3000, what: 'd2 hears d1 unicast' });
+  t.is(s2.state, 'backup');
+  t.is(Object.keys(s2.counters.dropped).length, 0);
+});
