@@ -3,7 +3,7 @@
 // (IPv4 dotted quad without leading zeros, IPv6 in RFC 5952 form).
 
 import { err, ok, type Result } from '../core/result.js';
-import { formatAddr, parseIpv4, parseIpv6 } from '../vrrp/addr.js';
+import { formatAddr, parseIpv4, parseIpv6 } from '../core/addr.js';
 import type { Family } from '../vrrp/types.js';
 
 export type { Family };

@@ -9,7 +9,7 @@
 // Sockets live in the network namespace of the process that creates the Rtnl.
 import { createRtNetlink, FlagsNew, rt, type ifla, type RtNetlinkSocket, type NetlinkMessage } from 'netlink';
 import { IoError } from '../core/errors.js';
-import { formatIpv4, formatIpv6, formatMac, ipv4Bytes, ipv6Bytes, isIpv4, isIpv6 } from '../core/inet-addr.js';
+import { formatIpv4, formatIpv6, formatMac, ipv4Bytes, ipv6Bytes, isIpv4, isIpv6 } from '../core/addr.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;

@@ -8,7 +8,7 @@ import { BugError } from '../core/errors.js';
 import type { Advert, AuthType, Family, ReceivedAdvert, Reject, RejectReason, VrrpVersion } from './types.js';
 import { inetChecksum } from './checksum.js';
 import { IPPROTO_VRRP, decodeIpv4Header, encodeIpv4Packet } from './ipv4-header.js';
-import { addrLen, formatAddr, parseAddr, parseIpv4, stripZone } from './addr.js';
+import { addrLen, formatAddr, parseAddr, parseIpv4, stripZone } from '../core/addr.js';
 
 export const VRRP_TYPE_ADVERTISEMENT = 1;
 /** Version/type, VRID, priority, count, auth type|rsvd+max adver int, checksum. */

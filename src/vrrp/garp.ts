@@ -13,7 +13,7 @@ import os from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import koffi from 'koffi';
 import { IoError } from '../core/errors.js';
-import { ipv4Bytes, ipv6Bytes, isIpv4, isIpv6, macBytes } from '../core/inet-addr.js';
+import { ipv4Bytes, ipv6Bytes, isIpv4, isIpv6, macBytes } from '../core/addr.js';
 import { inetChecksum } from './checksum.js';
 
 const AF_PACKET = 17;

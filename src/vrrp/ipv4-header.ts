@@ -3,6 +3,7 @@
 import { type Result, ok, err } from '../core/result.js';
 import type { Reject } from './types.js';
 import { inetChecksum } from './checksum.js';
+import { formatIpv4, ipv4Bytes } from '../core/addr.js';
 
 export const IPPROTO_VRRP = 112;
 
@@ -15,9 +16,6 @@ export interface Ipv4Header {
   dst: string;
 }
 
-export const ipv4ToBytes = (a: string): Uint8Array => Uint8Array.from(a.split('.').map(Number));
-export const ipv4FromBytes = (b: Uint8Array, off = 0): string =>
-  `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
 
 /** Split a received IPv4 packet into header fields and payload (bounded by the header's total length). */
 export function decodeIpv4Header(pkt: Uint8Array): Result<{ header: Ipv4Header; payload: Uint8Array }, Reject> {
@@ -35,8 +33,8 @@ export function decodeIpv4Header(pkt: Uint8Array): Result<{ header: Ipv4Header; 
       id: (pkt[4]! << 8) | pkt[5]!,
       ttl: pkt[8]!,
       protocol: pkt[9]!,
-      src: ipv4FromBytes(pkt, 12),
-      dst: ipv4FromBytes(pkt, 16),
+      src: formatIpv4(pkt, 12),
+      dst: formatIpv4(pkt, 16),
     },
     payload: pkt.subarray(ihl, total),
   });
@@ -47,8 +45,8 @@ export function encodeIpv4Packet(h: Ipv4Header, payload: Uint8Array): Uint8Array
   const out = new Uint8Array(20 + payload.length);
   const total = out.length;
   out.set([0x45, h.tos, total >> 8, total & 0xff, h.id >> 8, h.id & 0xff, 0, 0, h.ttl, h.protocol, 0, 0]);
-  out.set(ipv4ToBytes(h.src), 12);
-  out.set(ipv4ToBytes(h.dst), 16);
+  out.set(ipv4Bytes(h.src), 12);
+  out.set(ipv4Bytes(h.dst), 16);
   const sum = inetChecksum(out.subarray(0, 20));
   out[10] = sum >> 8;
   out[11] = sum & 0xff;

@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { Rtnl } from '../netlink/rtnl.js';
 import { IoError } from '../core/errors.js';
-import { ipv4Bytes, isIpv4 } from '../core/inet-addr.js';
+import { ipv4Bytes, isIpv4 } from '../core/addr.js';
 import { decodeIpv4Header, encodeIpv4Packet, IPPROTO_VRRP } from './ipv4-header.js';
 import type { TransportDrop, TransportRinfo, VrrpTransport } from './transport.js';
 

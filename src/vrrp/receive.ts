@@ -3,7 +3,7 @@
 // auth type range). Pure; the caller counts and logs each rejection and an address mismatch.
 import { type Result, ok, err } from '../core/result.js';
 import type { Advert, AuthType, Family, ReceivedAdvert, Reject, RejectReason, VrrpVersion } from './types.js';
-import { canonicalAddr, stripZone } from './addr.js';
+import { canonicalAddr, stripZone } from '../core/addr.js';
 import { trimAuthData } from './codec.js';
 
 /** What checkReceived needs to know about one configured virtual router. */

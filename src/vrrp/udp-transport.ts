@@ -12,7 +12,7 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { IoError } from '../core/errors.js';
-import { isIpv4 } from '../core/inet-addr.js';
+import { isIpv4 } from '../core/addr.js';
 import type { TransportRinfo, VrrpTransport } from './transport.js';
 
 export interface UdpTransportOptions {

@@ -9,7 +9,7 @@ import {
 } from '../../src/vrrp/codec.js';
 import { decodeIpv4Header } from '../../src/vrrp/ipv4-header.js';
 import { inetChecksum } from '../../src/vrrp/checksum.js';
-import { canonicalAddr, formatIpv6, parseIpv4, parseIpv6 } from '../../src/vrrp/addr.js';
+import { canonicalAddr, formatIpv6, parseIpv4, parseIpv6 } from '../../src/core/addr.js';
 import type { Advert, Family, ReceivedAdvert, RejectReason } from '../../src/vrrp/types.js';
 import type { Result } from '../../src/core/result.js';
 

@@ -2,7 +2,8 @@
 // (lower case, leading zeros dropped, the first longest run of two or more zero groups as "::",
 // IPv4-mapped addresses in mixed notation as inet_ntop prints them), so decoded addresses compare
 // equal as strings. Parsing is strict: no zone ids, no prefix lengths, no octal/short IPv4 forms.
-import type { Family } from './types.js';
+/** IP address family: 4 or 6. */
+export type Family = 4 | 6;
 
 /** Bytes an address of this family takes on the wire. */
 export const addrLen = (family: Family): 4 | 16 => (family === 4 ? 4 : 16);
@@ -112,3 +113,30 @@ export function canonicalAddr(family: Family, text: string): string | undefined 
   const b = parseAddr(family, text);
   return b && formatAddr(family, b);
 }
+
+// Throwing forms for adapters, where a bad address is a caller bug (config validated it).
+export const isIpv4 = (a: string): boolean => parseIpv4(a) !== undefined;
+export const isIpv6 = (a: string): boolean => parseIpv6(stripZone(a)) !== undefined;
+
+export function ipv4Bytes(a: string): Uint8Array {
+  const b = parseIpv4(a);
+  if (!b) throw new TypeError(`not an IPv4 address: ${a}`);
+  return b;
+}
+
+export function ipv6Bytes(a: string): Uint8Array {
+  const b = parseIpv6(stripZone(a));
+  if (!b) throw new TypeError(`not an IPv6 address: ${a}`);
+  return b;
+}
+
+export function macBytes(mac: string): Uint8Array {
+  const parts = mac.split(/[:-]/);
+  if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) {
+    throw new TypeError(`not a MAC address: ${mac}`);
+  }
+  return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
+}
+
+export const formatMac = (b: Uint8Array): string =>
+  Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
