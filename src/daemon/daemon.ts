@@ -270,13 +270,13 @@ export class Daemon {
 
   /** Recompute priority and fault for one instance, including its sync group's fault. */
   private applyTracking(r: Running): void {
-    const own = this.trackersOf(r.cfg);
-    r.ownFault = evaluateTracking(own).fault;
+    const own = evaluateTracking(this.trackersOf(r.cfg));
+    r.ownFault = own.fault;
     const g = this.cfg.vrrp.syncGroups.find((x) => x.instances.includes(r.cfg.name));
     const fault = g
       ? groupFault(g.instances.map((n) => { const m = this.running.get(n); return m ? evaluateTracking(this.trackersOf(m.cfg)).fault : false; }))
-      : r.ownFault;
-    r.inst.setTracking(evaluateTracking(own).delta, fault);
+      : own.fault;
+    r.inst.setTracking(own.delta, fault);
   }
 
   private trackersOf(ic: InstanceConfig): Tracker[] {
