@@ -40,7 +40,6 @@ interface Running {
   cfg: InstanceConfig;
   inst: VrrpInstance;
   transportKey: string;
-  ownFault: boolean;
 }
 
 export interface DaemonStatus {
@@ -164,7 +163,7 @@ export class Daemon {
       notify: (from, to, reason) => this.notify(ic, from, to, reason),
     });
     inst.on('transition', (e: TransitionEvent) => this.onInstanceTransition(e));
-    const r: Running = { cfg: ic, inst, transportKey: ks, ownFault: false };
+    const r: Running = { cfg: ic, inst, transportKey: ks };
     this.running.set(ic.name, r);
     for (const t of ic.trackInterfaces) if (!this.links.has(t.name)) this.links.set(t.name, await this.p.linkUp(t.name).catch(() => false));
     this.applyTracking(r);
@@ -271,7 +270,6 @@ export class Daemon {
   /** Recompute priority and fault for one instance, including its sync group's fault. */
   private applyTracking(r: Running): void {
     const own = evaluateTracking(this.trackersOf(r.cfg));
-    r.ownFault = own.fault;
     const g = this.cfg.vrrp.syncGroups.find((x) => x.instances.includes(r.cfg.name));
     const fault = g
       ? groupFault(g.instances.map((n) => { const m = this.running.get(n); return m ? evaluateTracking(this.trackersOf(m.cfg)).fault : false; }))
