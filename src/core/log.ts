@@ -6,7 +6,8 @@ export type Logger = PinoLogger;
 export function createLogger(o: { level?: string; name?: string; destination?: number } = {}): Logger {
   return pino(
     { level: o.level ?? 'info', base: o.name ? { node: o.name } : {}, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: o.destination ?? 1, sync: true }),
+    // Asynchronous: a slow reader of stdout must never stall the advert timer. Flushed on stop.
+    pino.destination({ dest: o.destination ?? 1, sync: false }),
   );
 }
 

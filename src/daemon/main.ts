@@ -59,8 +59,8 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
         platform.close();
         log.info({}, 'stopped');
         resolve(0);
-        // Sockets and watchers may hold the loop open; the work is done.
-        setImmediate(() => process.exit(0));
+        // Sockets and watchers may hold the loop open; the work is done once the log is out.
+        log.flush(() => process.exit(0));
       });
     };
     process.on('SIGTERM', () => stop('SIGTERM'));

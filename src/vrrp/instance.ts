@@ -87,6 +87,8 @@ export class VrrpInstance extends EventEmitter {
   private cancelAnnounce: (() => void) | undefined;
   private priorityDelta = 0;
   private readonly rx: ReceiveConfig;
+  /** Our own source address: a packet from it is our own, looped back. */
+  private readonly own: { addresses: ReadonlySet<string> };
   private readonly rejectLog: RateLimitedLog;
   /** VIP operations are serialised so an add never overtakes the del that preceded it. */
   private vipChain: Promise<void> = Promise.resolve();
@@ -109,6 +111,7 @@ export class VrrpInstance extends EventEmitter {
       version: cfg.version, vrid: cfg.vrid, family: cfg.family, adverIntCs: this.fsmCfg.adverIntCs,
       authType: cfg.authType, authPassword: cfg.authPassword, addresses: cfg.vipAddresses, checkTtl: cfg.checkTtl,
     };
+    this.own = { addresses: new Set([deps.transport.srcAddress]) };
     this.rejectLog = new RateLimitedLog(deps.log, 10_000, () => deps.clock.now());
   }
 
@@ -143,7 +146,7 @@ export class VrrpInstance extends EventEmitter {
     const family = rinfo.family === 'IPv4' ? 4 : 6;
     const d = decodeAdvert(msg, { family, src: rinfo.address, dst: rinfo.dst, pseudoHeader: this.cfg.checksumPseudoHeader });
     if (!d.ok) return this.drop(d.error.reason, d.error.detail, rinfo.address);
-    const c = checkReceived(this.rx, { family, src: rinfo.address, dst: rinfo.dst, ttl: rinfo.ttl, advert: d.value }, { addresses: new Set([this.deps.transport.srcAddress]) });
+    const c = checkReceived(this.rx, { family, src: rinfo.address, dst: rinfo.dst, ttl: rinfo.ttl, advert: d.value }, this.own);
     if (!c.ok) return this.drop(c.error.reason, c.error.detail, rinfo.address);
     this.counters.advertsReceived++;
     if (c.value.addressMismatch) {
