@@ -1,0 +1,126 @@
+// VrrpInstance on a fake clock and an in-memory transport: the wiring between FSM, codec,
+// receive checks, VIP sequencing and counters, without sockets.
+import test from 'ava';
+import { EventEmitter } from 'node:events';
+import { pino } from 'pino';
+import { FakeClock } from '../../src/core/clock.js';
+import { VrrpInstance, type InstanceSettings } from '../../src/vrrp/instance.js';
+import { encodeAdvert, decodeAdvert } from '../../src/vrrp/codec.js';
+import type { VrrpTransport, TransportRinfo } from '../../src/vrrp/transport.js';
+import type { Advert } from '../../src/vrrp/types.js';
+
+class MemTransport extends EventEmitter {
+  readonly srcAddress = '192.0.2.11';
+  sent: { bytes: Uint8Array; dst: string }[] = [];
+  async send(payload: Uint8Array, dst: string): Promise<void> { this.sent.push({ bytes: payload, dst }); }
+  close(): void {}
+}
+
+function setup(o: Partial<InstanceSettings> = {}) {
+  const clock = new FakeClock();
+  const transport = new MemTransport();
+  const vipOps: string[] = [];
+  const warnings: unknown[] = [];
+  const log = pino({ level: 'silent' });
+  log.warn = ((obj: unknown) => { warnings.push(obj); }) as typeof log.warn;
+  let announced = 0;
+  const inst = new VrrpInstance({
+    name: 'VI_1', interface: 'eth0', vrid: 51, version: 3, family: 4, priority: 100, advertIntMs: 100,
+    preempt: true, preemptDelayMs: 0, authType: 0, authPassword: undefined, vipAddresses: ['192.0.2.100'],
+    unicastPeers: [], checksumPseudoHeader: true, checkTtl: true, ...o,
+  }, {
+    clock, log, transport: transport as unknown as VrrpTransport,
+    vips: async (op) => { vipOps.push(op); },
+    announce: () => { announced++; return () => {}; },
+    notify: () => {},
+  });
+  const rinfo = (src = '192.0.2.12', ttl = 255): TransportRinfo => ({ address: src, family: 'IPv4', dst: '224.0.0.18', ifname: 'eth0', ttl });
+  const advert = (priority: number, src = '192.0.2.12', extra: Partial<Advert> = {}) =>
+    Buffer.from(encodeAdvert({ version: 3, vrid: 51, priority, maxAdverIntCs: 10, addresses: ['192.0.2.100'], ...extra }, { family: 4, src, dst: '224.0.0.18' }));
+  return { clock, transport, vipOps, warnings, inst, rinfo, advert, announced: () => announced };
+}
+
+const flush = () => new Promise((r) => setImmediate(r));
+
+test('becomes master after Master_Down_Interval and sends well-formed adverts to the group', async (t) => {
+  const s = setup();
+  s.inst.start();
+  s.clock.advance(359);
+  t.is(s.inst.state, 'backup');
+  s.clock.advance(1);
+  t.is(s.inst.state, 'master');
+  s.clock.advance(300);
+  await flush();
+  t.is(s.transport.sent.length, 4, 'one on entry, then every 100 ms');
+  for (const p of s.transport.sent) {
+    t.is(p.dst, '224.0.0.18');
+    const d = decodeAdvert(p.bytes, { family: 4, src: '192.0.2.11', dst: '224.0.0.18' });
+    t.true(d.ok);
+    if (d.ok) t.like(d.value, { version: 3, vrid: 51, priority: 100, maxAdverIntCs: 10, addresses: ['192.0.2.100'] });
+  }
+  t.deepEqual(s.vipOps, ['del', 'add'], 'stale VIPs cleared at startup, added on master');
+  t.is(s.announced(), 1, 'announced once the VIPs were in place');
+  t.is(s.inst.counters.advertsSent, 4);
+});
+
+test('a higher-priority advert makes the master yield and drop its VIPs', async (t) => {
+  const s = setup();
+  s.inst.start();
+  s.clock.advance(400);
+  s.inst.receive(s.advert(200), s.rinfo());
+  await flush();
+  t.is(s.inst.state, 'backup');
+  t.deepEqual(s.vipOps, ['del', 'add', 'del']);
+  t.is(s.inst.status().masterAddress, '192.0.2.12');
+  t.is(s.inst.counters.advertsReceived, 1);
+});
+
+test('bad packets are counted by reason, cause no transition, and their warnings are rate-limited', (t) => {
+  const s = setup();
+  s.inst.start();
+  s.inst.receive(s.advert(200), s.rinfo());
+  const good = s.advert(200);
+  const badSum = Buffer.from(good); badSum[7]! ^= 0xff;
+  for (let i = 0; i < 50; i++) s.inst.receive(badSum, s.rinfo());
+  s.inst.receive(good, s.rinfo('192.0.2.12', 64));
+  s.inst.receive(good.subarray(0, 5), s.rinfo());
+  s.inst.receive(s.advert(200, '192.0.2.11'), s.rinfo('192.0.2.11'));
+  t.deepEqual(s.inst.counters.dropped, { checksum: 50, ttl: 1, short: 1, own: 1 });
+  t.is(s.inst.counters.advertsReceived, 1);
+  t.is(s.inst.state, 'backup');
+  t.is(s.inst.status().counters.transitions, 1, 'only init -> backup');
+  t.is(s.warnings.length, 4, 'one warning per reason within the window, not 53');
+  s.clock.advance(10_000);
+  s.inst.receive(good, s.rinfo());  // keeps us backup
+  s.inst.receive(badSum, s.rinfo());
+  t.is(s.warnings.length, 5);
+  t.like(s.warnings.at(-1) as object, { reason: 'checksum', suppressed: 49 });
+});
+
+test('v3 address-list mismatch is logged and accepted; stop sends priority 0 and removes VIPs', async (t) => {
+  const s = setup();
+  s.inst.start();
+  s.inst.receive(s.advert(200, '192.0.2.12', { addresses: ['192.0.2.200'] }), s.rinfo());
+  t.is(s.inst.counters.addressMismatch, 1);
+  t.is(s.inst.counters.advertsReceived, 1);
+  s.clock.advance(1000);
+  t.is(s.inst.state, 'master');
+  s.transport.sent = [];
+  await s.inst.stop();
+  const d = decodeAdvert(s.transport.sent[0]!.bytes, { family: 4, src: '192.0.2.11', dst: '224.0.0.18' });
+  t.true(d.ok && d.value.priority === 0);
+  t.is(s.vipOps.at(-1), 'del');
+  t.is(s.inst.state, 'init');
+});
+
+test('unicast peers get one advert each; v2 carries auth and whole seconds', async (t) => {
+  const s = setup({ version: 2, advertIntMs: 1000, authType: 1, authPassword: 'secret', unicastPeers: ['192.0.2.12', '192.0.2.13'], checksumPseudoHeader: false });
+  s.inst.start();
+  s.clock.advance(4000);
+  await flush();
+  t.is(s.inst.state, 'master');
+  t.deepEqual(s.transport.sent.slice(0, 2).map((p) => p.dst), ['192.0.2.12', '192.0.2.13']);
+  const d = decodeAdvert(s.transport.sent[0]!.bytes, { family: 4, src: '192.0.2.11', dst: '192.0.2.12' });
+  t.true(d.ok);
+  if (d.ok) t.like(d.value, { version: 2, maxAdverIntCs: 100, authType: 1, authData: 'secret' });
+});
