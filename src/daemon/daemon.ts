@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { Config, InstanceConfig } from '../config/schema.js';
-import { VrrpInstance, type InstanceStatus, type TransitionEvent } from '../vrrp/instance.js';
+import { VrrpInstance, type InstanceSettings, type InstanceStatus, type TransitionEvent } from '../vrrp/instance.js';
 import type { VrrpTransport, TransportRinfo } from '../vrrp/transport.js';
 import type { State, Reason } from '../vrrp/fsm.js';
 import { evaluateTracking, type Tracker } from '../vrrp/tracking.js';
@@ -71,7 +71,7 @@ export class Daemon {
   }
 
   /** Apply a new, already validated config: keep identical instances, replace changed ones. */
-  async reload(next: Config): Promise<{ added: string[]; removed: string[]; replaced: string[]; unchanged: string[] }> {
+  async reload(next: Config): Promise<{ added: string[]; removed: string[]; replaced: string[]; updated: string[]; unchanged: string[] }> {
     const before = this.cfg;
     this.cfg = next;
     const r = await this.apply(next, false, before);
@@ -103,10 +103,18 @@ export class Daemon {
 
   private async apply(next: Config, first: boolean, prev?: Config) {
     const want = new Map(next.vrrp.instances.map((i) => [i.name, i]));
-    const result = { added: [] as string[], removed: [] as string[], replaced: [] as string[], unchanged: [] as string[] };
+    const result = { added: [] as string[], removed: [] as string[], replaced: [] as string[], updated: [] as string[], unchanged: [] as string[] };
     for (const [name, r] of [...this.running]) {
       const w = want.get(name);
       if (w && isDeepStrictEqual(w, r.cfg) && sameScripts(prev, next, w)) { result.unchanged.push(name); continue; }
+      if (w && isDeepStrictEqual(identity(w), identity(r.cfg))) {
+        // Priority, preempt, tracking, notify, garp: applied to the running instance, which keeps
+        // its state, so a reload changes no mastership unless the new priorities call for it.
+        r.cfg = w;
+        r.inst.reconfigure(settingsOf(w));
+        result.updated.push(name);
+        continue;
+      }
       await r.inst.stop();
       this.releaseTransport(r.transportKey);
       this.running.delete(name);
@@ -148,22 +156,20 @@ export class Daemon {
     const ks = keyString(key);
     const transport = await this.acquireTransport(key, ks);
     const log = this.log.child({ mod: 'vrrp', instance: ic.name, vrid: ic.vrid });
-    const inst = new VrrpInstance({
-      name: ic.name, interface: ic.interface, vrid: ic.vrid, version: ic.version, family: ic.family,
-      priority: ic.priority, advertIntMs: ic.advertIntMs, preempt: ic.preempt, preemptDelayMs: ic.preemptDelayMs,
-      authType: ic.auth.type === 'pass' ? 1 : 0, authPassword: ic.auth.password,
-      vipAddresses: ic.vips.map((v) => v.address), unicastPeers: ic.unicastPeers,
-      checksumPseudoHeader: ic.checksumPseudoHeader, checkTtl: ic.transport === 'raw',
-    }, {
+    // The hooks read r.cfg, not ic: a reload may update the config of a running instance.
+    const r = { cfg: ic, transportKey: ks } as Running;
+    r.inst = new VrrpInstance(settingsOf(ic), {
       clock: this.clock, log, transport,
-      vips: (op) => this.setVips(ic, op),
-      announce: () => scheduleAnnouncements(this.clock,
-        { repeat: ic.garp.masterRepeat, intervalMs: ic.garp.intervalMs, delayMs: ic.garp.masterDelayMs, refreshMs: ic.garp.masterRefreshMs },
-        () => this.announce(ic)),
-      notify: (from, to, reason) => this.notify(ic, from, to, reason),
+      vips: (op) => this.setVips(r.cfg, op),
+      announce: () => {
+        const g = r.cfg.garp;
+        return scheduleAnnouncements(this.clock, { repeat: g.masterRepeat, intervalMs: g.intervalMs, delayMs: g.masterDelayMs, refreshMs: g.masterRefreshMs },
+          () => this.announce(r.cfg));
+      },
+      notify: (from, to, reason) => this.notify(r.cfg, from, to, reason),
     });
+    const inst = r.inst;
     inst.on('transition', (e: TransitionEvent) => this.onInstanceTransition(e));
-    const r: Running = { cfg: ic, inst, transportKey: ks };
     this.running.set(ic.name, r);
     for (const t of ic.trackInterfaces) if (!this.links.has(t.name)) this.links.set(t.name, await this.p.linkUp(t.name).catch(() => false));
     this.applyTracking(r);
@@ -283,6 +289,25 @@ export class Daemon {
       ...ic.trackScripts.map((t) => ({ id: `script:${t.name}`, weight: t.weight, up: this.scripts.get(t.name)?.up ?? true })),
     ];
   }
+}
+
+/** What a running instance cannot change in place: its socket, its VRID, what it advertises. */
+function identity(ic: InstanceConfig) {
+  return {
+    interface: ic.interface, vrid: ic.vrid, version: ic.version, family: ic.family, advertIntMs: ic.advertIntMs,
+    auth: ic.auth, vips: ic.vips, unicastSrcIp: ic.unicastSrcIp, unicastPeers: ic.unicastPeers, transport: ic.transport,
+    udpPort: ic.udpPort, checksumPseudoHeader: ic.checksumPseudoHeader,
+  };
+}
+
+function settingsOf(ic: InstanceConfig): InstanceSettings {
+  return {
+    name: ic.name, interface: ic.interface, vrid: ic.vrid, version: ic.version, family: ic.family,
+    priority: ic.priority, advertIntMs: ic.advertIntMs, preempt: ic.preempt, preemptDelayMs: ic.preemptDelayMs,
+    authType: ic.auth.type === 'pass' ? 1 : 0, authPassword: ic.auth.password,
+    vipAddresses: ic.vips.map((v) => v.address), unicastPeers: ic.unicastPeers,
+    checksumPseudoHeader: ic.checksumPseudoHeader, checkTtl: ic.transport === 'raw',
+  };
 }
 
 function sameScripts(prev: Config | undefined, next: Config, ic: InstanceConfig): boolean {

@@ -81,7 +81,7 @@ export interface InstanceCounters {
 }
 
 export class VrrpInstance extends EventEmitter {
-  readonly fsmCfg: FsmConfig;
+  private fsmCfg: FsmConfig;
   private s: Vrrp;
   private cancelTimer: (() => void) | undefined;
   private cancelAnnounce: (() => void) | undefined;
@@ -96,7 +96,7 @@ export class VrrpInstance extends EventEmitter {
   private readonly inflight = new Set<Promise<void>>();
   readonly counters: InstanceCounters = { advertsSent: 0, advertsReceived: 0, sendErrors: 0, dropped: {}, addressMismatch: 0, transitions: 0 };
 
-  constructor(readonly cfg: InstanceSettings, private readonly deps: InstanceDeps) {
+  constructor(private cfg: InstanceSettings, private readonly deps: InstanceDeps) {
     super();
     this.fsmCfg = {
       version: cfg.version,
@@ -135,6 +135,17 @@ export class VrrpInstance extends EventEmitter {
       this.priorityDelta = delta;
       this.dispatch({ type: 'priority', priority: effectivePriority(this.cfg.priority, delta) });
     }
+  }
+
+  /**
+   * Take new settings that keep this instance's identity (same socket, VRID, advert contents):
+   * priority, preempt and preempt_delay change in place, and state is kept.
+   */
+  reconfigure(next: InstanceSettings): void {
+    this.cfg = next;
+    this.fsmCfg = { ...this.fsmCfg, priority: next.priority, preempt: next.preempt, preemptDelayMs: next.preemptDelayMs };
+    const p = effectivePriority(next.priority, this.priorityDelta);
+    if (p !== this.s.priority) this.dispatch({ type: 'priority', priority: p });
   }
 
   force(to: 'master' | 'backup', reason: 'sync-group' | 'operator'): void {

@@ -21,7 +21,7 @@ test.before(async () => {
 test.afterEach.always(async (t) => {
   if (!t.passed) for (const n of nodes) t.log(n.host, n.logs.filter((l) => l.level >= 30).map((l) => JSON.stringify(l)).join('\n'), n.stderr.join(''));
   for (const n of nodes.splice(0)) n.cleanup();
-  for (const h of ['d1', 'd2']) await lab.exec(h, ['ip', 'addr', 'flush', 'dev', lab.host(h).ifname, 'to', `${VIP}/32`]).catch(() => undefined);
+  for (const h of ['d1', 'd2']) for (const v of [VIP, '192.0.2.101']) await lab.exec(h, ['ip', 'addr', 'flush', 'dev', lab.host(h).ifname, 'to', `${v}/32`]).catch(() => undefined);
   await lab.exec('d1', ['ip', 'link', 'set', 'tk0', 'up']).catch(() => undefined);
 });
 test.after.always(async () => { await lab?.destroy(); });
@@ -132,11 +132,21 @@ test.serial('reload: an invalid config changes nothing; a valid one applies the 
   t.true(same.ok);
   t.deepEqual((same as { result: { unchanged: string[] } }).result.unchanged, ['VI_1']);
   t.is(d1.transitions().length, before);
-  // A changed priority is applied.
+  // A changed priority is applied in place: same state, no transition, no VIP flap.
   writeFileSync(d1.configFile, cfg('d1', 120));
   const changed = await request(d1.socket, { cmd: 'reload' });
   t.true(changed.ok);
-  await waitFor(async () => (await d1.instance('VI_1'))?.priority.configured === 120, { timeoutMs: 3000, what: 'priority 120' });
+  t.deepEqual((changed as { result: { updated: string[] } }).result.updated, ['VI_1']);
+  const after = await d1.instance('VI_1');
+  t.like(after, { state: 'master', priority: { configured: 120, effective: 120 } });
+  t.is(d1.transitions().length, before, 'no transition from a priority change');
+  // A changed VIP list replaces the instance.
+  writeFileSync(d1.configFile, cfg('d1', 120, '', { vip: '192.0.2.101/24' }));
+  const replaced = await request(d1.socket, { cmd: 'reload' });
+  t.deepEqual((replaced as { result: { replaced: string[] } }).result.replaced, ['VI_1']);
+  await d1.waitState('VI_1', 'master', 3000);
+  await waitFor(async () => (await lab.exec('d1', ['ip', '-o', 'addr', 'show'])).stdout.includes('192.0.2.101/24'), { timeoutMs: 3000, what: 'new VIP' });
+  t.false((await lab.exec('d1', ['ip', '-o', 'addr', 'show'])).stdout.includes(`${VIP}/24`), 'old VIP removed');
 });
 
 test.serial('UDP transport pair elects a master (duet-to-duet)', async (t) => {
