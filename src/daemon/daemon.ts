@@ -198,7 +198,12 @@ export class Daemon {
 
   /** Hand a message to the instance(s) on this socket with its VRID (byte 1 in v2 and v3). */
   private demux(ks: string, msg: Buffer, rinfo: TransportRinfo): void {
-    const vrid = msg.length >= 2 ? msg[1]! : -1;
+    if (msg.length < 2) {
+      const k = `${rinfo.ifname}/short`;
+      this.unmatched[k] = (this.unmatched[k] ?? 0) + 1;
+      return;
+    }
+    const vrid = msg[1]!;
     let matched = false;
     for (const r of this.running.values()) {
       if (r.transportKey !== ks || r.cfg.vrid !== vrid) continue;

@@ -225,9 +225,13 @@ function onAdvert(cfg: FsmConfig, s: Vrrp, src: string, adv: Advert, now: number
       return;
     }
     // Preempt: discard the lower-priority advert; the running Master_Down_Timer makes us master.
-    s.downCause = 'preempt';
-    s.masterAddress = src;
-    s.masterPriority = adv.priority;
+    // Only the router we take as master shapes what status says: a stray low-priority packet
+    // while a higher master is known changes nothing.
+    if (s.masterAddress === undefined || s.masterAddress === src) {
+      s.downCause = 'preempt';
+      s.masterAddress = src;
+      s.masterPriority = adv.priority;
+    }
     return;
   }
   if (s.state === 'master') {

@@ -110,6 +110,7 @@ export class VrrpInstance extends EventEmitter {
     this.rx = {
       version: cfg.version, vrid: cfg.vrid, family: cfg.family, adverIntCs: this.fsmCfg.adverIntCs,
       authType: cfg.authType, authPassword: cfg.authPassword, addresses: cfg.vipAddresses, checkTtl: cfg.checkTtl,
+      expectDst: cfg.unicastPeers.length ? 'unicast' : 'multicast',
     };
     this.own = { addresses: new Set([deps.transport.srcAddress]) };
     this.rejectLog = new RateLimitedLog(deps.log, 10_000, () => deps.clock.now());

@@ -21,7 +21,15 @@ export interface ReceiveConfig {
   addresses: readonly string[];
   /** False for transports that cannot see the TTL reliably, or for unicast peers across routers. */
   checkTtl: boolean;
+  /**
+   * Which destination we expect: the VRRP group when multicasting, our own address with
+   * unicast peers. keepalived drops the other kind; so do we. Unset: not checked.
+   */
+  expectDst?: 'multicast' | 'unicast';
 }
+
+const isMulticast = (family: Family, dst: string): boolean =>
+  family === 4 ? /^2(2[4-9]|3\d)\./.test(dst) : dst.toLowerCase().startsWith('ff');
 
 export interface Accepted {
   advert: Advert;
@@ -65,6 +73,10 @@ export function checkReceived(
 
   // "MUST verify that the VRID is configured on the receiving interface"
   if (a.vrid !== inst.vrid) return reject('vrid', `VRID ${a.vrid}, configured ${inst.vrid}`);
+
+  if (inst.expectDst && isMulticast(r.family, r.dst) !== (inst.expectDst === 'multicast')) {
+    return reject('destination', `${r.dst}: expected a ${inst.expectDst} destination`);
+  }
 
   // Multicast loopback or a reflected packet: our own advertisement.
   if (isOwn(r.family, r.src, own.addresses)) return reject('own', `source ${r.src} is ours`);

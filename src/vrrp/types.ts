@@ -47,6 +47,7 @@ export type RejectReason =
   | 'interval'         // v2 advert interval differs from ours (RFC 3768 §7.1)
   | 'addresses'        // v2 address list differs and the sender is not the owner (RFC 3768 §7.1)
   | 'own'              // our own packet looped back
+  | 'destination'      // unicast to a multicast instance, or multicast to a unicast one
   | 'family';          // address family does not match the instance
 
 export interface Reject {

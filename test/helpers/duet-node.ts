@@ -106,3 +106,15 @@ vrrp:
       garp: { master_delay: 1, master_repeat: 2 }
 ${i.extra ?? ''}`;
 }
+
+export const INJECT_SCRIPT = fileURLToPath(new URL('../netns/fixtures/inject.js', import.meta.url));
+
+/**
+ * Send whole IPv4 packets (header included, as built by encodeIpv4Vrrp and then corrupted) from
+ * a lab host through test/netns/fixtures/inject.js (raw socket, IP_HDRINCL). Resolves once sent.
+ */
+export async function inject(lab: Lab, host: string, dst: string, packets: readonly Uint8Array[], o: { gapMs?: number } = {}): Promise<number> {
+  const hex = packets.map((p) => Buffer.from(p).toString('hex'));
+  const { stdout } = await lab.exec(host, [process.execPath, INJECT_SCRIPT, lab.host(host).ifname, dst, ...(o.gapMs ? ['--gap-ms', String(o.gapMs)] : []), ...hex], { timeoutMs: 30_000 });
+  return (JSON.parse(stdout) as { sent: number }).sent;
+}

@@ -89,6 +89,12 @@ const table: { name: string; c?: Partial<FsmConfig>; script: [number, Event][]; 
     want: [[0, 'init', 'backup', 'startup'], [3210, 'backup', 'master', 'preempt']],
   },
   {
+    name: 'a stray low-priority advert while a higher master is known changes nothing',
+    script: [[0, { type: 'startup' }], [1000, { type: 'advert', src: '192.0.2.12', adv: adv(150) }], [1500, { type: 'advert', src: '192.0.2.66', adv: adv(50) }]],
+    until: 6000,
+    want: [[0, 'init', 'backup', 'startup'], [4600, 'backup', 'master', 'master-down-timer']],
+  },
+  {
     name: 'nopreempt: a lower-priority master is accepted',
     c: { priority: 200, preempt: false },
     script: [[0, { type: 'startup' }], ...[1, 2, 3, 4, 5].map((i): [number, Event] => [i * 1000, { type: 'advert', src: '192.0.2.12', adv: adv(100) }])],

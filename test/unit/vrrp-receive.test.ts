@@ -83,6 +83,11 @@ const rows: Row[] = [
   // first failing check wins: family, ttl, version, vrid, own, auth-type, auth, interval
   { name: 'order: ttl before version and vrid', cfg: v3cfg, r: rx({ ...v2adv, vrid: 9 }, { ttl: 1 }), want: 'ttl' },
   { name: 'order: version before vrid', cfg: v3cfg, r: rx({ ...v2adv, vrid: 9 }), want: 'version' },
+  // keepalived: "Expected multicast packet but received unicast packet" (and the reverse)
+  { name: 'unicast to a multicast instance', cfg: { ...v3cfg, expectDst: 'multicast' }, r: rx(v3adv, { dst: '192.0.2.12' }), want: 'destination' },
+  { name: 'multicast to a unicast instance', cfg: { ...v3cfg, expectDst: 'unicast' }, r: rx(v3adv), want: 'destination' },
+  { name: 'multicast to a multicast instance', cfg: { ...v3cfg, expectDst: 'multicast' }, r: rx(v3adv), want: { mismatch: false } },
+  { name: 'IPv6 unicast to a unicast instance', cfg: { ...v6cfg, expectDst: 'unicast' }, r: rx6(v6adv, { dst: 'fe80::12' }), own: own6, want: { mismatch: false } },
   { name: 'order: vrid before own', cfg: v3cfg, r: rx({ ...v3adv, vrid: 9 }, { src: '192.0.2.12' }), own: own4, want: 'vrid' },
   { name: 'order: own before auth', cfg: v2cfg, r: rx({ ...v2adv, authData: 'x' }, { src: '192.0.2.12' }), own: own4, want: 'own' },
   { name: 'order: auth before interval', cfg: v2cfg, r: rx({ ...v2adv, authData: 'x', maxAdverIntCs: 300 }), want: 'auth' },
@@ -110,7 +115,7 @@ for (const row of rows) {
 
 test('checkReceived: the table covers every reason checkReceived owns', (t) => {
   const covered = new Set(rows.map((r) => r.want).filter((w): w is RejectReason => typeof w === 'string'));
-  const owned: RejectReason[] = ['family', 'ttl', 'version', 'vrid', 'own', 'auth-type', 'auth', 'interval', 'addresses'];
+  const owned: RejectReason[] = ['family', 'ttl', 'version', 'vrid', 'own', 'auth-type', 'auth', 'interval', 'addresses', 'destination'];
   t.deepEqual([...covered].sort(), [...owned].sort());
   t.true(rows.some((r) => typeof r.want !== 'string' && r.want.mismatch));
 });
