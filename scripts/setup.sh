@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(iproute2 keepalived tcpdump iputils-arping iputils-ping procps)
+# iproute2 .. procps: the namespace labs and keepalived interop.
+# qemu-system-x86, busybox-static, xz-utils: test/vm boots Debian's kernel (which has IPVS) in qemu;
+# ipvsadm is installed on the host because the VM sees the host's root read-only.
+pkgs=(iproute2 keepalived tcpdump iputils-arping iputils-ping procps qemu-system-x86 busybox-static xz-utils ipvsadm)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -14,6 +17,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   # keepalived's package starts a service on install; duet's tests run their own instances.
   systemctl disable --now keepalived >/dev/null 2>&1 || pkill -x keepalived || true
 fi
+
+# The VM kernel and initramfs, cached under /var/cache/duet-vm (~0.05 s when already there).
+scripts/vm/prepare.sh
 
 # Rebuild node_modules when the lockfile changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
