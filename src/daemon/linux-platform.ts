@@ -4,6 +4,7 @@ import type { Logger } from '../core/log.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import { createRawTransport } from '../vrrp/raw-transport.js';
 import { createUdpTransport } from '../vrrp/udp-transport.js';
+import { createRaw6Transport } from '../vrrp/raw6-transport.js';
 import { createGarpSender, type GarpSender } from '../vrrp/garp.js';
 import { IoError } from '../core/errors.js';
 import type { Platform } from './daemon.js';
@@ -18,7 +19,7 @@ export async function createLinuxPlatform(log: Logger): Promise<Platform & { clo
         const src = k.srcAddress ?? (await primaryAddress(rtnl, k.ifname, k.family));
         return createUdpTransport({ ifname: k.ifname, srcAddress: src, port: k.udpPort, multicast: !k.unicast });
       }
-      if (k.family !== 4) throw new IoError(`raw IPv6 VRRP transport is not implemented yet (${k.ifname}); use IPv4`);
+      if (k.family === 6) return createRaw6Transport({ ifname: k.ifname, multicast: !k.unicast, ...(k.srcAddress ? { srcAddress: k.srcAddress } : {}) });
       return createRawTransport({ ifname: k.ifname, family: 4, multicast: !k.unicast, ...(k.srcAddress ? { srcAddress: k.srcAddress } : {}) });
     },
     addAddress: (ifname, address, prefixLen, label) => rtnl.addAddress(ifname, address, prefixLen, label ? { label } : {}),

@@ -11,7 +11,7 @@ let lab: Lab;
 const nodes: DuetNode[] = [];
 
 test.before(async () => {
-  lab = await createLab('df', [{ name: 'd1', addr: '192.0.2.11' }, { name: 'd2', addr: '192.0.2.12' }]);
+  lab = await createLab('df', [{ name: 'd1', addr: '192.0.2.11', addr6: '2001:db8::11' }, { name: 'd2', addr: '192.0.2.12', addr6: '2001:db8::12' }]);
   // A spare veth pair inside d1 to track: set down and up by the tests.
   await lab.exec('d1', ['ip', 'link', 'add', 'tk0', 'type', 'veth', 'peer', 'name', 'tk1']);
   await lab.exec('d1', ['ip', 'link', 'set', 'tk1', 'up']);
@@ -21,7 +21,7 @@ test.before(async () => {
 test.afterEach.always(async (t) => {
   if (!t.passed) for (const n of nodes) t.log(n.host, n.logs.filter((l) => l.level >= 30).map((l) => JSON.stringify(l)).join('\n'), n.stderr.join(''));
   for (const n of nodes.splice(0)) n.cleanup();
-  for (const h of ['d1', 'd2']) for (const v of [VIP, '192.0.2.101']) await lab.exec(h, ['ip', 'addr', 'flush', 'dev', lab.host(h).ifname, 'to', `${v}/32`]).catch(() => undefined);
+  for (const h of ['d1', 'd2']) for (const v of [VIP, '192.0.2.101', '2001:db8::100']) await lab.exec(h, ['ip', 'addr', 'flush', 'dev', lab.host(h).ifname, 'to', v.includes(':') ? `${v}/128` : `${v}/32`]).catch(() => undefined);
   await lab.exec('d1', ['ip', 'link', 'set', 'tk0', 'up']).catch(() => undefined);
 });
 test.after.always(async () => { await lab?.destroy(); });
@@ -167,4 +167,23 @@ test.serial('unicast peers elect a master without multicast', async (t) => {
   const s2 = await waitFor(async () => { const i = await d2.instance('VI_1'); return i?.masterAddress === '192.0.2.11' ? i : undefined; }, { timeoutMs: 3000, what: 'd2 hears d1 unicast' });
   t.is(s2.state, 'backup');
   t.is(Object.keys(s2.counters.dropped).length, 0);
+});
+
+test.serial('IPv6 VRRPv3 pair: link-local adverts with hop limit 255, VIP moves on kill -9 plus link down', async (t) => {
+  const VIP6 = '2001:db8::100';
+  const d1 = await start('d1', cfg('d1', 150, '', { vip: `${VIP6}/64`, vrid: 71 }));
+  const d2 = await start('d2', cfg('d2', 100, '', { vip: `${VIP6}/64`, vrid: 71 }));
+  await d1.waitState('VI_1', 'master');
+  const b = await waitFor(async () => { const i = await d2.instance('VI_1'); return i?.masterAddress ? i : undefined; }, { timeoutMs: 3000, what: 'd2 hears d1 over IPv6' });
+  t.regex(b.masterAddress!, /^fe80::/, 'v3 over IPv6 is sent from the link-local address');
+  t.is(b.state, 'backup');
+  t.deepEqual(b.counters.dropped, {});
+  const has6 = async (h: string) => (await lab.exec(h, ['ip', '-6', '-o', 'addr', 'show'])).stdout.includes(VIP6);
+  await waitFor(() => has6('d1'), { timeoutMs: 3000, what: 'VIP6 on d1' });
+  t.false(await has6('d2'));
+  d1.kill('SIGKILL');
+  await lab.exec('d1', ['ip', 'link', 'set', lab.host('d1').ifname, 'down']);
+  t.teardown(() => lab.exec('d1', ['ip', 'link', 'set', lab.host('d1').ifname, 'up']).then(() => undefined));
+  await d2.waitState('VI_1', 'master', 3000);
+  await waitFor(() => has6('d2'), { timeoutMs: 3000, what: 'VIP6 on d2' });
 });
