@@ -81,6 +81,7 @@ test('defaults fill a minimal instance', async (t) => {
     node: {},
     log: { level: 'info' },
     vrrp: { scripts: {}, instances: [expected], syncGroups: [] },
+    virtualServers: [],
   });
   t.false('name' in c.node, 'node.name stays absent: the daemon fills in the hostname');
 });
@@ -180,7 +181,7 @@ const BROKEN: Record<string, string[]> = {
     '8:11 vrrp.instances[0].virtual_ipaddress[1]: IPv6 address in an IPv4 instance (one family per instance; the first VIP decides)',
     '9:22 vrrp.instances[0].unicast_peer[0]: is IPv6 but the instance is IPv4',
   ],
-  'reserved-key': ["7:1 virtual_servers: 'virtual_servers' is not supported yet"],
+  'reserved-key': ["7:1 sync_daemon: 'sync_daemon' is not supported yet"],
   several: [
     "3:10 log.level: expected one of trace, debug, info, warn, error, got 'verbose'",
     "7:16 vrrp.scripts.chk.command: expected a command as a list [program, arg, ...], got 'pgrep nginx'",
