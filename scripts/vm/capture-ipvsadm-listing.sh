@@ -1,3 +1,5 @@
+# Regenerates test/vectors/ipvs/list-*.txt: run with scripts/vm/run.sh, split the output at the
+# "===" lines (plain, --stats, --rate, --thresholds, --persistent-conn, ...). ipvsadm is the oracle.
 modprobe -a ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh ip_vs_mh ip_vs_wlc
 ip netns add t; ip -n t link set lo up
 ip netns exec t sh -c '
