@@ -2,8 +2,8 @@
 import test from 'ava';
 import { readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLab, waitFor, type Lab } from '../helpers/netns.js';
-import { startDuet, pairConfig, type DuetNode } from '../helpers/duet-node.js';
+import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
+import { startDuet, pairConfig, type DuetNode } from '../../src/lab/duet-node.js';
 import { request } from '../../src/control/client.js';
 
 const VIP = '192.0.2.100';

@@ -1,7 +1,7 @@
 // Two duet nodes and a client on a bridge: election, failover, clean stop, preempt, ARP move.
 import test from 'ava';
-import { createLab, waitFor, type Lab } from '../helpers/netns.js';
-import { startDuet, pairConfig, type DuetNode } from '../helpers/duet-node.js';
+import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
+import { startDuet, pairConfig, type DuetNode } from '../../src/lab/duet-node.js';
 
 const VIP = '192.0.2.100';
 let lab: Lab;

@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import type { Lab } from './netns.js';
 import { waitFor } from './netns.js';
-import { request } from '../../src/control/client.js';
-import type { DaemonStatus } from '../../src/daemon/daemon.js';
-import type { InstanceStatus } from '../../src/vrrp/instance.js';
+import { request } from '../control/client.js';
+import type { DaemonStatus } from '../daemon/daemon.js';
+import type { InstanceStatus } from '../vrrp/instance.js';
 
-export const DUET_CLI = fileURLToPath(new URL('../../src/cli/duet.js', import.meta.url));
+export const DUET_CLI = fileURLToPath(new URL('../cli/duet.js', import.meta.url));
 
 export interface LogLine { msg: string; level: number; [k: string]: unknown }
 
@@ -107,7 +107,7 @@ vrrp:
 ${i.extra ?? ''}`;
 }
 
-export const INJECT_SCRIPT = fileURLToPath(new URL('../netns/fixtures/inject.js', import.meta.url));
+export const INJECT_SCRIPT = fileURLToPath(new URL('./inject.js', import.meta.url));
 
 /**
  * Send whole IPv4 packets (header included, as built by encodeIpv4Vrrp and then corrupted) from
