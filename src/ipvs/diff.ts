@@ -1,5 +1,5 @@
 // Desired table vs. a dump of the kernel's → the smallest list of IPVS operations, in an order
-// that can be applied one at a time. Pure: the reconciler applies the ops (ipvs/genl.ts) and
+// that can be applied one at a time. Pure: the reconciler applies the ops (ipvs/genl-client.ts) and
 // logs them; this module only decides.
 //
 // Identity is the key (model.ts: serviceKey, destKey); attributes decide an edit; stats are not

@@ -1,5 +1,5 @@
 // The IPVS table as duet reasons about it: virtual services and their destinations (real
-// servers), independent of the generic-netlink wire structs (ipvs/genl.ts maps both ways).
+// servers), independent of the generic-netlink wire structs (ipvs/genl-client.ts maps both ways).
 // Pure: no I/O, no clock.
 //
 // Identity follows keepalived's vs_iseq: a service is its fwmark and family, or its family,

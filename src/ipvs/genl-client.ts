@@ -1,0 +1,341 @@
+// IPVS over generic netlink: the adapter that reads and writes the kernel's IPVS table of the
+// network namespace it was opened in. Requests are built and replies decoded by the pure
+// ipvs/genl-codec.ts; the socket is netlink/genl.ts (npm `netlink`). One request at a time.
+//
+// Errors: every kernel refusal or I/O failure rejects with an IpvsError (an IoError, code
+// DUET_E_IO) naming the exact operation and object, e.g.
+// "add dest 192.0.2.21:80 to tcp 192.0.2.100:80: EEXIST", with the errno name in `errno`.
+// Nothing is retried here: whether to retry a write is the reconciler's decision.
+//
+// `writes` counts write requests sent (add/edit/del of services and destinations, timeouts,
+// daemons, zero, flush), whether or not the kernel accepted them: applying an unchanged table
+// must leave it where it was.
+import { GenlError, GenlSocket, type GenlRaw } from '../netlink/genl.js';
+import { IoError } from '../core/errors.js';
+import { assertNever } from '../core/result.js';
+import type { Family } from '../core/addr.js';
+import {
+  IPVS_GENL_NAME, decodeBody, daemonFromWire, destFromWire, destStatsFromWire, encodeIpvsPayload, infoFromWire,
+  ipvsRequest, serviceFromWire, statsFromWire, timeoutsFromWire,
+  type DaemonConfig, type DaemonState, type DestId, type IpvsInfo, type IpvsMessage, type IpvsRequest, type MapError,
+  type NetlinkMessage, type ServiceId, type Timeouts, type WireService,
+} from './genl-codec.js';
+import {
+  destKey, serviceKey, type DestStats, type Destination, type Service, type ServiceStats, type Stats, type Table, type TableStats,
+} from './model.js';
+import type { Op } from './diff.js';
+
+/** An IPVS request failed; `errno` is the kernel's errno name ('EEXIST') when it gave one. */
+export class IpvsError extends IoError {
+  constructor(message: string, readonly errno: string | undefined, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export interface IpvsClientOptions {
+  /** Reply deadline per request, ms (default 5000). */
+  timeoutMs?: number;
+}
+
+export interface ServiceEntry {
+  readonly service: Service;
+  readonly stats: Stats;
+}
+
+export interface DestEntry {
+  readonly dest: Destination;
+  readonly stats: DestStats;
+}
+
+/** Something in the kernel's table the model cannot represent (left out of the dump's table). */
+export interface Unmapped {
+  /** "service tcp 192.0.2.1:80" or "dest 192.0.2.21:80 in tcp 192.0.2.1:80" (as far as known). */
+  readonly what: string;
+  readonly error: MapError;
+}
+
+export interface IpvsDump {
+  readonly table: Table;
+  /** Keys match the table's. */
+  readonly stats: TableStats;
+  /** Services and destinations the model cannot represent, e.g. a non-contiguous IPv4 netmask. */
+  readonly unmapped: readonly Unmapped[];
+}
+
+/** "tcp 192.0.2.100:80", "udp [2001:db8::1]:53", "fwmark 10", "fwmark 10 (IPv6)". */
+export function describeService(s: ServiceId): string {
+  if (s.kind === 'fwmark') return `fwmark ${s.fwmark}${s.family === 6 ? ' (IPv6)' : ''}`;
+  return `${s.protocol} ${hostPort(s.family, s.address, s.port)}`;
+}
+
+export const describeDest = (d: DestId): string => hostPort(d.family, d.address, d.port);
+
+const hostPort = (family: Family, address: string, port: number): string => (family === 6 ? `[${address}]:${port}` : `${address}:${port}`);
+
+function describeWireService(w: WireService): string {
+  const fam = w.af === 10 ? 6 : 4;
+  if (w.fwmark) return `fwmark ${w.fwmark}${fam === 6 ? ' (IPv6)' : ''}`;
+  const proto = w.protocol === 6 ? 'tcp' : w.protocol === 17 ? 'udp' : w.protocol === 132 ? 'sctp' : `proto ${w.protocol ?? '?'}`;
+  return `${proto} ${hostPort(fam, w.addr ?? '?', w.port ?? 0)}`;
+}
+
+/** The identity of a service (what the kernel looks it up by). */
+export function serviceIdOf(s: ServiceId): ServiceId {
+  return s.kind === 'fwmark'
+    ? { kind: 'fwmark', family: s.family, fwmark: s.fwmark }
+    : { kind: 'addr', family: s.family, protocol: s.protocol, address: s.address, port: s.port };
+}
+
+export class IpvsClient {
+  private _writes = 0;
+
+  private constructor(
+    private readonly sock: GenlSocket,
+    /** The IPVS generic-netlink family id, resolved when the client was opened. */
+    readonly family: number,
+  ) {}
+
+  /**
+   * Opens a client in the caller's network namespace. Rejects with an IpvsError (errno ENOENT)
+   * "IPVS not available in this kernel" when the kernel has no IPVS family (ip_vs not loaded).
+   */
+  static async open(o: IpvsClientOptions = {}): Promise<IpvsClient> {
+    const sock = new GenlSocket(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {});
+    try {
+      const id = await sock.resolveFamily(IPVS_GENL_NAME);
+      if (id === undefined) {
+        throw new IpvsError('IPVS not available in this kernel (no generic netlink family "IPVS": is ip_vs loaded?)', 'ENOENT');
+      }
+      return new IpvsClient(sock, id);
+    } catch (e) {
+      sock.close();
+      if (e instanceof IpvsError) throw e;
+      throw new IpvsError(`open IPVS: ${(e as Error).message}`, e instanceof GenlError ? e.errno : undefined, { cause: e });
+    }
+  }
+
+  /** Write requests sent since the client was opened (accepted or not). */
+  get writes(): number {
+    return this._writes;
+  }
+
+  close(): void {
+    this.sock.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Transport
+
+  /** Sends one request; returns the IPVS messages answering it, or rejects with an IpvsError. */
+  private async call(r: IpvsRequest, what: string): Promise<IpvsMessage[]> {
+    let raws: GenlRaw[];
+    try {
+      raws = await this.sock.request(this.family, encodeIpvsPayload(r.cmd, r.attrs), { dump: r.dump, what });
+    } catch (e) {
+      throw new IpvsError((e as Error).message, e instanceof GenlError ? e.errno : undefined, { cause: e });
+    }
+    const out: IpvsMessage[] = [];
+    for (const raw of raws) {
+      const d = decodeBody({ type: raw.type, flags: raw.flags, seq: raw.seq, port: raw.port }, raw.data, { ipvsFamily: this.family });
+      if (!d.ok) throw new IpvsError(`${what}: undecodable reply (${d.error.reason}: ${d.error.detail})`, 'EPROTO');
+      const m: NetlinkMessage = d.value;
+      switch (m.kind) {
+        case 'error':
+          throw new IpvsError(`${what}: ${m.errnoName}${m.extack?.message ? ` (${m.extack.message})` : ''}`, m.errnoName);
+        case 'ack':
+        case 'done':
+        case 'other':
+          break;
+        case 'ipvs':
+          out.push(m);
+          break;
+        default:
+          assertNever(m, 'message');
+      }
+    }
+    return out;
+  }
+
+  private async write(r: IpvsRequest, what: string): Promise<void> {
+    this._writes++;
+    await this.call(r, what);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reads
+
+  /** IPVS version and connection table size. */
+  async getInfo(): Promise<IpvsInfo> {
+    const [m] = await this.call(ipvsRequest.getInfo(), 'get info');
+    const i = m && infoFromWire(m.attrs);
+    if (!i?.ok) throw new IpvsError(`get info: ${i ? i.error.detail : 'no reply'}`, 'EPROTO');
+    return i.value;
+  }
+
+  /** Every service (without destinations) with its counters and rates. */
+  async getServices(): Promise<ServiceEntry[]> {
+    const { entries } = await this.readServices();
+    return entries.map(({ service, wire }) => ({ service, stats: statsFromWire(wire) }));
+  }
+
+  /** One service, or undefined when the kernel has none with this identity. */
+  async getService(id: ServiceId): Promise<ServiceEntry | undefined> {
+    const what = `get service ${describeService(id)}`;
+    let ms: IpvsMessage[];
+    try {
+      ms = await this.call(ipvsRequest.getService(id), what);
+    } catch (e) {
+      if (e instanceof IpvsError && e.errno === 'ESRCH') return undefined;
+      throw e;
+    }
+    const w = ms[0]?.attrs.service;
+    if (!w) throw new IpvsError(`${what}: no service in the reply`, 'EPROTO');
+    const s = serviceFromWire(w);
+    if (!s.ok) throw new IpvsError(`${what}: ${s.error.detail}`, 'EPROTO');
+    return { service: s.value, stats: statsFromWire(w) };
+  }
+
+  /** The destinations of one service with their counters and connection counts. */
+  async getDests(svc: ServiceId): Promise<DestEntry[]> {
+    const { entries, unmapped } = await this.readDests(svc, describeService(svc));
+    if (unmapped.length > 0) throw new IpvsError(`get dests of ${describeService(svc)}: ${unmapped[0]!.what}: ${unmapped[0]!.error.detail}`, 'EPROTO');
+    return entries;
+  }
+
+  /** The whole table: services, their destinations, counters and rates. */
+  async dump(): Promise<IpvsDump> {
+    const table = new Map<string, Service>();
+    const stats = new Map<string, ServiceStats>();
+    const { entries, unmapped: svcUnmapped } = await this.readServices();
+    const unmapped: Unmapped[] = [...svcUnmapped];
+    for (const { service, wire } of entries) {
+      const sk = serviceKey(service);
+      const { entries: ds, unmapped: du } = await this.readDests(service, describeService(service));
+      unmapped.push(...du);
+      const dests = new Map<string, Destination>();
+      const dstats = new Map<string, DestStats>();
+      for (const d of ds) {
+        const dk = destKey(d.dest);
+        dests.set(dk, d.dest);
+        dstats.set(dk, d.stats);
+      }
+      table.set(sk, { ...service, dests });
+      stats.set(sk, { stats: statsFromWire(wire), dests: dstats });
+    }
+    return { table, stats, unmapped };
+  }
+
+  private async readServices(): Promise<{ entries: Array<{ service: Service; wire: WireService }>; unmapped: Unmapped[] }> {
+    const ms = await this.call(ipvsRequest.getServices(), 'list services');
+    const entries: Array<{ service: Service; wire: WireService }> = [];
+    const unmapped: Unmapped[] = [];
+    for (const m of ms) {
+      const w = m.attrs.service;
+      if (!w) continue;
+      const s = serviceFromWire(w);
+      if (s.ok) entries.push({ service: s.value, wire: w });
+      else unmapped.push({ what: `service ${describeWireService(w)}`, error: s.error });
+    }
+    return { entries, unmapped };
+  }
+
+  private async readDests(svc: ServiceId, svcText: string): Promise<{ entries: DestEntry[]; unmapped: Unmapped[] }> {
+    const ms = await this.call(ipvsRequest.getDests(serviceIdOf(svc)), `list dests of ${svcText}`);
+    const entries: DestEntry[] = [];
+    const unmapped: Unmapped[] = [];
+    for (const m of ms) {
+      const w = m.attrs.dest;
+      if (!w) continue;
+      const d = destFromWire(w, svc.family);
+      if (d.ok) entries.push({ dest: d.value, stats: destStatsFromWire(w) });
+      else unmapped.push({ what: `dest ${w.addr ?? '?'}:${w.port ?? '?'} in ${svcText}`, error: d.error });
+    }
+    return { entries, unmapped };
+  }
+
+  /** Connection timeouts, seconds. */
+  async getTimeouts(): Promise<Timeouts> {
+    const [m] = await this.call(ipvsRequest.getConfig(), 'get timeouts');
+    if (!m) throw new IpvsError('get timeouts: no reply', 'EPROTO');
+    return timeoutsFromWire(m.attrs);
+  }
+
+  /** Running sync daemons (master and/or backup). */
+  async getDaemons(): Promise<Array<Required<DaemonConfig>>> {
+    const ms = await this.call(ipvsRequest.getDaemons(), 'list sync daemons');
+    const out: Array<Required<DaemonConfig>> = [];
+    for (const m of ms) {
+      if (!m.attrs.daemon) continue;
+      const d = daemonFromWire(m.attrs.daemon);
+      if (!d.ok) throw new IpvsError(`list sync daemons: ${d.error.detail}`, 'EPROTO');
+      out.push(d.value);
+    }
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Writes
+
+  /** Adds a service with its attributes; its destinations are separate addDest calls. */
+  addService(s: Service): Promise<void> {
+    return this.write(ipvsRequest.newService(s), `add service ${describeService(s)}`);
+  }
+
+  /** Sets scheduler, flags, persistence timeout and netmask; destinations stay. */
+  editService(s: Service): Promise<void> {
+    return this.write(ipvsRequest.setService(s), `edit service ${describeService(s)}`);
+  }
+
+  /** Deletes a service and, with it, its destinations. */
+  delService(s: ServiceId): Promise<void> {
+    return this.write(ipvsRequest.delService(s), `del service ${describeService(s)}`);
+  }
+
+  addDest(svc: ServiceId, d: Destination): Promise<void> {
+    return this.write(ipvsRequest.newDest(svc, d), `add dest ${describeDest(d)} to ${describeService(svc)}`);
+  }
+
+  editDest(svc: ServiceId, d: Destination): Promise<void> {
+    return this.write(ipvsRequest.setDest(svc, d), `edit dest ${describeDest(d)} in ${describeService(svc)}`);
+  }
+
+  delDest(svc: ServiceId, d: DestId): Promise<void> {
+    return this.write(ipvsRequest.delDest(svc, d), `del dest ${describeDest(d)} from ${describeService(svc)}`);
+  }
+
+  /** Sets connection timeouts, seconds; 0 or absent leaves one unchanged. */
+  setTimeouts(t: Partial<Timeouts>): Promise<void> {
+    return this.write(ipvsRequest.setConfig(t), `set timeouts tcp ${t.tcp ?? 0} tcpfin ${t.tcpFin ?? 0} udp ${t.udp ?? 0}`);
+  }
+
+  startDaemon(d: DaemonConfig): Promise<void> {
+    return this.write(ipvsRequest.newDaemon(d), `start ${d.state} sync daemon (${d.mcastIfn}, syncid ${d.syncId})`);
+  }
+
+  stopDaemon(state: DaemonState): Promise<void> {
+    return this.write(ipvsRequest.delDaemon(state), `stop ${state} sync daemon`);
+  }
+
+  /** Zeroes the counters of one service, or of all. */
+  zero(svc?: ServiceId): Promise<void> {
+    return this.write(ipvsRequest.zero(svc), svc ? `zero ${describeService(svc)}` : 'zero all');
+  }
+
+  /** Deletes every service. duet never flushes to reload; tests may. */
+  flush(): Promise<void> {
+    return this.write(ipvsRequest.flush(), 'flush');
+  }
+
+  /** Applies one op of ipvs/diff.ts. */
+  apply(op: Op): Promise<void> {
+    switch (op.op) {
+      case 'add-svc': return this.addService(op.svc);
+      case 'edit-svc': return this.editService(op.svc);
+      case 'del-svc': return this.delService(op.svc);
+      case 'add-dest': return this.addDest(op.svc, op.dest);
+      case 'edit-dest': return this.editDest(op.svc, op.dest);
+      case 'del-dest': return this.delDest(op.svc, op.dest);
+      default: return assertNever(op, 'op');
+    }
+  }
+}
