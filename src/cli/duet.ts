@@ -4,8 +4,35 @@ import { parseArgs } from 'node:util';
 import { loadConfig, formatIssue } from '../config/load.js';
 import { request } from '../control/client.js';
 import { DEFAULT_SOCKET, type Request } from '../control/protocol.js';
-import { runDaemon } from '../daemon/main.js';
 import { formatStatus } from './format.js';
+import { formatTable, type ListView } from '../ipvs/format.js';
+
+/** Read the kernel's table directly, like ipvsadm: no daemon needed. */
+async function ipvsList(view: ListView, json: boolean): Promise<number> {
+  const { IpvsClient } = await import('../ipvs/genl-client.js');
+  let c;
+  try {
+    c = await IpvsClient.open();
+  } catch (e) {
+    console.error(`duet: ${(e as Error).message}`);
+    return 1;
+  }
+  try {
+    const [info, dump] = [await c.getInfo(), await c.dump()];
+    if (json) {
+      const services = [...dump.table].map(([key, s]) => ({
+        key, ...s, dests: [...s.dests].map(([dk, d]) => ({ key: dk, ...d, stats: dump.stats.get(key)?.dests.get(dk) })),
+        stats: dump.stats.get(key)?.stats,
+      }));
+      console.log(JSON.stringify({ version: info.version, connTabSize: info.connTabSize, services, unmapped: dump.unmapped }, null, 2));
+    } else {
+      process.stdout.write(formatTable(info, dump.table, dump.stats, view));
+    }
+    return 0;
+  } finally {
+    c.close();
+  }
+}
 
 const USAGE = `usage: duet <command> [options]
 
@@ -14,17 +41,23 @@ commands:
   check   -c FILE                 validate a config file; touches nothing
   status  [-s SOCKET] [--json]    show VRRP instances of a running daemon
   reload  [-s SOCKET]             re-read the config (like SIGHUP); an invalid one changes nothing
+  ipvs list [--stats|--rate|--thresholds|--persistent-conn] [--json]
+                                  the kernel's IPVS table, as ipvsadm -Ln prints it
 
 defaults: -c /etc/duet/duet.yaml, -s ${DEFAULT_SOCKET}`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
     options: {
       config: { type: 'string', short: 'c', default: '/etc/duet/duet.yaml' },
       socket: { type: 'string', short: 's', default: process.env['DUET_SOCKET'] ?? DEFAULT_SOCKET },
       json: { type: 'boolean', default: false },
+      stats: { type: 'boolean', default: false },
+      rate: { type: 'boolean', default: false },
+      thresholds: { type: 'boolean', default: false },
+      'persistent-conn': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: true,
@@ -32,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
   if (!cmd || cmd === 'help' || values.help) { console.log(USAGE); return cmd ? 0 : 2; }
   switch (cmd) {
     case 'run':
-      return runDaemon({ configFile: values.config, socket: values.socket });
+      return (await import('../daemon/main.js')).runDaemon({ configFile: values.config, socket: values.socket });
     case 'check': {
       const r = await loadConfig(values.config);
       if (!r.ok) { for (const i of r.error) console.error(formatIssue(i)); return 1; }
@@ -56,6 +89,11 @@ async function main(argv: string[]): Promise<number> {
       if (values.json) console.log(JSON.stringify(reply.result, null, 2));
       else console.log(cmd === 'status' ? formatStatus(reply.result as never) : JSON.stringify(reply.result));
       return 0;
+    }
+    case 'ipvs': {
+      if (positionals[0] !== 'list') { console.error(`duet: usage: duet ipvs list [--stats|--rate|--thresholds|--persistent-conn] [--json]`); return 2; }
+      const view: ListView = values.stats ? 'stats' : values.rate ? 'rate' : values.thresholds ? 'thresholds' : values['persistent-conn'] ? 'persistent-conn' : 'plain';
+      return ipvsList(view, values.json);
     }
     default:
       console.error(`duet: unknown command '${cmd}'\n${USAGE}`);

@@ -13,6 +13,9 @@ import { evaluateTracking, type Tracker } from '../vrrp/tracking.js';
 import { syncGroupForces, groupFault } from '../vrrp/sync-group.js';
 import { TrackScript } from '../vrrp/track-script.js';
 import { scheduleAnnouncements } from './announce.js';
+import { desiredTable } from '../ipvs/desired.js';
+import { reconcile, type IpvsKernel, type ReconcileResult } from '../ipvs/reconciler.js';
+import type { Op } from '../ipvs/diff.js';
 
 /** The Linux edge, injected so the daemon can be driven in tests. */
 export interface Platform {
@@ -23,6 +26,11 @@ export interface Platform {
   watchLinks(cb: (ifname: string, up: boolean) => void): () => void;
   sendGarp(ifname: string, address: string, mac: string): void;
   sendUnsolicitedNa(ifname: string, address: string, mac: string): void;
+  /** The kernel's IPVS table; opened only when the config has virtual servers. */
+  openIpvs(): Promise<IpvsKernel>;
+  /** Service keys duet applied last time (kept across restarts so removals still happen). */
+  loadManaged(): Set<string> | undefined;
+  saveManaged(keys: ReadonlySet<string>): void;
 }
 
 export interface TransportKey {
@@ -42,8 +50,15 @@ interface Running {
   transportKey: string;
 }
 
+export interface IpvsStatus {
+  services: number;
+  lastReconcile: { atMs: number; ops: Partial<Record<Op['op'], number>>; applied: number; failed: { what: string; error: string }[] } | undefined;
+  error: string | undefined;
+}
+
 export interface DaemonStatus {
   node: string;
+  ipvs: IpvsStatus | undefined;
   instances: InstanceStatus[];
   unmatched: Record<string, number>;
   tracking: Record<string, { up: boolean }>;
@@ -58,6 +73,10 @@ export class Daemon {
   /** Packets on a shared socket for a VRID no instance here serves, by "ifname/vrid". */
   private unmatched: Record<string, number> = {};
   private readonly listeners = new Set<(e: TransitionEvent) => void>();
+  private ipvs: IpvsKernel | undefined;
+  private ipvsStatus: IpvsStatus | undefined;
+  /** Reconciles run one at a time; a request during a run is folded into one more run. */
+  private reconciling: Promise<void> = Promise.resolve();
 
   constructor(private cfg: Config, private readonly p: Platform, private readonly clock: Clock, private readonly log: Logger) {}
 
@@ -68,6 +87,36 @@ export class Daemon {
   async start(): Promise<void> {
     this.unwatchLinks = this.p.watchLinks((ifname, up) => this.linkChanged(ifname, up));
     await this.apply(this.cfg, true);
+    await this.reconcileIpvs();
+  }
+
+  /** Bring the kernel's IPVS table to what the config wants (no-op without virtual servers). */
+  reconcileIpvs(): Promise<void> {
+    this.reconciling = this.reconciling.then(() => this.reconcileIpvsOnce());
+    return this.reconciling;
+  }
+
+  private async reconcileIpvsOnce(): Promise<void> {
+    const want = desiredTable(this.cfg.virtualServers);
+    const managed = this.p.loadManaged() ?? new Set<string>();
+    if (want.size === 0 && managed.size === 0) return;
+    const log = this.log.child({ mod: 'ipvs' });
+    this.ipvsStatus ??= { services: 0, lastReconcile: undefined, error: undefined };
+    try {
+      this.ipvs ??= await this.p.openIpvs();
+      // First run after a restart with no record: adopt what we want; delete nothing we cannot prove is ours.
+      const r: ReconcileResult = await reconcile(this.ipvs, want, managed);
+      this.p.saveManaged(r.managed);
+      const ops: Partial<Record<Op['op'], number>> = {};
+      for (const o of r.ops) ops[o.op] = (ops[o.op] ?? 0) + 1;
+      this.ipvsStatus = { services: want.size, error: undefined,
+        lastReconcile: { atMs: this.clock.now(), ops, applied: r.applied, failed: r.failed.map((f) => ({ what: f.what, error: f.error })) } };
+      for (const f of r.failed) log.error({ op: f.what, err: f.error }, 'IPVS operation failed');
+      log.info({ ops, applied: r.applied, failed: r.failed.length, services: want.size }, r.ops.length ? 'IPVS table reconciled' : 'IPVS table already as configured');
+    } catch (e) {
+      this.ipvsStatus = { ...this.ipvsStatus, error: e instanceof Error ? e.message : String(e) };
+      log.error({ err: this.ipvsStatus.error }, 'IPVS reconcile failed');
+    }
   }
 
   /** Apply a new, already validated config: keep identical instances, replace changed ones. */
@@ -76,6 +125,7 @@ export class Daemon {
     this.cfg = next;
     const r = await this.apply(next, false, before);
     this.log.info(r, 'config reloaded');
+    await this.reconcileIpvs();
     return r;
   }
 
@@ -93,6 +143,7 @@ export class Daemon {
     for (const [name, up] of this.links) tracking[`interface:${name}`] = { up };
     return {
       node: this.cfg.node.name ?? 'duet',
+      ipvs: this.ipvsStatus ? structuredClone(this.ipvsStatus) : undefined,
       instances: [...this.running.values()].map((r) => r.inst.status()),
       unmatched: { ...this.unmatched },
       tracking,

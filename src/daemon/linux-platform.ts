@@ -7,11 +7,16 @@ import { createUdpTransport } from '../vrrp/udp-transport.js';
 import { createRaw6Transport } from '../vrrp/raw6-transport.js';
 import { createGarpSender, type GarpSender } from '../vrrp/garp.js';
 import { IoError } from '../core/errors.js';
+import { IpvsClient } from '../ipvs/genl-client.js';
+import { readFileSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Platform } from './daemon.js';
 
-export async function createLinuxPlatform(log: Logger): Promise<Platform & { close(): void }> {
+export async function createLinuxPlatform(log: Logger, o: { stateDir: string }): Promise<Platform & { close(): void }> {
   const rtnl = new Rtnl();
   let garp: GarpSender | undefined;
+  let ipvs: IpvsClient | undefined;
+  const managedFile = join(o.stateDir, 'ipvs-managed.json');
   const garpSender = (): GarpSender => (garp ??= createGarpSender());
   return {
     async openTransport(k) {
@@ -34,7 +39,21 @@ export async function createLinuxPlatform(log: Logger): Promise<Platform & { clo
     },
     sendGarp: (ifname, address, mac) => garpSender().sendGarp(ifname, address, mac),
     sendUnsolicitedNa: (ifname, address, mac) => garpSender().sendUnsolicitedNa(ifname, address, mac),
-    close() { garp?.close(); rtnl.close(); },
+    async openIpvs() { return (ipvs ??= await IpvsClient.open()); },
+    loadManaged() {
+      try {
+        return new Set(JSON.parse(readFileSync(managedFile, 'utf8')) as string[]);
+      } catch {
+        return undefined;
+      }
+    },
+    saveManaged(keys) {
+      // Written whole to a temp file and renamed, so a crash never leaves half a list.
+      mkdirSync(o.stateDir, { recursive: true });
+      writeFileSync(`${managedFile}.tmp`, JSON.stringify([...keys].sort()));
+      renameSync(`${managedFile}.tmp`, managedFile);
+    },
+    close() { garp?.close(); ipvs?.close(); rtnl.close(); },
   };
 }
 

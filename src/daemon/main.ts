@@ -1,6 +1,7 @@
 // `duet run`: load the config, start the daemon on the real platform, serve the control socket,
 // reload on SIGHUP (an invalid file changes nothing), stop cleanly on SIGTERM/SIGINT.
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { loadConfig, formatIssue } from '../config/load.js';
 import { realClock } from '../core/clock.js';
 import { createLogger } from '../core/log.js';
@@ -18,7 +19,7 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
   const cfg = first.value;
   cfg.node.name ??= hostname();
   const log = createLogger({ level: cfg.log.level, name: cfg.node.name });
-  const platform = await createLinuxPlatform(log);
+  const platform = await createLinuxPlatform(log, { stateDir: dirname(o.socket) });
   const daemon = new Daemon(cfg, platform, realClock, log);
   const startedAt = realClock.now();
 

@@ -3,6 +3,7 @@
 // 1.31 output against a real kernel (test/vectors/ipvs/list-*.txt are that output).
 import type { Destination, DestStats, Service, ServiceStats, Stats, Table, TableStats } from './model.js';
 import { ipv4MaskFromLen, fullNetmaskLen } from './model.js';
+import { parseIpv4, parseIpv6 } from '../core/addr.js';
 
 export type ListView = 'plain' | 'stats' | 'rate' | 'thresholds' | 'persistent-conn';
 
@@ -90,13 +91,35 @@ function serviceLine(view: ListView, s: Service, st: Stats): string {
   }
 }
 
-/** The whole listing, in the table's (dump) order, as ipvsadm -Ln [--stats|--rate|...] prints it. */
+const PROTO_NUMBER = { tcp: 6, udp: 17, sctp: 132 } as const;
+
+/** Address as a comparable hex string of fixed width (IPv4 8 digits, IPv6 32). */
+function addrOrder(family: 4 | 6, a: string): string {
+  const b = family === 4 ? parseIpv4(a) : parseIpv6(a);
+  return b ? Buffer.from(b).toString('hex') : a;
+}
+const cmp = (a: number | string, b: number | string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** ipvsadm's default order (libipvs ipvs_cmp_services): fwmark, family, protocol, address, port. */
+function compareServices(x: Service, y: Service): number {
+  const fw = (s: Service) => (s.kind === 'fwmark' ? s.fwmark : 0);
+  return cmp(fw(x), fw(y)) || cmp(x.family, y.family) ||
+    (x.kind === 'addr' && y.kind === 'addr'
+      ? cmp(PROTO_NUMBER[x.protocol], PROTO_NUMBER[y.protocol]) || cmp(addrOrder(x.family, x.address), addrOrder(y.family, y.address)) || cmp(x.port, y.port)
+      : 0);
+}
+
+/** ipvs_cmp_dests: address, then port. */
+const compareDests = (x: Destination, y: Destination): number =>
+  cmp(x.family, y.family) || cmp(addrOrder(x.family, x.address), addrOrder(y.family, y.address)) || cmp(x.port, y.port);
+
+/** The whole listing, sorted as ipvsadm -Ln [--stats|--rate|...] sorts and prints it. */
 export function formatTable(info: IpvsInfo, table: Table, stats: TableStats | undefined, view: ListView = 'plain'): string {
   const lines = [`IP Virtual Server version ${info.version} (size=${info.connTabSize})`, ...HEADERS[view]];
-  for (const [key, s] of table) {
+  for (const [key, s] of [...table].sort((a, b) => compareServices(a[1], b[1]))) {
     const ss: ServiceStats | undefined = stats?.get(key);
     lines.push(serviceLine(view, s, ss?.stats ?? ZERO_STATS));
-    for (const [dk, d] of s.dests) lines.push(destLine(view, d, ss?.dests.get(dk) ?? ZERO_DEST));
+    for (const [dk, d] of [...s.dests].sort((a, b) => compareDests(a[1], b[1]))) lines.push(destLine(view, d, ss?.dests.get(dk) ?? ZERO_DEST));
   }
   return lines.join('\n') + '\n';
 }

@@ -1,0 +1,130 @@
+// The daemon programs the real kernel's IPVS table from its config, in a namespace inside the VM:
+// ipvsadm (the independent oracle) shows exactly the configured table; `duet ipvs list` prints
+// what ipvsadm prints; a weight change is one write, an unchanged reload none; a service someone
+// else added is left alone, also when a managed one is removed.
+import test from 'ava';
+import { runInVm, type VmResult } from '../helpers/vm.js';
+
+const CONFIG = (w1: number, withWeb: boolean) => `
+node: { name: lb1 }
+vrrp:
+  instances:
+    - { name: VI_1, interface: eth0, vrid: 51, priority: 150, advert_int: 0.1, virtual_ipaddress: [192.0.2.100/24] }
+virtual_servers:
+${withWeb ? `  - name: web
+    address: 192.0.2.100
+    port: 80
+    scheduler: wrr
+    lb_kind: dr
+    real_servers:
+      - { address: 192.0.2.21, weight: ${w1} }
+      - { address: 192.0.2.22, weight: 1 }
+` : ''}  - name: dns
+    address: 192.0.2.100
+    port: 53
+    protocol: udp
+    scheduler: rr
+    lb_kind: nat
+    real_servers:
+      - { address: 192.0.2.23, port: 5353 }
+  - name: marked
+    fwmark: 7
+    scheduler: sh
+    scheduler_flags: [sh-port]
+    lb_kind: tun
+    persistence_timeout: 300
+    persistence_granularity: 255.255.255.0
+    real_servers:
+      - { address: 192.0.2.24, weight: 2 }
+`;
+
+// One shell job; each step prints "=== name" so the host side reads its own part.
+const JOB = String.raw`
+set -u
+section() { echo "=== $1"; }
+ip netns add d && ip -n d link set lo up
+ip -n d link add eth0 type dummy && ip -n d addr add 192.0.2.11/24 dev eth0 && ip -n d link set eth0 up
+mkdir -p /tmp/duet
+cat > /tmp/duet/duet.yaml <<'YAML'
+${CONFIG(3, true)}
+YAML
+# Wait for the Nth log line containing a phrase (the daemon logs one per reconcile).
+waitlog() { for i in $(seq 1 300); do [ "$(grep -c "$1" /tmp/duet/log || true)" -ge "$2" ] && return 0; sleep 0.1; done; echo "timeout waiting for $1 x$2"; cat /tmp/duet/log; exit 3; }
+ip netns exec d node dist/src/cli/duet.js run -c /tmp/duet/duet.yaml -s /tmp/duet/duet.sock > /tmp/duet/log 2>&1 &
+pid=$!
+waitlog '"IPVS table' 1
+section first
+ip netns exec d ipvsadm -Ln
+section duet-list
+ip netns exec d node dist/src/cli/duet.js ipvs list
+section weight
+sed -i 's/weight: 3/weight: 5/' /tmp/duet/duet.yaml
+kill -HUP $pid; waitlog '"IPVS table' 2
+ip netns exec d ipvsadm -Ln
+section unchanged
+kill -HUP $pid; waitlog '"IPVS table' 3
+section foreign
+ip netns exec d ipvsadm -A -t 192.0.2.200:25 -s rr
+cat > /tmp/duet/duet.yaml <<'YAML'
+${CONFIG(5, false)}
+YAML
+kill -HUP $pid; waitlog '"IPVS table' 4
+ip netns exec d ipvsadm -Ln
+section stop
+kill -TERM $pid; wait $pid; echo "exit=$?"
+section log
+grep '"IPVS\|"msg":"IPVS' /tmp/duet/log
+section end
+`;
+
+let vm: VmResult;
+const part = (name: string): string => {
+  const m = new RegExp(`=== ${name}\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(vm.stdout);
+  return m ? m[1]! : '';
+};
+const reconciles = (): { ops: Record<string, number>; applied: number; failed: number; msg: string }[] =>
+  part('log').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { ops: Record<string, number>; applied: number; failed: number; msg: string });
+
+test.before(async () => {
+  vm = await runInVm(JOB, { timeoutMs: 240_000 });
+});
+
+test('the VM job ran to the end', (t) => {
+  t.log(`boot ${vm.bootMs} ms, total ${vm.totalMs} ms`);
+  t.is(vm.code, 0, vm.stdout.slice(-3000) + vm.stderr.slice(-2000));
+  t.regex(vm.stdout, /=== end/);
+});
+
+test('ipvsadm shows exactly the configured table', (t) => {
+  const first = part('first');
+  t.regex(first, /^UDP  192\.0\.2\.100:53 rr\n  -> 192\.0\.2\.23:5353 +Masq +1 /m);
+  t.regex(first, /^TCP  192\.0\.2\.100:80 wrr\n(  -> 192\.0\.2\.2[12]:80 +Route +[31] .*\n){2}/m);
+  t.regex(first, /  -> 192\.0\.2\.21:80 +Route +3 /);
+  t.regex(first, /  -> 192\.0\.2\.22:80 +Route +1 /);
+  t.regex(first, /^FWM  7 sh \(sh-port\) persistent 300 mask 255\.255\.255\.0\n  -> 192\.0\.2\.24:0 +Tunnel +2 /m);
+  t.is(first.split('\n').filter((l) => /^(TCP|UDP|FWM|SCTP) /.test(l)).length, 3);
+});
+
+test('duet ipvs list prints what ipvsadm -Ln prints', (t) => {
+  t.is(part('duet-list'), part('first'));
+});
+
+test('a weight change is one write; an unchanged reload is none', (t) => {
+  const r = reconciles();
+  t.true(r.length >= 3, JSON.stringify(r));
+  t.deepEqual(r[0]!.ops, { 'add-svc': 3, 'add-dest': 4 });
+  t.deepEqual(r[1]!.ops, { 'edit-dest': 1 });
+  t.is(r[1]!.applied, 1);
+  t.regex(part('weight'), /  -> 192\.0\.2\.21:80 +Route +5 /);
+  t.deepEqual(r[2]!.ops, {});
+  t.is(r[2]!.msg, 'IPVS table already as configured');
+});
+
+test('removing a managed service deletes it; a service duet never managed stays', (t) => {
+  const r = reconciles();
+  t.deepEqual(r[3]!.ops, { 'del-svc': 1 });
+  const after = part('foreign');
+  t.notRegex(after, /192\.0\.2\.100:80/);
+  t.regex(after, /^TCP  192\.0\.2\.200:25 rr$/m);
+  t.regex(part('stop'), /exit=0/);
+});
