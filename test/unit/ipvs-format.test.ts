@@ -28,7 +28,8 @@ const services: Service[] = [
   withDests({ kind: 'fwmark', family: 4, fwmark: 10, scheduler: 'mh', flags: flags({ mhFallback: true }), persistenceTimeoutS: 0, persistenceNetmaskLen: 32 },
     [dest('192.0.2.24', 0, 'route', 1)]),
 ];
-const table: Table = new Map(services.map((s) => [serviceKey(s), s]));
+// Given in reverse (and dests reversed): the listing sorts as ipvsadm does.
+const table: Table = new Map([...services].reverse().map((s) => [serviceKey(s), { ...s, dests: new Map([...s.dests].reverse()) } as Service]));
 const info = { version: '1.2.1', connTabSize: 4096 };
 
 for (const [view, file] of [['plain', 'list-Ln'], ['stats', 'list-Ln-stats'], ['rate', 'list-Ln-rate'], ['thresholds', 'list-Ln-thresholds'], ['persistent-conn', 'list-Ln-persistent-conn']] as [ListView, string][]) {
@@ -38,7 +39,7 @@ for (const [view, file] of [['plain', 'list-Ln'], ['stats', 'list-Ln-stats'], ['
 }
 
 test('large counters use ipvsadm K/M/G units', (t) => {
-  const one = new Map([...table].slice(0, 1));
+  const one = new Map([...table].slice(-1));
   const key = [...one.keys()][0]!;
   const st = { conns: 123456789, inpkts: 99999999, outpkts: 5e10, inbytes: 2e12, outbytes: 3e15, cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 };
   const out = formatTable(info, one, new Map([[key, { stats: st, dests: new Map() }]]), 'stats').split('\n')[3]!;
