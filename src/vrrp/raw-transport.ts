@@ -18,6 +18,7 @@ import os from 'node:os';
 import { Rtnl } from '../netlink/rtnl.js';
 import { IoError } from '../core/errors.js';
 import { ipv4Bytes, isIpv4 } from '../core/addr.js';
+import { SOL_SOCKET, SO_BINDTODEVICE, IPPROTO_IP, IP_TOS, IP_TTL, IP_HDRINCL, IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_MULTICAST_ALL, type RawSocket, type RawSocketModule } from './sockopt.js';
 import { decodeIpv4Header, encodeIpv4Packet, IPPROTO_VRRP } from './ipv4-header.js';
 import type { TransportDrop, TransportRinfo, VrrpTransport } from './transport.js';
 
@@ -40,36 +41,9 @@ export interface RawTransportOptions {
   tos?: number;
 }
 
-// ---- the subset of raw-socket 1.8 we use (it ships no types) ----
-interface RawSocket extends EventEmitter {
-  send(
-    buf: Buffer, offset: number, length: number, address: string,
-    after: (err: Error | null, bytes: number) => void,
-  ): RawSocket;
-  setOption(level: number, option: number, value: number | Buffer, length?: number): void;
-  close(): RawSocket;
-  wrap?: { recv(buf: Buffer, cb: (b: Buffer, n: number, src: string) => void): unknown };
-}
-interface RawSocketModule {
-  createSocket(o: { protocol: number; addressFamily: number; bufferSize: number }): RawSocket;
-  AddressFamily: { IPv4: number; IPv6: number };
-}
 const require = createRequire(import.meta.url);
 let rawModule: RawSocketModule | undefined;
 const raw = (): RawSocketModule => (rawModule ??= require('raw-socket') as RawSocketModule);
-
-// <linux/in.h>, <asm-generic/socket.h>
-const SOL_SOCKET = 1;
-const SO_BINDTODEVICE = 25;
-const IPPROTO_IP = 0;
-const IP_TOS = 1;
-const IP_TTL = 2;
-const IP_HDRINCL = 3;
-const IP_MULTICAST_IF = 32;
-const IP_MULTICAST_TTL = 33;
-const IP_MULTICAST_LOOP = 34;
-const IP_ADD_MEMBERSHIP = 35;
-const IP_MULTICAST_ALL = 49;
 
 const RECV_BUFFER = 65536; // a whole IP datagram: a short buffer would silently truncate
 
