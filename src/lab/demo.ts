@@ -119,14 +119,17 @@ async function main(): Promise<number> {
   await showStatus(lab, { d2: nodes.d2 });
 
   section('5. d1 comes back and preempts (priority 150 > 100)');
-  await setLink(lab, 'd1', true);
-  await waitLinkUp(lab, 'd1');
   await nodes.d1.exited();
   nodes.d1.cleanup();
-  say('d1 link up; starting duet again on d1 (it removes the VIP its crashed predecessor left behind).');
+  // As a rebooted director would: duet starts first (and removes the VIP its crashed predecessor
+  // left on the interface), then the link comes up, so d1 never answers for the VIP unasked.
+  say('starting duet again on d1 with its link still down (it removes the VIP its crashed predecessor left behind), then link up.');
   const watch1 = await watchAddresses(lab, 'd1');
   const tStart = nowEpoch();
   nodes.d1 = await startNode(lab, 'd1', 150);
+  await waitFor(async () => !(await hasAddr(lab, 'd1', VIP)), { timeoutMs: 5000, what: 'stale VIP gone from d1' });
+  await setLink(lab, 'd1', true);
+  await waitLinkUp(lab, 'd1');
   await Promise.all([nodes.d1.waitState('VI_1', 'master', 10_000), nodes.d2.waitState('VI_1', 'backup', 10_000)]);
   const back = await watch1.added(VIP, tStart, 3000);
   const st1 = await nodes.d1.instance('VI_1');
