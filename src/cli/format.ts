@@ -16,5 +16,13 @@ export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: numb
       i.masterAddress ?? '-', `${((now - i.sinceMs) / 1000).toFixed(1)}s`, i.lastReason ?? '-',
       String(i.counters.advertsReceived), String(i.counters.advertsSent), dropped]);
   }
-  return `node ${s.node}\n${table(rows)}`;
+  const lines = [`node ${s.node}`, table(rows)];
+  if (s.ipvs) {
+    const r = s.ipvs.lastReconcile;
+    const ops = r ? Object.entries(r.ops).map(([k, v]) => `${k} ${v}`).join(', ') || 'no change' : 'not yet';
+    lines.push(`ipvs: ${s.ipvs.services} service${s.ipvs.services === 1 ? '' : 's'} configured; last reconcile: ${ops}` +
+      (r?.failed.length ? `; ${r.failed.length} failed: ${r.failed.map((f) => `${f.what}: ${f.error}`).join('; ')}` : '') +
+      (s.ipvs.error ? `; error: ${s.ipvs.error}` : ''));
+  }
+  return lines.join('\n');
 }
