@@ -1,0 +1,27 @@
+import test from 'ava';
+import { formatStatus } from '../../src/cli/format.js';
+import type { DaemonStatus } from '../../src/daemon/daemon.js';
+
+const status = (ipvs: DaemonStatus['ipvs']): DaemonStatus & { nowMs: number } => ({
+  node: 'lb1', nowMs: 12_500, unmatched: {}, tracking: {}, ipvs,
+  instances: [{
+    name: 'VI_1', interface: 'eth0', vrid: 51, version: 3, state: 'master', priority: { configured: 150, effective: 130 },
+    masterAddress: '192.0.2.11', masterPriority: 130, sinceMs: 10_000, lastReason: 'preempt', fault: false,
+    counters: { advertsSent: 25, advertsReceived: 3, sendErrors: 0, dropped: { ttl: 2 }, addressMismatch: 0, transitions: 2 },
+  }],
+});
+
+test('status table: state, effective and configured priority, age, reason, counters', (t) => {
+  const out = formatStatus(status(undefined));
+  const [node, header, row] = out.split('\n');
+  t.is(node, 'node lb1');
+  t.regex(header!, /^INSTANCE\s+IF\s+VRID\s+VER\s+STATE\s+PRIO\s+MASTER\s+SINCE\s+REASON\s+RX\s+TX\s+DROPPED$/);
+  t.regex(row!, /^VI_1\s+eth0\s+51\s+v3\s+MASTER\s+130 \(cfg 150\)\s+192\.0\.2\.11\s+2\.5s\s+preempt\s+3\s+25\s+ttl:2$/);
+  t.is(out.split('\n').length, 3, 'no ipvs line without virtual servers');
+});
+
+test('status shows the last IPVS reconcile and its failures', (t) => {
+  const out = formatStatus(status({ services: 2, error: undefined,
+    lastReconcile: { atMs: 1, ops: { 'edit-dest': 1 }, applied: 0, failed: [{ what: 'edit-dest 192.0.2.21:80 of tcp:192.0.2.100:80', error: 'ENOENT' }] } }));
+  t.is(out.split('\n').at(-1), 'ipvs: 2 services configured; last reconcile: edit-dest 1; 1 failed: edit-dest 192.0.2.21:80 of tcp:192.0.2.100:80: ENOENT');
+});
