@@ -86,8 +86,9 @@ export class Daemon {
 
   async start(): Promise<void> {
     this.unwatchLinks = this.p.watchLinks((ifname, up) => this.linkChanged(ifname, up));
-    await this.apply(this.cfg, true);
+    // The IPVS table first: once VRRP makes us master, the VIP should lead somewhere.
     await this.reconcileIpvs();
+    await this.apply(this.cfg, true);
   }
 
   /** Bring the kernel's IPVS table to what the config wants (no-op without virtual servers). */

@@ -1,0 +1,347 @@
+// Traffic through the VIP, as in the LVS labs, on a real kernel (one VM for everything): namespaces
+// on two bridges play a client (192.0.2.50), the director (192.0.2.11, runs duet; its VRRP instance
+// makes it master alone and adds the VIP 192.0.2.100), two DR real servers (192.0.2.21/.22, VIP on
+// lo, arp_ignore=1, arp_announce=2) and two NAT real servers behind the director (10.0.0.21/.22,
+// default route via the director's 10.0.0.1). busybox httpd answers each server's name; busybox nc
+// runs an echo service that prefixes the server's name.
+// - 100 HTTP requests per service: rr gives 50/50, then (SIGHUP to wrr 3:1) 75/25, in DR and NAT.
+// - A long-lived connection through each echo service keeps echoing across a reload that changes
+//   the other server's weight and adds a third server, stays ESTABLISHED in ipvsadm -Lnc, and the
+//   reload is only edit-dest/add-dest (no service deleted or re-added).
+// The client is one bash per run using /dev/tcp, so 100 requests cost no process starts in the VM.
+import test from 'ava';
+import { runInVm, type VmResult } from '../helpers/vm.js';
+
+interface Phase {
+  sched: 'rr' | 'wrr';
+  /** weights of [first, second] real server of the web services */
+  web: [number, number];
+  /** echo services: which server's weight changed, and whether a third server is added */
+  echo?: { otherDr: 'rs1' | 'rs2'; otherNat: 'rs1' | 'rs2' };
+}
+
+const ECHO_W = 4; // the other server's new weight
+const rsDr = { rs1: '192.0.2.21', rs2: '192.0.2.22' } as const;
+const rsNat = { rs1: '10.0.0.21', rs2: '10.0.0.22' } as const;
+
+const CONFIG = (p: Phase): string => {
+  const w = (name: 'rs1' | 'rs2', other: 'rs1' | 'rs2' | undefined) => (other === name ? ECHO_W : 1);
+  const oDr = p.echo?.otherDr;
+  const oNat = p.echo?.otherNat;
+  return `
+node: { name: lb1 }
+vrrp:
+  instances:
+    - { name: VI_1, interface: eth0, vrid: 51, priority: 150, advert_int: 0.1, virtual_ipaddress: [192.0.2.100/24] }
+virtual_servers:
+  - name: web-dr
+    address: 192.0.2.100
+    port: 80
+    scheduler: ${p.sched}
+    lb_kind: dr
+    real_servers:
+      - { address: 192.0.2.21, weight: ${p.web[0]} }
+      - { address: 192.0.2.22, weight: ${p.web[1]} }
+  - name: web-nat
+    address: 192.0.2.100
+    port: 8080
+    scheduler: ${p.sched}
+    lb_kind: nat
+    real_servers:
+      - { address: 10.0.0.21, port: 80, weight: ${p.web[0]} }
+      - { address: 10.0.0.22, port: 80, weight: ${p.web[1]} }
+  - name: echo-dr
+    address: 192.0.2.100
+    port: 7
+    scheduler: wrr
+    lb_kind: dr
+    real_servers:
+      - { address: ${rsDr.rs1}, weight: ${w('rs1', oDr)} }
+      - { address: ${rsDr.rs2}, weight: ${w('rs2', oDr)} }
+${oDr ? `      - { address: 192.0.2.23, weight: 1 }\n` : ''}  - name: echo-nat
+    address: 192.0.2.100
+    port: 7007
+    scheduler: wrr
+    lb_kind: nat
+    real_servers:
+      - { address: ${rsNat.rs1}, port: 7, weight: ${w('rs1', oNat)} }
+      - { address: ${rsNat.rs2}, port: 7, weight: ${w('rs2', oNat)} }
+${oNat ? `      - { address: 10.0.0.23, port: 7, weight: 1 }\n` : ''}`;
+};
+
+const yaml = (file: string, p: Phase) => `cat > ${file} <<'YAML'\n${CONFIG(p)}\nYAML\n`;
+
+// The client's HTTP run: N requests to PORT, one connection each, prints the body's last line.
+const HTTP_CLIENT = String.raw`
+port=$1; n=$2
+for ((i = 0; i < n; i++)); do
+  if ! exec 3<>/dev/tcp/192.0.2.100/$port; then echo connect-failed; continue; fi
+  printf 'GET / HTTP/1.0\r\nHost: vip\r\n\r\n' >&3
+  body=none
+  while IFS= read -r -t 2 l <&3; do body=$l; done
+  exec 3<&-
+  echo "$body"
+done
+`;
+
+// The long-lived client: one connection to each echo service, a line every 100 ms on both, each
+// echo read back (2 s limit); one log line per round. Stops when /tmp/lab/stop appears (or 40 s).
+const ECHO_CLIENT = String.raw`
+exec 3<>/dev/tcp/192.0.2.100/7 || { echo "connect-failed dr"; exit 1; }
+exec 4<>/dev/tcp/192.0.2.100/7007 || { echo "connect-failed nat"; exit 1; }
+end=$(( \${EPOCHREALTIME/./} / 1000 + 40000 ))
+for ((i = 0; ; i++)); do
+  now=$(( \${EPOCHREALTIME/./} / 1000 ))
+  [ -e /tmp/lab/stop ] || [ $now -ge $end ] && break
+  echo "m$i" >&3; echo "m$i" >&4
+  a=timeout; b=timeout
+  IFS= read -r -t 2 a <&3; IFS= read -r -t 2 b <&4
+  echo "$now $i dr=$a nat=$b"
+  sleep 0.1
+done
+`.replace(/\\\$/g, '$');
+
+const JOB = String.raw`
+set -u
+ms() { local t=\${EPOCHREALTIME/./}; echo $((t / 1000)); }
+T0=$(ms)
+section() { echo "=== $1"; }
+mark() { echo "T $1 $(( $(ms) - T0 ))"; }
+fail() { echo "FAIL: $*"; section daemon-log; cat /tmp/lab/log; exit 3; }
+# Deadline-based wait for a condition (a shell command), in seconds.
+waitfor() { local lim=$(( $(ms) + $1 * 1000 )); shift; until eval "$1"; do [ $(ms) -ge $lim ] && return 1; sleep 0.1; done; }
+count() { grep -c "$1" "$2" 2>/dev/null || true; }
+mkdir -p /tmp/lab
+cat > /tmp/lab/http.sh <<'EOF'
+${HTTP_CLIENT}
+EOF
+cat > /tmp/lab/echo-client.sh <<'EOF'
+${ECHO_CLIENT}
+EOF
+${yaml('/tmp/lab/duet.yaml', { sched: 'rr', web: [1, 1] })}
+${yaml('/tmp/lab/wrr.yaml', { sched: 'wrr', web: [3, 1] })}
+${(['rs1', 'rs2'] as const).flatMap((a) => (['rs1', 'rs2'] as const).map((b) => yaml(`/tmp/lab/echo-${a}-${b}.yaml`, { sched: 'wrr', web: [3, 1], echo: { otherDr: a, otherNat: b } }))).join('')}
+
+section setup
+ip -b - <<'EOF' || fail "root ns batch"
+netns add br
+netns add c
+netns add d
+netns add rs1
+netns add rs2
+netns add n1
+netns add n2
+link add name c netns br type veth peer name eth0 netns c
+link add name d netns br type veth peer name eth0 netns d
+link add name rs1 netns br type veth peer name eth0 netns rs1
+link add name rs2 netns br type veth peer name eth0 netns rs2
+link add name dn netns br type veth peer name eth1 netns d
+link add name n1 netns br type veth peer name eth0 netns n1
+link add name n2 netns br type veth peer name eth0 netns n2
+EOF
+ip -n br -b - <<'EOF' || fail "bridge batch"
+link set lo up
+link add br0 type bridge forward_delay 0
+link add br1 type bridge forward_delay 0
+link set br0 up
+link set br1 up
+link set dev c master br0 up
+link set dev d master br0 up
+link set dev rs1 master br0 up
+link set dev rs2 master br0 up
+link set dev dn master br1 up
+link set dev n1 master br1 up
+link set dev n2 master br1 up
+EOF
+ip -n c -b - <<'EOF' || fail "client batch"
+link set lo up
+addr add 192.0.2.50/24 dev eth0
+link set eth0 up
+EOF
+ip -n d -b - <<'EOF' || fail "director batch"
+link set lo up
+addr add 192.0.2.11/24 dev eth0
+link set eth0 up
+addr add 10.0.0.1/24 dev eth1
+link set eth1 up
+EOF
+ip netns exec d sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward' || fail "ip_forward"
+# One shell per real server: addresses, sysctls, httpd and the echo service.
+server() { # ns name addr kind
+  local ns=$1 name=$2 addr=$3 kind=$4
+  mkdir -p /tmp/lab/www-$ns
+  echo "$name" > /tmp/lab/www-$ns/index.html
+  printf '#!/bin/sh\nwhile IFS= read -r l; do echo "%s $l"; done\n' "$name" > /tmp/lab/echo-$ns.sh
+  chmod +x /tmp/lab/echo-$ns.sh
+  ip netns exec $ns sh -c '
+    set -e
+    if [ '$kind' = dr ]; then
+      printf "link set lo up\naddr add 192.0.2.100/32 dev lo\naddr add '$addr'/24 dev eth0\nlink set eth0 up\n" | ip -b -
+      for f in all eth0; do
+        echo 1 > /proc/sys/net/ipv4/conf/$f/arp_ignore
+        echo 2 > /proc/sys/net/ipv4/conf/$f/arp_announce
+      done
+    else
+      printf "link set lo up\naddr add '$addr'/24 dev eth0\nlink set eth0 up\nroute add default via 10.0.0.1\n" | ip -b -
+    fi
+    busybox httpd -p 80 -h /tmp/lab/www-'$ns'
+    busybox nc -ll -p 7 -e /tmp/lab/echo-'$ns'.sh </dev/null >/dev/null 2>&1 &
+  ' || fail "server $ns"
+}
+server rs1 rs1 192.0.2.21 dr
+server rs2 rs2 192.0.2.22 dr
+server n1 rs1 10.0.0.21 nat
+server n2 rs2 10.0.0.22 nat
+mark setup-done
+
+section daemon
+ip netns exec d node dist/src/cli/duet.js run -c /tmp/lab/duet.yaml -s /tmp/lab/duet.sock > /tmp/lab/log 2>&1 &
+pid=$!
+waitfor 30 '[ $(count "\"IPVS table" /tmp/lab/log) -ge 1 ]' || fail "first reconcile"
+mark ipvs-programmed
+waitfor 10 'ip -n d -4 addr show dev eth0 | grep -q 192.0.2.100' || fail "VIP never added"
+mark vip-up
+ip netns exec d ipvsadm -Ln
+
+run_http() { # label port
+  local t=$(ms)
+  section "http-$1"
+  timeout 60 ip netns exec c bash /tmp/lab/http.sh $2 100 | sort | uniq -c
+  echo "T http-$1-ms $(( $(ms) - t ))"
+}
+run_http dr-rr 80
+run_http nat-rr 8080
+
+section reload-wrr
+cp /tmp/lab/wrr.yaml /tmp/lab/duet.yaml
+kill -HUP $pid
+waitfor 10 '[ $(count "\"IPVS table" /tmp/lab/log) -ge 2 ]' || fail "wrr reconcile"
+mark wrr-reloaded
+ip netns exec d ipvsadm -Ln
+run_http dr-wrr 80
+run_http nat-wrr 8080
+
+section echo
+rm -f /tmp/lab/stop
+ip netns exec c bash /tmp/lab/echo-client.sh > /tmp/lab/echo.log 2>&1 &
+epid=$!
+waitfor 15 'grep -q "dr=rs. m.* nat=rs. m" /tmp/lab/echo.log' || { cat /tmp/lab/echo.log; fail "no echo"; }
+first=$(grep -m1 "dr=rs" /tmp/lab/echo.log)
+echo "first: $first"
+dr=$(echo "$first" | sed -n 's/.*dr=\(rs[12]\) .*/\1/p')
+nat=$(echo "$first" | sed -n 's/.*nat=\(rs[12]\) .*/\1/p')
+other() { [ "$1" = rs1 ] && echo rs2 || echo rs1; }
+echo "dr-server=$dr nat-server=$nat"
+section conns-before
+ip netns exec d ipvsadm -Lnc
+cp /tmp/lab/echo-$(other $dr)-$(other $nat).yaml /tmp/lab/duet.yaml
+before=$(wc -l < /tmp/lab/echo.log)
+echo "rounds-before-reload=$before"
+kill -HUP $pid
+t=$(ms)
+waitfor 10 '[ $(count "\"IPVS table" /tmp/lab/log) -ge 3 ]' || fail "echo reconcile"
+echo "T echo-reload-ms $(( $(ms) - t ))"
+# Ten more rounds after the reload.
+n=$(wc -l < /tmp/lab/echo.log)
+waitfor 15 '[ $(wc -l < /tmp/lab/echo.log) -ge $(( n + 10 )) ]' || echo "fewer than 10 rounds after the reload"
+section conns-after
+ip netns exec d ipvsadm -Lnc
+section table-after
+ip netns exec d ipvsadm -Ln
+touch /tmp/lab/stop
+wait $epid
+echo "echo-client-exit=$?"
+echo "rounds-after-reload-start=$(( $(wc -l < /tmp/lab/echo.log) - before ))"
+section echo-log
+cat /tmp/lab/echo.log
+section stop
+kill -TERM $pid; wait $pid; echo "exit=$?"
+mark stopped
+section log
+grep '"IPVS\|"msg":"IPVS' /tmp/lab/log
+section end
+`.replace(/\\\$\{/g, '${');
+
+let vm: VmResult;
+const part = (name: string): string => {
+  const m = new RegExp(`=== ${name}\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(vm.stdout);
+  return m ? m[1]! : '';
+};
+/** `uniq -c` output of a section → counts per answer. */
+const counts = (name: string): Record<string, number> => {
+  const r: Record<string, number> = {};
+  for (const m of part(name).matchAll(/^\s*(\d+) (\S+)$/gm)) r[m[2]!] = Number(m[1]);
+  return r;
+};
+const timing = (name: string): number | undefined => {
+  const m = new RegExp(`^T ${name} (\\d+)$`, 'm').exec(vm.stdout);
+  return m ? Number(m[1]) : undefined;
+};
+const reconciles = (): { ops: Record<string, number>; applied: number; failed: number; msg: string }[] =>
+  part('log').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { ops: Record<string, number>; applied: number; failed: number; msg: string });
+
+test.before(async () => {
+  vm = await runInVm(JOB, { timeoutMs: 180_000 });
+});
+
+test('the VM job ran to the end', (t) => {
+  t.log(`boot ${vm.bootMs} ms, total ${vm.totalMs} ms`);
+  for (const n of ['setup-done', 'ipvs-programmed', 'vip-up', 'wrr-reloaded', 'stopped']) t.log(`${n}: ${timing(n)} ms after job start`);
+  for (const n of ['http-dr-rr-ms', 'http-nat-rr-ms', 'http-dr-wrr-ms', 'http-nat-wrr-ms', 'echo-reload-ms']) t.log(`${n}: ${timing(n)}`);
+  t.is(vm.code, 0, vm.stdout.slice(-4000) + vm.stderr.slice(-2000));
+  t.regex(vm.stdout, /=== end/);
+});
+
+for (const [mode, sec] of [['DR', 'dr'], ['NAT', 'nat']] as const) {
+  test(`${mode}: rr spreads 100 requests 50/50`, (t) => {
+    const c = counts(`http-${sec}-rr`);
+    t.log(JSON.stringify(c));
+    t.deepEqual(Object.keys(c).sort(), ['rs1', 'rs2']);
+    t.true(Math.abs(c.rs1! - 50) <= 2 && c.rs1! + c.rs2! === 100, JSON.stringify(c));
+  });
+  test(`${mode}: wrr 3:1 spreads 100 requests 75/25`, (t) => {
+    const c = counts(`http-${sec}-wrr`);
+    t.log(JSON.stringify(c));
+    t.deepEqual(Object.keys(c).sort(), ['rs1', 'rs2']);
+    t.true(Math.abs(c.rs1! - 75) <= 2 && c.rs1! + c.rs2! === 100, JSON.stringify(c));
+  });
+}
+
+test('rr → wrr 3:1 is two service edits and two weight edits', (t) => {
+  const r = reconciles();
+  t.log(JSON.stringify(r.map((x) => x.ops)));
+  t.deepEqual(r[0]?.ops, { 'add-svc': 4, 'add-dest': 8 });
+  t.deepEqual(r[1]?.ops, { 'edit-svc': 2, 'edit-dest': 2 });
+  t.regex(part('reload-wrr'), /^TCP  192\.0\.2\.100:80 wrr\n/m);
+});
+
+test('established connections keep echoing across a reload that edits and adds real servers', (t) => {
+  const r = reconciles();
+  t.log(`reload ops: ${JSON.stringify(r[2]?.ops)}, failed ${r[2]?.failed}`);
+  t.deepEqual(r[2]?.ops, { 'edit-dest': 2, 'add-dest': 2 });
+  t.is(r[2]?.failed, 0);
+  t.is(r.length, 3, JSON.stringify(r));
+  const log = part('echo-log').split('\n').filter(Boolean);
+  const rounds = log.filter((l) => /^\d+ \d+ /.test(l));
+  const bad = rounds.filter((l) => !/^\d+ (\d+) dr=rs[12] m\1 nat=rs[12] m\1$/.test(l));
+  t.deepEqual(bad, [], 'every round echoed on both connections');
+  const servers = new Set(rounds.map((l) => l.replace(/^\S+ \S+ dr=(rs\d) \S+ nat=(rs\d) \S+$/, '$1/$2')));
+  t.is(servers.size, 1, `one server per connection throughout: ${[...servers].join(', ')}`);
+  const before = Number(/rounds-before-reload=(\d+)/.exec(vm.stdout)?.[1]);
+  t.log(`${rounds.length} rounds, ${before} before the reload`);
+  t.true(rounds.length >= before + 10, 'at least 10 rounds after the reload');
+  t.regex(part('stop'), /exit=0/);
+});
+
+test('ipvsadm -Lnc shows both connections ESTABLISHED before and after; the new servers are in', (t) => {
+  for (const s of ['conns-before', 'conns-after']) {
+    const est = part(s).split('\n').filter((l) => /^TCP .* ESTABLISHED 192\.0\.2\.50:\d+ +192\.0\.2\.100:(7|7007) /.test(l));
+    t.log(`${s}:\n${est.join('\n')}`);
+    t.is(est.length, 2, part(s));
+  }
+  const after = part('table-after');
+  t.regex(after, /-> 192\.0\.2\.23:7 +Route +1 /);
+  t.regex(after, /-> 10\.0\.0\.23:7 +Masq +1 /);
+  t.regex(after, new RegExp(`-> 192\\.0\\.2\\.2[12]:7 +Route +${ECHO_W} `));
+  t.regex(after, new RegExp(`-> 10\\.0\\.0\\.2[12]:7 +Masq +${ECHO_W} `));
+});
