@@ -34,6 +34,30 @@ async function ipvsList(view: ListView, json: boolean): Promise<number> {
   }
 }
 
+/** Read /proc/net/ip_vs_conn (IPVS has no netlink dump of connections), like ipvsadm -Lnc. */
+async function ipvsConns(persistentConn: boolean, json: boolean): Promise<number> {
+  const { parseConns, formatConns, CONN_PROC_FILE } = await import('../ipvs/conns.js');
+  const { readFile } = await import('node:fs/promises');
+  let text: string;
+  try {
+    text = await readFile(CONN_PROC_FILE, 'utf8').catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      // Not loaded yet: resolving the IPVS genl family autoloads ip_vs (as ipvsadm's init does).
+      const { IpvsClient } = await import('../ipvs/genl-client.js');
+      (await IpvsClient.open().catch(() => undefined))?.close();
+      return readFile(CONN_PROC_FILE, 'utf8');
+    });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    console.error(`duet: cannot read ${CONN_PROC_FILE}: ${err.code === 'ENOENT' ? 'IPVS not available in this kernel (is ip_vs loaded?)' : err.message}`);
+    return 1;
+  }
+  const entries = parseConns(text);
+  if (json) console.log(JSON.stringify(entries, null, 2));
+  else process.stdout.write(formatConns(entries, { persistentConn }));
+  return 0;
+}
+
 const USAGE = `usage: duet <command> [options]
 
 commands:
@@ -43,6 +67,8 @@ commands:
   reload  [-s SOCKET]             re-read the config (like SIGHUP); an invalid one changes nothing
   ipvs list [--stats|--rate|--thresholds|--persistent-conn] [--json]
                                   the kernel's IPVS table, as ipvsadm -Ln prints it
+  ipvs conns [--persistent-conn] [--json]
+                                  IPVS connection entries, as ipvsadm -Lnc prints them
 
 defaults: -c /etc/duet/duet.yaml, -s ${DEFAULT_SOCKET}`;
 
@@ -91,7 +117,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'ipvs': {
-      if (positionals[0] !== 'list') { console.error(`duet: usage: duet ipvs list [--stats|--rate|--thresholds|--persistent-conn] [--json]`); return 2; }
+      if (positionals[0] === 'conns') return ipvsConns(values['persistent-conn'], values.json);
+      if (positionals[0] !== 'list') { console.error(`duet: usage: duet ipvs list [--stats|--rate|--thresholds|--persistent-conn] [--json] | duet ipvs conns [--persistent-conn] [--json]`); return 2; }
       const view: ListView = values.stats ? 'stats' : values.rate ? 'rate' : values.thresholds ? 'thresholds' : values['persistent-conn'] ? 'persistent-conn' : 'plain';
       return ipvsList(view, values.json);
     }
