@@ -623,11 +623,22 @@ const virtualServersSchema = z
   .default([])
   .superRefine((list, ctx) => checkVirtualServers(list, ctx as z.core.$RefinementCtx<unknown>));
 
+/**
+ * keepalived's `lvs_timeouts tcp T tcpfin T udp T` (ipvsadm --set): IPVS connection timeouts in
+ * seconds, per network namespace. Omitted ones are left as the kernel has them.
+ */
+const lvsTimeoutsSchema = z
+  .strictObject(
+    { tcp: intIn(1, 86400 * 365).optional(), tcpfin: intIn(1, 86400 * 365).optional(), udp: intIn(1, 86400 * 365).optional() },
+    { error: expecting('a mapping with tcp, tcpfin and/or udp (seconds)') },
+  )
+  .optional();
+
 /** Top-level keys planned but not accepted yet; an unknown-field error says so. */
 export const RESERVED_KEYS = ['sync_daemon', 'control', 'metrics'] as const;
 
 const rawConfigSchema = z.strictObject(
-  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema },
+  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema },
   { error: expecting('a mapping with a vrrp section') },
 );
 
@@ -718,6 +729,7 @@ function normalize(c: RawConfig) {
       syncGroups: c.vrrp.sync_groups.map((g) => ({ name: g.name, instances: g.instances, notify: g.notify })),
     },
     virtualServers: c.virtual_servers,
+    lvsTimeouts: c.lvs_timeouts ? { tcp: c.lvs_timeouts.tcp, tcpFin: c.lvs_timeouts.tcpfin, udp: c.lvs_timeouts.udp } : undefined,
   };
 }
 

@@ -27,10 +27,17 @@ export interface Platform {
   sendGarp(ifname: string, address: string, mac: string): void;
   sendUnsolicitedNa(ifname: string, address: string, mac: string): void;
   /** The kernel's IPVS table; opened only when the config has virtual servers. */
-  openIpvs(): Promise<IpvsKernel>;
+  openIpvs(): Promise<IpvsHandle>;
   /** Service keys duet applied last time (kept across restarts so removals still happen). */
   loadManaged(): Set<string> | undefined;
   saveManaged(keys: ReadonlySet<string>): void;
+}
+
+/** The table operations the reconciler needs, plus the connection timeouts (ipvsadm --set). */
+export interface IpvsHandle extends IpvsKernel {
+  getTimeouts(): Promise<{ tcp: number; tcpFin: number; udp: number }>;
+  /** 0 leaves a value unchanged. */
+  setTimeouts(t: { tcp: number; tcpFin: number; udp: number }): Promise<void>;
 }
 
 export interface TransportKey {
@@ -73,7 +80,7 @@ export class Daemon {
   /** Packets on a shared socket for a VRID no instance here serves, by "ifname/vrid". */
   private unmatched: Record<string, number> = {};
   private readonly listeners = new Set<(e: TransitionEvent) => void>();
-  private ipvs: IpvsKernel | undefined;
+  private ipvs: IpvsHandle | undefined;
   private ipvsStatus: IpvsStatus | undefined;
   /** Reconciles run one at a time; a request during a run is folded into one more run. */
   private reconciling: Promise<void> = Promise.resolve();
@@ -97,15 +104,27 @@ export class Daemon {
     return this.reconciling;
   }
 
+  /** lvs_timeouts: written only when they differ from the kernel's, so a reload stays write-free. */
+  private async applyTimeouts(k: IpvsHandle, log: Logger): Promise<void> {
+    const want = this.cfg.lvsTimeouts;
+    if (!want) return;
+    const have = await k.getTimeouts();
+    const differs = (['tcp', 'tcpFin', 'udp'] as const).some((f) => want[f] !== undefined && want[f] !== have[f]);
+    if (!differs) return;
+    await k.setTimeouts({ tcp: want.tcp ?? 0, tcpFin: want.tcpFin ?? 0, udp: want.udp ?? 0 });
+    log.info({ from: have, to: want }, 'IPVS timeouts set');
+  }
+
   private async reconcileIpvsOnce(): Promise<void> {
     const want = desiredTable(this.cfg.virtualServers);
     const managed = this.p.loadManaged() ?? new Set<string>();
-    if (want.size === 0 && managed.size === 0) return;
+    if (want.size === 0 && managed.size === 0 && !this.cfg.lvsTimeouts) return;
     const log = this.log.child({ mod: 'ipvs' });
     this.ipvsStatus ??= { services: 0, lastReconcile: undefined, error: undefined };
     try {
       this.ipvs ??= await this.p.openIpvs();
       // First run after a restart with no record: adopt what we want; delete nothing we cannot prove is ours.
+      await this.applyTimeouts(this.ipvs, log);
       const r: ReconcileResult = await reconcile(this.ipvs, want, managed);
       this.p.saveManaged(r.managed);
       const ops: Partial<Record<Op['op'], number>> = {};

@@ -232,3 +232,16 @@ for (const [name, text, expected] of INLINE) {
 test('other planned top-level keys are still reported as not supported yet', (t) => {
   t.deepEqual(issuesOf(`${VRRP}sync_daemon: {}\n`), ["inline.yaml:4:1 sync_daemon: 'sync_daemon' is not supported yet"]);
 });
+
+test('lvs_timeouts: keepalived names, seconds, each optional; bad values positioned', (t) => {
+  const base = 'vrrp:\n  instances:\n    - { name: VI_1, interface: eth0, vrid: 51, virtual_ipaddress: [192.0.2.100/24] }\n';
+  const ok = parseConfig(`${base}lvs_timeouts: { tcp: 7200, udp: 60 }\n`, 't.yaml');
+  t.true(ok.ok);
+  if (ok.ok) t.deepEqual(ok.value.lvsTimeouts, { tcp: 7200, tcpFin: undefined, udp: 60 });
+  const bad = parseConfig(`${base}lvs_timeouts: { tcp: 0, tcp_fin: 5 }\n`, 't.yaml');
+  t.false(bad.ok);
+  if (!bad.ok) t.deepEqual(bad.error.map(formatIssue), [
+    't.yaml:4:22 lvs_timeouts.tcp: must be 1..31536000, got 0',
+    "t.yaml:4:25 lvs_timeouts.tcp_fin: unknown field 'tcp_fin' (did you mean 'tcpfin'?)",
+  ]);
+});

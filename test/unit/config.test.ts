@@ -82,6 +82,7 @@ test('defaults fill a minimal instance', async (t) => {
     log: { level: 'info' },
     vrrp: { scripts: {}, instances: [expected], syncGroups: [] },
     virtualServers: [],
+    lvsTimeouts: undefined,
   });
   t.false('name' in c.node, 'node.name stays absent: the daemon fills in the hostname');
 });

@@ -7,6 +7,7 @@ import { runInVm, type VmResult } from '../helpers/vm.js';
 
 const CONFIG = (w1: number, withWeb: boolean) => `
 node: { name: lb1 }
+lvs_timeouts: { tcp: 7200, tcpfin: 60, udp: 90 }
 vrrp:
   instances:
     - { name: VI_1, interface: eth0, vrid: 51, priority: 150, advert_int: 0.1, virtual_ipaddress: [192.0.2.100/24] }
@@ -55,6 +56,8 @@ pid=$!
 waitlog '"IPVS table' 1
 section first
 ip netns exec d ipvsadm -Ln
+section timeouts
+ip netns exec d ipvsadm -Ln --timeout
 section duet-list
 ip netns exec d node dist/src/cli/duet.js ipvs list
 section weight
@@ -73,7 +76,7 @@ ip netns exec d ipvsadm -Ln
 section stop
 kill -TERM $pid; wait $pid; echo "exit=$?"
 section log
-grep '"IPVS\|"msg":"IPVS' /tmp/duet/log
+grep '"msg":"IPVS' /tmp/duet/log
 section end
 `;
 
@@ -82,8 +85,9 @@ const part = (name: string): string => {
   const m = new RegExp(`=== ${name}\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(vm.stdout);
   return m ? m[1]! : '';
 };
-const reconciles = (): { ops: Record<string, number>; applied: number; failed: number; msg: string }[] =>
-  part('log').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { ops: Record<string, number>; applied: number; failed: number; msg: string });
+type LogLine = { ops: Record<string, number>; applied: number; failed: number; msg: string };
+const logLines = (): LogLine[] => part('log').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+const reconciles = (): LogLine[] => logLines().filter((l) => l.msg.startsWith('IPVS table'));
 
 test.before(async () => {
   vm = await runInVm(JOB, { timeoutMs: 240_000 });
@@ -127,4 +131,9 @@ test('removing a managed service deletes it; a service duet never managed stays'
   t.notRegex(after, /192\.0\.2\.100:80/);
   t.regex(after, /^TCP  192\.0\.2\.200:25 rr$/m);
   t.regex(part('stop'), /exit=0/);
+});
+
+test('lvs_timeouts are set once, as ipvsadm --set would, and not rewritten on reload', (t) => {
+  t.is(part('timeouts').trim(), 'Timeout (tcp tcpfin udp): 7200 60 90');
+  t.is(logLines().filter((l) => l.msg === 'IPVS timeouts set').length, 1);
 });
