@@ -44,13 +44,12 @@ test('IPv4 netmask <-> prefix length', (t) => {
 });
 
 test('property: only contiguous masks have a prefix length', (t) => {
-  fc.assert(fc.property(fc.oneof(
+  t.notThrows(() => fc.assert(fc.property(fc.oneof(
     fc.integer({ min: 0, max: 0xffffffff }),
     // contiguous masks, and ones with a single bit flipped
     fc.tuple(fc.integer({ min: 0, max: 32 }), fc.integer({ min: -1, max: 31 })).map(([n, b]) => (ipv4MaskFromLen(n) ^ (b < 0 ? 0 : 1 << b)) >>> 0),
   ), (m) => {
     const lens = Array.from({ length: 33 }, (_, n) => n).filter((n) => ipv4MaskFromLen(n) === m);
     return ipv4LenFromMask(m) === lens[0] && lens.length <= 1;
-  }), { numRuns: 2000, seed: 32 });
-  t.pass();
+  }), { numRuns: 2000, seed: 32 }));
 });
