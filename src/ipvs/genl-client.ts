@@ -18,7 +18,7 @@ import {
   IPVS_GENL_NAME, decodeBody, daemonFromWire, destFromWire, destStatsFromWire, encodeIpvsPayload, infoFromWire,
   ipvsRequest, serviceFromWire, statsFromWire, timeoutsFromWire,
   type DaemonConfig, type DaemonState, type DestId, type IpvsInfo, type IpvsMessage, type IpvsRequest, type MapError,
-  type NetlinkMessage, type ServiceId, type Timeouts, type WireService,
+  type DecodeOptions, type NetlinkMessage, type ServiceId, type Timeouts, type WireDest, type WireService,
 } from './genl-codec.js';
 import {
   destKey, serviceKey, type DestStats, type Destination, type Service, type ServiceStats, type Stats, type Table, type TableStats,
@@ -62,6 +62,13 @@ export interface IpvsDump {
   readonly unmapped: readonly Unmapped[];
 }
 
+/** dump({ stats: false }): the table without counters. */
+export interface IpvsTableDump {
+  readonly table: Table;
+  readonly stats?: undefined;
+  readonly unmapped: readonly Unmapped[];
+}
+
 /** "tcp 192.0.2.100:80", "udp [2001:db8::1]:53", "fwmark 10", "fwmark 10 (IPv6)". */
 export function describeService(s: ServiceId): string {
   if (s.kind === 'fwmark') return `fwmark ${s.fwmark}${s.family === 6 ? ' (IPv6)' : ''}`;
@@ -88,12 +95,17 @@ export function serviceIdOf(s: ServiceId): ServiceId {
 
 export class IpvsClient {
   private _writes = 0;
+  private readonly decodeAll: DecodeOptions;
+  private readonly decodeNoStats: DecodeOptions;
 
   private constructor(
     private readonly sock: GenlSocket,
     /** The IPVS generic-netlink family id, resolved when the client was opened. */
     readonly family: number,
-  ) {}
+  ) {
+    this.decodeAll = { ipvsFamily: family };
+    this.decodeNoStats = { ipvsFamily: family, stats: false };
+  }
 
   /**
    * Opens a client in the caller's network namespace. Rejects with an IpvsError (errno ENOENT)
@@ -126,8 +138,11 @@ export class IpvsClient {
   // -------------------------------------------------------------------------------------------
   // Transport
 
-  /** Sends one request; returns the IPVS messages answering it, or rejects with an IpvsError. */
-  private async call(r: IpvsRequest, what: string): Promise<IpvsMessage[]> {
+  /**
+   * Sends one request; returns the IPVS messages answering it, or rejects with an IpvsError.
+   * stats false: the replies' stats nests are skipped (codec DecodeOptions.stats).
+   */
+  private async call(r: IpvsRequest, what: string, stats = true): Promise<IpvsMessage[]> {
     let raws: GenlRaw[];
     try {
       raws = await this.sock.request(this.family, encodeIpvsPayload(r.cmd, r.attrs), { dump: r.dump, what });
@@ -135,8 +150,9 @@ export class IpvsClient {
       throw new IpvsError((e as Error).message, e instanceof GenlError ? e.errno : undefined, { cause: e });
     }
     const out: IpvsMessage[] = [];
+    const opts = stats ? this.decodeAll : this.decodeNoStats;
     for (const raw of raws) {
-      const d = decodeBody({ type: raw.type, flags: raw.flags, seq: raw.seq, port: raw.port }, raw.data, { ipvsFamily: this.family });
+      const d = decodeBody({ type: raw.type, flags: raw.flags, seq: raw.seq, port: raw.port }, raw.data, opts);
       if (!d.ok) throw new IpvsError(`${what}: undecodable reply (${d.error.reason}: ${d.error.detail})`, 'EPROTO');
       const m: NetlinkMessage = d.value;
       switch (m.kind) {
@@ -197,36 +213,43 @@ export class IpvsClient {
 
   /** The destinations of one service with their counters and connection counts. */
   async getDests(svc: ServiceId): Promise<DestEntry[]> {
-    const { entries, unmapped } = await this.readDests(svc, describeService(svc));
+    const { entries, unmapped } = await this.readDests(svc, describeService(svc), true);
     if (unmapped.length > 0) throw new IpvsError(`get dests of ${describeService(svc)}: ${unmapped[0]!.what}: ${unmapped[0]!.error.detail}`, 'EPROTO');
-    return entries;
+    return entries.map(({ dest, wire }) => ({ dest, stats: destStatsFromWire(wire) }));
   }
 
-  /** The whole table: services, their destinations, counters and rates. */
-  async dump(): Promise<IpvsDump> {
+  /**
+   * The whole table: services, their destinations, counters and rates. With `{ stats: false }`
+   * the counters are neither decoded nor returned: the table alone, for less CPU (the reconciler).
+   */
+  dump(o?: { stats?: true }): Promise<IpvsDump>;
+  dump(o: { stats: false }): Promise<IpvsTableDump>;
+  dump(o?: { stats?: boolean }): Promise<IpvsDump | IpvsTableDump>;
+  async dump(o: { stats?: boolean } = {}): Promise<IpvsDump | IpvsTableDump> {
+    const withStats = o.stats ?? true;
     const table = new Map<string, Service>();
     const stats = new Map<string, ServiceStats>();
-    const { entries, unmapped: svcUnmapped } = await this.readServices();
+    const { entries, unmapped: svcUnmapped } = await this.readServices(withStats);
     const unmapped: Unmapped[] = [...svcUnmapped];
     for (const { service, wire } of entries) {
       const sk = serviceKey(service);
-      const { entries: ds, unmapped: du } = await this.readDests(service, describeService(service));
-      unmapped.push(...du);
+      const { entries: ds, unmapped: du } = await this.readDests(service, describeService(service), withStats);
+      for (const u of du) unmapped.push(u);
       const dests = new Map<string, Destination>();
       const dstats = new Map<string, DestStats>();
       for (const d of ds) {
         const dk = destKey(d.dest);
         dests.set(dk, d.dest);
-        dstats.set(dk, d.stats);
+        if (withStats) dstats.set(dk, destStatsFromWire(d.wire));
       }
       table.set(sk, { ...service, dests });
-      stats.set(sk, { stats: statsFromWire(wire), dests: dstats });
+      if (withStats) stats.set(sk, { stats: statsFromWire(wire), dests: dstats });
     }
-    return { table, stats, unmapped };
+    return withStats ? { table, stats, unmapped } : { table, unmapped };
   }
 
-  private async readServices(): Promise<{ entries: Array<{ service: Service; wire: WireService }>; unmapped: Unmapped[] }> {
-    const ms = await this.call(ipvsRequest.getServices(), 'list services');
+  private async readServices(withStats = true): Promise<{ entries: Array<{ service: Service; wire: WireService }>; unmapped: Unmapped[] }> {
+    const ms = await this.call(ipvsRequest.getServices(), 'list services', withStats);
     const entries: Array<{ service: Service; wire: WireService }> = [];
     const unmapped: Unmapped[] = [];
     for (const m of ms) {
@@ -239,15 +262,15 @@ export class IpvsClient {
     return { entries, unmapped };
   }
 
-  private async readDests(svc: ServiceId, svcText: string): Promise<{ entries: DestEntry[]; unmapped: Unmapped[] }> {
-    const ms = await this.call(ipvsRequest.getDests(serviceIdOf(svc)), `list dests of ${svcText}`);
-    const entries: DestEntry[] = [];
+  private async readDests(svc: ServiceId, svcText: string, withStats: boolean): Promise<{ entries: Array<{ dest: Destination; wire: WireDest }>; unmapped: Unmapped[] }> {
+    const ms = await this.call(ipvsRequest.getDests(serviceIdOf(svc)), `list dests of ${svcText}`, withStats);
+    const entries: Array<{ dest: Destination; wire: WireDest }> = [];
     const unmapped: Unmapped[] = [];
     for (const m of ms) {
       const w = m.attrs.dest;
       if (!w) continue;
       const d = destFromWire(w, svc.family);
-      if (d.ok) entries.push({ dest: d.value, stats: destStatsFromWire(w) });
+      if (d.ok) entries.push({ dest: d.value, wire: w });
       else unmapped.push({ what: `dest ${w.addr ?? '?'}:${w.port ?? '?'} in ${svcText}`, error: d.error });
     }
     return { entries, unmapped };

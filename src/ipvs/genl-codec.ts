@@ -265,6 +265,11 @@ export interface CodecError {
 export interface DecodeOptions {
   /** The IPVS family id (nlmsg_type of IPVS messages), from the ctrl family. */
   readonly ipvsFamily: number;
+  /**
+   * false: IPVS_*_ATTR_STATS / _STATS64 nests are skipped (neither checked nor decoded, so the
+   * wire objects have no stats/stats64). For readers that want the table only. Default true.
+   */
+  readonly stats?: boolean;
 }
 
 const fail = (reason: CodecErrorReason, detail: string): { ok: false; error: CodecError } => ({ ok: false, error: { reason, detail } });
@@ -299,6 +304,17 @@ function unhex(h: string): Uint8Array {
 const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 const align4 = (n: number): number => (n + 3) & ~3;
 
+// Integer reads straight from the bytes (no DataView per field). Host order is little-endian.
+const rdU16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
+const rdU32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 0x1000000;
+const rdBe16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
+const rdBe32 = (b: Uint8Array, o: number): number => b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
+/** Saturated at 2^53 - 1 (counters: 9 PB), so every decoded value encodes again. */
+const rdU64 = (b: Uint8Array, o: number): number => {
+  const hi = rdU32(b, o + 4);
+  return hi > 0x1fffff ? Number.MAX_SAFE_INTEGER : hi * 0x100000000 + rdU32(b, o);
+};
+
 function concat(parts: readonly Uint8Array[]): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;
@@ -327,19 +343,30 @@ interface RawAttr {
 
 /** Splits a run of attributes. The last one's padding may be missing (as nla_ok allows). */
 function splitAttrs(b: Uint8Array, where: string): Result<RawAttr[], CodecError> {
+  const bad = checkAttrs(b, where);
+  if (bad) return bad;
   const out: RawAttr[] = [];
-  const dv = view(b);
-  let off = 0;
-  while (off < b.length) {
-    if (b.length - off < 4) return fail('short', `${where}: ${b.length - off} trailing bytes, less than an attribute header`);
-    const len = dv.getUint16(off, true);
-    const type = dv.getUint16(off + 2, true);
-    if (len < 4) return fail('length', `${where}: attribute ${type & NLA_TYPE_MASK} at ${off} has length ${len}`);
-    if (off + len > b.length) return fail('length', `${where}: attribute ${type & NLA_TYPE_MASK} at ${off} runs past the end (${len} > ${b.length - off})`);
+  for (let off = 0; off < b.length; ) {
+    const len = rdU16(b, off);
+    const type = rdU16(b, off + 2);
     out.push({ type: type & NLA_TYPE_MASK, nested: (type & NLA_F_NESTED) !== 0, data: b.subarray(off + 4, off + len) });
     off += align4(len);
   }
   return okv(out);
+}
+
+/** The framing checks of splitAttrs without building anything: an error, or undefined when sound. */
+function checkAttrs(b: Uint8Array, where: string): { ok: false; error: CodecError } | undefined {
+  const n = b.length;
+  let off = 0;
+  while (off < n) {
+    if (n - off < 4) return fail('short', `${where}: ${n - off} trailing bytes, less than an attribute header`);
+    const len = rdU16(b, off);
+    if (len < 4) return fail('length', `${where}: attribute ${rdU16(b, off + 2) & NLA_TYPE_MASK} at ${off} has length ${len}`);
+    if (off + len > n) return fail('length', `${where}: attribute ${rdU16(b, off + 2) & NLA_TYPE_MASK} at ${off} runs past the end (${len} > ${n - off})`);
+    off += align4(len);
+  }
+  return undefined;
 }
 
 function encodeAttr(type: number, payload: Uint8Array, flags = 0): Uint8Array {
@@ -369,9 +396,16 @@ interface Field {
   readonly key: string;
   readonly type: number;
   readonly kind: Kind;
+  /** The payload size a fixed-size kind needs; 0 for the others. */
+  readonly size: number;
+  /** A nested kind (NLA_F_NESTED applies). */
+  readonly nest: boolean;
 }
 
-const f = (key: string, type: number, kind: Kind): Field => ({ key, type, kind });
+const NEST_KINDS: ReadonlySet<Kind> = new Set<Kind>(['stats', 'stats64', 'service', 'dest', 'daemon']);
+const SIZES: Partial<Record<Kind, number>> = { u8: 1, u16: 2, u32: 4, u64: 8, be16: 2, be32: 4, 'in-addr': 4, 'in6-addr': 16, netmask: 4, flags: 8 };
+
+const f = (key: string, type: number, kind: Kind): Field => ({ key, type, kind, size: SIZES[kind] ?? 0, nest: NEST_KINDS.has(kind) });
 
 const SVC_FIELDS: readonly Field[] = [
   f('af', 1, 'u16'), f('protocol', 2, 'u16'), f('addr', 3, 'addr'), f('port', 4, 'be16'), f('fwmark', 5, 'u32'),
@@ -405,6 +439,13 @@ const FIELDSETS = {
 } as const;
 type FieldSet = keyof typeof FIELDSETS;
 const BY_TYPE = Object.fromEntries(Object.entries(FIELDSETS).map(([k, v]) => [k, byType(v)])) as Record<FieldSet, ReadonlyMap<number, Field>>;
+/** Fields by attribute type, as arrays (a hole for unknown types). */
+const byTypeArray = (fields: readonly Field[]): ReadonlyArray<Field | undefined> => {
+  const out: Array<Field | undefined> = [];
+  for (const x of fields) out[x.type] = x;
+  return out;
+};
+const BY_TYPE_ARRAY = Object.fromEntries(Object.entries(FIELDSETS).map(([k, v]) => [k, byTypeArray(v)])) as Record<FieldSet, ReadonlyArray<Field | undefined>>;
 const BY_KEY = Object.fromEntries(Object.entries(FIELDSETS).map(([k, v]) => [k, byKey(v)])) as Record<FieldSet, ReadonlyMap<string, Field>>;
 
 /** Context a nest is decoded in: the family its addresses and netmask use. */
@@ -413,76 +454,90 @@ interface Ctx {
   svcAf: number | undefined;
   /** Whether some nest carried NLA_F_NESTED. */
   nested: boolean;
+  /** Decode stats/stats64 nests (DecodeOptions.stats). */
+  readonly stats: boolean;
 }
 
 const familyOfAf = (af: number | undefined): Family | undefined => (af === AF_INET ? 4 : af === AF_INET6 ? 6 : undefined);
 
+/** A decode failure travelling up through decodeField (which otherwise returns bare values). */
+class Bad {
+  constructor(readonly r: { ok: false; error: CodecError }) {}
+}
+const bad = (reason: CodecErrorReason, detail: string): Bad => new Bad(fail(reason, detail));
+
 function decodeNest(set: FieldSet, b: Uint8Array, ctx: Ctx, where: string): Result<Record<string, unknown>, CodecError> {
-  const split = splitAttrs(b, where);
-  if (!split.ok) return split;
-  const attrs = split.value;
-  const types = BY_TYPE[set];
-  // The family of this nest's addresses: its own AF attribute, else the enclosing service's.
+  const broken = checkAttrs(b, where);
+  if (broken) return broken;
+  const n = b.length;
+  const types = BY_TYPE_ARRAY[set];
+  // The family of this nest's addresses: its own AF attribute (the last one), else the enclosing service's.
   let af: number | undefined;
   if (set === 'service' || set === 'dest') {
     const afType = set === 'service' ? 1 : 11;
-    for (const a of attrs) if (a.type === afType && a.data.length === 2) af = view(a.data).getUint16(0, true);
+    for (let off = 0; off < n; ) {
+      const len = rdU16(b, off);
+      if (len === 6 && (rdU16(b, off + 2) & NLA_TYPE_MASK) === afType) af = rdU16(b, off + 4);
+      off += align4(len);
+    }
     if (af === undefined && set === 'dest') af = ctx.svcAf;
   }
   const out: Record<string, unknown> = {};
-  for (const a of attrs) {
-    const fld = types.get(a.type);
-    if (!fld) continue;
-    if (a.nested && NEST_KINDS.has(fld.kind)) ctx.nested = true;
-    const v = decodeField(fld, a.data, af, ctx, `${where}.${fld.key}`);
-    if (!v.ok) return v;
-    out[fld.key] = v.value;
+  for (let off = 0; off < n; ) {
+    const len = rdU16(b, off);
+    const raw = rdU16(b, off + 2);
+    const fld = types[raw & NLA_TYPE_MASK];
+    off += align4(len);
+    if (fld === undefined) continue;
+    if (fld.nest) {
+      if (raw & NLA_F_NESTED) ctx.nested = true;
+      if (!ctx.stats && (fld.kind === 'stats' || fld.kind === 'stats64')) continue;
+    }
+    const start = off - align4(len) + 4;
+    const v = decodeField(fld, b, start, start + len - 4, af, ctx, where);
+    if (v instanceof Bad) return v.r;
+    out[fld.key] = v;
   }
   return okv(out);
 }
 
-const NEST_KINDS: ReadonlySet<Kind> = new Set<Kind>(['stats', 'stats64', 'service', 'dest', 'daemon']);
-const SIZES: Partial<Record<Kind, number>> = { u8: 1, u16: 2, u32: 4, u64: 8, be16: 2, be32: 4, 'in-addr': 4, 'in6-addr': 16, netmask: 4, flags: 8 };
-
-function decodeField(fld: Field, d: Uint8Array, af: number | undefined, ctx: Ctx, where: string): Result<unknown, CodecError> {
-  const size = SIZES[fld.kind];
-  if (size !== undefined && d.length !== size) return fail('attr-length', `${where}: ${d.length} bytes, want ${size}`);
-  const dv = view(d);
+/** One attribute's payload, b[s, e), as field `fld` of the nest at `where`. */
+function decodeField(fld: Field, b: Uint8Array, s: number, e: number, af: number | undefined, ctx: Ctx, where: string): unknown {
+  const n = e - s;
+  if (fld.size !== 0 && n !== fld.size) return bad('attr-length', `${where}.${fld.key}: ${n} bytes, want ${fld.size}`);
   switch (fld.kind) {
-    case 'u8': return okv(d[0]!);
-    case 'u16': return okv(dv.getUint16(0, true));
-    case 'u32': return okv(dv.getUint32(0, true));
-    // Saturated at 2^53 - 1 (counters: 9 PB), so every decoded value encodes again.
-    case 'u64': {
-      const v = dv.getBigUint64(0, true);
-      return okv(v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v));
-    }
-    case 'be16': return okv(dv.getUint16(0, false));
-    case 'be32': return okv(dv.getUint32(0, false));
-    case 'netmask': return okv(af === AF_INET6 ? dv.getUint32(0, true) : dv.getUint32(0, false));
-    case 'flags': return okv({ flags: dv.getUint32(0, true), mask: dv.getUint32(4, true) });
-    case 'in-addr': return okv(formatIpv4(d));
-    case 'in6-addr': return okv(formatIpv6(d));
+    case 'u8': return b[s]!;
+    case 'u16': return rdU16(b, s);
+    case 'u32': return rdU32(b, s);
+    case 'u64': return rdU64(b, s);
+    case 'be16': return rdBe16(b, s);
+    case 'be32': return rdBe32(b, s);
+    case 'netmask': return af === AF_INET6 ? rdU32(b, s) : rdBe32(b, s);
+    case 'flags': return { flags: rdU32(b, s), mask: rdU32(b, s + 4) };
+    case 'in-addr': return formatIpv4(b, s);
+    case 'in6-addr': return formatIpv6(b, s);
     case 'addr': {
       const fam = familyOfAf(af);
-      if (fam === undefined) return fail('family', `${where}: no address family (${af === undefined ? 'none given' : `AF ${af}`})`);
-      if (fam === 4 && (d.length === 4 || d.length === 16)) return okv(formatIpv4(d));
-      if (fam === 6 && d.length === 16) return okv(formatIpv6(d));
-      return fail('attr-length', `${where}: ${d.length} bytes for an IPv${fam} address`);
+      if (fam === undefined) return bad('family', `${where}.${fld.key}: no address family (${af === undefined ? 'none given' : `AF ${af}`})`);
+      if (fam === 4 && (n === 4 || n === 16)) return formatIpv4(b, s);
+      if (fam === 6 && n === 16) return formatIpv6(b, s);
+      return bad('attr-length', `${where}.${fld.key}: ${n} bytes for an IPv${fam} address`);
     }
     case 'string': {
-      const end = d.indexOf(0);
-      const s = d.subarray(0, end === -1 ? d.length : end);
-      // Names (schedulers, interfaces, persistence engines) are printable ASCII.
+      // Names (schedulers, interfaces, persistence engines) are printable ASCII, up to a NUL.
       let text = '';
-      for (const c of s) {
-        if (c < 0x20 || c > 0x7e) return fail('value', `${where}: byte 0x${c.toString(16)} in a name`);
+      for (let i = s; i < e; i++) {
+        const c = b[i]!;
+        if (c === 0) break;
+        if (c < 0x20 || c > 0x7e) return bad('value', `${where}.${fld.key}: byte 0x${c.toString(16)} in a name`);
         text += String.fromCharCode(c);
       }
-      return okv(text);
+      return text;
     }
-    case 'stats': case 'stats64': case 'service': case 'dest': case 'daemon':
-      return decodeNest(fld.kind, d, ctx, where);
+    case 'stats': case 'stats64': case 'service': case 'dest': case 'daemon': {
+      const r = decodeNest(fld.kind, b.subarray(s, e), ctx, `${where}.${fld.key}`);
+      return r.ok ? r.value : new Bad(r);
+    }
   }
 }
 
@@ -558,8 +613,7 @@ function addrBytes(fam: Family, v: unknown, what: string): Uint8Array {
 // Messages
 
 function decodeHeader(b: Uint8Array, off: number): NlHeader & { len: number } {
-  const dv = view(b);
-  return { len: dv.getUint32(off, true), type: dv.getUint16(off + 4, true), flags: dv.getUint16(off + 6, true), seq: dv.getUint32(off + 8, true), port: dv.getUint32(off + 12, true) };
+  return { len: rdU32(b, off), type: rdU16(b, off + 4), flags: rdU16(b, off + 6), seq: rdU32(b, off + 8), port: rdU32(b, off + 12) };
 }
 
 function encodeHeader(h: NlHeader, len: number): Uint8Array {
@@ -578,6 +632,8 @@ function encodeHeader(h: NlHeader, len: number): Uint8Array {
   return b;
 }
 
+const EXTACK_MSG = f('msg', 1, 'string');
+
 const headerOf = (h: NlHeader): NlHeader => ({ type: h.type, flags: h.flags, seq: h.seq, port: h.port });
 
 /** One netlink message: exactly the bytes of one nlmsghdr's length (trailing padding allowed). */
@@ -595,7 +651,7 @@ export function decodeMessages(b: Uint8Array, o: DecodeOptions): Result<NetlinkM
   let off = 0;
   while (off < b.length) {
     if (b.length - off < NLMSG_HDRLEN) return fail('short', `${b.length - off} trailing bytes at ${off}, less than a netlink header`);
-    const len = view(b).getUint32(off, true);
+    const len = rdU32(b, off);
     if (len < NLMSG_HDRLEN || off + len > b.length) return fail('length', `nlmsg_len ${len} at ${off} with ${b.length - off} bytes left`);
     const m = decodeMessage(b.subarray(off, off + len), o);
     if (!m.ok) return fail(m.error.reason, `message at ${off}: ${m.error.detail}`);
@@ -610,10 +666,9 @@ export function decodeMessages(b: Uint8Array, o: DecodeOptions): Result<NetlinkM
  * parsed the nlmsghdr already.
  */
 export function decodeBody(header: NlHeader, p: Uint8Array, o: DecodeOptions): Result<NetlinkMessage, CodecError> {
-  const dv = view(p);
   if (header.type === NLMSG_ERROR) {
     if (p.length < 4 + NLMSG_HDRLEN) return fail('short', `NLMSG_ERROR payload of ${p.length} bytes`);
-    const e = -dv.getInt32(0, true);
+    const e = -(rdU32(p, 0) | 0);
     const rq = decodeHeader(p, 4);
     const request: EchoedHeader = { len: rq.len, ...headerOf(rq) };
     let off = 4 + NLMSG_HDRLEN;
@@ -631,10 +686,10 @@ export function decodeBody(header: NlHeader, p: Uint8Array, o: DecodeOptions): R
       let offset: number | undefined;
       for (const a of tl.value) {
         if (a.type === 1) {
-          const s = decodeField(f('message', 1, 'string'), a.data, undefined, { svcAf: undefined, nested: false }, 'extack.msg');
-          if (!s.ok) return s;
-          message = s.value as string;
-        } else if (a.type === 2 && a.data.length === 4) offset = view(a.data).getUint32(0, true);
+          const s = decodeField(EXTACK_MSG, a.data, 0, a.data.length, undefined, { svcAf: undefined, nested: false, stats: true }, 'extack');
+          if (s instanceof Bad) return s.r;
+          message = s as string;
+        } else if (a.type === 2 && a.data.length === 4) offset = rdU32(a.data, 0);
       }
       if (message !== undefined || offset !== undefined) {
         extack = { ...(message !== undefined ? { message } : {}), ...(offset !== undefined ? { offset } : {}) };
@@ -647,7 +702,7 @@ export function decodeBody(header: NlHeader, p: Uint8Array, o: DecodeOptions): R
   }
   if (header.type === NLMSG_DONE) {
     if (p.length < 4) return fail('short', `NLMSG_DONE payload of ${p.length} bytes`);
-    return okv({ kind: 'done', header, status: dv.getInt32(0, true) });
+    return okv({ kind: 'done', header, status: rdU32(p, 0) | 0 });
   }
   if (header.type !== o.ipvsFamily) return okv({ kind: 'other', header, payload: hex(p) });
   if (p.length < GENL_HDRLEN) return fail('short', `${p.length} bytes, less than a genetlink header`);
@@ -655,16 +710,23 @@ export function decodeBody(header: NlHeader, p: Uint8Array, o: DecodeOptions): R
   const cmd = IPVS_CMDS[cmdNo];
   if (cmd === undefined || cmd === 'unspec') return fail('cmd', `IPVS command ${cmdNo}`);
   const body = p.subarray(GENL_HDRLEN);
-  const ctx: Ctx = { svcAf: undefined, nested: false };
-  // The service's AF is context for a destination in the same message.
-  const pre = splitAttrs(body, cmd);
-  if (!pre.ok) return pre;
-  if (cmd !== 'set-info') {
-    const svc = pre.value.find((a) => a.type === 1);
-    if (svc) {
-      const inner = splitAttrs(svc.data, `${cmd}.service`);
-      const afA = inner.ok ? inner.value.find((a) => a.type === 1 && a.data.length === 2) : undefined;
-      if (afA) ctx.svcAf = view(afA.data).getUint16(0, true);
+  const ctx: Ctx = { svcAf: undefined, nested: false, stats: o.stats ?? true };
+  // The service's AF is context for a destination in the same message: the first AF attribute
+  // of the first service attribute, unless that service's attributes are malformed. (A malformed
+  // top level fails in decodeNest below with the same error.)
+  if (cmd !== 'set-info' && checkAttrs(body, cmd) === undefined) {
+    for (let off = 0; off < body.length; off += align4(rdU16(body, off))) {
+      if ((rdU16(body, off + 2) & NLA_TYPE_MASK) !== 1) continue;
+      const svc = body.subarray(off + 4, off + rdU16(body, off));
+      if (checkAttrs(svc, cmd) === undefined) {
+        for (let i = 0; i < svc.length; i += align4(rdU16(svc, i))) {
+          if (rdU16(svc, i) === 6 && (rdU16(svc, i + 2) & NLA_TYPE_MASK) === 1) {
+            ctx.svcAf = rdU16(svc, i + 4);
+            break;
+          }
+        }
+      }
+      break;
     }
   }
   const attrs = decodeNest(cmd === 'set-info' ? 'info' : 'cmd', body, ctx, cmd);
@@ -951,7 +1013,13 @@ export function statsFromWire(w: { readonly stats?: WireStats; readonly stats64?
 }
 
 export function destStatsFromWire(w: WireDest): DestStats {
-  return { ...statsFromWire(w), activeConns: w.activeConns ?? 0, inactConns: w.inactConns ?? 0, persistConns: w.persistConns ?? 0 };
+  // statsFromWire's fields and order, built in one go (no spread: this runs per destination).
+  const s = w.stats64 ?? w.stats ?? {};
+  return {
+    conns: s.conns ?? 0, inpkts: s.inpkts ?? 0, outpkts: s.outpkts ?? 0, inbytes: s.inbytes ?? 0, outbytes: s.outbytes ?? 0,
+    cps: s.cps ?? 0, inpps: s.inpps ?? 0, outpps: s.outpps ?? 0, inbps: s.inbps ?? 0, outbps: s.outbps ?? 0,
+    activeConns: w.activeConns ?? 0, inactConns: w.inactConns ?? 0, persistConns: w.persistConns ?? 0,
+  };
 }
 
 export function timeoutsFromWire(a: IpvsAttrs): Timeouts {

@@ -7,7 +7,8 @@ import { diff, type Op } from './diff.js';
 
 /** What the reconciler needs from an IPVS client (genl-client implements it). */
 export interface IpvsKernel {
-  dump(): Promise<{ table: Table; stats?: TableStats }>;
+  /** `{ stats: false }`: the reconciler needs the table only; an implementation may skip counters. */
+  dump(o?: { stats?: boolean }): Promise<{ table: Table; stats?: TableStats }>;
   addService(s: Service): Promise<void>;
   editService(s: Service): Promise<void>;
   delService(s: Service): Promise<void>;
@@ -55,7 +56,7 @@ async function applyOne(k: IpvsKernel, op: Op): Promise<void> {
  * applied before (so a service removed from the config is deleted, and others' are left alone).
  */
 export async function reconcile(k: IpvsKernel, want: Table, managed: ReadonlySet<string>): Promise<ReconcileResult> {
-  const { table: have } = await k.dump();
+  const { table: have } = await k.dump({ stats: false });
   const ops = diff(want, have, { managed });
   const failed: OpFailure[] = [];
   let applied = 0;

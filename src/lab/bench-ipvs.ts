@@ -153,7 +153,7 @@ async function inner(nSvc: number, nDest: number, repeat: number): Promise<numbe
   // Timed kernel: records how long reconcile()'s own dump takes.
   let lastDumpMs = 0;
   const k: IpvsKernel = {
-    dump: async () => { const t0 = performance.now(); const d = await c.dump(); lastDumpMs = performance.now() - t0; return d; },
+    dump: async (o) => { const t0 = performance.now(); const d = await c.dump(o ?? {}); lastDumpMs = performance.now() - t0; return d; },
     addService: (s) => c.addService(s), editService: (s) => c.editService(s), delService: (s) => c.delService(s),
     addDest: (s, d) => c.addDest(s, d), editDest: (s, d) => c.editDest(s, d), delDest: (s, d) => c.delDest(s, d),
   };
