@@ -240,7 +240,7 @@ async function inner(nSvc: number, nDest: number, repeat: number): Promise<numbe
 // On the host
 
 async function host(nSvc: number, nDest: number, repeat: number, memMb: number): Promise<number> {
-  const { runInVm } = await import('../../test/helpers/vm.js');
+  const { runInVm } = await import('./vm.js');
   const self = fileURLToPath(import.meta.url);
   const script = `set -eu
 modprobe ip_vs; modprobe ip_vs_wrr

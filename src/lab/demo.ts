@@ -1,12 +1,15 @@
 // `npm run demo`: two duet directors, a client and two real servers in network namespaces on
 // this machine. Shows who is master, kills it (host failure: SIGKILL + link down), shows the VIP
 // moving and the gap a client probing every 10 ms saw, brings the old master back (preempt),
-// then removes everything, also on Ctrl-C, SIGTERM or an error.
+// then removes everything, also on Ctrl-C, SIGTERM or an error. Then the director path
+// (src/lab/demo-ipvs.ts): client -> VIP -> IPVS (DR) -> rs1/rs2 and a failover, on this host when
+// its kernel has IPVS, else in a throw-away VM on Debian's kernel (test/helpers/vm.ts).
 import {
   labWithCleanup, startDuet, pairConfig, startAgent, onCleanup, runMain, watchAddresses, ipShell,
   duetCli, setLink, waitLinkUp, hasAddr, waitFor, sleep, nowEpoch, Prober, listNamespaces, cleanupAll, AGENT,
   type Lab, type DuetNode,
 } from './lab.js';
+import { hostHasIpvs, runInVmPath, runOnHostPath, sections, timing, counts, d2TransitionMs, type PathRun } from './demo-ipvs.js';
 
 const VIP = '192.0.2.100';
 const HTTP_PORT = 80;
@@ -85,7 +88,7 @@ async function main(): Promise<number> {
   for (const rs of ['rs1', 'rs2']) out(`$ GET http://${lab.host(rs).addr}/  ->  "${await httpGet(lab, `http://${lab.host(rs).addr}/`)}"`);
   say(`And the VIP, http://${VIP}/ :`);
   out(`$ GET http://${VIP}/  ->  "${await httpGet(lab, `http://${VIP}/`)}"`);
-  out('NOTE: duet has no IPVS yet (a later issue), so the VIP does not forward to rs1/rs2 yet:');
+  out('NOTE: here the VIP does not forward to rs1/rs2 (sections 3-6 show VRRP alone; section 7 shows IPVS):');
   out('the director holding the VIP answers HTTP on it itself, with its own name (d1 or d2).');
   say('Starting a prober in the client namespace: GET http://192.0.2.100/ every 10 ms (new TCP connection each).');
   const prober = new Prober(await startAgent(lab, 'client', ['http-probe', `http://${VIP}/`, '10']));
@@ -150,11 +153,76 @@ async function main(): Promise<number> {
   return 0;
 }
 
+const fmtCounts = (c: Record<string, number>): string => Object.entries(c).sort().map(([k, v]) => `${k}: ${v}`).join(', ') || '(none)';
+
+/** Part 2: client -> VIP -> IPVS (DR) -> rs1/rs2 through a duet pair, and a failover. */
+async function directorPath(): Promise<number> {
+  section('7. The director path: client -> VIP -> IPVS -> real servers, and a failover');
+  const onHost = await hostHasIpvs();
+  let r: PathRun;
+  if (onHost) {
+    say('This kernel has IPVS: running the director path here, in namespaces demo-ipvs-*.');
+    say('Running it: two duet directors (DR, wrr 3:1 to rs1/rs2), 20 requests, kill d1, 20 more (about 30 s) ...');
+    const job = runOnHostPath(90_000);
+    const unreg = onCleanup(async () => { job.kill(); await job.done; });
+    r = await job.done;
+    unreg();
+  } else {
+    say('this kernel has no IPVS: running the director path in a VM (Debian\'s kernel under qemu).');
+    say('Same lab inside the VM: d1, d2 (duet, VRRP + a DR virtual server, wrr 3:1), client, rs1, rs2 (busybox httpd).');
+    say('The VM returns its output at the end: this takes about a minute ...');
+    try {
+      r = await runInVmPath(90_000);
+    } catch (e) {
+      say(`The VM did not run the director path: ${(e as Error).message}`);
+      return 1;
+    }
+  }
+  const where = r.where === 'vm' ? 'in the VM' : 'on this host';
+  const S = sections(r.stdout);
+  const get = (n: string): string => (S.get(n) ?? '').trimEnd();
+  say(`Director path done ${where} in ${(r.totalMs / 1000).toFixed(1)} s${r.bootMs !== undefined && r.bootMs >= 0 ? ` (VM boot ${(r.bootMs / 1000).toFixed(1)} s)` : ''}, exit ${r.code}. What happened ${where} (times since the job started):`);
+  const T = (n: string): string => { const v = timing(r.stdout, n); return v === undefined ? '?' : `${(v / 1000).toFixed(1)} s`; };
+  if (r.code !== 0 || !S.has('end')) {
+    say(`The director path FAILED ${where}; its output:`);
+    out(r.stdout.trimEnd() || '(no output)');
+    return 1;
+  }
+  out(`[${T('setup-done').padStart(6)}] namespaces d1 192.0.2.11, d2 192.0.2.12, client 192.0.2.50, rs1 192.0.2.21, rs2 192.0.2.22 on one bridge;`);
+  out(`          rs1 and rs2 hold the VIP on lo (DR: arp_ignore=1, arp_announce=2) and serve their name with busybox httpd.`);
+  out(`[${T('ipvs-programmed').padStart(6)}] duet started on d1 (priority 150) and d2 (priority 100); both programmed IPVS: TCP ${'192.0.2.100'}:80 wrr -> rs1 (weight 3), rs2 (weight 1), DR.`);
+  out(`[${T('d1-master').padStart(6)}] d1 is MASTER and holds the VIP, d2 is BACKUP. ipvsadm -Ln in d1:`);
+  out(get('start').split('\n').filter((l) => !/^T /.test(l)).join('\n'), '            ');
+  const before = counts(get('http-before'));
+  out(`The client makes 20 requests to http://192.0.2.100/ (one connection each); who answered:`);
+  out(get('http-before').split('\n').filter((l) => l.startsWith('sequence:'))[0] ?? '', '            ');
+  out(`counts: ${fmtCounts(before)}  (wrr 3:1 -> 15/5: d1's IPVS sends the SYN to a real server, which answers the client directly)`, '            ');
+  const seen = timing(r.stdout, 'd2-vip-seen-ms');
+  const trans = d2TransitionMs(r.stdout);
+  out(`The master fails: link down on d1 and SIGKILL of its duet (no goodbye).`);
+  out(`d2 became MASTER ${trans !== undefined ? `${trans} ms after the kill (its log)` : '(time not in its log)'}; the VIP was seen on d2 ${seen ?? '?'} ms after the kill (polling ip addr, slow in the VM).`);
+  if (r.where === 'vm') out('(the VM is software-emulated: timings there are slower than on hardware; section 4 has this host\'s numbers.)');
+  const after = counts(get('http-after'));
+  out(`The client makes 20 more requests, now through d2:`);
+  out(get('http-after').split('\n').filter((l) => l.startsWith('sequence:'))[0] ?? '', '            ');
+  out(`counts: ${fmtCounts(after)}`, '            ');
+  out(`ipvsadm -Ln in d2 (the new master; InActConn: the 20 finished connections it forwarded):`);
+  out(get('table-d2'), '            ');
+  const ok = (before.rs1 ?? 0) + (before.rs2 ?? 0) === 20 && (after.rs1 ?? 0) + (after.rs2 ?? 0) === 20;
+  out(`d2 stopped with SIGTERM (${(/d2-exit=(\d+)/.exec(get('stop')) ?? [])[0] ?? '?'}); ${r.where === 'vm' ? 'the VM is gone with everything in it' : 'namespaces demo-ipvs-* removed'}.`);
+  if (!ok) { say('WARNING: not every request was answered by a real server.'); return 1; }
+  return 0;
+}
+
 runMain(async () => {
-  const code = await main();
+  let code = await main();
   await cleanupAll();
   const left = (await listNamespaces()).filter((n) => n.startsWith('demo-'));
   say(left.length === 0 ? 'Everything removed (no demo-* namespaces left).' : `WARNING: namespaces left: ${left.join(' ')}`);
+  if (left.length !== 0) code = 1;
+  if (code === 0) code = await directorPath();
+  const left2 = (await listNamespaces()).filter((n) => n.startsWith('demo-'));
+  if (left2.length !== 0) { say(`WARNING: namespaces left: ${left2.join(' ')}`); code = 1; }
   say(`Demo done in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
-  return left.length === 0 ? code : 1;
-}, { deadlineMs: 55_000, name: 'demo' });
+  return code;
+}, { deadlineMs: 150_000, name: 'demo' });

@@ -6,7 +6,7 @@
 // The byte-for-byte check including expire is the unit test on the fixture captured from this
 // same lab (test/unit/ipvs-conns.test.ts).
 import test from 'ava';
-import { runInVm, type VmResult } from '../helpers/vm.js';
+import { runInVm, type VmResult } from '../../src/lab/vm.js';
 
 const JOB = String.raw`
 set -eu

@@ -3,7 +3,7 @@
 // what ipvsadm prints; a weight change is one write, an unchanged reload none; a service someone
 // else added is left alone, also when a managed one is removed.
 import test from 'ava';
-import { runInVm, type VmResult } from '../helpers/vm.js';
+import { runInVm, type VmResult } from '../../src/lab/vm.js';
 
 const CONFIG = (w1: number, withWeb: boolean) => `
 node: { name: lb1 }

@@ -3,7 +3,7 @@
 // stderr come back; a third that a hung VM is killed and reported. Root and qemu required
 // (scripts/setup.sh installs qemu and prepares the kernel); nothing here is skipped.
 import test from 'ava';
-import { runInVm, VmError, type VmResult } from '../helpers/vm.js';
+import { runInVm, VmError, type VmResult } from '../../src/lab/vm.js';
 
 // Sections are printed as "=== name" so each test reads its own part of the one VM's output.
 const JOB = String.raw`

@@ -3,7 +3,7 @@
 // and printing one JSON object with what the client returned and what ipvsadm (the independent
 // oracle) printed at the same points; the assertions are here.
 import test from 'ava';
-import { runInVm, type VmResult } from '../helpers/vm.js';
+import { runInVm, type VmResult } from '../../src/lab/vm.js';
 import { sameTable, type Destination, type Service, type Stats, type DestStats } from '../../src/ipvs/model.js';
 import { desiredTable, tableFromJson, VM_SCHEDULERS } from './fixtures/ipvs-client-table.js';
 

@@ -10,7 +10,7 @@
 //   reload is only edit-dest/add-dest (no service deleted or re-added).
 // The client is one bash per run using /dev/tcp, so 100 requests cost no process starts in the VM.
 import test from 'ava';
-import { runInVm, type VmResult } from '../helpers/vm.js';
+import { runInVm, type VmResult } from '../../src/lab/vm.js';
 
 interface Phase {
   sched: 'rr' | 'wrr';

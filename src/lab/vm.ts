@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Project root (this file is dist/test/helpers/vm.js once built). */
+/** Project root (this file is dist/src/lab/vm.js once built). */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '');
 const VM_DIR = join(PROJECT_ROOT, 'scripts', 'vm');
 
@@ -68,6 +68,15 @@ function runScript(argv: string[], timeoutMs: number): Promise<Exit> {
   return new Promise((resolve, reject) => {
     // Own process group, so a time-out kills run.sh, timeout(1) and qemu together.
     const child = spawn('bash', argv, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    // The group outlives us unless we end it: do so when this process exits (Ctrl-C included).
+    const killGroup = (): void => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    };
+    process.once('exit', killGroup);
     let stderr = '';
     let timedOut = false;
     child.stderr.setEncoding('utf8');
@@ -88,6 +97,7 @@ function runScript(argv: string[], timeoutMs: number): Promise<Exit> {
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      process.off('exit', killGroup);
       resolve({ code, signal, stderr, timedOut });
     });
   });
