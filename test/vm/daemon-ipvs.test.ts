@@ -5,6 +5,12 @@
 import test from 'ava';
 import { runInVm, type VmResult } from '../../src/lab/vm.js';
 
+// Every scheduler, with the three forwarding methods in turn; the second real server goes away
+// with the web service in the last reload (a removed real server is one del-dest each).
+const SCHEDULERS = ['lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sed', 'nq', 'mh'] as const;
+const KINDS = ['nat', 'dr', 'tun'] as const;
+const FORWARD = { nat: 'Masq', dr: 'Route', tun: 'Tunnel' } as const;
+
 const CONFIG = (w1: number, withWeb: boolean) => `
 node: { name: lb1 }
 lvs_timeouts: { tcp: 7200, tcpfin: 60, udp: 90 }
@@ -20,7 +26,7 @@ ${withWeb ? `  - name: web
     real_servers:
       - { address: 192.0.2.21, weight: ${w1} }
       - { address: 192.0.2.22, weight: 1 }
-` : ''}  - name: dns
+` : ''}${SCHEDULERS.map((sch, i) => `  - { address: 192.0.2.100, port: ${9000 + i}, scheduler: ${sch}, lb_kind: ${KINDS[i % 3]}, real_servers: [{ address: 192.0.2.31 }${withWeb ? ', { address: 192.0.2.32 }' : ''}] }\n`).join('')}  - name: dns
     address: 192.0.2.100
     port: 53
     protocol: udp
@@ -99,14 +105,17 @@ test('the VM job ran to the end', (t) => {
   t.regex(vm.stdout, /=== end/);
 });
 
-test('ipvsadm shows exactly the configured table', (t) => {
+test('ipvsadm shows exactly the configured table: every scheduler, NAT, DR and TUN', (t) => {
   const first = part('first');
   t.regex(first, /^UDP  192\.0\.2\.100:53 rr\n  -> 192\.0\.2\.23:5353 +Masq +1 /m);
   t.regex(first, /^TCP  192\.0\.2\.100:80 wrr\n(  -> 192\.0\.2\.2[12]:80 +Route +[31] .*\n){2}/m);
   t.regex(first, /  -> 192\.0\.2\.21:80 +Route +3 /);
   t.regex(first, /  -> 192\.0\.2\.22:80 +Route +1 /);
   t.regex(first, /^FWM  7 sh \(sh-port\) persistent 300 mask 255\.255\.255\.0\n  -> 192\.0\.2\.24:0 +Tunnel +2 /m);
-  t.is(first.split('\n').filter((l) => /^(TCP|UDP|FWM|SCTP) /.test(l)).length, 3);
+  SCHEDULERS.forEach((sch, i) => {
+    t.regex(first, new RegExp(`^TCP  192\\.0\\.2\\.100:${9000 + i} ${sch}\\n  -> 192\\.0\\.2\\.31:${9000 + i} +${FORWARD[KINDS[i % 3]!]} +1 .*\\n  -> 192\\.0\\.2\\.32:${9000 + i} +${FORWARD[KINDS[i % 3]!]} +1 `, 'm'), sch);
+  });
+  t.is(first.split('\n').filter((l) => /^(TCP|UDP|FWM|SCTP) /.test(l)).length, 3 + SCHEDULERS.length);
 });
 
 test('duet ipvs list prints what ipvsadm -Ln prints', (t) => {
@@ -116,7 +125,7 @@ test('duet ipvs list prints what ipvsadm -Ln prints', (t) => {
 test('a weight change is one write; an unchanged reload is none', (t) => {
   const r = reconciles();
   t.true(r.length >= 3, JSON.stringify(r));
-  t.deepEqual(r[0]!.ops, { 'add-svc': 3, 'add-dest': 4 });
+  t.deepEqual(r[0]!.ops, { 'add-svc': 3 + SCHEDULERS.length, 'add-dest': 4 + 2 * SCHEDULERS.length });
   t.deepEqual(r[1]!.ops, { 'edit-dest': 1 });
   t.is(r[1]!.applied, 1);
   t.regex(part('weight'), /  -> 192\.0\.2\.21:80 +Route +5 /);
@@ -124,9 +133,9 @@ test('a weight change is one write; an unchanged reload is none', (t) => {
   t.is(r[2]!.msg, 'IPVS table already as configured');
 });
 
-test('removing a managed service deletes it; a service duet never managed stays', (t) => {
+test('removing a managed service or real servers deletes just those; a service duet never managed stays', (t) => {
   const r = reconciles();
-  t.deepEqual(r[3]!.ops, { 'del-svc': 1 });
+  t.deepEqual(r[3]!.ops, { 'del-svc': 1, 'del-dest': SCHEDULERS.length });
   const after = part('foreign');
   t.notRegex(after, /192\.0\.2\.100:80/);
   t.regex(after, /^TCP  192\.0\.2\.200:25 rr$/m);
