@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { IpvsClient } from '../ipvs/genl-client.js';
-import { runInVm, PROJECT_ROOT } from './vm.js';
+import { runInVm, PROJECT_ROOT, VIP_HTTP_CLIENT } from './vm.js';
 
 export const VIP = '192.0.2.100';
 
@@ -33,19 +33,6 @@ virtual_servers:
     real_servers:
       - { address: 192.0.2.21, weight: 3 }
       - { address: 192.0.2.22, weight: 1 }
-`;
-
-// N requests to the VIP, a new connection each; prints the body (the server's name) per request.
-const HTTP_CLIENT = String.raw`
-n=$1
-for ((i = 0; i < n; i++)); do
-  if ! exec 3<>/dev/tcp/192.0.2.100/80; then echo connect-failed; continue; fi
-  printf 'GET / HTTP/1.0\r\nHost: vip\r\n\r\n' >&3
-  body=none
-  while IFS= read -r -t 2 l <&3; do body=$l; done
-  exec 3<&-
-  echo "$body"
-done
 `;
 
 /** The scenario. Env: DUET_DEMO_PREFIX (namespace name prefix), NODE (node binary). cwd: project root. */
@@ -78,7 +65,7 @@ waitfor() { local lim=$(( $(ms) + $1 * 1000 )); shift; until eval "$1"; do [ $(m
 hasvip() { ip -n $P$1 -4 -o addr show dev eth0 | grep -q ' 192\.0\.2\.100/'; }
 count() { grep -c "$1" "$2" 2>/dev/null || true; }
 cat > $W/http.sh <<'EOF'
-${HTTP_CLIENT}
+${VIP_HTTP_CLIENT}
 EOF
 cat > $W/d1.yaml <<'EOF'
 ${CONFIG('d1', 150)}
@@ -145,7 +132,7 @@ ip netns exec \${P}d1 ipvsadm -Ln
 run_http() { # label
   local t=$(ms)
   section "http-$1"
-  timeout 40 ip netns exec \${P}c bash $W/http.sh 20 > $W/$1.txt
+  timeout 40 ip netns exec \${P}c bash $W/http.sh 80 20 > $W/$1.txt
   echo "sequence: $(tr '\n' ' ' < $W/$1.txt)"
   sort $W/$1.txt | uniq -c
   echo "T http-$1-ms $(( $(ms) - t ))"

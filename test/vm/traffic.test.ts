@@ -10,7 +10,7 @@
 //   reload is only edit-dest/add-dest (no service deleted or re-added).
 // The client is one bash per run using /dev/tcp, so 100 requests cost no process starts in the VM.
 import test from 'ava';
-import { runInVm, type VmResult } from '../../src/lab/vm.js';
+import { runInVm, VIP_HTTP_CLIENT, type VmResult } from '../../src/lab/vm.js';
 
 interface Phase {
   sched: 'rr' | 'wrr';
@@ -71,18 +71,6 @@ ${oNat ? `      - { address: 10.0.0.23, port: 7, weight: 1 }\n` : ''}`;
 
 const yaml = (file: string, p: Phase) => `cat > ${file} <<'YAML'\n${CONFIG(p)}\nYAML\n`;
 
-// The client's HTTP run: N requests to PORT, one connection each, prints the body's last line.
-const HTTP_CLIENT = String.raw`
-port=$1; n=$2
-for ((i = 0; i < n; i++)); do
-  if ! exec 3<>/dev/tcp/192.0.2.100/$port; then echo connect-failed; continue; fi
-  printf 'GET / HTTP/1.0\r\nHost: vip\r\n\r\n' >&3
-  body=none
-  while IFS= read -r -t 2 l <&3; do body=$l; done
-  exec 3<&-
-  echo "$body"
-done
-`;
 
 // The long-lived client: one connection to each echo service, a line every 100 ms on both, each
 // echo read back (2 s limit); one log line per round. Stops when /tmp/lab/stop appears (or 40 s).
@@ -113,7 +101,7 @@ waitfor() { local lim=$(( $(ms) + $1 * 1000 )); shift; until eval "$1"; do [ $(m
 count() { grep -c "$1" "$2" 2>/dev/null || true; }
 mkdir -p /tmp/lab
 cat > /tmp/lab/http.sh <<'EOF'
-${HTTP_CLIENT}
+${VIP_HTTP_CLIENT}
 EOF
 cat > /tmp/lab/echo-client.sh <<'EOF'
 ${ECHO_CLIENT}
