@@ -8,82 +8,11 @@
 import { z } from 'zod';
 import { parseIpv4 } from '../core/addr.js';
 import { SCHEDULERS, destKey, ipv4LenFromMask, serviceKey, type Forward, type Protocol, type Scheduler, type TunnelCsum, type TunnelType } from '../ipvs/model.js';
-import { parsePrefix, parseUnicast, type Family } from './ip.js';
+import { type Family } from './ip.js';
+import { expecting, intIn, seconds, ms, objectName, ifName, argv, unicastIp, ipPrefix, compact, stringOr, familyName } from './blocks.js';
 import { show } from './messages.js';
-
-// ---------------------------------------------------------------------------------------------
-// Building blocks
-
-/** Replace zod's "expected object" with what the operator should have written here. */
-const expecting = (what: string): z.core.$ZodErrorMap => (iss) =>
-  iss.code === 'invalid_type' && iss.input !== undefined ? `expected ${what}, got ${show(iss.input)}` : undefined;
-
-const intIn = (min: number, max: number) =>
-  z.number().refine((n) => Number.isInteger(n) && n >= min && n <= max, {
-    error: (iss) =>
-      `must be ${Number.isInteger(iss.input) ? '' : 'a whole number '}${min}..${max}, got ${show(iss.input)}`,
-  });
-
-/** A duration in seconds (fractions allowed), min..max inclusive. */
-const seconds = (min: number, max: number) =>
-  z.number().refine((n) => n >= min && n <= max, {
-    error: (iss) => `must be ${min}..${max} seconds, got ${show(iss.input)}`,
-  });
-
-const ms = (s: number): number => Math.round(s * 1000);
-
-/** Instance, script and group names: they end up in logs, env vars and control commands. */
-const objectName = z.string().regex(/^(?!__proto__$)[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}$/, {
-  error: (iss) => `must be 1..64 characters of A-Z a-z 0-9 _ . : -, got ${show(iss.input)}`,
-});
-
-/** Linux interface name (dev_valid_name): 1..15 bytes, no '/', ':' or whitespace, not "." or "..". */
-const ifName = z.string().regex(/^(?!\.\.?$)[^\s/:]{1,15}$/, {
-  error: (iss) => `must be an interface name (1..15 characters, no '/', ':' or spaces), got ${show(iss.input)}`,
-});
-
-/** A command as an argv array, run without a shell. */
-const argv = z
-  .array(z.string(), { error: expecting('a command as a list [program, arg, ...]') })
-  .min(1)
-  .refine((a) => a[0] !== '', { path: [0], error: 'program must not be empty' });
-
-const unicastIp = z.string().transform((s, ctx) => {
-  const r = parseUnicast(s);
-  if (!r.ok) {
-    ctx.issues.push({ code: 'custom', message: r.error, input: s });
-    return z.NEVER;
-  }
-  return r.value;
-});
-
-const ipPrefix = z.string().transform((s, ctx) => {
-  const r = parsePrefix(s);
-  if (!r.ok) {
-    ctx.issues.push({ code: 'custom', message: r.error, input: s });
-    return z.NEVER;
-  }
-  return r.value;
-});
-
-/** Drop undefined-valued keys so optional output fields are absent rather than present-undefined. */
-type Simplify<T> = { [K in keyof T]: T[K] } & {};
-type Compact<T> = Simplify<
-  { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
-    [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
-  }
->;
-function compact<T extends Record<string, unknown>>(o: T): Compact<T> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
-  return out as Compact<T>;
-}
-
-/** A list entry written either as a bare string or as a mapping; the string becomes {[key]: s}. */
-const stringOr = <S extends z.ZodType>(key: string, obj: S) =>
-  z.preprocess((v) => (typeof v === 'string' ? { [key]: v } : v), obj);
-
-const familyName = (f: Family): string => (f === 4 ? 'IPv4' : 'IPv6');
+import { BugError } from '../core/errors.js';
+import { checksSchema, latencyWeightSchema, normalizeLatencyWeight, resolveCheck, sorryServerSchema, type CheckConfig, type LatencyWeightConfig, type RawCheck } from './checks-schema.js';
 
 // ---------------------------------------------------------------------------------------------
 // Sections
@@ -413,6 +342,10 @@ const realServerSchema = z
       /** Overrides the virtual server's lb_kind for this server (keepalived: lvs_method). */
       lb_kind: lbKind.optional(),
       tunnel: tunnelSchema.optional(),
+      /** Replaces the virtual server's checks for this server ([] = none). */
+      checks: checksSchema.optional(),
+      /** Keep a failed server at weight 0 instead of removing it (its connections drain). */
+      inhibit_on_failure: z.boolean().optional(),
     },
     { error: expecting('a mapping {address, port, weight, ...}') },
   )
@@ -457,6 +390,20 @@ const virtualServerSchema = z
       /** Tunnel encapsulation for lb_kind tun; real servers inherit it. */
       tunnel: tunnelSchema.optional(),
       real_servers: z.array(realServerSchema, { error: expecting('a list of real servers') }).default([]),
+      /** Checks of every real server (a real server's own `checks` replaces them). */
+      checks: checksSchema.default([]),
+      /** Default for the real servers: keep a failed server at weight 0 instead of removing it. */
+      inhibit_on_failure: z.boolean().default(false),
+      /** Seconds over which a recovered server's weight ramps up to its full weight. */
+      slow_start: seconds(0, 3600).default(0),
+      /** Healthy weight below which the service switches to its sorry server. keepalived: quorum */
+      quorum: intIn(1, 4294967295).default(1),
+      /** Lost below quorum - hysteresis, regained at quorum + hysteresis. */
+      hysteresis: intIn(0, 4294967295).default(0),
+      quorum_up: argv.optional(),
+      quorum_down: argv.optional(),
+      sorry_server: sorryServerSchema.optional(),
+      latency_weight: latencyWeightSchema.optional(),
     },
     { error: expecting('a mapping') },
   )
@@ -496,6 +443,16 @@ const virtualServerSchema = z
     }
     if (v.tunnel !== undefined && v.lb_kind !== 'tun') at(['tunnel'], 'only valid with lb_kind: tun');
 
+    if (v.hysteresis >= v.quorum) at(['hysteresis'], `must be less than quorum (${v.quorum}), got ${v.hysteresis}: quorum could never be lost`);
+    if (v.sorry_server !== undefined) {
+      const ss = v.sorry_server;
+      if (ss.address.family !== family) at(['sorry_server', 'address'], `is ${familyName(ss.address.family)} but the virtual server is ${familyName(family)}`);
+      const kind = ss.lb_kind ?? v.lb_kind;
+      if (byAddr && kind !== 'nat' && ss.port !== undefined && ss.port !== v.port) {
+        at(['sorry_server', 'port'], `must be the virtual server's port (${v.port ?? '?'}) or omitted with lb_kind ${kind} (only nat translates ports)`);
+      }
+    }
+    const reportedVsChecks = new Set<number>();
     const seen = new Map<string, number>();
     v.real_servers.forEach((r, n) => {
       const path = (...p: string[]): (string | number)[] => ['real_servers', n, ...p];
@@ -508,6 +465,7 @@ const virtualServerSchema = z
         at(path('port'), `must be the virtual server's port (${v.port ?? '?'}) or omitted with lb_kind ${kind} (only nat translates ports)`);
       }
       const key = destKey({ family: r.address.family, address: r.address.address, port: r.port ?? v.port ?? 0 });
+      checkResolvable(v, r, n, at, reportedVsChecks);
       const prev = seen.get(key);
       if (prev !== undefined) at(['real_servers', n], `duplicate of real_servers[${prev}] (${key})`);
       else seen.set(key, n);
@@ -534,7 +492,18 @@ const virtualServerSchema = z
           upperThreshold: r.upper_threshold,
           lowerThreshold: r.lower_threshold,
           tunnel: kind === 'tun' ? normalizeTunnel(r.tunnel ?? v.tunnel) : undefined,
+          checks: resolvedChecks(r.checks ?? v.checks, r.address, r.port ?? v.port ?? 0),
+          inhibitOnFailure: r.inhibit_on_failure ?? v.inhibit_on_failure,
         });
+      }),
+      slowStartMs: ms(v.slow_start),
+      quorum: v.quorum,
+      hysteresis: v.hysteresis,
+      ...compact({
+        quorumUp: v.quorum_up,
+        quorumDown: v.quorum_down,
+        sorryServer: v.sorry_server === undefined ? undefined : sorryServer(v.sorry_server, v.lb_kind, v.tunnel, v.port ?? 0),
+        latencyWeight: v.latency_weight === undefined ? undefined : normalizeLatencyWeight(v.latency_weight),
       }),
     };
     if (v.address !== undefined) {
@@ -566,6 +535,47 @@ function netmaskLen(family: Family, g: number | string): number | string {
   return len ?? `must be a netmask with contiguous ones such as '255.255.255.0' or a prefix length 0..32, got ${show(g)}`;
 }
 
+type RawRealServer = z.output<typeof realServerSchema>;
+type At = (path: (string | number)[], message: string) => void;
+
+/** Report checks that cannot be resolved for a real server (a port-less server without connect_port). */
+function checkResolvable(v: { checks: RawCheck[]; port?: number | undefined }, r: RawRealServer, n: number, at: At, reportedVsChecks: Set<number>): void {
+  const own = r.checks !== undefined;
+  (r.checks ?? v.checks).forEach((c, k) => {
+    const res = resolveCheck(c, { address: r.address.address, family: r.address.family, port: r.port ?? v.port ?? 0 });
+    if (res.ok) return;
+    if (own) at(['real_servers', n, 'checks', k, ...res.path], res.message);
+    else if (!reportedVsChecks.has(k)) {
+      reportedVsChecks.add(k);
+      at(['checks', k, ...res.path], res.message);
+    }
+  });
+}
+
+function resolvedChecks(list: RawCheck[], addr: { address: string; family: Family }, port: number): CheckConfig[] {
+  return list.map((c) => {
+    const r = resolveCheck(c, { address: addr.address, family: addr.family, port });
+    if (!r.ok) throw new BugError(`unresolvable check passed validation: ${r.message}`);
+    return r.value;
+  });
+}
+
+function sorryServer(s: z.output<typeof sorryServerSchema>, vsKind: LbKind, vsTunnel: z.output<typeof tunnelSchema> | undefined, vsPort: number): RealServerConfig {
+  const kind: LbKind = s.lb_kind ?? vsKind;
+  return compact({
+    address: s.address.address,
+    family: s.address.family,
+    port: s.port ?? vsPort,
+    forward: LB_KINDS[kind],
+    weight: s.weight,
+    upperThreshold: 0,
+    lowerThreshold: 0,
+    tunnel: kind === 'tun' ? normalizeTunnel(vsTunnel) : undefined,
+    checks: [],
+    inhibitOnFailure: false,
+  });
+}
+
 /** Each real server with everything resolved: port defaulted, lb_kind as the forwarding method. */
 export interface RealServerConfig {
   address: string;
@@ -577,6 +587,9 @@ export interface RealServerConfig {
   lowerThreshold: number;
   /** Present exactly when forward is 'tunnel'. */
   tunnel?: TunnelConfig;
+  /** All must pass; none = always healthy. */
+  checks: CheckConfig[];
+  inhibitOnFailure: boolean;
 }
 
 interface VirtualServerCommon {
@@ -591,6 +604,15 @@ interface VirtualServerCommon {
   persistenceNetmaskLen: number;
   onePacket: boolean;
   realServers: RealServerConfig[];
+  /** 0 = a recovered server gets its full weight at once. */
+  slowStartMs: number;
+  quorum: number;
+  hysteresis: number;
+  quorumUp?: string[];
+  quorumDown?: string[];
+  /** A destination with no checks; in the table only while quorum is lost. */
+  sorryServer?: RealServerConfig;
+  latencyWeight?: LatencyWeightConfig;
 }
 
 export type VirtualServerConfig = VirtualServerCommon &

@@ -14,13 +14,15 @@ export type WeightFn = (svcKey: string, destKey: string, configured: number) => 
 
 export interface DesiredOptions {
   readonly weight?: WeightFn;
+  /** True when a service has lost quorum: it then holds only its sorry server, if it has one. */
+  readonly quorumLost?: (svcKey: string) => boolean;
 }
 
 /** The table the config asks for, services and destinations in config order. */
 export function desiredTable(cfg: readonly VirtualServerConfig[], o: DesiredOptions = {}): Table {
   const table = new Map<string, Service>();
   for (const v of cfg) {
-    const svc = service(v, o.weight);
+    const svc = service(v, o.weight, o.quorumLost);
     const k = serviceKey(svc);
     if (table.has(k)) throw new BugError(`virtual server ${k} configured twice (the config schema rejects this)`);
     table.set(k, svc);
@@ -28,7 +30,7 @@ export function desiredTable(cfg: readonly VirtualServerConfig[], o: DesiredOpti
   return table;
 }
 
-function service(v: VirtualServerConfig, weightOf: WeightFn | undefined): Service {
+function service(v: VirtualServerConfig, weightOf: WeightFn | undefined, quorumLost: DesiredOptions['quorumLost']): Service {
   const flags: ServiceFlags = {
     ...NO_FLAGS,
     persistent: v.persistenceTimeoutS > 0,
@@ -49,6 +51,11 @@ function service(v: VirtualServerConfig, weightOf: WeightFn | undefined): Servic
     ? { kind: 'fwmark', fwmark: v.fwmark, ...attrs, dests: new Map() }
     : { kind: 'addr', protocol: v.protocol, address: v.address, port: v.port, ...attrs, dests: new Map() };
   const sk = serviceKey(base);
+  // keepalived: with quorum lost, the sorry server replaces the remaining real servers.
+  if (v.sorryServer && quorumLost?.(sk)) {
+    const d = destination(v.sorryServer);
+    return { ...base, dests: new Map([[destKey(d), d]]) };
+  }
   const dests = new Map<string, Destination>();
   const seen = new Set<string>();
   for (const r of v.realServers) {

@@ -29,8 +29,10 @@ function issuesOf(text: string): string[] {
 }
 
 const rs = (address: string, port: number, forward: 'masq' | 'route' | 'tunnel', o: object = {}) => ({
-  address, family: (address.includes(":") ? 6 : 4) as 4 | 6, port, forward, weight: 1, upperThreshold: 0, lowerThreshold: 0, ...o,
+  address, family: (address.includes(":") ? 6 : 4) as 4 | 6, port, forward, weight: 1, upperThreshold: 0, lowerThreshold: 0, checks: [], inhibitOnFailure: false, ...o,
 });
+/** A virtual server's health fields when the config has none. */
+const NO_HEALTH = { slowStartMs: 0, quorum: 1, hysteresis: 0 };
 
 // ---------------------------------------------------------------------------------------------
 // Good
@@ -39,7 +41,7 @@ test('conf/duet.yaml: the documented DR example', async (t) => {
   const c = await mustLoad('conf/duet.yaml');
   t.deepEqual(c.virtualServers, [{
     name: 'web', kind: 'addr', family: 4, protocol: 'tcp', address: '192.0.2.100', port: 80,
-    scheduler: 'wrr', schedulerFlags: [], persistenceTimeoutS: 0, persistenceNetmaskLen: 32, onePacket: false,
+    scheduler: 'wrr', schedulerFlags: [], persistenceTimeoutS: 0, persistenceNetmaskLen: 32, onePacket: false, ...NO_HEALTH,
     realServers: [rs('192.0.2.21', 80, 'route', { weight: 3 }), rs('192.0.2.22', 80, 'route')],
   }]);
   t.is(c.vrrp.instances.length, 2, '`duet check` still says "2 VRRP instances"');
@@ -54,7 +56,7 @@ test('every feature once: exact normalized output', async (t) => {
   const expected: VirtualServerConfig[] = [
     {
       name: 'tcp:192.0.2.100:80', kind: 'addr', family: 4, protocol: 'tcp', address: '192.0.2.100', port: 80,
-      scheduler: 'wrr', schedulerFlags: [], persistenceTimeoutS: 0, persistenceNetmaskLen: 32, onePacket: false,
+      scheduler: 'wrr', schedulerFlags: [], persistenceTimeoutS: 0, persistenceNetmaskLen: 32, onePacket: false, ...NO_HEALTH,
       realServers: [
         rs('192.0.2.21', 80, 'route', { weight: 3 }),
         rs('192.0.2.22', 80, 'route', { upperThreshold: 100, lowerThreshold: 50 }),
@@ -62,17 +64,17 @@ test('every feature once: exact normalized output', async (t) => {
     },
     {
       name: 'api', kind: 'addr', family: 4, protocol: 'tcp', address: '192.0.2.100', port: 443,
-      scheduler: 'wlc', schedulerFlags: [], persistenceTimeoutS: 600, persistenceNetmaskLen: 24, onePacket: false,
+      scheduler: 'wlc', schedulerFlags: [], persistenceTimeoutS: 600, persistenceNetmaskLen: 24, onePacket: false, ...NO_HEALTH,
       realServers: [rs('10.0.0.21', 8443, 'masq'), rs('192.0.2.23', 443, 'route', { weight: 0 })],
     },
     {
       name: 'udp:192.0.2.100:53', kind: 'addr', family: 4, protocol: 'udp', address: '192.0.2.100', port: 53,
       scheduler: 'sh', schedulerFlags: ['sh-port', 'sh-fallback'], persistenceTimeoutS: 0, persistenceNetmaskLen: 32,
-      onePacket: true, realServers: [rs('10.0.0.53', 53, 'masq')],
+      onePacket: true, ...NO_HEALTH, realServers: [rs('10.0.0.53', 53, 'masq')],
     },
     {
       name: 'fwmark6:10', kind: 'fwmark', family: 6, fwmark: 10,
-      scheduler: 'mh', schedulerFlags: ['mh-fallback'], persistenceTimeoutS: 60, persistenceNetmaskLen: 64, onePacket: false,
+      scheduler: 'mh', schedulerFlags: ['mh-fallback'], persistenceTimeoutS: 60, persistenceNetmaskLen: 64, onePacket: false, ...NO_HEALTH,
       realServers: [
         rs('2001:db8::21', 0, 'tunnel', { tunnel: { type: 'gue', port: 6080, csum: 'remcsum' } }),
         rs('2001:db8::22', 8080, 'tunnel', { tunnel: { type: 'gre', port: 0, csum: 'csum' } }),
@@ -80,12 +82,12 @@ test('every feature once: exact normalized output', async (t) => {
     },
     {
       name: 'sctp:198.51.100.7:0', kind: 'addr', family: 4, protocol: 'sctp', address: '198.51.100.7', port: 0,
-      scheduler: 'wlc', schedulerFlags: [], persistenceTimeoutS: 1, persistenceNetmaskLen: 16, onePacket: false,
+      scheduler: 'wlc', schedulerFlags: [], persistenceTimeoutS: 1, persistenceNetmaskLen: 16, onePacket: false, ...NO_HEALTH,
       realServers: [],
     },
     {
       name: 'fwmark6:4294967295', kind: 'fwmark', family: 6, fwmark: 4294967295,
-      scheduler: 'wlc', schedulerFlags: [], persistenceTimeoutS: 0, persistenceNetmaskLen: 128, onePacket: false,
+      scheduler: 'wlc', schedulerFlags: [], persistenceTimeoutS: 0, persistenceNetmaskLen: 128, onePacket: false, ...NO_HEALTH,
       realServers: [],
     },
   ];

@@ -1,0 +1,301 @@
+// The check engine: runs every real server's checks on its own schedule, folds results through
+// the pure health/weight/latency/quorum rules, and reports changes as events. It owns no I/O of
+// its own: `run` performs a check (src/check/checkers in production, a fake in tests) and time
+// comes from the injected clock. It runs in the check worker thread in production
+// (check/worker.ts), so nothing here can delay VRRP adverts on the main thread.
+import type { Clock } from '../core/clock.js';
+import type { RealServerConfig, VirtualServerConfig } from '../config/schema.js';
+import type { CheckConfig } from '../config/checks-schema.js';
+import { destKey, serviceKey } from '../ipvs/model.js';
+import { applyResult, INITIAL_CHECK_STATE, nextDelay, type CheckState, type Health } from './health.js';
+import { addSample, INITIAL_LATENCY, type LatencyState } from './latency.js';
+import { healthyWeight, quorumUp, serverVerdict, type Verdict } from './weight.js';
+import type { CheckResult, CheckSpec } from './types.js';
+
+export type RunCheck = (spec: CheckSpec, signal: AbortSignal) => Promise<CheckResult>;
+
+export type CheckEvent =
+  | { kind: 'check'; service: string; server: string; check: string; from: Health; to: Health; reason: string; latencyMs: number | undefined }
+  | { kind: 'weight'; service: string; server: string; from: Verdict | undefined; to: Verdict; reason: string }
+  | { kind: 'quorum'; service: string; up: boolean; healthyWeight: number; quorum: number; hysteresis: number };
+
+export interface ServiceVerdicts {
+  quorumUp: boolean;
+  /** By destKey; servers without an entry take their configured weight. */
+  dests: Map<string, Verdict>;
+}
+
+export interface CheckStatus {
+  check: string;
+  health: Health;
+  reason: string;
+  latencyMs: number | undefined;
+  checks: number;
+  failures: number;
+}
+
+export interface ServerStatus {
+  server: string;
+  configured: number;
+  verdict: Verdict;
+  reason: string;
+  latencyEwmaMs: number | undefined;
+  checks: CheckStatus[];
+}
+
+export interface ServiceStatus {
+  service: string;
+  name: string;
+  quorumUp: boolean;
+  healthyWeight: number;
+  servers: ServerStatus[];
+}
+
+interface CheckRec {
+  readonly id: string;
+  readonly name: string;
+  readonly cfg: CheckConfig;
+  readonly server: ServerRec;
+  state: CheckState;
+  due: number;
+  cancelTimer: (() => void) | undefined;
+  abort: AbortController | undefined;
+  stopped: boolean;
+}
+
+interface ServerRec {
+  readonly key: string;
+  rs: RealServerConfig;
+  readonly service: ServiceRec;
+  checks: CheckRec[];
+  latency: LatencyState;
+  upSinceMs: number | undefined;
+  verdict: Verdict;
+  reason: string;
+  cancelRamp: (() => void) | undefined;
+}
+
+interface ServiceRec {
+  readonly key: string;
+  cfg: VirtualServerConfig;
+  servers: Map<string, ServerRec>;
+  quorumUp: boolean;
+}
+
+export interface EngineOptions {
+  clock: Clock;
+  run: RunCheck;
+  onEvent: (e: CheckEvent) => void;
+  /** 0..1; spreads first runs over one interval. */
+  random?: () => number;
+}
+
+/** How late checks start, kept for the benchmark's p99 (a ring of the last samples). */
+const LATE_SAMPLES = 16384;
+
+export class CheckEngine {
+  private services = new Map<string, ServiceRec>();
+  private readonly random: () => number;
+  private readonly late = new Float64Array(LATE_SAMPLES);
+  private lateN = 0;
+  private runs = 0;
+
+  constructor(private readonly o: EngineOptions) {
+    this.random = o.random ?? Math.random;
+  }
+
+  /**
+   * Start, keep or stop checks so they match `list`. A check whose service, server and settings
+   * are unchanged keeps its state and schedule (a reload does not reset health).
+   */
+  configure(list: readonly VirtualServerConfig[]): void {
+    const next = new Map<string, ServiceRec>();
+    for (const cfg of list) {
+      const key = serviceKey(cfg);
+      const old = this.services.get(key);
+      const svc: ServiceRec = old ?? { key, cfg, servers: new Map(), quorumUp: true };
+      svc.cfg = cfg;
+      const servers = new Map<string, ServerRec>();
+      for (const rs of cfg.realServers) {
+        const sk = destKey(rs);
+        servers.set(sk, this.configureServer(svc, old?.servers.get(sk), sk, rs));
+      }
+      for (const [sk, s] of svc.servers) if (!servers.has(sk)) this.stopServer(s);
+      svc.servers = servers;
+      next.set(key, svc);
+    }
+    for (const [key, s] of this.services) if (!next.has(key)) for (const srv of s.servers.values()) this.stopServer(srv);
+    this.services = next;
+    for (const svc of next.values()) {
+      for (const srv of svc.servers.values()) this.refresh(srv, 'configured');
+      this.refreshQuorum(svc);
+    }
+  }
+
+  private configureServer(svc: ServiceRec, old: ServerRec | undefined, key: string, rs: RealServerConfig): ServerRec {
+    const srv: ServerRec = old ?? {
+      key, rs, service: svc, checks: [], latency: INITIAL_LATENCY, upSinceMs: undefined, verdict: rs.weight, reason: 'not checked yet', cancelRamp: undefined,
+    };
+    srv.rs = rs;
+    const byId = new Map((old?.checks ?? []).map((c) => [c.id, c]));
+    srv.checks = rs.checks.map((cfg, n) => {
+      const id = `${n}|${JSON.stringify(cfg)}`;
+      const kept = byId.get(id);
+      if (kept) {
+        byId.delete(id);
+        return kept;
+      }
+      const c: CheckRec = {
+        id, name: `${cfg.spec.type}#${n}`, cfg, server: srv, state: INITIAL_CHECK_STATE, due: 0, cancelTimer: undefined, abort: undefined, stopped: false,
+      };
+      // Jittered start: thousands of checks configured at once must not fire together.
+      this.schedule(c, this.o.clock.now() + Math.floor(this.random() * cfg.intervalMs));
+      return c;
+    });
+    for (const c of byId.values()) this.stopCheck(c);
+    return srv;
+  }
+
+  /** Current verdicts per service key (what the desired table needs). */
+  verdicts(): Map<string, ServiceVerdicts> {
+    const out = new Map<string, ServiceVerdicts>();
+    for (const svc of this.services.values()) {
+      out.set(svc.key, { quorumUp: svc.quorumUp, dests: new Map([...svc.servers].map(([k, s]) => [k, s.verdict])) });
+    }
+    return out;
+  }
+
+  status(): ServiceStatus[] {
+    return [...this.services.values()].map((svc) => ({
+      service: svc.key,
+      name: svc.cfg.name,
+      quorumUp: svc.quorumUp,
+      healthyWeight: healthyWeight([...svc.servers.values()].map((s) => s.verdict)),
+      servers: [...svc.servers.values()].map((s) => ({
+        server: s.key,
+        configured: s.rs.weight,
+        verdict: s.verdict,
+        reason: s.reason,
+        latencyEwmaMs: s.latency.ewmaMs,
+        checks: s.checks.map((c) => ({
+          check: c.name, health: c.state.health, reason: c.state.reason, latencyMs: c.state.latencyMs, checks: c.state.checks, failures: c.state.failures,
+        })),
+      })),
+    }));
+  }
+
+  /** Checks run so far and the p99 of how late they started (ms past due), over the last samples. */
+  timing(): { runs: number; lateP99Ms: number; lateMaxMs: number } {
+    const n = Math.min(this.lateN, LATE_SAMPLES);
+    const xs = Array.from(this.late.subarray(0, n)).sort((a, b) => a - b);
+    return { runs: this.runs, lateP99Ms: xs[Math.floor(n * 0.99)] ?? 0, lateMaxMs: xs[n - 1] ?? 0 };
+  }
+
+  stop(): void {
+    for (const svc of this.services.values()) for (const s of svc.servers.values()) this.stopServer(s);
+    this.services.clear();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private schedule(c: CheckRec, due: number): void {
+    c.due = due;
+    c.cancelTimer = this.o.clock.at(due, () => this.fire(c));
+  }
+
+  private fire(c: CheckRec): void {
+    c.cancelTimer = undefined;
+    if (c.stopped) return;
+    const now = this.o.clock.now();
+    this.late[this.lateN++ % LATE_SAMPLES] = now - c.due;
+    this.runs++;
+    const ac = new AbortController();
+    c.abort = ac;
+    this.o.run(c.cfg.spec, ac.signal).then(
+      (r) => this.done(c, r),
+      (e: unknown) => this.done(c, { ok: false, latencyMs: this.o.clock.now() - now, reason: `error: ${e instanceof Error ? e.message : String(e)}` }),
+    );
+  }
+
+  private done(c: CheckRec, r: CheckResult): void {
+    c.abort = undefined;
+    if (c.stopped) return;
+    const srv = c.server;
+    const wasDown = srv.checks.some((x) => x.state.health === 'down');
+    const { state, transition } = applyResult(c.state, r, c.cfg);
+    c.state = state;
+    if (transition) {
+      this.o.onEvent({ kind: 'check', service: srv.service.key, server: srv.key, check: c.name, ...transition, latencyMs: r.latencyMs });
+    }
+    const lw = srv.service.cfg.latencyWeight;
+    if (lw && r.ok && c === srv.checks.find((x) => x.cfg.spec.type !== 'exec')) srv.latency = addSample(srv.latency, r.latencyMs, lw);
+    const isDown = srv.checks.some((x) => x.state.health === 'down');
+    if (wasDown && !isDown) this.startRamp(srv);
+    if (!wasDown && isDown) this.stopRamp(srv);
+    this.refresh(srv, transition ? transition.reason : r.reason);
+    this.refreshQuorum(srv.service);
+    const now = this.o.clock.now();
+    this.schedule(c, Math.max(now, c.due + nextDelay(state, c.cfg)));
+  }
+
+  /** Slow start: after a recovery, re-evaluate the weight in steps until the ramp is over. */
+  private startRamp(srv: ServerRec): void {
+    const total = srv.service.cfg.slowStartMs;
+    if (total <= 0) return;
+    srv.upSinceMs = this.o.clock.now();
+    const step = Math.max(250, Math.floor(total / 20));
+    const tick = (): void => {
+      srv.cancelRamp = undefined;
+      const done = this.o.clock.now() - (srv.upSinceMs ?? 0) >= total;
+      if (done) srv.upSinceMs = undefined;
+      this.refresh(srv, done ? 'slow start done' : 'slow start');
+      this.refreshQuorum(srv.service);
+      if (!done) srv.cancelRamp = this.o.clock.at(Math.min(this.o.clock.now() + step, (srv.upSinceMs ?? 0) + total), tick);
+    };
+    srv.cancelRamp?.();
+    srv.cancelRamp = this.o.clock.at(this.o.clock.now() + step, tick);
+  }
+
+  private stopRamp(srv: ServerRec): void {
+    srv.cancelRamp?.();
+    srv.cancelRamp = undefined;
+    srv.upSinceMs = undefined;
+  }
+
+  private refresh(srv: ServerRec, cause: string): void {
+    const v = serverVerdict({
+      configured: srv.rs.weight,
+      inhibitOnFailure: srv.rs.inhibitOnFailure,
+      checks: srv.checks.map((c) => c.state),
+      latencyFactor: srv.service.cfg.latencyWeight ? srv.latency.factor : 1,
+      upSinceMs: srv.upSinceMs,
+      slowStartMs: srv.service.cfg.slowStartMs,
+      nowMs: this.o.clock.now(),
+    });
+    const before = srv.verdict;
+    srv.verdict = v.verdict;
+    srv.reason = v.reason;
+    if (before !== v.verdict) {
+      this.o.onEvent({ kind: 'weight', service: srv.service.key, server: srv.key, from: before, to: v.verdict, reason: `${v.reason} (${cause})` });
+    }
+  }
+
+  private refreshQuorum(svc: ServiceRec): void {
+    const healthy = healthyWeight([...svc.servers.values()].map((s) => s.verdict));
+    const up = quorumUp(svc.quorumUp, healthy, svc.cfg);
+    if (up === svc.quorumUp) return;
+    svc.quorumUp = up;
+    this.o.onEvent({ kind: 'quorum', service: svc.key, up, healthyWeight: healthy, quorum: svc.cfg.quorum, hysteresis: svc.cfg.hysteresis });
+  }
+
+  private stopCheck(c: CheckRec): void {
+    c.stopped = true;
+    c.cancelTimer?.();
+    c.abort?.abort();
+  }
+
+  private stopServer(s: ServerRec): void {
+    for (const c of s.checks) this.stopCheck(c);
+    this.stopRamp(s);
+  }
+}

@@ -1,0 +1,88 @@
+// What a health check is (resolved from config) and what one run of it yields.
+// Checkers (src/check/checkers/*) turn a spec into a result with I/O; everything that decides
+// what a result means (rise/fall, weights, quorum) is pure and lives beside them.
+
+/** Where a check connects: the real server unless connect_ip/connect_port say otherwise. */
+export interface CheckTarget {
+  readonly address: string;
+  readonly family: 4 | 6;
+  readonly port: number;
+  /** Source address to bind (keepalived: bindto). */
+  readonly bindAddress?: string;
+}
+
+export interface TcpCheckSpec {
+  readonly type: 'tcp';
+  readonly target: CheckTarget;
+  readonly timeoutMs: number;
+}
+
+/** An expected status: a code or an inclusive range. */
+export interface StatusRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface HttpCheckSpec {
+  readonly type: 'http' | 'https';
+  readonly target: CheckTarget;
+  readonly timeoutMs: number;
+  readonly method: string;
+  readonly path: string;
+  /** Host header; default: the target address (and port when not the scheme's default). */
+  readonly host?: string;
+  readonly status: readonly StatusRange[];
+  /** The body must match this regex (source text, compiled by the checker). */
+  readonly bodyRegex?: string;
+  /** Hex MD5 of the whole body (keepalived's HTTP_GET digest). */
+  readonly bodyDigest?: string;
+  /** https only: verify the certificate chain and name. */
+  readonly tlsVerify: boolean;
+  /** https only: SNI and the name verified; default the host. */
+  readonly tlsName?: string;
+}
+
+export interface ExecCheckSpec {
+  readonly type: 'exec';
+  /** argv[0] is the program; no shell. */
+  readonly argv: readonly string[];
+  readonly timeoutMs: number;
+  /** keepalived misc_dynamic: exit 2..255 means healthy with weight = code - 2. */
+  readonly dynamic: boolean;
+}
+
+export interface AgentCheckSpec {
+  readonly type: 'agent';
+  readonly target: CheckTarget;
+  readonly timeoutMs: number;
+  /** Sent after connecting (HAProxy agent-send); nothing when empty. */
+  readonly send: string;
+}
+
+export type CheckSpec = TcpCheckSpec | HttpCheckSpec | ExecCheckSpec | AgentCheckSpec;
+
+/** What an agent said, HAProxy agent-check style. */
+export type AgentAnswer =
+  | { readonly kind: 'up' }
+  | { readonly kind: 'down' }
+  | { readonly kind: 'drain' }
+  | { readonly kind: 'maint' }
+  /** Share of the configured weight, 0..100 (an answer above 100 is capped at 100). */
+  | { readonly kind: 'percent'; readonly percent: number };
+
+/** One run of one check. */
+export interface CheckResult {
+  /** Healthy? For an agent: it answered something parseable (its answer says the rest). */
+  readonly ok: boolean;
+  /** Start to verdict, ms. */
+  readonly latencyMs: number;
+  /** Short and stable, for logs and metrics: "connected", "refused", "timeout", "status 500", ... */
+  readonly reason: string;
+  /** exec with dynamic: the weight the script asked for. */
+  readonly weight?: number;
+  /** agent: what it said. */
+  readonly agent?: AgentAnswer;
+}
+
+/** A checker: one run, bounded by spec.timeoutMs and by `signal` (aborted on stop/reload). */
+export type Checker<S extends CheckSpec = CheckSpec> = (spec: S, signal: AbortSignal) => Promise<CheckResult>;
