@@ -1,7 +1,8 @@
-// One check's health from its results: rise/fall counting, pure. A check starts 'unknown' and
-// its first result decides at once (a starting node should not wait rise x interval to trust a
-// healthy server, nor fall x interval to drop a dead one); after that, `rise` successes in a
-// row bring it up and `fall` failures in a row take it down.
+// One check's health from its results: rise/fall counting, pure. A check starts 'unknown', which
+// counts as healthy (as in keepalived: a starting node serves with the configured table). One
+// success makes it 'up' at once; it goes 'down' only after `fall` failures in a row, so a slow
+// first check (a cold process, a TLS handshake) does not pull a healthy server. After that,
+// `rise` successes in a row bring a failed server back.
 import type { AgentAnswer, CheckResult } from './types.js';
 
 export type Health = 'unknown' | 'up' | 'down';
@@ -41,7 +42,7 @@ export function applyResult(s: CheckState, r: CheckResult, c: Counts): { state: 
   const okRun = r.ok ? s.okRun + 1 : 0;
   const failRun = r.ok ? 0 : s.failRun + 1;
   let health = s.health;
-  if (s.health === 'unknown') health = r.ok ? 'up' : 'down';
+  if (s.health === 'unknown') health = r.ok ? 'up' : failRun >= c.fall ? 'down' : 'unknown';
   else if (s.health === 'up' && failRun >= c.fall) health = 'down';
   else if (s.health === 'down' && okRun >= c.rise) health = 'up';
   const state: CheckState = {
@@ -57,10 +58,10 @@ export function applyResult(s: CheckState, r: CheckResult, c: Counts): { state: 
   };
   if (health === s.health) return { state };
   const why = r.ok ? `${r.reason} (${okRun} in a row)` : `${r.reason} (${failRun} in a row)`;
-  return { state, transition: { from: s.health, to: health, reason: s.health === 'unknown' ? `first check: ${r.reason}` : why } };
+  return { state, transition: { from: s.health, to: health, reason: s.health === 'unknown' && r.ok ? `first check: ${r.reason}` : why } };
 }
 
 /** ms to the next run: retry sooner while a healthy check is failing towards `fall`. */
 export function nextDelay(s: CheckState, t: { intervalMs: number; retryDelayMs: number }): number {
-  return s.health === 'up' && s.failRun > 0 ? t.retryDelayMs : t.intervalMs;
+  return s.health !== 'down' && s.failRun > 0 ? t.retryDelayMs : t.intervalMs;
 }

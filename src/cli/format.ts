@@ -1,12 +1,13 @@
 // Human tables for CLI output.
 import type { DaemonStatus } from '../daemon/daemon.js';
+import type { ServiceStatus } from '../check/engine.js';
 
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: number }): string {
+export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: number; checks?: ServiceStatus[] }): string {
   const now = s.nowMs ?? 0;
   const rows = [['INSTANCE', 'IF', 'VRID', 'VER', 'STATE', 'PRIO', 'MASTER', 'SINCE', 'REASON', 'RX', 'TX', 'DROPPED']];
   for (const i of s.instances) {
@@ -24,5 +25,21 @@ export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: numb
       (r?.failed.length ? `; ${r.failed.length} failed: ${r.failed.map((f) => `${f.what}: ${f.error}`).join('; ')}` : '') +
       (s.ipvs.error ? `; error: ${s.ipvs.error}` : ''));
   }
+  if (s.checks?.length) lines.push(formatChecks(s.checks));
   return lines.join('\n');
+}
+
+/** Per checked service: quorum, then each real server's configured and effective weight and its checks. */
+export function formatChecks(list: readonly ServiceStatus[]): string {
+  const rows = [['SERVICE', 'SERVER', 'WEIGHT', 'EFFECTIVE', 'HEALTH', 'CHECKS', 'LATENCY', 'WHY']];
+  for (const svc of list) {
+    for (const srv of svc.servers) {
+      const health = srv.checks.length === 0 ? '-' : srv.checks.some((c) => c.health === 'down') ? 'DOWN' : srv.checks.every((c) => c.health === 'up') ? 'UP' : 'UNKNOWN';
+      const lat = srv.checks.find((c) => c.latencyMs !== undefined)?.latencyMs;
+      rows.push([svc.name + (svc.quorumUp ? '' : ' (QUORUM LOST)'), srv.server, String(srv.configured), srv.verdict === 'remove' ? 'removed' : String(srv.verdict), health,
+        srv.checks.map((c) => `${c.check} ${c.health} ${c.checks - c.failures}/${c.checks}`).join(', ') || '-',
+        lat === undefined ? '-' : `${lat.toFixed(1)}ms`, srv.reason]);
+    }
+  }
+  return table(rows);
 }

@@ -14,8 +14,11 @@ import { syncGroupForces, groupFault } from '../vrrp/sync-group.js';
 import { TrackScript } from '../vrrp/track-script.js';
 import { scheduleAnnouncements } from './announce.js';
 import { desiredTable } from '../ipvs/desired.js';
+import { serviceKey } from '../ipvs/model.js';
 import { reconcile, type IpvsKernel, type ReconcileResult } from '../ipvs/reconciler.js';
 import type { Op } from '../ipvs/diff.js';
+import type { CheckHost } from '../check/host.js';
+import type { CheckEvent, ServiceStatus } from '../check/engine.js';
 
 /** The Linux edge, injected so the daemon can be driven in tests. */
 export interface Platform {
@@ -31,6 +34,8 @@ export interface Platform {
   /** Service keys duet applied last time (kept across restarts so removals still happen). */
   loadManaged(): Set<string> | undefined;
   saveManaged(keys: ReadonlySet<string>): void;
+  /** The health-check engine (a worker thread on Linux); opened only when a real server has checks. */
+  openChecks(onEvent: (e: CheckEvent) => void, onError: (e: Error) => void): CheckHost;
 }
 
 /** The table operations the reconciler needs, plus the connection timeouts (ipvsadm --set). */
@@ -84,6 +89,8 @@ export class Daemon {
   private ipvsStatus: IpvsStatus | undefined;
   /** Reconciles run one at a time; a request during a run is folded into one more run. */
   private reconciling: Promise<void> = Promise.resolve();
+  private reconcileQueued = false;
+  private checks: CheckHost | undefined;
 
   constructor(private cfg: Config, private readonly p: Platform, private readonly clock: Clock, private readonly log: Logger) {}
 
@@ -93,6 +100,8 @@ export class Daemon {
 
   async start(): Promise<void> {
     this.unwatchLinks = this.p.watchLinks((ifname, up) => this.linkChanged(ifname, up));
+    // Checks start on every node (master or backup), so a takeover starts with a correct table.
+    await this.configureChecks();
     // The IPVS table first: once VRRP makes us master, the VIP should lead somewhere.
     await this.reconcileIpvs();
     await this.apply(this.cfg, true);
@@ -102,6 +111,58 @@ export class Daemon {
   reconcileIpvs(): Promise<void> {
     this.reconciling = this.reconciling.then(() => this.reconcileIpvsOnce());
     return this.reconciling;
+  }
+
+  /** Several check events in a row (a whole rack failing) make one reconcile, not one each. */
+  private reconcileSoon(): void {
+    if (this.reconcileQueued) return;
+    this.reconcileQueued = true;
+    this.reconciling = this.reconciling.then(() => {
+      this.reconcileQueued = false;
+      return this.reconcileIpvsOnce();
+    });
+  }
+
+  private async configureChecks(): Promise<void> {
+    const any = this.cfg.virtualServers.some((v) => v.realServers.some((r) => r.checks.length > 0));
+    if (!any && !this.checks) return;
+    this.checks ??= this.p.openChecks((e) => this.onCheckEvent(e), (err) => this.log.error({ mod: 'check', err: err.message }, 'check engine failed'));
+    await this.checks.configure(this.cfg.virtualServers);
+  }
+
+  /** Check events: logged with their reason, then folded into the desired table. */
+  private onCheckEvent(e: CheckEvent): void {
+    const log = this.log.child({ mod: 'check' });
+    switch (e.kind) {
+      case 'check':
+        log.info({ service: e.service, server: e.server, check: e.check, from: e.from, to: e.to, reason: e.reason, latencyMs: e.latencyMs }, 'check state changed');
+        return;
+      case 'weight':
+        log.info({ service: e.service, server: e.server, from: e.from, to: e.to, reason: e.reason }, 'real server weight changed');
+        this.reconcileSoon();
+        return;
+      case 'quorum': {
+        log.warn({ service: e.service, up: e.up, healthyWeight: e.healthyWeight, quorum: e.quorum, hysteresis: e.hysteresis },
+          e.up ? 'quorum regained' : 'quorum lost');
+        const v = this.cfg.virtualServers.find((x) => serviceKey(x) === e.service);
+        const hook = e.up ? v?.quorumUp : v?.quorumDown;
+        if (hook) this.runHook(hook, { DUET_SERVICE: e.service, DUET_QUORUM: e.up ? 'up' : 'down', DUET_HEALTHY_WEIGHT: String(e.healthyWeight) }, 'quorum hook failed');
+        this.reconcileSoon();
+      }
+    }
+  }
+
+  private runHook(argv: readonly string[], vars: Record<string, string>, failMsg: string): void {
+    const [file, ...args] = argv;
+    if (!file) return;
+    execFile(file, args, { env: { ...process.env, ...vars }, timeout: 30_000 }, (e) => {
+      if (e) this.log.warn({ argv, err: e.message }, failMsg);
+    });
+  }
+
+  /** Health of every checked real server (empty without checks). */
+  async checkStatus(): Promise<ServiceStatus[]> {
+    return this.checks ? this.checks.status() : [];
   }
 
   /** lvs_timeouts: written only when they differ from the kernel's, so a reload stays write-free. */
@@ -116,7 +177,11 @@ export class Daemon {
   }
 
   private async reconcileIpvsOnce(): Promise<void> {
-    const want = desiredTable(this.cfg.virtualServers);
+    const verdicts = this.checks?.verdicts();
+    const want = desiredTable(this.cfg.virtualServers, verdicts ? {
+      weight: (svc, dest, configured) => verdicts.get(svc)?.dests.get(dest) ?? configured,
+      quorumLost: (svc) => verdicts.get(svc)?.quorumUp === false,
+    } : {});
     const managed = this.p.loadManaged() ?? new Set<string>();
     if (want.size === 0 && managed.size === 0 && !this.cfg.lvsTimeouts) return;
     const log = this.log.child({ mod: 'ipvs' });
@@ -145,6 +210,7 @@ export class Daemon {
     this.cfg = next;
     const r = await this.apply(next, false, before);
     this.log.info(r, 'config reloaded');
+    await this.configureChecks();
     await this.reconcileIpvs();
     return r;
   }
@@ -155,6 +221,8 @@ export class Daemon {
     await Promise.all([...this.running.values()].map((r) => r.inst.stop()));
     for (const r of this.running.values()) this.releaseTransport(r.transportKey);
     this.running.clear();
+    await this.checks?.close();
+    this.checks = undefined;
   }
 
   status(): DaemonStatus {

@@ -1,5 +1,6 @@
 // The real Linux edge for the daemon: rtnetlink for addresses and links, raw or UDP sockets
 // for VRRP, a packet socket for gratuitous ARP / unsolicited NA.
+import { workerChecks } from '../check/host.js';
 import type { Logger } from '../core/log.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import { createRawTransport } from '../vrrp/raw-transport.js';
@@ -40,6 +41,7 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
     sendGarp: (ifname, address, mac) => garpSender().sendGarp(ifname, address, mac),
     sendUnsolicitedNa: (ifname, address, mac) => garpSender().sendUnsolicitedNa(ifname, address, mac),
     async openIpvs() { return (ipvs ??= await IpvsClient.open()); },
+    openChecks: (onEvent, onError) => workerChecks({ onEvent, onError }),
     loadManaged() {
       try {
         return new Set(JSON.parse(readFileSync(managedFile, 'utf8')) as string[]);

@@ -41,7 +41,7 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
 
   const server = await listenControl(o.socket, async (req): Promise<Reply> => {
     switch (req.cmd) {
-      case 'status': return { ok: true, result: { ...daemon.status(), nowMs: realClock.now(), uptimeMs: realClock.now() - startedAt } };
+      case 'status': return { ok: true, result: { ...daemon.status(), checks: await daemon.checkStatus(), nowMs: realClock.now(), uptimeMs: realClock.now() - startedAt } };
       case 'reload': return reload();
     }
   });

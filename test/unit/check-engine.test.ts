@@ -63,7 +63,7 @@ ${extra}    real_servers:
       - { address: 192.0.2.22, weight: 4 }
 `;
 
-test('first result decides; fall failures remove; rise successes restore', async (t) => {
+test('a first success counts; fall failures remove; rise successes restore', async (t) => {
   const l = lab(servers(TWO()));
   await l.advance(100);
   t.deepEqual(l.weights(), { '192.0.2.21:80': 4, '192.0.2.22:80': 4 });
@@ -88,11 +88,14 @@ test('first result decides; fall failures remove; rise successes restore', async
   l.engine.stop();
 });
 
-test('a first failure takes a server out at once; retry_delay paces retries while failing', async (t) => {
+test('a server failing from the start leaves after fall failures; retry_delay paces retries while failing', async (t) => {
   const l = lab(servers(TWO('', '{ type: tcp, interval: 5, timeout: 0.5, retry_delay: 1, fall: 3 }')));
   l.set('192.0.2.22', FAIL);
   await l.advance(100);
-  t.is(l.weights()['192.0.2.22:80'], 'remove');
+  t.is(l.weights()['192.0.2.22:80'], 4, 'unknown counts as healthy: one failure is not enough');
+  await l.advance(2000);
+  t.is(l.weights()['192.0.2.22:80'], 'remove', 'third failure, 1 s apart');
+  t.like(l.events.find((e) => e.kind === 'check' && e.server === '192.0.2.22:80'), { from: 'unknown', to: 'down', reason: 'refused (3 in a row)' });
   l.set('192.0.2.21', OK);
   await l.advance(5000);
   l.set('192.0.2.21', FAIL);
@@ -107,15 +110,17 @@ test('a first failure takes a server out at once; retry_delay paces retries whil
 test('inhibit_on_failure keeps a failed server at weight 0', async (t) => {
   const l = lab(servers(TWO('    inhibit_on_failure: true\n')));
   l.set('192.0.2.21', FAIL);
-  await l.advance(100);
+  await l.advance(3000);
   t.deepEqual(l.weights(), { '192.0.2.21:80': 0, '192.0.2.22:80': 4 });
   l.engine.stop();
 });
 
 test('slow start ramps a recovered server up over the configured time', async (t) => {
   const l = lab(servers(TWO('    slow_start: 10\n', '{ type: tcp, interval: 1, timeout: 0.5, rise: 1, fall: 1 }').replace(/weight: 4/g, 'weight: 100')));
-  l.set('192.0.2.21', FAIL);
   await l.advance(100);
+  t.is(l.weights()['192.0.2.21:80'], 100, 'a server healthy from the start gets its full weight at once');
+  l.set('192.0.2.21', FAIL);
+  await l.advance(1000);
   t.is(l.weights()['192.0.2.21:80'], 'remove');
   l.set('192.0.2.21', OK);
   await l.advance(1000);
@@ -201,7 +206,7 @@ test('reconfigure keeps the health of unchanged checks and restarts changed ones
   const cfg = servers(TWO());
   const l = lab(cfg);
   l.set('192.0.2.21', FAIL);
-  await l.advance(100);
+  await l.advance(3000);
   t.is(l.weights()['192.0.2.21:80'], 'remove');
   l.engine.configure(servers(TWO().replace('192.0.2.22, weight: 4', '192.0.2.22, weight: 8')));
   t.deepEqual(l.weights(), { '192.0.2.21:80': 'remove', '192.0.2.22:80': 8 }, 'failed server stays out; weight edit applies at once');
@@ -254,8 +259,11 @@ test('latency-aware weights scale a slow server down in the engine', async (t) =
   l.engine.stop();
 });
 
-test('health: unknown decides at once, then rise and fall count runs', (t) => {
+test('health: a first success is up at once, failures from the start need fall; then rise and fall count runs', (t) => {
   const c = { rise: 2, fall: 2 };
+  const f1 = applyResult(INITIAL_CHECK_STATE, FAIL, c);
+  t.is(f1.transition, undefined);
+  t.deepEqual(applyResult(f1.state, FAIL, c).transition, { from: 'unknown', to: 'down', reason: 'refused (2 in a row)' });
   let s = applyResult(INITIAL_CHECK_STATE, OK, c);
   t.deepEqual(s.transition, { from: 'unknown', to: 'up', reason: 'first check: connected' });
   s = applyResult(s.state, FAIL, c);

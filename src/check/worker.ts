@@ -1,0 +1,52 @@
+// The check worker thread: the engine with the real clock and the real checkers. Events are
+// batched per turn of this thread's loop, so thousands of results cost the daemon's thread one
+// message per batch, not one per check.
+import { parentPort } from 'node:worker_threads';
+import { realClock } from '../core/clock.js';
+import { CheckEngine, type CheckEvent } from './engine.js';
+import { runCheck } from './checkers/index.js';
+import type { FromWorker, ToWorker } from './host.js';
+
+const port = parentPort;
+if (!port) throw new Error('check/worker.js runs only as a worker thread');
+
+let pending: CheckEvent[] = [];
+let scheduled = false;
+
+function flush(): void {
+  scheduled = false;
+  if (pending.length === 0) return;
+  const events = pending;
+  pending = [];
+  port!.postMessage({ type: 'events', events } satisfies FromWorker);
+}
+
+const engine = new CheckEngine({
+  clock: realClock,
+  run: runCheck,
+  onEvent: (e) => {
+    pending.push(e);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  },
+});
+
+const reply = (id: number, value: unknown): void => port.postMessage({ type: 'reply', id, value } satisfies FromWorker);
+
+port.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'configure':
+      engine.configure(m.list);
+      flush();
+      return reply(m.id, engine.verdicts());
+    case 'status': return reply(m.id, engine.status());
+    case 'timing': return reply(m.id, engine.timing());
+    case 'stop':
+      engine.stop();
+      flush();
+      reply(m.id, true);
+      port.close();
+  }
+});
