@@ -11,8 +11,8 @@ import { show } from './messages.js';
 const common = {
   /** Seconds between checks. keepalived: delay_loop */
   interval: seconds(0.05, 86400).default(5),
-  /** Seconds one check may take. keepalived: connect_timeout */
-  timeout: seconds(0.01, 3600).default(3),
+  /** Seconds one check may take. keepalived: connect_timeout. Default 3, or the interval if shorter. */
+  timeout: seconds(0.01, 3600).optional(),
   /** Successes in a row that bring a failed server back. */
   rise: intIn(1, 100).default(2),
   /** Failures in a row that take a healthy server out. keepalived: retry + 1 */
@@ -97,15 +97,21 @@ const checkSchema = z.discriminatedUnion(
     },
   },
 ).superRefine((c, ctx) => {
-  if (c.timeout > c.interval) {
+  if (c.timeout !== undefined && c.timeout > c.interval) {
     ctx.addIssue({ code: 'custom', path: ['timeout'], message: `${c.timeout} s is longer than interval (${c.interval} s): checks would overlap` });
   }
-  if (c.retry_delay !== undefined && c.timeout > c.retry_delay) {
-    ctx.addIssue({ code: 'custom', path: ['retry_delay'], message: `${c.retry_delay} s is shorter than timeout (${c.timeout} s): retries would overlap` });
+  const timeout = effectiveTimeout(c);
+  if (c.retry_delay !== undefined && timeout > c.retry_delay) {
+    ctx.addIssue({ code: 'custom', path: ['retry_delay'], message: `${c.retry_delay} s is shorter than timeout (${timeout} s): retries would overlap` });
   }
 });
 
 export type RawCheck = z.output<typeof checkSchema>;
+
+/** Seconds: as written, else 3, or the interval when that is shorter. */
+function effectiveTimeout(c: { timeout?: number | undefined; interval: number }): number {
+  return c.timeout ?? Math.min(3, c.interval);
+}
 
 export const checksSchema = z.array(checkSchema, { error: expecting('a list of checks [{type: tcp, ...}]') });
 
@@ -166,7 +172,7 @@ export const normalizeLatencyWeight = (l: z.output<typeof latencyWeightSchema>):
  */
 export function resolveCheck(c: RawCheck, rs: { address: string; family: Family; port: number }):
   { ok: true; value: CheckConfig } | { ok: false; path: string[]; message: string } {
-  const timeoutMs = ms(c.timeout);
+  const timeoutMs = ms(effectiveTimeout(c));
   const timing = { intervalMs: ms(c.interval), retryDelayMs: ms(c.retry_delay ?? c.interval), rise: c.rise, fall: c.fall };
   if (c.type === 'exec') {
     return { ok: true, value: { ...timing, spec: { type: 'exec', argv: c.command, timeoutMs, dynamic: c.dynamic } } };

@@ -37,12 +37,18 @@ const NO_HEALTH = { slowStartMs: 0, quorum: 1, hysteresis: 0 };
 // ---------------------------------------------------------------------------------------------
 // Good
 
+/** The documented example's HTTP check, resolved for one real server. */
+const httpCheck = (address: string) => ({
+  intervalMs: 2000, retryDelayMs: 2000, rise: 2, fall: 3,
+  spec: { type: 'http', target: { address, family: 4, port: 80 }, timeoutMs: 1000, method: 'GET', path: '/health', status: [{ from: 200, to: 200 }], tlsVerify: false },
+});
+
 test('conf/duet.yaml: the documented DR example', async (t) => {
   const c = await mustLoad('conf/duet.yaml');
   t.deepEqual(c.virtualServers, [{
     name: 'web', kind: 'addr', family: 4, protocol: 'tcp', address: '192.0.2.100', port: 80,
     scheduler: 'wrr', schedulerFlags: [], persistenceTimeoutS: 0, persistenceNetmaskLen: 32, onePacket: false, ...NO_HEALTH,
-    realServers: [rs('192.0.2.21', 80, 'route', { weight: 3 }), rs('192.0.2.22', 80, 'route')],
+    realServers: [rs('192.0.2.21', 80, 'route', { weight: 3, checks: [httpCheck('192.0.2.21')] }), rs('192.0.2.22', 80, 'route', { checks: [httpCheck('192.0.2.22')] })],
   }]);
   t.is(c.vrrp.instances.length, 2, '`duet check` still says "2 VRRP instances"');
 });
