@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, formatIssue } from '../config/load.js';
 import { request } from '../control/client.js';
 import { DEFAULT_SOCKET, type Request } from '../control/protocol.js';
-import { formatStatus } from './format.js';
+import { formatOperator, formatStatus } from './format.js';
 import { formatTable, type ListView } from '../ipvs/format.js';
 
 /** Read the kernel's table directly, like ipvsadm: no daemon needed. */
@@ -58,6 +58,22 @@ async function ipvsConns(persistentConn: boolean, json: boolean): Promise<number
   return 0;
 }
 
+/** Failover, takeover, maintenance: they wait for the wire, so the reply can take seconds. */
+async function operatorCommand(socket: string, req: Request, json: boolean): Promise<number> {
+  const reply = await request(socket, req, 660_000).catch((e: unknown) => {
+    console.error(`duet: cannot reach the daemon at ${socket}: ${(e as Error).message}`);
+    return undefined;
+  });
+  if (!reply) return 3;
+  if (json) console.log(JSON.stringify(reply, null, 2));
+  if (!reply.ok) {
+    if (!json) console.error(`duet: ${reply.error.message} [${reply.error.code}]`);
+    return 1;
+  }
+  if (!json) console.log(formatOperator(reply.result));
+  return 0;
+}
+
 const USAGE = `usage: duet <command> [options]
 
 commands:
@@ -65,6 +81,13 @@ commands:
   check   -c FILE                 validate a config file; touches nothing
   status  [-s SOCKET] [--json]    show VRRP instances of a running daemon
   reload  [-s SOCKET]             re-read the config (like SIGHUP); an invalid one changes nothing
+  failover [INSTANCE...|--all] [--sticky] [--clear] [--timeout S]
+                                  hand mastership to the peer through VRRP and report how long
+                                  it took (no names: all); refused if no peer takes over
+  takeover [INSTANCE...|--all] [--sticky] [--clear] [--timeout S]
+                                  take mastership from the peer; --clear withdraws either
+  maintenance on|off [--sticky] [--force]
+                                  on: hand over, then never be master; --force even without a peer
   ipvs list [--stats|--rate|--thresholds|--persistent-conn] [--json]
                                   the kernel's IPVS table, as ipvsadm -Ln prints it
   ipvs conns [--persistent-conn] [--json]
@@ -84,6 +107,11 @@ async function main(argv: string[]): Promise<number> {
       rate: { type: 'boolean', default: false },
       thresholds: { type: 'boolean', default: false },
       'persistent-conn': { type: 'boolean', default: false },
+      all: { type: 'boolean', default: false },
+      sticky: { type: 'boolean', default: false },
+      clear: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+      timeout: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: true,
@@ -115,6 +143,19 @@ async function main(argv: string[]): Promise<number> {
       if (values.json) console.log(JSON.stringify(reply.result, null, 2));
       else console.log(cmd === 'status' ? formatStatus(reply.result as never) : JSON.stringify(reply.result));
       return 0;
+    }
+    case 'failover':
+    case 'takeover': {
+      const t = values.timeout === undefined ? undefined : Number(values.timeout);
+      if (t !== undefined && !(t > 0 && t <= 600)) { console.error('duet: --timeout must be 0..600 seconds'); return 2; }
+      const req: Request = { cmd, instances: values.all || positionals.length === 0 ? 'all' : positionals, clear: values.clear, sticky: values.sticky,
+        ...(t !== undefined ? { timeoutMs: Math.round(t * 1000) } : {}) };
+      return operatorCommand(values.socket, req, values.json);
+    }
+    case 'maintenance': {
+      const on = positionals[0];
+      if (on !== 'on' && on !== 'off') { console.error('duet: usage: duet maintenance on|off [--sticky] [--force]'); return 2; }
+      return operatorCommand(values.socket, { cmd: 'maintenance', on: on === 'on', sticky: values.sticky, force: values.force }, values.json);
     }
     case 'ipvs': {
       if (positionals[0] === 'conns') return ipvsConns(values['persistent-conn'], values.json);

@@ -13,11 +13,12 @@ export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: numb
   for (const i of s.instances) {
     const dropped = Object.entries(i.counters.dropped).map(([k, v]) => `${k}:${v}`).join(',') || '0';
     rows.push([i.name, i.interface, String(i.vrid), `v${i.version}`, i.state.toUpperCase(),
-      i.priority.effective === i.priority.configured ? String(i.priority.effective) : `${i.priority.effective} (cfg ${i.priority.configured})`,
+      (i.priority.effective === i.priority.configured ? String(i.priority.effective) : `${i.priority.effective} (cfg ${i.priority.configured})`) +
+        (s.operator?.[i.name] ? ` [${s.operator[i.name]!.mode}${s.operator[i.name]!.sticky ? ', sticky' : ''}]` : ''),
       i.masterAddress ?? '-', `${((now - i.sinceMs) / 1000).toFixed(1)}s`, i.lastReason ?? '-',
       String(i.counters.advertsReceived), String(i.counters.advertsSent), dropped]);
   }
-  const lines = [`node ${s.node}`, table(rows)];
+  const lines = [`node ${s.node}${s.maintenance ? ' (MAINTENANCE: will not be master)' : ''}`, table(rows)];
   if (s.ipvs) {
     const r = s.ipvs.lastReconcile;
     const ops = r ? Object.entries(r.ops).map(([k, v]) => `${k} ${v}`).join(', ') || 'no change' : 'not yet';
@@ -42,4 +43,16 @@ export function formatChecks(list: readonly ServiceStatus[]): string {
     }
   }
   return table(rows);
+}
+
+/** Replies of failover / takeover / maintenance, one line each. */
+export function formatOperator(r: unknown): string {
+  const one = (h: { instance: string; from: string; to: string; handoverMs: number; master: string | null }): string =>
+    `${h.instance}: ${h.from} -> ${h.to} in ${h.handoverMs} ms; master now ${h.master ?? 'unknown'}`;
+  if (Array.isArray(r)) return r.map(one).join('\n') || 'nothing to do';
+  const o = r as { cleared?: string[]; handedOver?: Parameters<typeof one>[0][]; instances?: string[] };
+  if (o.cleared) return o.cleared.length ? `override cleared: ${o.cleared.join(', ')}` : 'no override to clear';
+  const lines = (o.handedOver ?? []).map(one);
+  lines.push(`maintenance: ${(o.instances ?? []).join(', ') || 'no instances'}`);
+  return lines.join('\n');
 }

@@ -18,6 +18,7 @@ import { serviceKey } from '../ipvs/model.js';
 import { reconcile, type IpvsKernel, type ReconcileResult } from '../ipvs/reconciler.js';
 import type { Op } from '../ipvs/diff.js';
 import type { CheckHost } from '../check/host.js';
+import { refusal, withOverride, type OperatorMode, type Override } from './operator.js';
 import type { CheckEvent, ServiceStatus } from '../check/engine.js';
 
 /** The Linux edge, injected so the daemon can be driven in tests. */
@@ -34,6 +35,9 @@ export interface Platform {
   /** Service keys duet applied last time (kept across restarts so removals still happen). */
   loadManaged(): Set<string> | undefined;
   saveManaged(keys: ReadonlySet<string>): void;
+  /** Sticky operator overrides by instance name (kept across restarts). */
+  loadOverrides(): Record<string, Override> | undefined;
+  saveOverrides(o: Record<string, Override>): void;
   /** The health-check engine (a worker thread on Linux); opened only when a real server has checks. */
   openChecks(onEvent: (e: CheckEvent) => void, onError: (e: Error) => void): CheckHost;
 }
@@ -70,6 +74,9 @@ export interface IpvsStatus {
 
 export interface DaemonStatus {
   node: string;
+  /** Operator overrides by instance name. */
+  operator: Record<string, Override>;
+  maintenance: boolean;
   ipvs: IpvsStatus | undefined;
   instances: InstanceStatus[];
   unmatched: Record<string, number>;
@@ -91,8 +98,11 @@ export class Daemon {
   private reconciling: Promise<void> = Promise.resolve();
   private reconcileQueued = false;
   private checks: CheckHost | undefined;
+  private overrides = new Map<string, Override>();
 
-  constructor(private cfg: Config, private readonly p: Platform, private readonly clock: Clock, private readonly log: Logger) {}
+  constructor(private cfg: Config, private readonly p: Platform, private readonly clock: Clock, private readonly log: Logger) {
+    for (const [name, o] of Object.entries(p.loadOverrides() ?? {})) this.overrides.set(name, o);
+  }
 
   get config(): Config { return this.cfg; }
 
@@ -208,7 +218,14 @@ export class Daemon {
   async reload(next: Config): Promise<{ added: string[]; removed: string[]; replaced: string[]; updated: string[]; unchanged: string[] }> {
     const before = this.cfg;
     this.cfg = next;
+    // Operator overrides last until a reload unless sticky; gone instances lose theirs.
+    for (const [name, o] of [...this.overrides]) {
+      if (!o.sticky || !next.vrrp.instances.some((i) => i.name === name)) this.overrides.delete(name);
+    }
+    this.saveOverrides();
     const r = await this.apply(next, false, before);
+    for (const run of this.running.values()) run.inst.reconfigure(this.settingsFor(run.cfg));
+    this.refreshTracking();
     this.log.info(r, 'config reloaded');
     await this.configureChecks();
     await this.reconcileIpvs();
@@ -231,14 +248,125 @@ export class Daemon {
     for (const [name, up] of this.links) tracking[`interface:${name}`] = { up };
     return {
       node: this.cfg.node.name ?? 'duet',
+      operator: Object.fromEntries(this.overrides),
+      maintenance: [...this.overrides.values()].some((o) => o.mode === 'maintenance'),
       ipvs: this.ipvsStatus ? structuredClone(this.ipvsStatus) : undefined,
-      instances: [...this.running.values()].map((r) => r.inst.status()),
+      // Configured is the config's priority; effective includes tracking and operator overrides.
+      instances: [...this.running.values()].map((r) => { const st = r.inst.status(); return { ...st, priority: { ...st.priority, configured: r.cfg.priority } }; }),
       unmatched: { ...this.unmatched },
       tracking,
     };
   }
 
   instance(name: string): VrrpInstance | undefined { return this.running.get(name)?.inst; }
+
+  private settingsFor(ic: InstanceConfig): InstanceSettings {
+    return withOverride(settingsOf(ic), this.overrides.get(ic.name));
+  }
+
+  private saveOverrides(): void {
+    this.p.saveOverrides(Object.fromEntries([...this.overrides].filter(([, o]) => o.sticky)));
+  }
+
+  private setOverride(name: string, o: Override | undefined): void {
+    if (o) this.overrides.set(name, o);
+    else this.overrides.delete(name);
+    this.saveOverrides();
+    const r = this.running.get(name);
+    if (!r) return;
+    r.inst.reconfigure(this.settingsFor(r.cfg));
+    this.applyTracking(r);
+  }
+
+  /** Instance names for an operator command: the ones named, or all. Unknown names throw. */
+  private pick(names: readonly string[] | 'all'): string[] {
+    if (names === 'all') return [...this.running.keys()];
+    for (const n of names) if (!this.running.has(n)) throw new OperatorError('DUET_E_NO_INSTANCE', `no instance named '${n}' (have: ${[...this.running.keys()].join(', ')})`);
+    return [...names];
+  }
+
+  /**
+   * Manual failover / takeover of the named instances, one after the other: set the override,
+   * wait until the wire shows the handover (our transition to backup / master), report how long
+   * it took. If it does not happen in time, the override is withdrawn and nothing has moved.
+   */
+  async handover(mode: 'failover' | 'takeover', names: readonly string[] | 'all', o: { sticky: boolean; timeoutMs?: number }): Promise<HandoverResult[]> {
+    const out: HandoverResult[] = [];
+    for (const name of this.pick(names)) {
+      const r = this.running.get(name)!;
+      const st = r.inst.status();
+      const why = refusal(mode, { state: st.state, configuredPriority: r.cfg.priority, masterAddress: st.masterAddress, masterPriority: st.masterPriority });
+      if (why) throw new OperatorError('DUET_E_STATE', `${name}: ${why}`, out);
+      const target = mode === 'failover' ? 'backup' : 'master';
+      // A peer takes over after its Master_Down_Interval (3 adverts + skew): allow 4 and a margin.
+      const timeoutMs = o.timeoutMs ?? 4 * r.cfg.advertIntMs + 2000;
+      const t0 = this.clock.now();
+      const seen = this.waitTransition(name, target, timeoutMs);
+      this.setOverride(name, { mode, sticky: o.sticky, since: Date.now() });
+      this.log.info({ instance: name, mode, sticky: o.sticky }, `operator ${mode} started`);
+      const e = await seen;
+      if (!e) {
+        this.setOverride(name, undefined);
+        this.log.warn({ instance: name, mode, timeoutMs }, `operator ${mode} failed: nothing changed`);
+        const who = mode === 'failover' ? 'no peer took over' : `the master (${st.masterAddress ?? '?'}) did not give way`;
+        throw new OperatorError(mode === 'failover' ? 'DUET_E_NO_PEER' : 'DUET_E_NO_TAKEOVER',
+          `${name}: ${who} within ${timeoutMs} ms (${mode === 'failover' ? 'the peer is absent, faulty or nopreempt' : 'it may be the address owner or unreachable'}); override withdrawn, ${name} is still ${st.state}`, out);
+      }
+      const ms = this.clock.now() - t0;
+      const now = this.running.get(name)?.inst.status();
+      this.log.info({ instance: name, mode, handoverMs: Math.round(ms), master: now?.masterAddress }, `operator ${mode} done`);
+      out.push({ instance: name, from: st.state, to: target, handoverMs: Math.round(ms), master: now?.masterAddress ?? null });
+    }
+    return out;
+  }
+
+  /** Withdraw an operator override (failover, takeover or maintenance) from the named instances. */
+  clearOverride(mode: OperatorMode | undefined, names: readonly string[] | 'all'): string[] {
+    const cleared: string[] = [];
+    for (const name of this.pick(names)) {
+      const o = this.overrides.get(name);
+      if (!o || (mode && o.mode !== mode)) continue;
+      this.setOverride(name, undefined);
+      cleared.push(name);
+    }
+    if (cleared.length) this.log.info({ instances: cleared, mode }, 'operator override cleared');
+    return cleared;
+  }
+
+  /**
+   * Maintenance on: hand over every instance this node is master of, then hold all in FAULT so
+   * none becomes master. If a handover fails, maintenance is not entered unless `force`.
+   */
+  async maintenance(on: boolean, o: { sticky: boolean; force: boolean }): Promise<{ handedOver: HandoverResult[]; instances: string[] }> {
+    const names = [...this.running.keys()];
+    if (!on) {
+      this.clearOverride('maintenance', 'all');
+      return { handedOver: [], instances: names };
+    }
+    const masters = names.filter((n) => this.running.get(n)?.inst.state === 'master');
+    let handedOver: HandoverResult[] = [];
+    try {
+      handedOver = masters.length ? await this.handover('failover', masters, { sticky: o.sticky }) : [];
+    } catch (e) {
+      if (!o.force || !(e instanceof OperatorError)) throw e;
+      handedOver = e.done;
+    }
+    for (const n of names) this.setOverride(n, { mode: 'maintenance', sticky: o.sticky, since: Date.now() });
+    this.log.warn({ instances: names, sticky: o.sticky }, 'maintenance on: this node will not be master');
+    return { handedOver, instances: names };
+  }
+
+  private waitTransition(name: string, to: State, timeoutMs: number): Promise<TransitionEvent | undefined> {
+    return new Promise((resolve) => {
+      const off = this.onTransition((e) => {
+        if (e.instance !== name || e.to !== to) return;
+        off();
+        cancel();
+        resolve(e);
+      });
+      const cancel = this.clock.at(this.clock.now() + timeoutMs, () => { off(); resolve(undefined); });
+    });
+  }
 
   private async apply(next: Config, first: boolean, prev?: Config) {
     const want = new Map(next.vrrp.instances.map((i) => [i.name, i]));
@@ -250,7 +378,7 @@ export class Daemon {
         // Priority, preempt, tracking, notify, garp: applied to the running instance, which keeps
         // its state, so a reload changes no mastership unless the new priorities call for it.
         r.cfg = w;
-        r.inst.reconfigure(settingsOf(w));
+        r.inst.reconfigure(this.settingsFor(w));
         result.updated.push(name);
         continue;
       }
@@ -297,7 +425,7 @@ export class Daemon {
     const log = this.log.child({ mod: 'vrrp', instance: ic.name, vrid: ic.vrid });
     // The hooks read r.cfg, not ic: a reload may update the config of a running instance.
     const r = { cfg: ic, transportKey: ks } as Running;
-    r.inst = new VrrpInstance(settingsOf(ic), {
+    r.inst = new VrrpInstance(this.settingsFor(ic), {
       clock: this.clock, log, transport,
       vips: (op) => this.setVips(r.cfg, op),
       announce: () => {
@@ -421,7 +549,8 @@ export class Daemon {
   private applyTracking(r: Running): void {
     const own = evaluateTracking(this.trackersOf(r.cfg));
     const g = this.cfg.vrrp.syncGroups.find((x) => x.instances.includes(r.cfg.name));
-    const fault = g
+    // Maintenance: never master, like a fault (a master would have handed over first).
+    const fault = this.overrides.get(r.cfg.name)?.mode === 'maintenance' ? true : g
       ? groupFault(g.instances.map((n) => { const m = this.running.get(n); return m ? evaluateTracking(this.trackersOf(m.cfg)).fault : false; }))
       : own.fault;
     r.inst.setTracking(own.delta, fault);
@@ -432,6 +561,22 @@ export class Daemon {
       ...ic.trackInterfaces.map((t) => ({ id: `interface:${t.name}`, weight: t.weight, up: this.links.get(t.name) ?? false })),
       ...ic.trackScripts.map((t) => ({ id: `script:${t.name}`, weight: t.weight, up: this.scripts.get(t.name)?.up ?? true })),
     ];
+  }
+}
+
+export interface HandoverResult {
+  instance: string;
+  from: State;
+  to: State;
+  handoverMs: number;
+  /** The master after the handover, as seen on the wire (ours for a takeover). */
+  master: string | null;
+}
+
+/** A refused or failed operator command: a stable code, and what was done before it failed. */
+export class OperatorError extends Error {
+  constructor(readonly code: string, message: string, readonly done: HandoverResult[] = []) {
+    super(message);
   }
 }
 

@@ -12,12 +12,14 @@ import { IpvsClient } from '../ipvs/genl-client.js';
 import { readFileSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Platform } from './daemon.js';
+import type { Override } from './operator.js';
 
 export async function createLinuxPlatform(log: Logger, o: { stateDir: string }): Promise<Platform & { close(): void }> {
   const rtnl = new Rtnl();
   let garp: GarpSender | undefined;
   let ipvs: IpvsClient | undefined;
   const managedFile = join(o.stateDir, 'ipvs-managed.json');
+  const operatorFile = join(o.stateDir, 'operator.json');
   const garpSender = (): GarpSender => (garp ??= createGarpSender());
   return {
     async openTransport(k) {
@@ -54,6 +56,18 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
       mkdirSync(o.stateDir, { recursive: true });
       writeFileSync(`${managedFile}.tmp`, JSON.stringify([...keys].sort()));
       renameSync(`${managedFile}.tmp`, managedFile);
+    },
+    loadOverrides() {
+      try {
+        return JSON.parse(readFileSync(operatorFile, 'utf8')) as Record<string, Override>;
+      } catch {
+        return undefined;
+      }
+    },
+    saveOverrides(v) {
+      mkdirSync(o.stateDir, { recursive: true });
+      writeFileSync(`${operatorFile}.tmp`, JSON.stringify(v));
+      renameSync(`${operatorFile}.tmp`, operatorFile);
     },
     close() { garp?.close(); ipvs?.close(); rtnl.close(); },
   };

@@ -7,7 +7,7 @@ import { realClock } from '../core/clock.js';
 import { createLogger } from '../core/log.js';
 import { listenControl } from '../control/server.js';
 import type { Reply } from '../control/protocol.js';
-import { Daemon } from './daemon.js';
+import { Daemon, OperatorError } from './daemon.js';
 import { createLinuxPlatform } from './linux-platform.js';
 
 export async function runDaemon(o: { configFile: string; socket: string }): Promise<number> {
@@ -39,10 +39,26 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
     return reloading;
   };
 
+  /** Operator commands: refusals and failures become error replies with their code. */
+  const operator = async (fn: () => Promise<unknown>): Promise<Reply> => {
+    try {
+      return { ok: true, result: await fn() };
+    } catch (e) {
+      if (e instanceof OperatorError) return { ok: false, error: { code: e.code, message: e.message, details: e.done } };
+      throw e;
+    }
+  };
+
   const server = await listenControl(o.socket, async (req): Promise<Reply> => {
     switch (req.cmd) {
       case 'status': return { ok: true, result: { ...daemon.status(), checks: await daemon.checkStatus(), nowMs: realClock.now(), uptimeMs: realClock.now() - startedAt } };
       case 'reload': return reload();
+      case 'failover':
+      case 'takeover':
+        if (req.clear) return { ok: true, result: { cleared: daemon.clearOverride(req.cmd, req.instances) } };
+        return operator(() => daemon.handover(req.cmd as 'failover' | 'takeover', req.instances, { sticky: req.sticky ?? false, ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}) }));
+      case 'maintenance':
+        return operator(() => daemon.maintenance(req.on, { sticky: req.sticky ?? false, force: req.force ?? false }));
     }
   });
 

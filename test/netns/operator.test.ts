@@ -1,0 +1,141 @@
+// Operator commands against a running duet pair in namespaces, through the real CLI and control
+// socket: failover and takeover move the master (seen by the peer) and report the time, with no
+// moment without a master; --clear undoes them; a failover without a peer is refused and changes
+// nothing; maintenance keeps a node out of mastership; a reload drops non-sticky overrides and
+// keeps sticky ones; a non-root user is refused by the socket.
+import { execFile } from 'node:child_process';
+import test from 'ava';
+import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
+import { startDuet, pairConfig, DUET_CLI, type DuetNode } from '../../src/lab/duet-node.js';
+
+let lab: Lab;
+const nodes: DuetNode[] = [];
+
+test.before(async () => {
+  lab = await createLab('op', [{ name: 'o1', addr: '192.0.2.11' }, { name: 'o2', addr: '192.0.2.12' }]);
+});
+test.afterEach.always(async (t) => {
+  if (!t.passed) for (const n of nodes) t.log(n.host, n.logs.filter((l) => l.level >= 30).map((l) => JSON.stringify(l)).join('\n'), n.stderr.join(''));
+  for (const n of nodes.splice(0)) n.cleanup();
+  for (const h of ['o1', 'o2']) await lab.exec(h, ['ip', 'addr', 'flush', 'dev', lab.host(h).ifname, 'to', '192.0.2.100/32']).catch(() => undefined);
+});
+test.after.always(async () => { await lab?.destroy(); });
+
+async function start(host: 'o1' | 'o2', priority: number): Promise<DuetNode> {
+  const n = await startDuet(lab, host, pairConfig(host, { ifname: lab.host(host).ifname, priority }));
+  nodes.push(n);
+  return n;
+}
+
+/** Run the duet CLI against a node's socket; resolves with exit code and output. */
+function cli(n: DuetNode, args: string[], o: { asUser?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const argv = [process.execPath, DUET_CLI, ...args, '-s', n.socket];
+  const [file, ...rest] = o.asUser ? ['setpriv', `--reuid=${o.asUser}`, `--regid=${o.asUser}`, '--clear-groups', ...argv] : argv;
+  return new Promise((resolve) => {
+    execFile(file!, rest, { timeout: 30_000 }, (e, stdout, stderr) => {
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 99) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function pair(): Promise<[DuetNode, DuetNode]> {
+  const o1 = await start('o1', 150);
+  const o2 = await start('o2', 100);
+  await o1.waitState('VI_1', 'master');
+  await o2.waitState('VI_1', 'backup');
+  return [o1, o2];
+}
+
+test.serial('failover hands mastership to the peer, reports the time, holds; --clear lets the node preempt back', async (t) => {
+  const [o1, o2] = await pair();
+  const r = await cli(o1, ['failover']);
+  t.is(r.code, 0, r.stderr);
+  const m = /^VI_1: master -> backup in (\d+) ms; master now 192\.0\.2\.12$/m.exec(r.stdout);
+  t.truthy(m, r.stdout);
+  const ms = Number(m![1]);
+  t.log(`failover handover ${ms} ms (v3, 100 ms adverts)`);
+  t.true(ms > 250 && ms < 1500, `about one Master_Down_Interval of the peer (~360 ms): ${ms}`);
+  t.is((await o2.instance('VI_1'))?.state, 'master');
+  // No moment without a master: o2 preempted o1's priority-1 adverts on its own timer while o1
+  // still held the VIP, and o1 stepped down on o2's first advert (not a priority-0 resignation).
+  t.deepEqual(o2.transitions().map((l) => [l['from'], l['to'], l['reason']]).slice(1), [['backup', 'master', 'preempt']]);
+  t.is(o1.transitions().at(-1)?.['to'], 'backup');
+  t.is(o1.transitions().at(-1)?.['reason'], 'higher-priority-advert');
+  const st = await cli(o1, ['status']);
+  t.regex(st.stdout, /VI_1 .* BACKUP +1 \(cfg 150\) \[failover\] /);
+  await new Promise((res) => setTimeout(res, 800));
+  t.is((await o1.instance('VI_1'))?.state, 'backup', 'the override holds: o1 does not preempt back');
+
+  const c = await cli(o1, ['failover', '--clear']);
+  t.is(c.code, 0, c.stderr);
+  t.regex(c.stdout, /override cleared: VI_1/);
+  await o1.waitState('VI_1', 'master', 3000);
+});
+
+test.serial('takeover on the backup moves the master here; refused where it makes no sense', async (t) => {
+  const [o1, o2] = await pair();
+  const bad = await cli(o1, ['takeover', 'VI_1']);
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /VI_1: it is master already \[DUET_E_STATE\]/);
+  const nope = await cli(o1, ['failover', 'VI_9']);
+  t.regex(nope.stderr, /no instance named 'VI_9' \(have: VI_1\) \[DUET_E_NO_INSTANCE\]/);
+
+  const r = await cli(o2, ['takeover', '--json']);
+  t.is(r.code, 0, r.stderr);
+  const reply = JSON.parse(r.stdout) as { ok: true; result: Array<{ instance: string; to: string; handoverMs: number; master: string }> };
+  t.like(reply.result[0], { instance: 'VI_1', to: 'master' });
+  t.log(`takeover handover ${reply.result[0]!.handoverMs} ms`);
+  await o1.waitState('VI_1', 'backup', 2000);
+  t.is((await o1.instance('VI_1'))?.masterAddress, '192.0.2.12');
+  t.is((await cli(o2, ['takeover', '--clear'])).code, 0);
+  await o1.waitState('VI_1', 'master', 3000);
+});
+
+test.serial('failover with no peer is refused after its timeout and nothing changes', async (t) => {
+  const o1 = await start('o1', 150);
+  await o1.waitState('VI_1', 'master');
+  const r = await cli(o1, ['failover', '--timeout', '1']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /VI_1: no peer took over within 1000 ms .*override withdrawn, VI_1 is still master \[DUET_E_NO_PEER\]/);
+  const i = await o1.instance('VI_1');
+  t.is(i?.state, 'master');
+  t.is(i?.priority.effective, 150);
+  t.deepEqual(o1.transitions().map((l) => l['to']), ['backup', 'master'], 'never left master');
+});
+
+test.serial('maintenance: the master hands over and stays out until maintenance is off', async (t) => {
+  const [o1, o2] = await pair();
+  const r = await cli(o1, ['maintenance', 'on']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /VI_1: master -> backup in \d+ ms; master now 192\.0\.2\.12\nmaintenance: VI_1/);
+  await o1.waitState('VI_1', 'fault', 2000);
+  t.regex((await cli(o1, ['status'])).stdout, /^node o1 \(MAINTENANCE: will not be master\)/);
+  // Even when the peer goes away, a node in maintenance does not take the VIP.
+  o2.kill('SIGKILL');
+  await new Promise((res) => setTimeout(res, 800));
+  t.is((await o1.instance('VI_1'))?.state, 'fault');
+  t.is((await cli(o1, ['maintenance', 'off'])).code, 0);
+  await o1.waitState('VI_1', 'master', 3000);
+});
+
+test.serial('a reload drops a non-sticky override and keeps a sticky one', async (t) => {
+  const [o1] = await pair();
+  t.is((await cli(o1, ['failover'])).code, 0);
+  t.is((await cli(o1, ['reload'])).code, 0);
+  await o1.waitState('VI_1', 'master', 3000);
+  t.is(Object.keys((await o1.status()).operator).length, 0);
+
+  t.is((await cli(o1, ['failover', '--sticky'])).code, 0);
+  t.is((await cli(o1, ['reload'])).code, 0);
+  await new Promise((res) => setTimeout(res, 800));
+  t.is((await o1.instance('VI_1'))?.state, 'backup');
+  t.like((await o1.status()).operator['VI_1'], { mode: 'failover', sticky: true });
+});
+
+test.serial('the control socket refuses a non-root user', async (t) => {
+  const [o1] = await pair();
+  const r = await cli(o1, ['failover'], { asUser: '65534' });
+  t.is(r.code, 3, r.stdout);
+  t.regex(r.stderr, /cannot reach the daemon at .*: .*EACCES/);
+  t.is((await o1.instance('VI_1'))?.state, 'master');
+});
