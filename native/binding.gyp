@@ -4,6 +4,11 @@
       "target_name": "vrrp6",
       "sources": ["vrrp6.c"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
+    },
+    {
+      "target_name": "genl_batch",
+      "sources": ["genl_batch.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
     }
   ]
 }

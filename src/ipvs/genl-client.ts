@@ -1,6 +1,8 @@
 // IPVS over generic netlink: the adapter that reads and writes the kernel's IPVS table of the
 // network namespace it was opened in. Requests are built and replies decoded by the pure
-// ipvs/genl-codec.ts; the socket is netlink/genl.ts (npm `netlink`). One request at a time.
+// ipvs/genl-codec.ts; the socket is netlink/genl.ts (npm `netlink`). One request at a time,
+// except dump()'s destination dumps (one per service), which go together through
+// GenlSocket.requestMany (the native batch addon: no JS per request).
 //
 // Errors: every kernel refusal or I/O failure rejects with an IpvsError (an IoError, code
 // DUET_E_IO) naming the exact operation and object, e.g.
@@ -35,6 +37,11 @@ export class IpvsError extends IoError {
 export interface IpvsClientOptions {
   /** Reply deadline per request, ms (default 5000). */
   timeoutMs?: number;
+  /**
+   * dump()'s destination dumps through the native addon, off the event loop (default true, when
+   * it is built); false: one request at a time through npm netlink (for comparisons).
+   */
+  nativeBatch?: boolean;
 }
 
 export interface ServiceEntry {
@@ -69,6 +76,10 @@ export interface IpvsTableDump {
   readonly unmapped: readonly Unmapped[];
 }
 
+const GET_SERVICES = ((r: IpvsRequest) => encodeIpvsPayload(r.cmd, r.attrs))(ipvsRequest.getServices());
+
+const ipvsErrorOf = (e: unknown): IpvsError => new IpvsError((e as Error).message, e instanceof GenlError ? e.errno : undefined, { cause: e });
+
 /** "tcp 192.0.2.100:80", "udp [2001:db8::1]:53", "fwmark 10", "fwmark 10 (IPv6)". */
 export function describeService(s: ServiceId): string {
   if (s.kind === 'fwmark') return `fwmark ${s.fwmark}${s.family === 6 ? ' (IPv6)' : ''}`;
@@ -95,6 +106,8 @@ export function serviceIdOf(s: ServiceId): ServiceId {
 
 export class IpvsClient {
   private _writes = 0;
+  /** serviceKey -> encoded GET_DEST dump request, for the services of the last dump(). */
+  private destDumpCache = new Map<string, Uint8Array>();
   private readonly decodeAll: DecodeOptions;
   private readonly decodeNoStats: DecodeOptions;
 
@@ -112,7 +125,7 @@ export class IpvsClient {
    * "IPVS not available in this kernel" when the kernel has no IPVS family (ip_vs not loaded).
    */
   static async open(o: IpvsClientOptions = {}): Promise<IpvsClient> {
-    const sock = new GenlSocket(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {});
+    const sock = new GenlSocket({ ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), ...(o.nativeBatch !== undefined ? { nativeBatch: o.nativeBatch } : {}) });
     try {
       const id = await sock.resolveFamily(IPVS_GENL_NAME);
       if (id === undefined) {
@@ -147,17 +160,39 @@ export class IpvsClient {
     try {
       raws = await this.sock.request(this.family, encodeIpvsPayload(r.cmd, r.attrs), { dump: r.dump, what });
     } catch (e) {
-      throw new IpvsError((e as Error).message, e instanceof GenlError ? e.errno : undefined, { cause: e });
+      throw ipvsErrorOf(e);
     }
+    return this.messagesOf(raws, () => what, stats);
+  }
+
+  /**
+   * Many encoded dump requests, sent together (GenlSocket requestMany: one native round trip
+   * when the addon is built); result[i], undecoded, answers payloads[i]. The caller decodes each
+   * with messagesOf() when it uses it, so the decoded messages of a big dump are never all alive
+   * at once (less garbage-collector work).
+   */
+  private async requestDumps(payloads: readonly Uint8Array[], what: (i: number) => string): Promise<GenlRaw[][]> {
+    try {
+      return await this.sock.requestMany(this.family, payloads, { dump: true, what });
+    } catch (e) {
+      throw ipvsErrorOf(e);
+    }
+  }
+
+  /**
+   * The IPVS messages among one request's answer; throws the IpvsError of a kernel error.
+   * `what` is called for an error only (a dump would otherwise describe every service).
+   */
+  private messagesOf(raws: readonly GenlRaw[], what: () => string, stats: boolean): IpvsMessage[] {
     const out: IpvsMessage[] = [];
     const opts = stats ? this.decodeAll : this.decodeNoStats;
     for (const raw of raws) {
       const d = decodeBody({ type: raw.type, flags: raw.flags, seq: raw.seq, port: raw.port }, raw.data, opts);
-      if (!d.ok) throw new IpvsError(`${what}: undecodable reply (${d.error.reason}: ${d.error.detail})`, 'EPROTO');
+      if (!d.ok) throw new IpvsError(`${what()}: undecodable reply (${d.error.reason}: ${d.error.detail})`, 'EPROTO');
       const m: NetlinkMessage = d.value;
       switch (m.kind) {
         case 'error':
-          throw new IpvsError(`${what}: ${m.errnoName}${m.extack?.message ? ` (${m.extack.message})` : ''}`, m.errnoName);
+          throw new IpvsError(`${what()}: ${m.errnoName}${m.extack?.message ? ` (${m.extack.message})` : ''}`, m.errnoName);
         case 'ack':
         case 'done':
         case 'other':
@@ -213,7 +248,7 @@ export class IpvsClient {
 
   /** The destinations of one service with their counters and connection counts. */
   async getDests(svc: ServiceId): Promise<DestEntry[]> {
-    const { entries, unmapped } = await this.readDests(svc, describeService(svc), true);
+    const { entries, unmapped } = await this.readDests(svc, true);
     if (unmapped.length > 0) throw new IpvsError(`get dests of ${describeService(svc)}: ${unmapped[0]!.what}: ${unmapped[0]!.error.detail}`, 'EPROTO');
     return entries.map(({ dest, wire }) => ({ dest, stats: destStatsFromWire(wire) }));
   }
@@ -231,9 +266,16 @@ export class IpvsClient {
     const stats = new Map<string, ServiceStats>();
     const { entries, unmapped: svcUnmapped } = await this.readServices(withStats);
     const unmapped: Unmapped[] = [...svcUnmapped];
-    for (const { service, wire } of entries) {
-      const sk = serviceKey(service);
-      const { entries: ds, unmapped: du } = await this.readDests(service, describeService(service), withStats);
+    // One dest dump per service, all sent together: the kernel has no dump of every destination.
+    // A service deleted since the service dump answers with an empty dump, not an error (Linux
+    // 6.1): it is listed without destinations, by either path.
+    const keys = entries.map(({ service }) => serviceKey(service));
+    const payloads = this.destDumpPayloads(entries.map(({ service }) => service), keys);
+    const what = (i: number): string => `list dests of ${describeService(entries[i]!.service)}`;
+    const replies = await this.requestDumps(payloads, what);
+    for (const [i, { service, wire }] of entries.entries()) {
+      const sk = keys[i]!;
+      const { entries: ds, unmapped: du } = this.destsOf(this.messagesOf(replies[i]!, () => what(i), withStats), service);
       for (const u of du) unmapped.push(u);
       const dests = new Map<string, Destination>();
       const dstats = new Map<string, DestStats>();
@@ -248,8 +290,31 @@ export class IpvsClient {
     return withStats ? { table, stats, unmapped } : { table, unmapped };
   }
 
+  /**
+   * The encoded GET_DEST dump request of each service (keys[i]: serviceKey of services[i]).
+   * Encoding is pure but costs as much as decoding the answer, and a re-apply asks about the
+   * same services each time: the payloads of the last dump's services are kept.
+   */
+  private destDumpPayloads(services: readonly Service[], keys: readonly string[]): Uint8Array[] {
+    const next = new Map<string, Uint8Array>();
+    const out = services.map((s, i) => {
+      let p = this.destDumpCache.get(keys[i]!);
+      if (!p) {
+        const r = ipvsRequest.getDests(serviceIdOf(s));
+        p = encodeIpvsPayload(r.cmd, r.attrs);
+      }
+      next.set(keys[i]!, p);
+      return p;
+    });
+    this.destDumpCache = next;
+    return out;
+  }
+
   private async readServices(withStats = true): Promise<{ entries: Array<{ service: Service; wire: WireService }>; unmapped: Unmapped[] }> {
-    const ms = await this.call(ipvsRequest.getServices(), 'list services', withStats);
+    // Through the batch path too: a thousand services are a thousand messages, which the addon
+    // hands over in one buffer.
+    const [raws = []] = await this.requestDumps([GET_SERVICES], () => 'list services');
+    const ms = this.messagesOf(raws, () => 'list services', withStats);
     const entries: Array<{ service: Service; wire: WireService }> = [];
     const unmapped: Unmapped[] = [];
     for (const m of ms) {
@@ -262,8 +327,13 @@ export class IpvsClient {
     return { entries, unmapped };
   }
 
-  private async readDests(svc: ServiceId, svcText: string, withStats: boolean): Promise<{ entries: Array<{ dest: Destination; wire: WireDest }>; unmapped: Unmapped[] }> {
-    const ms = await this.call(ipvsRequest.getDests(serviceIdOf(svc)), `list dests of ${svcText}`, withStats);
+  private async readDests(svc: ServiceId, withStats: boolean): Promise<{ entries: Array<{ dest: Destination; wire: WireDest }>; unmapped: Unmapped[] }> {
+    const ms = await this.call(ipvsRequest.getDests(serviceIdOf(svc)), `list dests of ${describeService(svc)}`, withStats);
+    return this.destsOf(ms, svc);
+  }
+
+  /** The destinations in the answer to a GET_DEST dump of `svc`. */
+  private destsOf(ms: readonly IpvsMessage[], svc: ServiceId): { entries: Array<{ dest: Destination; wire: WireDest }>; unmapped: Unmapped[] } {
     const entries: Array<{ dest: Destination; wire: WireDest }> = [];
     const unmapped: Unmapped[] = [];
     for (const m of ms) {
@@ -271,7 +341,7 @@ export class IpvsClient {
       if (!w) continue;
       const d = destFromWire(w, svc.family);
       if (d.ok) entries.push({ dest: d.value, wire: w });
-      else unmapped.push({ what: `dest ${w.addr ?? '?'}:${w.port ?? '?'} in ${svcText}`, error: d.error });
+      else unmapped.push({ what: `dest ${w.addr ?? '?'}:${w.port ?? '?'} in ${describeService(svc)}`, error: d.error });
     }
     return { entries, unmapped };
   }

@@ -11,8 +11,10 @@
 //      the same model; the time includes ipvsadm's process start). The bench flushes between the
 //      two (ipvsadm -C, untimed); duet's daemon never flushes. Each result is dumped and compared
 //      with the model (must be identical).
-//  (b) re-apply the unchanged table with duet: dump (1 + one request per service), diff, and the
-//      whole reconcile() with its own dump; target 0 writes and < 100 ms for 10,000 destinations.
+//  (b) re-apply the unchanged table with duet: dump (1 + one request per service, sent together
+//      through the native batch addon), diff, and the whole reconcile() with its own dump; target
+//      0 writes and < 100 ms for 10,000 destinations. For scale, the same dump one request at a
+//      time through npm netlink (nativeBatch: false), and ipvsadm -Ln reading the same table.
 //      ipvsadm has no diff: its column is the flush-and-restore (-C then -R) a script would do.
 //  (c) change 1% of the weights and reconcile: exactly that many writes. ipvsadm column: -R of
 //      just the matching -e lines (a hand-made diff, which ipvsadm cannot compute).
@@ -122,9 +124,9 @@ export function restoreText(t: Table): string {
 
 const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 
-function ipvsadm(args: string[], input?: string): number {
+function ipvsadm(args: string[], input?: string, stdout: 'pipe' | 'ignore' = 'pipe'): number {
   const t0 = performance.now();
-  const r = spawnSync('ipvsadm', args, { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync('ipvsadm', args, { input, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['pipe', stdout, 'pipe'] });
   const dt = performance.now() - t0;
   if (r.status !== 0) throw new Error(`ipvsadm ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}`);
   return dt;
@@ -179,7 +181,7 @@ async function inner(nSvc: number, nDest: number, repeat: number): Promise<numbe
   const dumps: number[] = [], diffs: number[] = [], recs: number[] = [], recWrites: number[] = [];
   for (let i = 0; i < repeat; i++) {
     let t0 = performance.now();
-    const d = await c.dump();
+    const d = await c.dump({ stats: false }); // what reconcile() reads
     dumps.push(performance.now() - t0);
     t0 = performance.now();
     const ops = diff(want, d.table, { managed: keys });
@@ -189,6 +191,21 @@ async function inner(nSvc: number, nDest: number, repeat: number): Promise<numbe
     recs.push(r.ms);
     recWrites.push(r.writes);
   }
+  // For scale: the same dump one request at a time (no batch addon: the path before it), and
+  // ipvsadm -Ln reading the same table (C, libnl, the same 1 + 1-per-service requests; output
+  // discarded; process start included).
+  const serial = await IpvsClient.open({ timeoutMs: 120_000, nativeBatch: false });
+  const serialDumps: number[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const t0 = performance.now();
+    await serial.dump({ stats: false });
+    serialDumps.push(performance.now() - t0);
+  }
+  serial.close();
+  const listings: number[] = [];
+  for (let i = 0; i < repeat; i++) listings.push(ipvsadm(['-Ln'], undefined, 'ignore'));
+  const starts: number[] = [];
+  for (let i = 0; i < repeat; i++) starts.push(ipvsadm(['--version'], undefined, 'ignore'));
   // ipvsadm's re-apply: flush and restore (drops every connection; shown for scale only)
   const bFlush = ipvsadm(['-C']);
   const bRestore = ipvsadm(['-R'], text);
@@ -211,7 +228,8 @@ async function inner(nSvc: number, nDest: number, repeat: number): Promise<numbe
     ['    time', `${ms(a.ms)} ms`, `${ms(aIpvsadm)} ms (-R, incl. process start)`, ''],
     ['    writes', `${fmtN(a.writes)} (${a.failed} failed)`, `${fmtN(restoreLines)} (one per line)`, `${fmtN(nSvc + total)}`],
     [`(b) re-apply unchanged (${fmtN(total)} dests), median of ${repeat}`, '', '', ''],
-    ['    dump (1 + 1 per service)', `${ms(median(dumps))} ms (${fmtN(1 + nSvc)} requests)`, '-', ''],
+    ['    dump, table only (1 + 1 per service)', `${ms(median(dumps))} ms (${fmtN(1 + nSvc)} requests)`, `${ms(median(listings))} ms (-Ln, process start ${ms(median(starts))} ms incl.)`, ''],
+    ['    dump, one request at a time', `${ms(median(serialDumps))} ms (nativeBatch: false)`, '', ''],
     ['    diff', `${ms(median(diffs))} ms`, '-', ''],
     ['    reconcile total (own dump+diff)', `${ms(median(recs))} ms`, `${ms(bFlush + bRestore)} ms (-C ${ms(bFlush)} + -R ${ms(bRestore)})`, '< 100 ms'],
     ['    writes', `${recWrites.join(', ')}`, `${fmtN(1 + restoreLines)} (flush + all)`, '0'],
