@@ -141,6 +141,13 @@ echo drain > /tmp/lab/rs1.agent
 waitfor 10 '[ "$(w 192.0.2.100:81 192.0.2.21:81)" = 0 ]' || fail "drain never gave 0"
 table
 
+section restart
+ip netns exec rs2 node /tmp/lab/rs.mjs rs2 192.0.2.22 > /tmp/lab/rs2b.log 2>&1 &
+t=$(ms)
+waitfor 20 '[ -n "$(w 192.0.2.100:80 192.0.2.22:80)" ] && [ "$(w 192.0.2.100:8080 192.0.2.22:8080)" = 1 ]' || fail "restarted rs2 never came back"
+echo "back after $(( $(ms) - t )) ms (incl. node start)"
+table
+
 section status
 ip netns exec d node dist/src/cli/duet.js status -s /tmp/lab/duet.sock
 section stop
@@ -213,9 +220,18 @@ test('quorum lost: the sorry server replaces the rest and the hook runs; regaine
   t.deepEqual(log().filter((l) => l.msg.startsWith('quorum') && l.service === 'tcp:192.0.2.100:80').map((l) => l.msg), ['quorum lost', 'quorum regained']);
 });
 
+test('a restarted server returns after rise successes, in both services', (t) => {
+  const r = part('restart');
+  t.regex(r, /back after \d+ ms/);
+  t.regex(r, /  -> 192\.0\.2\.22:8080 +Route +1 /);
+  const back = log().filter((l) => l.msg === 'check state changed' && l.server === '192.0.2.22:80').at(-1);
+  t.like(back, { from: 'down', to: 'up' });
+  t.regex(back?.reason ?? '', /^status 200 \(2 in a row\)$/);
+});
+
 test('an agent answering drain sets weight 0; duet status shows health per server', (t) => {
   t.regex(part('drain'), /  -> 192\.0\.2\.21:81 +Route +0 /);
   const s = part('status');
-  t.regex(s, /web +192\.0\.2\.22:80 +4 +removed +DOWN /);
+  t.regex(s, /web +192\.0\.2\.21:80 +4 +4 +UP /);
   t.regex(s, /agent \(QUORUM LOST\) +192\.0\.2\.21:81 +10 +0 +UP .*agent: drain/, 'drained to 0: no healthy weight left, and no sorry server to switch to');
 });
