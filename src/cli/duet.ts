@@ -60,7 +60,11 @@ async function ipvsConns(persistentConn: boolean, json: boolean): Promise<number
 
 /** Failover, takeover, maintenance: they wait for the wire, so the reply can take seconds. */
 async function operatorCommand(socket: string, req: Request, json: boolean): Promise<number> {
-  const reply = await request(socket, req, 660_000).catch((e: unknown) => {
+  const progress = (p: unknown): void => {
+    const d = p as { server: string; service: string; active: number; inactive: number; elapsedMs: number };
+    if (!json) console.log(`draining ${d.server} in ${d.service}: ${d.active} active, ${d.inactive} inactive (${(d.elapsedMs / 1000).toFixed(1)} s)`);
+  };
+  const reply = await request(socket, req, 90_000_000, progress).catch((e: unknown) => {
     console.error(`duet: cannot reach the daemon at ${socket}: ${(e as Error).message}`);
     return undefined;
   });
@@ -88,6 +92,13 @@ commands:
                                   take mastership from the peer; --clear withdraws either
   maintenance on|off [--sticky] [--force]
                                   on: hand over, then never be master; --force even without a peer
+  weight SERVICE SERVER N|--clear pin a real server's weight (checks still take a failed one out)
+  disable SERVICE SERVER          take a real server out of the table
+  enable SERVICE SERVER           undo weight/disable/drain: config and checks decide again
+  drain SERVICE SERVER [--timeout S]
+                                  weight 0, then wait until its active connections reach 0
+                                  (SERVICE: name or key such as tcp:192.0.2.100:80;
+                                   SERVER: address, or address:port)
   ipvs list [--stats|--rate|--thresholds|--persistent-conn] [--json]
                                   the kernel's IPVS table, as ipvsadm -Ln prints it
   ipvs conns [--persistent-conn] [--json]
@@ -150,6 +161,20 @@ async function main(argv: string[]): Promise<number> {
       if (t !== undefined && !(t > 0 && t <= 600)) { console.error('duet: --timeout must be 0..600 seconds'); return 2; }
       const req: Request = { cmd, instances: values.all || positionals.length === 0 ? 'all' : positionals, clear: values.clear, sticky: values.sticky,
         ...(t !== undefined ? { timeoutMs: Math.round(t * 1000) } : {}) };
+      return operatorCommand(values.socket, req, values.json);
+    }
+    case 'weight':
+    case 'enable':
+    case 'disable':
+    case 'drain': {
+      const [service, server, w] = positionals;
+      const usage = cmd === 'weight' ? 'duet weight SERVICE SERVER N|--clear' : `duet ${cmd} SERVICE SERVER${cmd === 'drain' ? ' [--timeout S]' : ''}`;
+      if (!service || !server || (cmd === 'weight' && (w === undefined) === !values.clear)) { console.error(`duet: usage: ${usage}`); return 2; }
+      const weight = w === undefined ? undefined : Number(w);
+      if (weight !== undefined && !(Number.isInteger(weight) && weight >= 0 && weight <= 65535)) { console.error(`duet: weight must be 0..65535, got '${w}'`); return 2; }
+      const t = values.timeout === undefined ? undefined : Number(values.timeout);
+      if (t !== undefined && !(t > 0 && t <= 86400)) { console.error('duet: --timeout must be 0..86400 seconds'); return 2; }
+      const req: Request = { cmd: 'server', action: cmd, service, server, ...(weight !== undefined ? { weight } : {}), ...(t !== undefined ? { timeoutMs: Math.round(t * 1000) } : {}) };
       return operatorCommand(values.socket, req, values.json);
     }
     case 'maintenance': {

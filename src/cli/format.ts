@@ -27,6 +27,7 @@ export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: numb
       (s.ipvs.error ? `; error: ${s.ipvs.error}` : ''));
   }
   if (s.checks?.length) lines.push(formatChecks(s.checks));
+  for (const o of s.serverOverrides ?? []) lines.push(`operator: ${o.server} in ${o.service} ${o.kind === 'disable' ? 'disabled' : `weight pinned at ${o.weight}`}`);
   return lines.join('\n');
 }
 
@@ -50,6 +51,12 @@ export function formatOperator(r: unknown): string {
   const one = (h: { instance: string; from: string; to: string; handoverMs: number; master: string | null }): string =>
     `${h.instance}: ${h.from} -> ${h.to} in ${h.handoverMs} ms; master now ${h.master ?? 'unknown'}`;
   if (Array.isArray(r)) return r.map(one).join('\n') || 'nothing to do';
+  const sv = r as { server?: string; service?: string; override?: { kind: string; weight?: number } | null; drained?: boolean; elapsedMs?: number };
+  if (sv.drained) return `${sv.server} in ${sv.service}: drained (0 active) after ${((sv.elapsedMs ?? 0) / 1000).toFixed(1)} s; it stays at weight 0 until 'duet enable'`;
+  if (sv.server !== undefined) {
+    const o = sv.override;
+    return `${sv.server} in ${sv.service}: ${!o ? 'no override (config and checks decide)' : o.kind === 'disable' ? 'disabled' : `weight pinned at ${o.weight}`}`;
+  }
   const o = r as { cleared?: string[]; handedOver?: Parameters<typeof one>[0][]; instances?: string[] };
   if (o.cleared) return o.cleared.length ? `override cleared: ${o.cleared.join(', ')}` : 'no override to clear';
   const lines = (o.handedOver ?? []).map(one);

@@ -6,7 +6,11 @@ export type Request =
   | { cmd: 'reload' }
   /** instances: names, or 'all'. clear: withdraw the override instead. */
   | { cmd: 'failover' | 'takeover'; instances: string[] | 'all'; clear?: boolean; sticky?: boolean; timeoutMs?: number }
-  | { cmd: 'maintenance'; on: boolean; sticky?: boolean; force?: boolean };
+  | { cmd: 'maintenance'; on: boolean; sticky?: boolean; force?: boolean }
+  /** Real-server overrides. service: name or key; server: address or address:port. */
+  | { cmd: 'server'; action: ServerAction; service: string; server: string; weight?: number; timeoutMs?: number };
+
+export type ServerAction = 'weight' | 'enable' | 'disable' | 'drain';
 
 export type Reply =
   | { ok: true; result: unknown }
@@ -34,6 +38,16 @@ export function parseRequest(line: string): Request | { error: string } {
     const t = o['timeoutMs'];
     if (t !== undefined && (typeof t !== 'number' || !(t > 0 && t <= 600_000))) return { error: '"timeoutMs" must be 1..600000' };
     return { cmd, instances: inst as string[] | 'all', ...flags, ...(t !== undefined ? { timeoutMs: t } : {}) };
+  }
+  if (cmd === 'server') {
+    const action = o['action'];
+    if (action !== 'weight' && action !== 'enable' && action !== 'disable' && action !== 'drain') return { error: '"action" must be weight, enable, disable or drain' };
+    const service = o['service'], server = o['server'], weight = o['weight'], t = o['timeoutMs'];
+    if (typeof service !== 'string' || service === '') return { error: '"service" (a name or key) is required' };
+    if (typeof server !== 'string' || server === '') return { error: '"server" (address or address:port) is required' };
+    if (action === 'weight' && weight !== undefined && !(Number.isInteger(weight) && (weight as number) >= 0 && (weight as number) <= 65535)) return { error: '"weight" must be 0..65535' };
+    if (t !== undefined && (typeof t !== 'number' || !(t > 0 && t <= 86_400_000))) return { error: '"timeoutMs" must be 1..86400000' };
+    return { cmd, action, service, server, ...(typeof weight === 'number' ? { weight } : {}), ...(typeof t === 'number' ? { timeoutMs: t } : {}) };
   }
   if (cmd === 'maintenance') {
     if (flags['on'] === undefined) return { error: '"on" (true or false) is required' };

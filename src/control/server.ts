@@ -4,7 +4,8 @@ import { mkdirSync, chmodSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseRequest, type Request, type Reply } from './protocol.js';
 
-export type Handler = (r: Request) => Promise<Reply>;
+/** `progress` sends an interim line ({"progress": ...}) before the reply, e.g. while draining. */
+export type Handler = (r: Request, progress: (p: unknown) => void) => Promise<Reply>;
 
 export async function listenControl(path: string, handle: Handler): Promise<Server> {
   mkdirSync(dirname(path), { recursive: true });
@@ -24,7 +25,7 @@ export async function listenControl(path: string, handle: Handler): Promise<Serv
         const req = parseRequest(line);
         const reply: Promise<Reply> = 'error' in req
           ? Promise.resolve({ ok: false, error: { code: 'DUET_E_REQUEST', message: req.error } })
-          : handle(req).catch((e: unknown) => ({ ok: false, error: { code: 'DUET_E_INTERNAL', message: String(e) } }));
+          : handle(req, (p) => { if (!conn.destroyed) conn.write(JSON.stringify({ progress: p }) + '\n'); }).catch((e: unknown) => ({ ok: false, error: { code: 'DUET_E_INTERNAL', message: String(e) } }));
         void reply.then((r) => { if (!conn.destroyed) conn.write(JSON.stringify(r) + '\n'); });
       }
     });

@@ -14,7 +14,8 @@ import { syncGroupForces, groupFault } from '../vrrp/sync-group.js';
 import { TrackScript } from '../vrrp/track-script.js';
 import { scheduleAnnouncements } from './announce.js';
 import { desiredTable } from '../ipvs/desired.js';
-import { serviceKey } from '../ipvs/model.js';
+import { destKey, serviceKey } from '../ipvs/model.js';
+import type { ServerAction } from '../control/protocol.js';
 import { reconcile, type IpvsKernel, type ReconcileResult } from '../ipvs/reconciler.js';
 import type { Op } from '../ipvs/diff.js';
 import type { CheckHost } from '../check/host.js';
@@ -76,6 +77,7 @@ export interface DaemonStatus {
   node: string;
   /** Operator overrides by instance name. */
   operator: Record<string, Override>;
+  serverOverrides: ServerOverride[];
   maintenance: boolean;
   ipvs: IpvsStatus | undefined;
   instances: InstanceStatus[];
@@ -99,6 +101,8 @@ export class Daemon {
   private reconcileQueued = false;
   private checks: CheckHost | undefined;
   private overrides = new Map<string, Override>();
+  /** Operator weight/disable per real server, by "svcKey destKey"; kept across reloads while the server exists. */
+  private serverOverrides = new Map<string, ServerOverride>();
 
   constructor(private cfg: Config, private readonly p: Platform, private readonly clock: Clock, private readonly log: Logger) {
     for (const [name, o] of Object.entries(p.loadOverrides() ?? {})) this.overrides.set(name, o);
@@ -188,10 +192,10 @@ export class Daemon {
 
   private async reconcileIpvsOnce(): Promise<void> {
     const verdicts = this.checks?.verdicts();
-    const want = desiredTable(this.cfg.virtualServers, verdicts ? {
-      weight: (svc, dest, configured) => verdicts.get(svc)?.dests.get(dest) ?? configured,
-      quorumLost: (svc) => verdicts.get(svc)?.quorumUp === false,
-    } : {});
+    const want = desiredTable(this.cfg.virtualServers, {
+      weight: (svc, dest, configured) => pinned(this.serverOverrides.get(`${svc} ${dest}`), verdicts?.get(svc)?.dests.get(dest), configured),
+      quorumLost: (svc) => verdicts?.get(svc)?.quorumUp === false,
+    });
     const managed = this.p.loadManaged() ?? new Set<string>();
     if (want.size === 0 && managed.size === 0 && !this.cfg.lvsTimeouts) return;
     const log = this.log.child({ mod: 'ipvs' });
@@ -223,6 +227,7 @@ export class Daemon {
       if (!o.sticky || !next.vrrp.instances.some((i) => i.name === name)) this.overrides.delete(name);
     }
     this.saveOverrides();
+    for (const [k, o] of [...this.serverOverrides]) if (!this.findServer(o.service, o.server, next)) this.serverOverrides.delete(k);
     const r = await this.apply(next, false, before);
     for (const run of this.running.values()) run.inst.reconfigure(this.settingsFor(run.cfg));
     this.refreshTracking();
@@ -249,6 +254,7 @@ export class Daemon {
     return {
       node: this.cfg.node.name ?? 'duet',
       operator: Object.fromEntries(this.overrides),
+      serverOverrides: [...this.serverOverrides.values()],
       maintenance: [...this.overrides.values()].some((o) => o.mode === 'maintenance'),
       ipvs: this.ipvsStatus ? structuredClone(this.ipvsStatus) : undefined,
       // Configured is the config's priority; effective includes tracking and operator overrides.
@@ -354,6 +360,57 @@ export class Daemon {
     for (const n of names) this.setOverride(n, { mode: 'maintenance', sticky: o.sticky, since: Date.now() });
     this.log.warn({ instances: names, sticky: o.sticky }, 'maintenance on: this node will not be master');
     return { handedOver, instances: names };
+  }
+
+  /** A real server by service (name or key) and server (address:port, or address when unique). */
+  private findServer(service: string, server: string, cfg = this.cfg): { svcKey: string; destKey: string; name: string } | undefined {
+    const v = cfg.virtualServers.find((x) => x.name === service || serviceKey(x) === service);
+    if (!v) return undefined;
+    const byKey = v.realServers.filter((r) => destKey(r) === server);
+    const rs = byKey.length ? byKey : v.realServers.filter((r) => r.address === server);
+    return rs.length === 1 ? { svcKey: serviceKey(v), destKey: destKey(rs[0]!), name: v.name } : undefined;
+  }
+
+  /**
+   * duet weight / enable / disable / drain: pin a real server's weight (health checks can still
+   * take a failed server out, but no longer change its weight), take it out, or put it back to
+   * what config and checks say. The change is applied to the kernel before the reply.
+   */
+  async serverCommand(action: ServerAction, service: string, server: string, o: { weight?: number; timeoutMs?: number; progress?: (p: unknown) => void } = {}): Promise<unknown> {
+    const f = this.findServer(service, server);
+    if (!f) {
+      const v = this.cfg.virtualServers.find((x) => x.name === service || serviceKey(x) === service);
+      throw new OperatorError('DUET_E_NO_SERVER', v
+        ? `no single real server '${server}' in ${v.name} (have: ${v.realServers.map((r) => destKey(r)).join(', ') || 'none'})`
+        : `no virtual server '${service}' (have: ${this.cfg.virtualServers.map((x) => x.name).join(', ') || 'none'})`);
+    }
+    const key = `${f.svcKey} ${f.destKey}`;
+    const base = { service: f.name, server: f.destKey, since: Date.now() };
+    if (action === 'enable' || (action === 'weight' && o.weight === undefined)) this.serverOverrides.delete(key);
+    else if (action === 'disable') this.serverOverrides.set(key, { ...base, kind: 'disable' });
+    else this.serverOverrides.set(key, { ...base, kind: 'weight', weight: action === 'drain' ? 0 : o.weight! });
+    this.log.info({ service: f.name, server: f.destKey, action, weight: o.weight }, 'operator server override');
+    await this.reconcileIpvs();
+    if (this.ipvsStatus?.error) throw new OperatorError('DUET_E_IPVS', `override set, but the kernel table could not be updated: ${this.ipvsStatus.error}`);
+    if (action !== 'drain') return { service: f.name, server: f.destKey, override: this.serverOverrides.get(key) ?? null };
+    return this.drain(f, o.timeoutMs ?? 300_000, o.progress);
+  }
+
+  /** Wait until the drained server's active connections reach zero, reporting progress each second. */
+  private async drain(f: { svcKey: string; destKey: string; name: string }, timeoutMs: number, progress?: (p: unknown) => void): Promise<unknown> {
+    const t0 = this.clock.now();
+    for (;;) {
+      const d = await this.ipvs!.dump({ stats: true });
+      const st = d.stats?.get(f.svcKey)?.dests.get(f.destKey);
+      const active = st?.activeConns ?? 0, inactive = st?.inactConns ?? 0;
+      const elapsedMs = Math.round(this.clock.now() - t0);
+      if (active === 0) return { service: f.name, server: f.destKey, drained: true, elapsedMs, inactive };
+      if (elapsedMs >= timeoutMs) {
+        throw new OperatorError('DUET_E_DRAIN_TIMEOUT', `${f.destKey} in ${f.name} still has ${active} active connection(s) after ${elapsedMs} ms; it stays at weight 0`);
+      }
+      progress?.({ service: f.name, server: f.destKey, active, inactive, elapsedMs });
+      await new Promise<void>((r) => this.clock.at(this.clock.now() + Math.min(1000, timeoutMs - elapsedMs), r));
+    }
   }
 
   private waitTransition(name: string, to: State, timeoutMs: number): Promise<TransitionEvent | undefined> {
@@ -562,6 +619,20 @@ export class Daemon {
       ...ic.trackScripts.map((t) => ({ id: `script:${t.name}`, weight: t.weight, up: this.scripts.get(t.name)?.up ?? true })),
     ];
   }
+}
+
+export type ServerOverride = { service: string; server: string; since: number } & ({ kind: 'weight'; weight: number } | { kind: 'disable' });
+
+/**
+ * The weight to program under an operator override: disabled is out; a pinned weight holds while
+ * the checks keep the server in (a failed or agent-drained server stays out / at 0).
+ */
+function pinned(o: ServerOverride | undefined, check: number | 'remove' | undefined, configured: number): number | 'remove' {
+  const healthy = check ?? configured;
+  if (!o) return healthy;
+  if (o.kind === 'disable') return 'remove';
+  if (healthy === 'remove' || (healthy === 0 && configured > 0)) return healthy;
+  return o.weight;
 }
 
 export interface HandoverResult {

@@ -49,7 +49,7 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
     }
   };
 
-  const server = await listenControl(o.socket, async (req): Promise<Reply> => {
+  const server = await listenControl(o.socket, async (req, progress): Promise<Reply> => {
     switch (req.cmd) {
       case 'status': return { ok: true, result: { ...daemon.status(), checks: await daemon.checkStatus(), nowMs: realClock.now(), uptimeMs: realClock.now() - startedAt } };
       case 'reload': return reload();
@@ -59,6 +59,10 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
         return operator(() => daemon.handover(req.cmd as 'failover' | 'takeover', req.instances, { sticky: req.sticky ?? false, ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}) }));
       case 'maintenance':
         return operator(() => daemon.maintenance(req.on, { sticky: req.sticky ?? false, force: req.force ?? false }));
+      case 'server':
+        return operator(() => daemon.serverCommand(req.action, req.service, req.server, {
+          ...(req.weight !== undefined ? { weight: req.weight } : {}), ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}), progress,
+        }));
     }
   });
 
