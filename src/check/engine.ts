@@ -59,7 +59,8 @@ interface CheckRec {
   state: CheckState;
   due: number;
   cancelTimer: (() => void) | undefined;
-  abort: AbortController | undefined;
+  /** One per check for its whole life (aborted on stop): a signal per run would cost a listener each time. */
+  readonly abort: AbortController;
   stopped: boolean;
 }
 
@@ -90,6 +91,19 @@ export interface EngineOptions {
   random?: () => number;
 }
 
+/** Upper bounds (seconds) of the check latency histogram buckets (Prometheus `le`). */
+export const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] as const;
+
+/** Latency of check results by service and check type: cumulative-ready bucket counts. */
+export interface LatencyHistogram {
+  service: string;
+  type: string;
+  /** Per bucket of LATENCY_BUCKETS_S (not cumulative), plus one for +Inf. */
+  counts: number[];
+  sumS: number;
+  count: number;
+}
+
 /** How late checks start, kept for the benchmark's p99 (a ring of the last samples). */
 const LATE_SAMPLES = 16384;
 
@@ -99,6 +113,7 @@ export class CheckEngine {
   private readonly late = new Float64Array(LATE_SAMPLES);
   private lateN = 0;
   private runs = 0;
+  private readonly hist = new Map<string, LatencyHistogram>();
 
   constructor(private readonly o: EngineOptions) {
     this.random = o.random ?? Math.random;
@@ -146,7 +161,7 @@ export class CheckEngine {
         return kept;
       }
       const c: CheckRec = {
-        id, name: `${cfg.spec.type}#${n}`, cfg, server: srv, state: INITIAL_CHECK_STATE, due: 0, cancelTimer: undefined, abort: undefined, stopped: false,
+        id, name: `${cfg.spec.type}#${n}`, cfg, server: srv, state: INITIAL_CHECK_STATE, due: 0, cancelTimer: undefined, abort: new AbortController(), stopped: false,
       };
       // Jittered start: thousands of checks configured at once must not fire together.
       this.schedule(c, this.o.clock.now() + Math.floor(this.random() * cfg.intervalMs));
@@ -191,6 +206,22 @@ export class CheckEngine {
     return { runs: this.runs, lateP99Ms: xs[Math.floor(n * 0.99)] ?? 0, lateMaxMs: xs[n - 1] ?? 0 };
   }
 
+  latency(): LatencyHistogram[] {
+    return [...this.hist.values()].map((h) => ({ ...h, counts: [...h.counts] }));
+  }
+
+  private observe(service: string, type: string, ms: number): void {
+    const k = `${service} ${type}`;
+    let h = this.hist.get(k);
+    if (!h) this.hist.set(k, (h = { service, type, counts: new Array<number>(LATENCY_BUCKETS_S.length + 1).fill(0), sumS: 0, count: 0 }));
+    const s = ms / 1000;
+    let i = 0;
+    while (i < LATENCY_BUCKETS_S.length && s > LATENCY_BUCKETS_S[i]!) i++;
+    h.counts[i]!++;
+    h.sumS += s;
+    h.count++;
+  }
+
   stop(): void {
     for (const svc of this.services.values()) for (const s of svc.servers.values()) this.stopServer(s);
     this.services.clear();
@@ -209,19 +240,17 @@ export class CheckEngine {
     const now = this.o.clock.now();
     this.late[this.lateN++ % LATE_SAMPLES] = now - c.due;
     this.runs++;
-    const ac = new AbortController();
-    c.abort = ac;
-    this.o.run(c.cfg.spec, ac.signal).then(
+    this.o.run(c.cfg.spec, c.abort.signal).then(
       (r) => this.done(c, r),
       (e: unknown) => this.done(c, { ok: false, latencyMs: this.o.clock.now() - now, reason: `error: ${e instanceof Error ? e.message : String(e)}` }),
     );
   }
 
   private done(c: CheckRec, r: CheckResult): void {
-    c.abort = undefined;
     if (c.stopped) return;
     const srv = c.server;
     const wasDown = srv.checks.some((x) => x.state.health === 'down');
+    this.observe(srv.service.key, c.cfg.spec.type, r.latencyMs);
     const { state, transition } = applyResult(c.state, r, c.cfg);
     c.state = state;
     if (transition) {
@@ -291,7 +320,7 @@ export class CheckEngine {
   private stopCheck(c: CheckRec): void {
     c.stopped = true;
     c.cancelTimer?.();
-    c.abort?.abort();
+    c.abort.abort();
   }
 
   private stopServer(s: ServerRec): void {

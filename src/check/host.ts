@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Clock } from '../core/clock.js';
 import type { VirtualServerConfig } from '../config/schema.js';
-import { CheckEngine, type CheckEvent, type RunCheck, type ServiceStatus, type ServiceVerdicts } from './engine.js';
+import { CheckEngine, type CheckEvent, type LatencyHistogram, type RunCheck, type ServiceStatus, type ServiceVerdicts } from './engine.js';
 
 export interface CheckTiming {
   runs: number;
@@ -20,6 +20,7 @@ export interface CheckHost {
   verdicts(): ReadonlyMap<string, ServiceVerdicts>;
   status(): Promise<ServiceStatus[]>;
   timing(): Promise<CheckTiming>;
+  latency(): Promise<LatencyHistogram[]>;
   close(): Promise<void>;
 }
 
@@ -42,6 +43,7 @@ export function inProcessChecks(o: { clock: Clock; run: RunCheck; onEvent: (e: C
     verdicts: () => engine.verdicts(),
     status: () => Promise.resolve(engine.status()),
     timing: () => Promise.resolve(engine.timing()),
+    latency: () => Promise.resolve(engine.latency()),
     close: () => { engine.stop(); return Promise.resolve(); },
   };
 }
@@ -51,6 +53,7 @@ export type ToWorker =
   | { type: 'configure'; id: number; list: readonly VirtualServerConfig[] }
   | { type: 'status'; id: number }
   | { type: 'timing'; id: number }
+  | { type: 'latency'; id: number }
   | { type: 'stop'; id: number };
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -113,6 +116,7 @@ export function workerChecks(o: { onEvent: (e: CheckEvent) => void; onError: (er
     verdicts: () => mirror.map,
     status: async () => ((await ask({ type: 'status' })) as ServiceStatus[] | undefined) ?? [],
     timing: async () => ((await ask({ type: 'timing' })) as CheckTiming | undefined) ?? { runs: 0, lateP99Ms: 0, lateMaxMs: 0 },
+    latency: async () => ((await ask({ type: 'latency' })) as LatencyHistogram[] | undefined) ?? [],
     close: async () => {
       closing = true;
       await Promise.race([ask({ type: 'stop' }), new Promise((r) => setTimeout(r, 1000).unref())]);

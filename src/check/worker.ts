@@ -43,6 +43,7 @@ port.on('message', (m: ToWorker) => {
       return reply(m.id, engine.verdicts());
     case 'status': return reply(m.id, engine.status());
     case 'timing': return reply(m.id, engine.timing());
+    case 'latency': return reply(m.id, engine.latency());
     case 'stop':
       engine.stop();
       flush();

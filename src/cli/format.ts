@@ -63,3 +63,11 @@ export function formatOperator(r: unknown): string {
   lines.push(`maintenance: ${(o.instances ?? []).join(', ') || 'no instances'}`);
   return lines.join('\n');
 }
+
+/** One `duet events` line: time, kind, then the fields that say what happened. */
+export function formatEvent(e: unknown): string {
+  const { at, type, ...rest } = e as { at?: string; type?: string } & Record<string, unknown>;
+  const time = typeof at === 'string' ? at.slice(11, 23) : '';
+  const fields = Object.entries(rest).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  return `${time} ${String(type ?? '?').padEnd(10)} ${fields.join(' ')}`;
+}

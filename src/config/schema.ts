@@ -657,10 +657,31 @@ const lvsTimeoutsSchema = z
   .optional();
 
 /** Top-level keys planned but not accepted yet; an unknown-field error says so. */
-export const RESERVED_KEYS = ['sync_daemon', 'control', 'metrics'] as const;
+export const RESERVED_KEYS = ['sync_daemon', 'control'] as const;
+
+/** Prometheus endpoint; off unless `listen` is given. */
+const metricsSchema = z
+  .strictObject(
+    {
+      /** "127.0.0.1:9469", "[::1]:9469" or ":9469" (all addresses). */
+      listen: z.string().transform((s, ctx) => {
+        const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]*)):(\d{1,5})$/.exec(s);
+        const port = m ? Number(m[3]) : NaN;
+        if (!m || !(port >= 1 && port <= 65535)) {
+          ctx.issues.push({ code: 'custom', message: `expected ADDRESS:PORT such as '127.0.0.1:9469', '[::1]:9469' or ':9469', got ${show(s)}`, input: s });
+          return z.NEVER;
+        }
+        return { host: m[1] ?? (m[2] || '::'), port };
+      }),
+      /** URL path of the endpoint. */
+      path: z.string().regex(/^\/[^\s]*$/).default('/metrics'),
+    },
+    { error: expecting('a mapping {listen: ADDRESS:PORT}') },
+  )
+  .optional();
 
 const rawConfigSchema = z.strictObject(
-  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema },
+  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, metrics: metricsSchema },
   { error: expecting('a mapping with a vrrp section') },
 );
 
@@ -751,6 +772,7 @@ function normalize(c: RawConfig) {
       syncGroups: c.vrrp.sync_groups.map((g) => ({ name: g.name, instances: g.instances, notify: g.notify })),
     },
     virtualServers: c.virtual_servers,
+    metrics: c.metrics,
     lvsTimeouts: c.lvs_timeouts ? { tcp: c.lvs_timeouts.tcp, tcpFin: c.lvs_timeouts.tcpfin, udp: c.lvs_timeouts.udp } : undefined,
   };
 }

@@ -4,6 +4,8 @@ export const DEFAULT_SOCKET = '/run/duet/duet.sock';
 export type Request =
   | { cmd: 'status' }
   | { cmd: 'reload' }
+  /** A stream: one {"progress": event} line per event until the client hangs up. */
+  | { cmd: 'events' }
   /** instances: names, or 'all'. clear: withdraw the override instead. */
   | { cmd: 'failover' | 'takeover'; instances: string[] | 'all'; clear?: boolean; sticky?: boolean; timeoutMs?: number }
   | { cmd: 'maintenance'; on: boolean; sticky?: boolean; force?: boolean }
@@ -22,7 +24,7 @@ export function parseRequest(line: string): Request | { error: string } {
   if (typeof v !== 'object' || v === null || typeof (v as { cmd?: unknown }).cmd !== 'string') return { error: 'request needs a "cmd" string' };
   const o = v as Record<string, unknown>;
   const cmd = o['cmd'] as string;
-  if (cmd === 'status' || cmd === 'reload') return { cmd };
+  if (cmd === 'status' || cmd === 'reload' || cmd === 'events') return { cmd };
   const flag = (k: string): boolean | undefined | { error: string } =>
     o[k] === undefined || typeof o[k] === 'boolean' ? (o[k] as boolean | undefined) : { error: `"${k}" must be true or false` };
   const flags: Record<string, boolean> = {};

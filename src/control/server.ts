@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { parseRequest, type Request, type Reply } from './protocol.js';
 
 /** `progress` sends an interim line ({"progress": ...}) before the reply, e.g. while draining. */
-export type Handler = (r: Request, progress: (p: unknown) => void) => Promise<Reply>;
+export type Handler = (r: Request, progress: (p: unknown) => void, closed: Promise<void>) => Promise<Reply>;
 
 export async function listenControl(path: string, handle: Handler): Promise<Server> {
   mkdirSync(dirname(path), { recursive: true });
@@ -13,6 +13,7 @@ export async function listenControl(path: string, handle: Handler): Promise<Serv
   rmSync(path, { force: true });
   const server = createServer((conn) => {
     let buf = '';
+    const closed = new Promise<void>((resolve) => conn.once('close', () => resolve()));
     conn.setEncoding('utf8');
     conn.on('error', () => conn.destroy());
     conn.on('data', (chunk: string) => {
@@ -25,7 +26,7 @@ export async function listenControl(path: string, handle: Handler): Promise<Serv
         const req = parseRequest(line);
         const reply: Promise<Reply> = 'error' in req
           ? Promise.resolve({ ok: false, error: { code: 'DUET_E_REQUEST', message: req.error } })
-          : handle(req, (p) => { if (!conn.destroyed) conn.write(JSON.stringify({ progress: p }) + '\n'); }).catch((e: unknown) => ({ ok: false, error: { code: 'DUET_E_INTERNAL', message: String(e) } }));
+          : handle(req, (p) => { if (!conn.destroyed) conn.write(JSON.stringify({ progress: p }) + '\n'); }, closed).catch((e: unknown) => ({ ok: false, error: { code: 'DUET_E_INTERNAL', message: String(e) } }));
         void reply.then((r) => { if (!conn.destroyed) conn.write(JSON.stringify(r) + '\n'); });
       }
     });

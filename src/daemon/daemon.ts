@@ -20,7 +20,8 @@ import { reconcile, type IpvsKernel, type ReconcileResult } from '../ipvs/reconc
 import type { Op } from '../ipvs/diff.js';
 import type { CheckHost } from '../check/host.js';
 import { refusal, withOverride, type OperatorMode, type Override } from './operator.js';
-import type { CheckEvent, ServiceStatus } from '../check/engine.js';
+import type { CheckEvent, LatencyHistogram, ServiceStatus } from '../check/engine.js';
+import type { Table, TableStats } from '../ipvs/model.js';
 
 /** The Linux edge, injected so the daemon can be driven in tests. */
 export interface Platform {
@@ -103,6 +104,8 @@ export class Daemon {
   private overrides = new Map<string, Override>();
   /** Operator weight/disable per real server, by "svcKey destKey"; kept across reloads while the server exists. */
   private serverOverrides = new Map<string, ServerOverride>();
+  private readonly counters = { reconciles: 0, reconcileErrors: 0, ops: {} as Partial<Record<Op['op'], number>>, opFailures: 0 };
+  private readonly eventListeners = new Set<(e: DuetEvent) => void>();
 
   constructor(private cfg: Config, private readonly p: Platform, private readonly clock: Clock, private readonly log: Logger) {
     for (const [name, o] of Object.entries(p.loadOverrides() ?? {})) this.overrides.set(name, o);
@@ -110,7 +113,31 @@ export class Daemon {
 
   get config(): Config { return this.cfg; }
 
+  /** Called after a reload applied a new config (main.ts restarts the metrics endpoint if needed). */
+  onReload: ((c: Config) => Promise<void>) | undefined;
+
   onTransition(fn: (e: TransitionEvent) => void): () => void { this.listeners.add(fn); return () => this.listeners.delete(fn); }
+
+  /** Everything that changes state, for `duet events` (transitions, checks, reconciles, operator). */
+  onEvent(fn: (e: DuetEvent) => void): () => void { this.eventListeners.add(fn); return () => this.eventListeners.delete(fn); }
+
+  private emit(e: DuetEvent): void {
+    for (const fn of this.eventListeners) {
+      try { fn(e); } catch (err) { this.log.warn({ err: String(err) }, 'event listener failed'); }
+    }
+  }
+
+  /** Reconciler counters since start, for metrics. */
+  reconcileCounters(): Readonly<typeof this.counters> { return this.counters; }
+
+  /** The kernel's IPVS counters (connections, packets, bytes per service and server), or undefined without IPVS. */
+  async ipvsStats(): Promise<{ table: Table; stats: TableStats } | undefined> {
+    if (!this.ipvs) return undefined;
+    const d = await this.ipvs.dump({ stats: true });
+    return d.stats ? { table: d.table, stats: d.stats } : undefined;
+  }
+
+  async checkLatency(): Promise<LatencyHistogram[]> { return this.checks ? this.checks.latency() : []; }
 
   async start(): Promise<void> {
     this.unwatchLinks = this.p.watchLinks((ifname, up) => this.linkChanged(ifname, up));
@@ -146,6 +173,7 @@ export class Daemon {
 
   /** Check events: logged with their reason, then folded into the desired table. */
   private onCheckEvent(e: CheckEvent): void {
+    this.emit({ type: 'check', ...e });
     const log = this.log.child({ mod: 'check' });
     switch (e.kind) {
       case 'check':
@@ -208,12 +236,18 @@ export class Daemon {
       this.p.saveManaged(r.managed);
       const ops: Partial<Record<Op['op'], number>> = {};
       for (const o of r.ops) ops[o.op] = (ops[o.op] ?? 0) + 1;
+      this.counters.reconciles++;
+      for (const [k, n] of Object.entries(ops) as [Op['op'], number][]) this.counters.ops[k] = (this.counters.ops[k] ?? 0) + n;
+      this.counters.opFailures += r.failed.length;
+      if (r.ops.length || r.failed.length) this.emit({ type: 'reconcile', ops, applied: r.applied, failed: r.failed.map((f) => ({ what: f.what, error: f.error })) });
       this.ipvsStatus = { services: want.size, error: undefined,
         lastReconcile: { atMs: this.clock.now(), ops, applied: r.applied, failed: r.failed.map((f) => ({ what: f.what, error: f.error })) } };
       for (const f of r.failed) log.error({ op: f.what, err: f.error }, 'IPVS operation failed');
       log.info({ ops, applied: r.applied, failed: r.failed.length, services: want.size }, r.ops.length ? 'IPVS table reconciled' : 'IPVS table already as configured');
     } catch (e) {
       this.ipvsStatus = { ...this.ipvsStatus, error: e instanceof Error ? e.message : String(e) };
+      this.counters.reconcileErrors++;
+      this.emit({ type: 'reconcile-error', error: this.ipvsStatus.error ?? 'unknown' });
       log.error({ err: this.ipvsStatus.error }, 'IPVS reconcile failed');
     }
   }
@@ -234,6 +268,7 @@ export class Daemon {
     this.log.info(r, 'config reloaded');
     await this.configureChecks();
     await this.reconcileIpvs();
+    await this.onReload?.(next);
     return r;
   }
 
@@ -310,6 +345,7 @@ export class Daemon {
       const seen = this.waitTransition(name, target, timeoutMs);
       this.setOverride(name, { mode, sticky: o.sticky, since: Date.now() });
       this.log.info({ instance: name, mode, sticky: o.sticky }, `operator ${mode} started`);
+      this.emit({ type: 'operator', action: mode, instance: name });
       const e = await seen;
       if (!e) {
         this.setOverride(name, undefined);
@@ -390,6 +426,7 @@ export class Daemon {
     else if (action === 'disable') this.serverOverrides.set(key, { ...base, kind: 'disable' });
     else this.serverOverrides.set(key, { ...base, kind: 'weight', weight: action === 'drain' ? 0 : o.weight! });
     this.log.info({ service: f.name, server: f.destKey, action, weight: o.weight }, 'operator server override');
+    this.emit({ type: 'operator', action, service: f.name, server: f.destKey, ...(o.weight !== undefined ? { weight: o.weight } : {}) });
     await this.reconcileIpvs();
     if (this.ipvsStatus?.error) throw new OperatorError('DUET_E_IPVS', `override set, but the kernel table could not be updated: ${this.ipvsStatus.error}`);
     if (action !== 'drain') return { service: f.name, server: f.destKey, override: this.serverOverrides.get(key) ?? null };
@@ -582,6 +619,7 @@ export class Daemon {
 
   private onInstanceTransition(e: TransitionEvent): void {
     for (const fn of this.listeners) fn(e);
+    this.emit({ type: 'transition', instance: e.instance, vrid: e.vrid, from: e.from, to: e.to, reason: e.reason, priority: e.priority });
     const g = this.cfg.vrrp.syncGroups.find((x) => x.instances.includes(e.instance));
     if (!g) return;
     const members = g.instances.map((n) => ({ name: n, state: this.running.get(n)?.inst.state ?? 'init' as State }));
@@ -620,6 +658,14 @@ export class Daemon {
     ];
   }
 }
+
+/** One line of `duet events`. */
+export type DuetEvent =
+  | { type: 'transition'; instance: string; vrid: number; from: State; to: State; reason: Reason; priority: number }
+  | ({ type: 'check' } & ({ kind: 'check' | 'weight' | 'quorum' } & Record<string, unknown>))
+  | { type: 'reconcile'; ops: Partial<Record<Op['op'], number>>; applied: number; failed: { what: string; error: string }[] }
+  | { type: 'reconcile-error'; error: string }
+  | { type: 'operator'; action: string; instance?: string; service?: string; server?: string; weight?: number };
 
 export type ServerOverride = { service: string; server: string; since: number } & ({ kind: 'weight'; weight: number } | { kind: 'disable' });
 

@@ -7,6 +7,10 @@ import { realClock } from '../core/clock.js';
 import { createLogger } from '../core/log.js';
 import { listenControl } from '../control/server.js';
 import type { Reply } from '../control/protocol.js';
+import type { Server } from 'node:http';
+import type { Config } from '../config/schema.js';
+import { createMetrics } from '../metrics/metrics.js';
+import { serveMetrics } from '../metrics/server.js';
 import { Daemon, OperatorError } from './daemon.js';
 import { createLinuxPlatform } from './linux-platform.js';
 
@@ -49,10 +53,16 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
     }
   };
 
-  const server = await listenControl(o.socket, async (req, progress): Promise<Reply> => {
+  const server = await listenControl(o.socket, async (req, progress, closed): Promise<Reply> => {
     switch (req.cmd) {
       case 'status': return { ok: true, result: { ...daemon.status(), checks: await daemon.checkStatus(), nowMs: realClock.now(), uptimeMs: realClock.now() - startedAt } };
       case 'reload': return reload();
+      case 'events': {
+        const off = daemon.onEvent((e) => progress({ at: new Date().toISOString(), ...e }));
+        await closed;
+        off();
+        return { ok: true, result: null };
+      }
       case 'failover':
       case 'takeover':
         if (req.clear) return { ok: true, result: { cleared: daemon.clearOverride(req.cmd, req.instances) } };
@@ -66,6 +76,25 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
     }
   });
 
+  // Metrics: started with the daemon, restarted when a reload changes where they listen.
+  const metrics = createMetrics(daemon);
+  let metricsServer: Server | undefined;
+  let metricsAt = '';
+  const syncMetrics = async (c: Config): Promise<void> => {
+    const at = JSON.stringify(c.metrics ?? null);
+    if (at === metricsAt) return;
+    metricsAt = at;
+    await new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)));
+    metricsServer = undefined;
+    if (!c.metrics) return;
+    const m = c.metrics;
+    metricsServer = await serveMetrics({ host: m.listen.host, port: m.listen.port, path: m.path }, metrics.registry, (e) => log.error({ err: e.message }, 'metrics endpoint error'))
+      .catch((e: unknown) => { log.error({ err: (e as Error).message, listen: m.listen }, 'metrics endpoint failed to start'); return undefined; });
+    if (metricsServer) log.info({ listen: `${m.listen.host}:${m.listen.port}`, path: m.path }, 'metrics endpoint listening');
+  };
+  await syncMetrics(cfg);
+  daemon.onReload = (c) => syncMetrics(c);
+
   await daemon.start();
   log.info({ config: o.configFile, socket: o.socket, instances: cfg.vrrp.instances.map((i) => i.name) }, 'duet started');
 
@@ -77,6 +106,8 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
       log.info({ signal }, 'stopping');
       void daemon.stop().finally(() => {
         server.close();
+        metricsServer?.close();
+        metrics.close();
         platform.close();
         log.info({}, 'stopped');
         resolve(0);

@@ -83,6 +83,7 @@ test('defaults fill a minimal instance', async (t) => {
     vrrp: { scripts: {}, instances: [expected], syncGroups: [] },
     virtualServers: [],
     lvsTimeouts: undefined,
+    metrics: undefined,
   });
   t.false('name' in c.node, 'node.name stays absent: the daemon fills in the hostname');
 });

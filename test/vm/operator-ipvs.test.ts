@@ -8,6 +8,7 @@ import { runInVm, type VmResult } from '../../src/lab/vm.js';
 
 const CONFIG = `
 node: { name: lb1 }
+metrics: { listen: '127.0.0.1:9469' }
 vrrp:
   instances:
     - { name: VI_1, interface: ethc, vrid: 51, priority: 150, advert_int: 0.1, virtual_ipaddress: [10.0.1.100/24] }
@@ -93,6 +94,8 @@ ip netns exec c bash -c 'exec 3<>/dev/tcp/10.0.1.100/80; echo c >&3; read x <&3;
 waitfor 10 'grep -q held /tmp/lab/client2.log' || fail "second client never got its echo"
 duet drain web 10.0.2.22 --timeout 2; echo "exit=$?"
 
+section metrics
+ip netns exec d node -e "fetch('http://127.0.0.1:9469/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))" | grep -E '^duet_(ipvs|reconcile)_'
 section status
 duet status
 section stop
@@ -151,4 +154,15 @@ test('a drain that cannot finish in time fails with the count left, and the serv
   const d = part('drain-timeout');
   t.regex(d, /duet: 10\.0\.2\.22:8080 in web still has 1 active connection\(s\) after \d+ ms; it stays at weight 0 \[DUET_E_DRAIN_TIMEOUT\]\nexit=1/);
   t.regex(part('status'), /operator: 10\.0\.2\.22:8080 in web weight pinned at 0/);
+});
+
+test('the metrics endpoint shows the kernel counters per real server and the reconciler operations', (t) => {
+  const m = part('metrics');
+  t.regex(m, /^duet_ipvs_weight\{service="tcp:10\.0\.1\.100:80",server="10\.0\.2\.22:8080"\} 0$/m, 'the drained server');
+  t.regex(m, /^duet_ipvs_active_connections\{service="tcp:10\.0\.1\.100:80",server="10\.0\.2\.22:8080"\} \d+$/m);
+  t.regex(m, /^duet_ipvs_inactive_connections\{service="tcp:10\.0\.1\.100:80",server="10\.0\.2\.21:8080"\} [1-9]\d*$/m, 'the closed connection');
+  t.regex(m, /^duet_ipvs_connections_total\{service="tcp:10\.0\.1\.100:80",server="10\.0\.2\.21:8080"\} [1-9]\d*$/m);
+  t.regex(m, /^duet_ipvs_bytes_in_total\{service="tcp:10\.0\.1\.100:80",server="10\.0\.2\.21:8080"\} [1-9]\d*$/m);
+  t.regex(m, /^duet_reconcile_operations_total\{op="edit-dest"\} [1-9]\d*$/m);
+  t.regex(m, /^duet_reconcile_errors_total\{kind="run"\} 0$/m);
 });

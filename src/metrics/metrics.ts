@@ -1,0 +1,165 @@
+// Prometheus metrics (prom-client), read from the daemon at scrape time: the daemon keeps its
+// own counters and status, so nothing here sits on a hot path. Transitions are counted as they
+// happen (they carry a reason the status does not keep).
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import type { DaemonStatus, DuetEvent } from '../daemon/daemon.js';
+import type { LatencyHistogram, ServiceStatus } from '../check/engine.js';
+import { LATENCY_BUCKETS_S } from '../check/engine.js';
+import type { Table, TableStats } from '../ipvs/model.js';
+import type { Op } from '../ipvs/diff.js';
+
+/** What the metrics read; the Daemon provides it. */
+export interface MetricsSource {
+  status(): DaemonStatus;
+  checkStatus(): Promise<ServiceStatus[]>;
+  checkLatency(): Promise<LatencyHistogram[]>;
+  ipvsStats(): Promise<{ table: Table; stats: TableStats } | undefined>;
+  reconcileCounters(): { reconciles: number; reconcileErrors: number; ops: Partial<Record<Op['op'], number>>; opFailures: number };
+  onEvent(fn: (e: DuetEvent) => void): () => void;
+}
+
+const STATES = ['init', 'backup', 'master', 'fault'] as const;
+
+export interface DuetMetrics {
+  registry: Registry;
+  close(): void;
+}
+
+export function createMetrics(src: MetricsSource): DuetMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'duet_' });
+  const reg = [registry];
+
+  const transitions = new Counter({ name: 'duet_vrrp_transitions_total', help: 'VRRP state transitions by reason', labelNames: ['instance', 'from', 'to', 'reason'], registers: reg });
+  const off = src.onEvent((e) => {
+    if (e.type === 'transition') transitions.inc({ instance: e.instance, from: e.from, to: e.to, reason: e.reason });
+  });
+
+  vrrpMetrics(src, reg);
+  checkMetrics(src, reg, registry);
+  ipvsMetrics(src, reg);
+  return { registry, close: off };
+}
+
+/** A counter whose value is read from the daemon at scrape time. */
+function readCounter(name: string, help: string, labelNames: string[], reg: Registry[], read: (set: (labels: Record<string, string>, v: number) => void) => void | Promise<void>): void {
+  new Counter({
+    name, help, labelNames, registers: reg,
+    async collect() {
+      this.reset();
+      await read((labels, v) => this.inc(labels, v));
+    },
+  });
+}
+
+function readGauge(name: string, help: string, labelNames: string[], reg: Registry[], read: (set: (labels: Record<string, string>, v: number) => void) => void | Promise<void>): void {
+  new Gauge({
+    name, help, labelNames, registers: reg,
+    async collect() {
+      this.reset();
+      await read((labels, v) => this.set(labels, v));
+    },
+  });
+}
+
+function vrrpMetrics(src: MetricsSource, reg: Registry[]): void {
+  readGauge('duet_vrrp_state', 'VRRP state of each instance (1 for the current state)', ['instance', 'state'], reg, (set) => {
+    for (const i of src.status().instances) for (const st of STATES) set({ instance: i.name, state: st }, i.state === st ? 1 : 0);
+  });
+  readGauge('duet_vrrp_priority', 'Effective VRRP priority (tracking and operator overrides included)', ['instance'], reg, (set) => {
+    for (const i of src.status().instances) set({ instance: i.name }, i.priority.effective);
+  });
+  readCounter('duet_vrrp_adverts_sent_total', 'Adverts sent', ['instance'], reg, (set) => {
+    for (const i of src.status().instances) set({ instance: i.name }, i.counters.advertsSent);
+  });
+  readCounter('duet_vrrp_adverts_received_total', 'Adverts received and accepted', ['instance'], reg, (set) => {
+    for (const i of src.status().instances) set({ instance: i.name }, i.counters.advertsReceived);
+  });
+  readCounter('duet_vrrp_adverts_dropped_total', 'Adverts dropped, by reason', ['instance', 'reason'], reg, (set) => {
+    for (const i of src.status().instances) for (const [reason, n] of Object.entries(i.counters.dropped)) set({ instance: i.name, reason }, n ?? 0);
+  });
+  readGauge('duet_operator_override', 'Operator override in force (failover, takeover, maintenance)', ['instance', 'mode'], reg, (set) => {
+    for (const [instance, o] of Object.entries(src.status().operator)) set({ instance, mode: o.mode }, 1);
+  });
+  readCounter('duet_reconcile_operations_total', 'IPVS operations the reconciler applied or tried, by kind', ['op'], reg, (set) => {
+    for (const [op, n] of Object.entries(src.reconcileCounters().ops)) set({ op }, n ?? 0);
+  });
+  readCounter('duet_reconcile_runs_total', 'Reconciler runs', [], reg, (set) => set({}, src.reconcileCounters().reconciles));
+  readCounter('duet_reconcile_errors_total', 'Reconciler runs that failed, plus single operations that failed after a retry', ['kind'], reg, (set) => {
+    const c = src.reconcileCounters();
+    set({ kind: 'run' }, c.reconcileErrors);
+    set({ kind: 'operation' }, c.opFailures);
+  });
+}
+
+function checkMetrics(src: MetricsSource, reg: Registry[], registry: Registry): void {
+  const each = async (fn: (svc: ServiceStatus, srv: ServiceStatus['servers'][number]) => void): Promise<void> => {
+    for (const svc of await src.checkStatus()) for (const srv of svc.servers) fn(svc, srv);
+  };
+  readCounter('duet_check_results_total', 'Check results by outcome', ['service', 'server', 'check', 'result'], reg, (set) => each((svc, srv) => {
+    for (const c of srv.checks) {
+      set({ service: svc.name, server: srv.server, check: c.check, result: 'ok' }, c.checks - c.failures);
+      set({ service: svc.name, server: srv.server, check: c.check, result: 'failed' }, c.failures);
+    }
+  }));
+  readGauge('duet_check_up', 'Check health: 1 up, 0 down, -1 not known yet', ['service', 'server', 'check'], reg, (set) => each((svc, srv) => {
+    for (const c of srv.checks) set({ service: svc.name, server: srv.server, check: c.check }, c.health === 'up' ? 1 : c.health === 'down' ? 0 : -1);
+  }));
+  readGauge('duet_real_server_weight', 'Weight health checks give a real server (-1: out of the table)', ['service', 'server', 'kind'], reg, (set) => each((svc, srv) => {
+    set({ service: svc.name, server: srv.server, kind: 'configured' }, srv.configured);
+    set({ service: svc.name, server: srv.server, kind: 'effective' }, srv.verdict === 'remove' ? -1 : srv.verdict);
+  }));
+  readGauge('duet_service_quorum_up', 'Quorum of a checked service (0: sorry server in use)', ['service'], reg, async (set) => {
+    for (const svc of await src.checkStatus()) set({ service: svc.name }, svc.quorumUp ? 1 : 0);
+  });
+  registry.registerMetric(latencyHistogram(src) as unknown as Metric);
+}
+
+/** The engine keeps bucket counts (in its worker); this renders them as a Prometheus histogram. */
+function latencyHistogram(src: MetricsSource) {
+  const name = 'duet_check_latency_seconds';
+  return {
+    name, help: 'Check latency by service and check type', type: 'histogram', aggregator: 'sum',
+    reset() {},
+    async get() {
+      const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
+      for (const h of await src.checkLatency()) {
+        const labels = { service: h.service, type: h.type };
+        let cum = 0;
+        LATENCY_BUCKETS_S.forEach((le, i) => { cum += h.counts[i]!; values.push({ labels: { ...labels, le }, value: cum, metricName: `${name}_bucket` }); });
+        values.push({ labels: { ...labels, le: '+Inf' }, value: h.count, metricName: `${name}_bucket` });
+        values.push({ labels, value: h.sumS, metricName: `${name}_sum` });
+        values.push({ labels, value: h.count, metricName: `${name}_count` });
+      }
+      return { name, help: this.help, type: 'histogram', aggregator: 'sum', values };
+    },
+  };
+}
+
+function ipvsMetrics(src: MetricsSource, reg: Registry[]): void {
+  // One dump per scrape, shared by the metrics below (prom-client collects them one by one).
+  let pending: Promise<{ table: Table; stats: TableStats } | undefined> | undefined;
+  const dump = (): Promise<{ table: Table; stats: TableStats } | undefined> => {
+    pending ??= src.ipvsStats().catch(() => undefined).finally(() => setTimeout(() => { pending = undefined; }, 50));
+    return pending;
+  };
+  const perDest = (name: string, help: string, kind: 'counter' | 'gauge', pick: (d: { conns: number; inpkts: number; outpkts: number; inbytes: number; outbytes: number; activeConns: number; inactConns: number }) => number): void => {
+    (kind === 'counter' ? readCounter : readGauge)(name, help, ['service', 'server'], reg, async (set) => {
+      const d = await dump();
+      if (!d) return;
+      for (const [svc, s] of d.stats) for (const [dest, st] of s.dests) set({ service: svc, server: dest }, pick(st));
+    });
+  };
+  perDest('duet_ipvs_connections_total', 'Connections scheduled to a real server (kernel counter)', 'counter', (d) => d.conns);
+  perDest('duet_ipvs_packets_in_total', 'Packets from clients to a real server', 'counter', (d) => d.inpkts);
+  perDest('duet_ipvs_packets_out_total', 'Packets from a real server to clients (NAT only)', 'counter', (d) => d.outpkts);
+  perDest('duet_ipvs_bytes_in_total', 'Bytes from clients to a real server', 'counter', (d) => d.inbytes);
+  perDest('duet_ipvs_bytes_out_total', 'Bytes from a real server to clients (NAT only)', 'counter', (d) => d.outbytes);
+  perDest('duet_ipvs_active_connections', 'Active (established) connections of a real server', 'gauge', (d) => d.activeConns);
+  perDest('duet_ipvs_inactive_connections', 'Inactive connections of a real server', 'gauge', (d) => d.inactConns);
+  readGauge('duet_ipvs_weight', 'Weight of a real server in the kernel table', ['service', 'server'], reg, async (set) => {
+    const d = await dump();
+    if (!d) return;
+    for (const [svc, s] of d.table) for (const [dest, dst] of s.dests) set({ service: svc, server: dest }, dst.weight);
+  });
+}
