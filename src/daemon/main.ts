@@ -12,6 +12,8 @@ import type { Config } from '../config/schema.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { serveMetrics } from '../metrics/server.js';
 import { Daemon, OperatorError } from './daemon.js';
+import { createNotifier, watchdogMs, type Notifier } from '../systemd/notify.js';
+import type { Logger } from '../core/log.js';
 import { createLinuxPlatform } from './linux-platform.js';
 
 export async function runDaemon(o: { configFile: string; socket: string }): Promise<number> {
@@ -31,17 +33,26 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
   let reloading: Promise<Reply> = Promise.resolve({ ok: true, result: null });
   const reload = (): Promise<Reply> => {
     reloading = reloading.then(async (): Promise<Reply> => {
-      const r = await loadConfig(o.configFile);
-      if (!r.ok) {
-        const lines = r.error.map(formatIssue);
-        log.error({ file: o.configFile, issues: lines }, 'reload rejected: config invalid, running state unchanged');
-        return { ok: false, error: { code: 'DUET_E_CONFIG', message: `${o.configFile} is invalid; nothing changed`, details: lines } };
+      sd?.send(`RELOADING=1\nMONOTONIC_USEC=${process.hrtime.bigint() / 1000n}`);
+      try {
+        return await reloadOnce();
+      } finally {
+        sd?.send(`READY=1\nSTATUS=${statusLine(daemon)}`);
       }
-      r.value.node.name ??= cfg.node.name;
-      return { ok: true, result: await daemon.reload(r.value) };
     });
     return reloading;
   };
+  const reloadOnce = async (): Promise<Reply> => {
+    const r = await loadConfig(o.configFile);
+    if (!r.ok) {
+      const lines = r.error.map(formatIssue);
+      log.error({ file: o.configFile, issues: lines }, 'reload rejected: config invalid, running state unchanged');
+      return { ok: false, error: { code: 'DUET_E_CONFIG', message: `${o.configFile} is invalid; nothing changed`, details: lines } };
+    }
+    r.value.node.name ??= cfg.node.name;
+    return { ok: true, result: await daemon.reload(r.value) };
+  };
+  let sd: ReturnType<typeof systemd> | undefined;
 
   /** Operator commands: refusals and failures become error replies with their code. */
   const operator = async (fn: () => Promise<unknown>): Promise<Reply> => {
@@ -97,6 +108,10 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
 
   await daemon.start();
   log.info({ config: o.configFile, socket: o.socket, instances: cfg.vrrp.instances.map((i) => i.name) }, 'duet started');
+  sd = systemd(log);
+  // READY once the initial state is applied (IPVS table reconciled, instances started).
+  sd.send(`READY=1\nSTATUS=${statusLine(daemon)}`);
+  daemon.onTransition(() => sd.send(`STATUS=${statusLine(daemon)}`));
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -104,6 +119,8 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping');
+      sd?.send('STOPPING=1');
+      sd?.close();
       void daemon.stop().finally(() => {
         server.close();
         metricsServer?.close();
@@ -119,4 +136,33 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => { void reload(); });
   });
+}
+
+/** STATUS= text for systemctl status: each instance's state. */
+function statusLine(d: Daemon): string {
+  const s = d.status();
+  return s.instances.map((i) => `${i.name} ${i.state}`).join(', ') + (s.maintenance ? ' (maintenance)' : '');
+}
+
+/**
+ * The systemd notify side: READY/RELOADING/STOPPING/STATUS, and WATCHDOG=1 pings from this event
+ * loop at half the WatchdogSec interval, so a stuck loop is what systemd notices. Without
+ * NOTIFY_SOCKET all of it is a no-op; a failing notify is logged, never fatal.
+ */
+function systemd(log: Logger): { send(state: string): void; close(): void } {
+  let n: Notifier;
+  try {
+    n = createNotifier();
+  } catch (e) {
+    log.error({ err: (e as Error).message }, 'systemd notify unavailable');
+    return { send: () => {}, close: () => {} };
+  }
+  const send = (state: string): void => {
+    try { n.notify(state); } catch (e) { log.warn({ err: (e as Error).message }, 'systemd notify failed'); }
+  };
+  const wd = watchdogMs();
+  const timer = wd ? setInterval(() => send('WATCHDOG=1'), wd / 2) : undefined;
+  timer?.unref();
+  if (n.enabled) log.info({ watchdogMs: wd }, 'systemd notify enabled');
+  return { send, close: () => { if (timer) clearInterval(timer); n.close(); } };
 }

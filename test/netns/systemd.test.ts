@@ -1,0 +1,68 @@
+// systemd's notify protocol with the real daemon in a namespace, this test playing systemd: a
+// unix datagram socket as NOTIFY_SOCKET and WATCHDOG_USEC set. READY=1 comes once the initial
+// state is applied, WATCHDOG=1 keeps coming at half the interval, a SIGHUP is bracketed by
+// RELOADING=1 and READY=1, STATUS= follows transitions, and SIGTERM says STOPPING=1.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
+import { startDuet, pairConfig } from '../../src/lab/duet-node.js';
+import { createNotifier, listenNotify, watchdogMs } from '../../src/systemd/notify.js';
+
+let lab: Lab;
+test.before(async () => { lab = await createLab('sdn', [{ name: 's1', addr: '192.0.2.11' }]); });
+test.after.always(async () => { await lab?.destroy(); });
+
+test('notifier and listener speak sd_notify over a path and an abstract socket; no NOTIFY_SOCKET is a no-op', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'duet-sd-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const path of [join(dir, 'notify'), `@duet-test-${process.pid}`]) {
+    const l = listenNotify(path);
+    const n = createNotifier({ NOTIFY_SOCKET: path });
+    t.true(n.notify('READY=1'));
+    t.true(n.notify('STATUS=VI_1 master'));
+    t.deepEqual(l.read(), ['READY=1', 'STATUS=VI_1 master'], path);
+    n.close();
+    l.close();
+  }
+  t.false(createNotifier({}).notify('READY=1'));
+  t.is(watchdogMs({ WATCHDOG_USEC: '3000000' }), 3000);
+  t.is(watchdogMs({ WATCHDOG_USEC: '3000000', WATCHDOG_PID: '1' }, 2), undefined, 'meant for another process');
+  t.is(watchdogMs({}), undefined);
+});
+
+test('the daemon: READY after start, watchdog pings, RELOADING/READY around a reload, STOPPING on SIGTERM', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'duet-sd-'));
+  const path = join(dir, 'notify');
+  const l = listenNotify(path);
+  t.teardown(() => { l.close(); rmSync(dir, { recursive: true, force: true }); });
+  const saved = { n: process.env['NOTIFY_SOCKET'], w: process.env['WATCHDOG_USEC'] };
+  process.env['NOTIFY_SOCKET'] = path;
+  process.env['WATCHDOG_USEC'] = '400000';
+  const node = await startDuet(lab, 's1', pairConfig('s1', { ifname: lab.host('s1').ifname, priority: 150 }));
+  for (const [k, v] of [['NOTIFY_SOCKET', saved.n], ['WATCHDOG_USEC', saved.w]] as const) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  t.teardown(() => node.cleanup());
+
+  const got: string[] = [];
+  const until = (pred: () => boolean, what: string) => waitFor(() => { got.push(...l.read()); return pred() || undefined; }, { timeoutMs: 5000, intervalMs: 20, what });
+  await until(() => got.some((m) => m.startsWith('READY=1')), 'READY=1');
+  t.regex(got.find((m) => m.startsWith('READY=1'))!, /^READY=1\nSTATUS=VI_1 (backup|init)$/);
+  await node.waitState('VI_1', 'master');
+  await until(() => got.includes('STATUS=VI_1 master'), 'STATUS after the transition');
+  const before = got.filter((m) => m === 'WATCHDOG=1').length;
+  await new Promise((r) => setTimeout(r, 1000));
+  got.push(...l.read());
+  const pings = got.filter((m) => m === 'WATCHDOG=1').length - before;
+  t.true(pings >= 3 && pings <= 7, `about one ping per 200 ms: ${pings} in 1 s`);
+
+  node.kill('SIGHUP');
+  await until(() => got.some((m) => m.startsWith('RELOADING=1')) && got.filter((m) => m.startsWith('READY=1')).length >= 2, 'RELOADING then READY');
+  t.regex(got.find((m) => m.startsWith('RELOADING=1'))!, /^RELOADING=1\nMONOTONIC_USEC=\d+$/);
+  const i = got.findIndex((m) => m.startsWith('RELOADING=1'));
+  t.true(got.slice(i).some((m) => m.startsWith('READY=1')), 'READY after RELOADING');
+
+  node.kill('SIGTERM');
+  await until(() => got.includes('STOPPING=1'), 'STOPPING=1');
+  t.is(await node.exited(), 0);
+});
