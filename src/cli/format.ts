@@ -71,3 +71,17 @@ export function formatEvent(e: unknown): string {
   const fields = Object.entries(rest).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   return `${time} ${String(type ?? '?').padEnd(10)} ${fields.join(' ')}`;
 }
+
+/** `duet reload`: what changed, one line per kind. */
+export function formatReload(r: unknown): string {
+  const o = r as { added?: string[]; removed?: string[]; replaced?: string[]; updated?: string[]; unchanged?: string[];
+    virtualServers?: { added: string[]; removed: string[]; changed: string[]; unchanged: string[] }; ipvs?: Record<string, number>; ipvsError?: string };
+  const list = (label: string, xs: string[] | undefined): string | undefined => (xs?.length ? `${label} ${xs.join(', ')}` : undefined);
+  const part = (...xs: Array<string | undefined>): string => xs.filter(Boolean).join('; ') || 'no change';
+  const lines = [`instances: ${part(list('added', o.added), list('removed', o.removed), list('replaced', o.replaced), list('updated', o.updated), list('unchanged', o.unchanged))}`];
+  const v = o.virtualServers;
+  if (v) lines.push(`virtual servers: ${part(list('added', v.added), list('removed', v.removed), list('changed', v.changed), list('unchanged', v.unchanged))}`);
+  if (o.ipvs) lines.push(`ipvs: ${Object.entries(o.ipvs).map(([k, n]) => `${k} ${n}`).join(', ') || 'no writes (the kernel already matched)'}`);
+  if (o.ipvsError) lines.push(`ipvs: error: ${o.ipvsError}`);
+  return lines.join('\n');
+}

@@ -253,7 +253,7 @@ export class Daemon {
   }
 
   /** Apply a new, already validated config: keep identical instances, replace changed ones. */
-  async reload(next: Config): Promise<{ added: string[]; removed: string[]; replaced: string[]; updated: string[]; unchanged: string[] }> {
+  async reload(next: Config): Promise<ReloadResult> {
     const before = this.cfg;
     this.cfg = next;
     // Operator overrides last until a reload unless sticky; gone instances lose theirs.
@@ -265,11 +265,15 @@ export class Daemon {
     const r = await this.apply(next, false, before);
     for (const run of this.running.values()) run.inst.reconfigure(this.settingsFor(run.cfg));
     this.refreshTracking();
-    this.log.info(r, 'config reloaded');
+    const virtualServers = diffByName(before.virtualServers, next.virtualServers);
     await this.configureChecks();
+    const runsBefore = this.counters.reconciles;
     await this.reconcileIpvs();
+    const ipvs = this.counters.reconciles > runsBefore ? this.ipvsStatus?.lastReconcile?.ops ?? {} : undefined;
+    const result: ReloadResult = { ...r, virtualServers, ...(ipvs ? { ipvs } : {}), ...(this.ipvsStatus?.error ? { ipvsError: this.ipvsStatus.error } : {}) };
+    this.log.info(result, 'config reloaded');
     await this.onReload?.(next);
-    return r;
+    return result;
   }
 
   async stop(): Promise<void> {
@@ -657,6 +661,32 @@ export class Daemon {
       ...ic.trackScripts.map((t) => ({ id: `script:${t.name}`, weight: t.weight, up: this.scripts.get(t.name)?.up ?? true })),
     ];
   }
+}
+
+/** What a reload changed: VRRP instances, virtual servers (checks included), IPVS operations. */
+export interface ReloadResult {
+  added: string[];
+  removed: string[];
+  replaced: string[];
+  updated: string[];
+  unchanged: string[];
+  virtualServers: { added: string[]; removed: string[]; changed: string[]; unchanged: string[] };
+  /** Operations the reconcile after the reload applied ({} = the kernel already matched). */
+  ipvs?: Partial<Record<Op['op'], number>>;
+  ipvsError?: string;
+}
+
+/** Virtual servers by name: added, removed, changed (anything, real servers and checks included). */
+function diffByName(a: readonly { name: string }[], b: readonly { name: string }[]): ReloadResult['virtualServers'] {
+  const before = new Map(a.map((x) => [x.name, x]));
+  const after = new Map(b.map((x) => [x.name, x]));
+  const out: ReloadResult['virtualServers'] = { added: [], removed: [], changed: [], unchanged: [] };
+  for (const [n, x] of after) {
+    const y = before.get(n);
+    (y === undefined ? out.added : isDeepStrictEqual(x, y) ? out.unchanged : out.changed).push(n);
+  }
+  for (const n of before.keys()) if (!after.has(n)) out.removed.push(n);
+  return out;
 }
 
 /** One line of `duet events`. */

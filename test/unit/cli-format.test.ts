@@ -1,5 +1,5 @@
 import test from 'ava';
-import { formatStatus } from '../../src/cli/format.js';
+import { formatReload, formatStatus } from '../../src/cli/format.js';
 import type { DaemonStatus } from '../../src/daemon/daemon.js';
 
 const status = (ipvs: DaemonStatus['ipvs']): DaemonStatus & { nowMs: number } => ({
@@ -24,4 +24,12 @@ test('status shows the last IPVS reconcile and its failures', (t) => {
   const out = formatStatus(status({ services: 2, error: undefined,
     lastReconcile: { atMs: 1, ops: { 'edit-dest': 1 }, applied: 0, failed: [{ what: 'edit-dest 192.0.2.21:80 of tcp:192.0.2.100:80', error: 'ENOENT' }] } }));
   t.is(out.split('\n').at(-1), 'ipvs: 2 services configured; last reconcile: edit-dest 1; 1 failed: edit-dest 192.0.2.21:80 of tcp:192.0.2.100:80: ENOENT');
+});
+
+test('reload summary: instances, virtual servers, IPVS writes', (t) => {
+  t.is(formatReload({ added: [], removed: [], replaced: [], updated: ['VI_1'], unchanged: ['VI_2'],
+    virtualServers: { added: ['api'], removed: [], changed: ['web'], unchanged: [] }, ipvs: { 'add-svc': 1, 'edit-dest': 2 } }),
+  'instances: updated VI_1; unchanged VI_2\nvirtual servers: added api; changed web\nipvs: add-svc 1, edit-dest 2');
+  t.is(formatReload({ added: [], removed: [], replaced: [], updated: [], unchanged: ['VI_1'], virtualServers: { added: [], removed: [], changed: [], unchanged: ['web'] }, ipvs: {} }),
+    'instances: unchanged VI_1\nvirtual servers: unchanged web\nipvs: no writes (the kernel already matched)');
 });
