@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, formatIssue } from '../config/load.js';
 import { request } from '../control/client.js';
 import { DEFAULT_SOCKET, type Request } from '../control/protocol.js';
-import { formatOperator, formatStatus } from './format.js';
+import { formatEvent, formatOperator, formatReload, formatStatus } from './format.js';
 import { formatTable, type ListView } from '../ipvs/format.js';
 
 /** Read the kernel's table directly, like ipvsadm: no daemon needed. */
@@ -58,6 +58,15 @@ async function ipvsConns(persistentConn: boolean, json: boolean): Promise<number
   return 0;
 }
 
+/** `duet events`: print each event line until the daemon goes away or we are interrupted. */
+async function followEvents(socket: string, json: boolean): Promise<number> {
+  const reply = await request(socket, { cmd: 'events' }, 2 ** 31 - 1, (e) => console.log(json ? JSON.stringify(e) : formatEvent(e))).catch((e: unknown) => {
+    console.error(`duet: event stream from ${socket} ended: ${(e as Error).message}`);
+    return undefined;
+  });
+  return reply ? 0 : 3;
+}
+
 /** Failover, takeover, maintenance: they wait for the wire, so the reply can take seconds. */
 async function operatorCommand(socket: string, req: Request, json: boolean): Promise<number> {
   const progress = (p: unknown): void => {
@@ -85,6 +94,8 @@ commands:
   check   -c FILE                 validate a config file; touches nothing
   status  [-s SOCKET] [--json]    show VRRP instances of a running daemon
   reload  [-s SOCKET]             re-read the config (like SIGHUP); an invalid one changes nothing
+  events  [-s SOCKET] [--json]    follow transitions, check changes, reconciles and operator
+                                  actions as they happen (Ctrl-C to stop)
   failover [INSTANCE...|--all] [--sticky] [--clear] [--timeout S]
                                   hand mastership to the peer through VRRP and report how long
                                   it took (no names: all); refused if no peer takes over
@@ -103,6 +114,10 @@ commands:
                                   the kernel's IPVS table, as ipvsadm -Ln prints it
   ipvs conns [--persistent-conn] [--json]
                                   IPVS connection entries, as ipvsadm -Lnc prints them
+  realserver setup|teardown --vip ADDR [--vip ADDR...] --mode dr|tun [--dev IFACE] [--state FILE] [--dry-run]
+                                  on a real server: the VIP on lo (dr) or tunl0 (tun) and the
+                                  arp_ignore/arp_announce(/rp_filter) sysctls; teardown restores
+                                  them; --dry-run prints the ip/sysctl commands only
 
 defaults: -c /etc/duet/duet.yaml, -s ${DEFAULT_SOCKET}`;
 
@@ -123,6 +138,11 @@ async function main(argv: string[]): Promise<number> {
       clear: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
       timeout: { type: 'string' },
+      vip: { type: 'string', multiple: true },
+      mode: { type: 'string' },
+      dev: { type: 'string' },
+      state: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: true,
@@ -152,9 +172,11 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       if (values.json) console.log(JSON.stringify(reply.result, null, 2));
-      else console.log(cmd === 'status' ? formatStatus(reply.result as never) : JSON.stringify(reply.result));
+      else console.log(cmd === 'status' ? formatStatus(reply.result as never) : formatReload(reply.result));
       return 0;
     }
+    case 'events':
+      return followEvents(values.socket, values.json);
     case 'failover':
     case 'takeover': {
       const t = values.timeout === undefined ? undefined : Number(values.timeout);
@@ -188,6 +210,8 @@ async function main(argv: string[]): Promise<number> {
       const view: ListView = values.stats ? 'stats' : values.rate ? 'rate' : values.thresholds ? 'thresholds' : values['persistent-conn'] ? 'persistent-conn' : 'plain';
       return ipvsList(view, values.json);
     }
+    case 'realserver':
+      return (await import('../realserver/cli.js')).realserverCommand(positionals, values);
     default:
       console.error(`duet: unknown command '${cmd}'\n${USAGE}`);
       return 2;

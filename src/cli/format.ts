@@ -26,6 +26,10 @@ export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: numb
       (r?.failed.length ? `; ${r.failed.length} failed: ${r.failed.map((f) => `${f.what}: ${f.error}`).join('; ')}` : '') +
       (s.ipvs.error ? `; error: ${s.ipvs.error}` : ''));
   }
+  if (s.sync) {
+    const k = s.sync.daemons.map((d) => `${d.state} (${d.mcastIfn}, syncid ${d.syncId}, ${d.mcastGroup}:${d.mcastPort})`).join(', ') || 'none';
+    lines.push(`sync: ${s.sync.role ?? '-'} (follows ${s.sync.follows}); kernel daemons: ${k}${s.sync.error ? `; error: ${s.sync.error}` : ''}`);
+  }
   if (s.checks?.length) lines.push(formatChecks(s.checks));
   for (const o of s.serverOverrides ?? []) lines.push(`operator: ${o.server} in ${o.service} ${o.kind === 'disable' ? 'disabled' : `weight pinned at ${o.weight}`}`);
   return lines.join('\n');

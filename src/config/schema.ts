@@ -6,12 +6,13 @@
 // Checks that span fields or sections are superRefine()s that name the offending field's path.
 
 import { z } from 'zod';
-import { parseIpv4 } from '../core/addr.js';
+import { canonicalAddr, parseIpv4 } from '../core/addr.js';
 import { SCHEDULERS, destKey, ipv4LenFromMask, serviceKey, type Forward, type Protocol, type Scheduler, type TunnelCsum, type TunnelType } from '../ipvs/model.js';
 import { type Family } from './ip.js';
 import { expecting, intIn, seconds, ms, objectName, ifName, argv, unicastIp, ipPrefix, compact, stringOr, familyName } from './blocks.js';
 import { show } from './messages.js';
 import { BugError } from '../core/errors.js';
+import type { SyncDaemonConfig } from '../sync/plan.js';
 import { checksSchema, latencyWeightSchema, normalizeLatencyWeight, resolveCheck, sorryServerSchema, type CheckConfig, type LatencyWeightConfig, type RawCheck } from './checks-schema.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -657,7 +658,42 @@ const lvsTimeoutsSchema = z
   .optional();
 
 /** Top-level keys planned but not accepted yet; an unknown-field error says so. */
-export const RESERVED_KEYS = ['sync_daemon', 'control'] as const;
+export const RESERVED_KEYS = ['control'] as const;
+
+/** A multicast group address, canonical text. */
+const multicastGroup = z.string().transform((t, ctx) => {
+  const v4 = parseIpv4(t);
+  if (v4 && v4[0]! >= 224 && v4[0]! <= 239) return canonicalAddr(4, t) ?? t;
+  const v6 = canonicalAddr(6, t);
+  if (!v4 && v6 && v6.startsWith('ff')) return v6;
+  ctx.issues.push({ code: 'custom', message: `expected a multicast address (224.0.0.0/4 or ff00::/8), got ${show(t)}`, input: t });
+  return z.NEVER;
+});
+
+/** keepalived's lvs_sync_daemon: IPVS connection sync that follows a VRRP instance or sync group. */
+const syncDaemonSchema = z
+  .strictObject(
+    {
+      interface: ifName,
+      /** The VRRP instance whose master runs the master daemon (or sync_group). */
+      instance: objectName.optional(),
+      sync_group: objectName.optional(),
+      /** 0..255, the same on both nodes. keepalived: id. Default 0. */
+      syncid: intIn(0, 255).default(0),
+      /** UDP payload bytes of a sync message. keepalived: maxlen */
+      max_packet_len: intIn(576 - 28, 65535 - 28).optional(),
+      mcast_group: multicastGroup.optional(),
+      mcast_port: intIn(1, 65535).optional(),
+      mcast_ttl: intIn(1, 255).optional(),
+    },
+    { error: expecting('a mapping {interface, instance, syncid, ...}') },
+  )
+  .superRefine((d, ctx) => {
+    if ((d.instance === undefined) === (d.sync_group === undefined)) {
+      ctx.addIssue({ code: 'custom', path: d.instance === undefined ? [] : ['sync_group'], message: 'needs exactly one of instance or sync_group (which VRRP role it follows)' });
+    }
+  })
+  .optional();
 
 /** Prometheus endpoint; off unless `listen` is given. */
 const metricsSchema = z
@@ -681,7 +717,7 @@ const metricsSchema = z
   .optional();
 
 const rawConfigSchema = z.strictObject(
-  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, metrics: metricsSchema },
+  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema },
   { error: expecting('a mapping with a vrrp section') },
 );
 
@@ -727,6 +763,10 @@ function checkCrossRefs(c: RawConfig, ctx: z.core.$RefinementCtx<RawConfig>): vo
     });
   });
 
+  const sd = c.sync_daemon;
+  if (sd?.instance !== undefined && !byName.has(sd.instance)) at(['sync_daemon', 'instance'], `no instance named '${sd.instance}'`);
+  if (sd?.sync_group !== undefined && !c.vrrp.sync_groups.some((g) => g.name === sd.sync_group)) at(['sync_daemon', 'sync_group'], `no sync group named '${sd.sync_group}'`);
+
   const groupNames = new Map<string, number>();
   const memberOf = new Map<string, number>();
   c.vrrp.sync_groups.forEach((g, n) => {
@@ -746,6 +786,18 @@ function checkCrossRefs(c: RawConfig, ctx: z.core.$RefinementCtx<RawConfig>): vo
       }
       here.add(m);
     });
+  });
+}
+
+function normalizeSync(d: NonNullable<RawConfig['sync_daemon']>): SyncDaemonConfig {
+  return compact({
+    interface: d.interface,
+    syncId: d.syncid,
+    maxLen: d.max_packet_len,
+    mcastGroup: d.mcast_group,
+    mcastPort: d.mcast_port,
+    mcastTtl: d.mcast_ttl,
+    follow: d.instance !== undefined ? { kind: 'instance' as const, name: d.instance } : { kind: 'group' as const, name: d.sync_group ?? '' },
   });
 }
 
@@ -773,6 +825,7 @@ function normalize(c: RawConfig) {
     },
     virtualServers: c.virtual_servers,
     metrics: c.metrics,
+    syncDaemon: c.sync_daemon === undefined ? undefined : normalizeSync(c.sync_daemon),
     lvsTimeouts: c.lvs_timeouts ? { tcp: c.lvs_timeouts.tcp, tcpFin: c.lvs_timeouts.tcpfin, udp: c.lvs_timeouts.udp } : undefined,
   };
 }

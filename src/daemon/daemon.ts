@@ -22,6 +22,8 @@ import type { CheckHost } from '../check/host.js';
 import { refusal, withOverride, type OperatorMode, type Override } from './operator.js';
 import type { CheckEvent, LatencyHistogram, ServiceStatus } from '../check/engine.js';
 import type { Table, TableStats } from '../ipvs/model.js';
+import type { DaemonConfig } from '../ipvs/genl-codec.js';
+import { daemonOps, wantedDaemon, type KernelDaemon, type SyncRole } from '../sync/plan.js';
 
 /** The Linux edge, injected so the daemon can be driven in tests. */
 export interface Platform {
@@ -46,6 +48,9 @@ export interface Platform {
 
 /** The table operations the reconciler needs, plus the connection timeouts (ipvsadm --set). */
 export interface IpvsHandle extends IpvsKernel {
+  getDaemons(): Promise<KernelDaemon[]>;
+  startDaemon(d: DaemonConfig): Promise<void>;
+  stopDaemon(state: 'master' | 'backup'): Promise<void>;
   getTimeouts(): Promise<{ tcp: number; tcpFin: number; udp: number }>;
   /** 0 leaves a value unchanged. */
   setTimeouts(t: { tcp: number; tcpFin: number; udp: number }): Promise<void>;
@@ -74,8 +79,18 @@ export interface IpvsStatus {
   error: string | undefined;
 }
 
+export interface SyncStatus {
+  /** The role duet last applied, from the followed instance or group. */
+  role: SyncRole | undefined;
+  follows: string;
+  /** The kernel's sync daemons after the last change. */
+  daemons: KernelDaemon[];
+  error: string | undefined;
+}
+
 export interface DaemonStatus {
   node: string;
+  sync: SyncStatus | undefined;
   /** Operator overrides by instance name. */
   operator: Record<string, Override>;
   serverOverrides: ServerOverride[];
@@ -101,6 +116,8 @@ export class Daemon {
   private reconciling: Promise<void> = Promise.resolve();
   private reconcileQueued = false;
   private checks: CheckHost | undefined;
+  private syncStatus: SyncStatus | undefined;
+  private syncQueued = false;
   private overrides = new Map<string, Override>();
   /** Operator weight/disable per real server, by "svcKey destKey"; kept across reloads while the server exists. */
   private serverOverrides = new Map<string, ServerOverride>();
@@ -146,6 +163,55 @@ export class Daemon {
     // The IPVS table first: once VRRP makes us master, the VIP should lead somewhere.
     await this.reconcileIpvs();
     await this.apply(this.cfg, true);
+    await this.syncSoon();
+  }
+
+  /** Which sync role the config's followed instance / group says this node has now. */
+  private syncRole(): SyncRole | undefined {
+    const sd = this.cfg.syncDaemon;
+    if (!sd) return undefined;
+    const members = sd.follow.kind === 'instance' ? [sd.follow.name] : this.cfg.vrrp.syncGroups.find((g) => g.name === sd.follow.name)?.instances ?? [];
+    const master = members.length > 0 && members.every((n) => this.running.get(n)?.inst.state === 'master');
+    return master ? 'master' : 'backup';
+  }
+
+  /**
+   * Bring the kernel's sync daemons to the role (queued with the IPVS reconciles). `role`
+   * overrides the computed one (stop() leaves the backup daemon running).
+   */
+  private syncSoon(role?: SyncRole): Promise<void> {
+    if (this.syncQueued && role === undefined) return this.reconciling;
+    this.syncQueued = true;
+    this.reconciling = this.reconciling.then(async () => {
+      this.syncQueued = false;
+      await this.reconcileSync(role ?? this.syncRole());
+    });
+    return this.reconciling;
+  }
+
+  private async reconcileSync(role: SyncRole | undefined): Promise<void> {
+    const sd = this.cfg.syncDaemon;
+    if (!sd && !this.syncStatus) return;
+    const log = this.log.child({ mod: 'sync' });
+    const follows = sd ? `${sd.follow.kind} ${sd.follow.name}` : '-';
+    try {
+      this.ipvs ??= await this.p.openIpvs();
+      const have = await this.ipvs.getDaemons();
+      const ops = daemonOps(have, sd && role ? wantedDaemon(sd, role) : undefined);
+      for (const op of ops) {
+        if (op.op === 'stop') await this.ipvs.stopDaemon(op.state);
+        else await this.ipvs.startDaemon(op.daemon);
+        log.info({ op: op.op, state: op.op === 'stop' ? op.state : op.daemon.state, ...(op.op === 'start' ? { interface: op.daemon.mcastIfn, syncid: op.daemon.syncId } : {}), follows },
+          op.op === 'stop' ? 'sync daemon stopped' : 'sync daemon started');
+      }
+      const daemons = ops.length ? await this.ipvs.getDaemons() : have;
+      this.syncStatus = { role, follows, daemons, error: undefined };
+      if (ops.length) this.emit({ type: 'sync', role: role ?? null, daemons: daemons.map((d) => d.state) });
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      this.syncStatus = { role, follows, daemons: this.syncStatus?.daemons ?? [], error };
+      log.error({ err: error, role }, 'sync daemon change failed');
+    }
   }
 
   /** Bring the kernel's IPVS table to what the config wants (no-op without virtual servers). */
@@ -267,6 +333,7 @@ export class Daemon {
     this.refreshTracking();
     const virtualServers = diffByName(before.virtualServers, next.virtualServers);
     await this.configureChecks();
+    await this.syncSoon();
     const runsBefore = this.counters.reconciles;
     await this.reconcileIpvs();
     const ipvs = this.counters.reconciles > runsBefore ? this.ipvsStatus?.lastReconcile?.ops ?? {} : undefined;
@@ -282,6 +349,8 @@ export class Daemon {
     await Promise.all([...this.running.values()].map((r) => r.inst.stop()));
     for (const r of this.running.values()) this.releaseTransport(r.transportKey);
     this.running.clear();
+    // The peer is master now: receive its sync stream, which is also where a restart starts.
+    if (this.cfg.syncDaemon) await this.syncSoon('backup');
     await this.checks?.close();
     this.checks = undefined;
   }
@@ -292,6 +361,7 @@ export class Daemon {
     for (const [name, up] of this.links) tracking[`interface:${name}`] = { up };
     return {
       node: this.cfg.node.name ?? 'duet',
+      sync: this.syncStatus ? structuredClone(this.syncStatus) : undefined,
       operator: Object.fromEntries(this.overrides),
       serverOverrides: [...this.serverOverrides.values()],
       maintenance: [...this.overrides.values()].some((o) => o.mode === 'maintenance'),
@@ -624,6 +694,9 @@ export class Daemon {
   private onInstanceTransition(e: TransitionEvent): void {
     for (const fn of this.listeners) fn(e);
     this.emit({ type: 'transition', instance: e.instance, vrid: e.vrid, from: e.from, to: e.to, reason: e.reason, priority: e.priority });
+    // Always queue (deduplicated): the role is read when the change runs, so a transition that
+    // lands while an earlier change is in flight is not lost.
+    if (this.cfg.syncDaemon) void this.syncSoon();
     const g = this.cfg.vrrp.syncGroups.find((x) => x.instances.includes(e.instance));
     if (!g) return;
     const members = g.instances.map((n) => ({ name: n, state: this.running.get(n)?.inst.state ?? 'init' as State }));
@@ -695,6 +768,7 @@ export type DuetEvent =
   | ({ type: 'check' } & ({ kind: 'check' | 'weight' | 'quorum' } & Record<string, unknown>))
   | { type: 'reconcile'; ops: Partial<Record<Op['op'], number>>; applied: number; failed: { what: string; error: string }[] }
   | { type: 'reconcile-error'; error: string }
+  | { type: 'sync'; role: SyncRole | null; daemons: string[] }
   | { type: 'operator'; action: string; instance?: string; service?: string; server?: string; weight?: number };
 
 export type ServerOverride = { service: string; server: string; since: number } & ({ kind: 'weight'; weight: number } | { kind: 'disable' });

@@ -238,7 +238,7 @@ for (const [name, text, expected] of INLINE) {
 }
 
 test('other planned top-level keys are still reported as not supported yet', (t) => {
-  t.deepEqual(issuesOf(`${VRRP}sync_daemon: {}\n`), ["inline.yaml:4:1 sync_daemon: 'sync_daemon' is not supported yet"]);
+  t.deepEqual(issuesOf(`${VRRP}control: {}\n`), ["inline.yaml:4:1 control: 'control' is not supported yet"]);
 });
 
 test('lvs_timeouts: keepalived names, seconds, each optional; bad values positioned', (t) => {

@@ -1,0 +1,65 @@
+// The IPVS connection-sync daemons a node should run, from its VRRP role, and the smallest set
+// of kernel operations to get there. Pure.
+//
+// As keepalived's lvs_sync_daemon: the master of the followed instance (or sync group) runs the
+// master daemon, which multicasts its connection table; every other node runs the backup daemon,
+// which fills its table from those messages, so a takeover finds the connections there. A
+// shutdown leaves the backup daemon running: the state a restarting node starts in.
+import type { DaemonConfig, DaemonState } from '../ipvs/genl-codec.js';
+
+export interface SyncDaemonConfig {
+  /** Interface the sync messages go out on / come in on. keepalived: lvs_sync_daemon <IF> */
+  readonly interface: string;
+  /** 0..255; master and backup must agree. keepalived: id */
+  readonly syncId: number;
+  readonly maxLen?: number;
+  readonly mcastGroup?: string;
+  readonly mcastPort?: number;
+  readonly mcastTtl?: number;
+  /** The VRRP instance (or sync group) whose mastership decides the role. */
+  readonly follow: { readonly kind: 'instance' | 'group'; readonly name: string };
+}
+
+export type SyncRole = 'master' | 'backup';
+
+export type KernelDaemon = Required<DaemonConfig>;
+
+export type DaemonOp = { op: 'start'; daemon: DaemonConfig } | { op: 'stop'; state: DaemonState };
+
+export function wantedDaemon(c: SyncDaemonConfig, role: SyncRole): DaemonConfig {
+  return {
+    state: role,
+    mcastIfn: c.interface,
+    syncId: c.syncId,
+    ...(c.maxLen !== undefined ? { syncMaxlen: c.maxLen } : {}),
+    ...(c.mcastGroup !== undefined ? { mcastGroup: c.mcastGroup } : {}),
+    ...(c.mcastPort !== undefined ? { mcastPort: c.mcastPort } : {}),
+    ...(c.mcastTtl !== undefined ? { mcastTtl: c.mcastTtl } : {}),
+  };
+}
+
+/** Does a running daemon match what we want (fields we leave to the kernel's default match anything)? */
+function matches(have: KernelDaemon, want: DaemonConfig): boolean {
+  return have.state === want.state && have.mcastIfn === want.mcastIfn && have.syncId === want.syncId &&
+    (want.syncMaxlen === undefined || have.syncMaxlen === want.syncMaxlen) &&
+    (want.mcastGroup === undefined || have.mcastGroup === want.mcastGroup) &&
+    (want.mcastPort === undefined || have.mcastPort === want.mcastPort) &&
+    (want.mcastTtl === undefined || have.mcastTtl === want.mcastTtl);
+}
+
+/**
+ * Operations from `have` (the kernel's daemons) to exactly `want` (none, or one daemon): stop
+ * what is wrong first (the master daemon before the backup one starts, so a node never sends
+ * and receives its own sync stream), then start what is missing. A daemon with other settings
+ * is stopped and started again: the kernel cannot edit one.
+ */
+export function daemonOps(have: readonly KernelDaemon[], want: DaemonConfig | undefined): DaemonOp[] {
+  const stops: DaemonOp[] = [];
+  let keep = false;
+  for (const h of have) {
+    if (want && matches(h, want)) keep = true;
+    else stops.push({ op: 'stop', state: h.state });
+  }
+  stops.sort((a, b) => (a.op === 'stop' && a.state === 'master' ? -1 : 0) - (b.op === 'stop' && b.state === 'master' ? -1 : 0));
+  return want && !keep ? [...stops, { op: 'start', daemon: want }] : stops;
+}
