@@ -90,7 +90,8 @@ async function operatorCommand(socket: string, req: Request, json: boolean): Pro
 const USAGE = `usage: duet <command> [options]
 
 commands:
-  run     -c FILE [-s SOCKET]     run the daemon in the foreground
+  run     -c FILE [-s SOCKET] [--pretty]
+                                  run the daemon in the foreground (--pretty: readable logs)
   check   -c FILE                 validate a config file; touches nothing
   status  [-s SOCKET] [--json]    show VRRP instances of a running daemon
   reload  [-s SOCKET]             re-read the config (like SIGHUP); an invalid one changes nothing
@@ -134,6 +135,7 @@ async function main(argv: string[]): Promise<number> {
       thresholds: { type: 'boolean', default: false },
       'persistent-conn': { type: 'boolean', default: false },
       all: { type: 'boolean', default: false },
+      pretty: { type: 'boolean', default: false },
       sticky: { type: 'boolean', default: false },
       clear: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
@@ -150,7 +152,7 @@ async function main(argv: string[]): Promise<number> {
   if (!cmd || cmd === 'help' || values.help) { console.log(USAGE); return cmd ? 0 : 2; }
   switch (cmd) {
     case 'run':
-      return (await import('../daemon/main.js')).runDaemon({ configFile: values.config, socket: values.socket });
+      return (await import('../daemon/main.js')).runDaemon({ configFile: values.config, socket: values.socket, ...(values.pretty ? { pretty: true } : {}) });
     case 'check': {
       const r = await loadConfig(values.config);
       if (!r.ok) { for (const i of r.error) console.error(formatIssue(i)); return 1; }

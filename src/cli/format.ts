@@ -1,13 +1,14 @@
 // Human tables for CLI output.
 import type { DaemonStatus } from '../daemon/daemon.js';
 import type { ServiceStatus } from '../check/engine.js';
+import type { ServiceView } from '../daemon/daemon.js';
 
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: number; checks?: ServiceStatus[] }): string {
+export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: number; checks?: ServiceStatus[]; services?: ServiceView[] }): string {
   const now = s.nowMs ?? 0;
   const rows = [['INSTANCE', 'IF', 'VRID', 'VER', 'STATE', 'PRIO', 'MASTER', 'SINCE', 'REASON', 'RX', 'TX', 'DROPPED']];
   for (const i of s.instances) {
@@ -30,7 +31,8 @@ export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: numb
     const k = s.sync.daemons.map((d) => `${d.state} (${d.mcastIfn}, syncid ${d.syncId}, ${d.mcastGroup}:${d.mcastPort})`).join(', ') || 'none';
     lines.push(`sync: ${s.sync.role ?? '-'} (follows ${s.sync.follows}); kernel daemons: ${k}${s.sync.error ? `; error: ${s.sync.error}` : ''}`);
   }
-  if (s.checks?.length) lines.push(formatChecks(s.checks));
+  if (s.services?.length) lines.push(formatServices(s.services));
+  else if (s.checks?.length) lines.push(formatChecks(s.checks));
   for (const o of s.serverOverrides ?? []) lines.push(`operator: ${o.server} in ${o.service} ${o.kind === 'disable' ? 'disabled' : `weight pinned at ${o.weight}`}`);
   return lines.join('\n');
 }
@@ -88,4 +90,17 @@ export function formatReload(r: unknown): string {
   if (o.ipvs) lines.push(`ipvs: ${Object.entries(o.ipvs).map(([k, n]) => `${k} ${n}`).join(', ') || 'no writes (the kernel already matched)'}`);
   if (o.ipvsError) lines.push(`ipvs: error: ${o.ipvsError}`);
   return lines.join('\n');
+}
+
+/** Virtual services: each real server's configured, wanted and kernel weight, connections, health. */
+export function formatServices(list: readonly ServiceView[]): string {
+  const rows = [['SERVICE', 'SERVER', 'WEIGHT', 'WANTED', 'KERNEL', 'ACTIVE', 'INACT', 'HEALTH', 'WHY']];
+  const n = (x: number | null): string => (x === null ? '-' : String(x));
+  for (const v of list) {
+    for (const r of v.servers) {
+      if (r.sorry && r.wanted === null && r.kernel === null) continue;
+      rows.push([v.name + (v.quorumLost ? ' (QUORUM LOST)' : ''), r.server + (r.sorry ? ' (sorry)' : ''), String(r.configured), r.wanted === null ? 'out' : String(r.wanted), n(r.kernel), n(r.active), n(r.inactive), r.health.toUpperCase(), r.why]);
+    }
+  }
+  return table(rows);
 }

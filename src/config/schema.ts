@@ -33,7 +33,11 @@ const nodeSchema = z
   .default({});
 
 const logSchema = z
-  .strictObject({ level: z.enum(LOG_LEVELS).default('info') }, { error: expecting('a mapping') })
+  .strictObject({
+    level: z.enum(LOG_LEVELS).default('info'),
+    /** json: one JSON line per event (for journald and log shippers); pretty: for a terminal. */
+    format: z.enum(['json', 'pretty']).default('json'),
+  }, { error: expecting('a mapping') })
   .prefault({});
 
 const notifySchema = z

@@ -284,12 +284,47 @@ export class Daemon {
     log.info({ from: have, to: want }, 'IPVS timeouts set');
   }
 
-  private async reconcileIpvsOnce(): Promise<void> {
+  /** The table config, checks and operator overrides ask for now. */
+  private desired(): Table {
     const verdicts = this.checks?.verdicts();
-    const want = desiredTable(this.cfg.virtualServers, {
+    return desiredTable(this.cfg.virtualServers, {
       weight: (svc, dest, configured) => pinned(this.serverOverrides.get(`${svc} ${dest}`), verdicts?.get(svc)?.dests.get(dest), configured),
       quorumLost: (svc) => verdicts?.get(svc)?.quorumUp === false,
     });
+  }
+
+  /**
+   * Per virtual service and real server: configured weight, the weight duet wants (checks and
+   * operator included), the kernel's weight and connections, health. For `duet status`.
+   */
+  async serviceStatus(): Promise<ServiceView[]> {
+    const want = this.desired();
+    const kernel = await this.ipvsStats().catch(() => undefined);
+    const checks = await this.checkStatus();
+    const health = new Map(checks.flatMap((svc) => svc.servers.map((srv) => [`${svc.service} ${srv.server}`, srv] as const)));
+    const lost = new Set(checks.filter((c) => !c.quorumUp).map((c) => c.service));
+    return this.cfg.virtualServers.map((v) => {
+      const sk = serviceKey(v);
+      const w = want.get(sk);
+      const servers = [...v.realServers, ...(v.sorryServer ? [v.sorryServer] : [])].map((r) => {
+        const dk = destKey(r);
+        const h = health.get(`${sk} ${dk}`);
+        const k = kernel?.table.get(sk)?.dests.get(dk);
+        const st = kernel?.stats.get(sk)?.dests.get(dk);
+        const o = this.serverOverrides.get(`${sk} ${dk}`);
+        return {
+          server: dk, sorry: r === v.sorryServer, configured: r.weight, wanted: w?.dests.get(dk)?.weight ?? null,
+          kernel: k ? k.weight : null, active: st?.activeConns ?? null, inactive: st?.inactConns ?? null,
+          health: !h || h.checks.length === 0 ? '-' : h.checks.some((c) => c.health === 'down') ? 'down' : h.checks.every((c) => c.health === 'up') ? 'up' : 'unknown',
+          why: o ? (o.kind === 'disable' ? 'operator: disabled' : `operator: weight ${o.weight}`) : h?.reason ?? '',
+        };
+      });
+      return { name: v.name, service: sk, scheduler: v.scheduler, quorumLost: lost.has(sk), servers };
+    });
+  }
+
+  private async reconcileIpvsOnce(): Promise<void> {
+    const want = this.desired();
     const managed = this.p.loadManaged() ?? new Set<string>();
     if (want.size === 0 && managed.size === 0 && !this.cfg.lvsTimeouts) return;
     const log = this.log.child({ mod: 'ipvs' });
@@ -734,6 +769,21 @@ export class Daemon {
       ...ic.trackScripts.map((t) => ({ id: `script:${t.name}`, weight: t.weight, up: this.scripts.get(t.name)?.up ?? true })),
     ];
   }
+}
+
+export interface ServiceView {
+  name: string;
+  service: string;
+  scheduler: string;
+  quorumLost: boolean;
+  servers: Array<{
+    server: string; sorry: boolean; configured: number;
+    /** null: duet keeps it out of the table. */
+    wanted: number | null;
+    /** null: not in the kernel's table (or no IPVS). */
+    kernel: number | null; active: number | null; inactive: number | null;
+    health: string; why: string;
+  }>;
 }
 
 /** What a reload changed: VRRP instances, virtual servers (checks included), IPVS operations. */

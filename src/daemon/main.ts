@@ -16,7 +16,7 @@ import { createNotifier, watchdogMs, type Notifier } from '../systemd/notify.js'
 import type { Logger } from '../core/log.js';
 import { createLinuxPlatform } from './linux-platform.js';
 
-export async function runDaemon(o: { configFile: string; socket: string }): Promise<number> {
+export async function runDaemon(o: { configFile: string; socket: string; pretty?: boolean }): Promise<number> {
   const first = await loadConfig(o.configFile);
   if (!first.ok) {
     for (const i of first.error) console.error(formatIssue(i));
@@ -24,7 +24,7 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
   }
   const cfg = first.value;
   cfg.node.name ??= hostname();
-  const log = createLogger({ level: cfg.log.level, name: cfg.node.name });
+  const log = createLogger({ level: cfg.log.level, name: cfg.node.name, pretty: o.pretty ?? cfg.log.format === 'pretty' });
   const platform = await createLinuxPlatform(log, { stateDir: dirname(o.socket) });
   const daemon = new Daemon(cfg, platform, realClock, log);
   const startedAt = realClock.now();
@@ -66,7 +66,7 @@ export async function runDaemon(o: { configFile: string; socket: string }): Prom
 
   const server = await listenControl(o.socket, async (req, progress, closed): Promise<Reply> => {
     switch (req.cmd) {
-      case 'status': return { ok: true, result: { ...daemon.status(), checks: await daemon.checkStatus(), nowMs: realClock.now(), uptimeMs: realClock.now() - startedAt } };
+      case 'status': return { ok: true, result: { ...daemon.status(), checks: await daemon.checkStatus(), services: await daemon.serviceStatus(), nowMs: realClock.now(), uptimeMs: realClock.now() - startedAt } };
       case 'reload': return reload();
       case 'events': {
         const off = daemon.onEvent((e) => progress({ at: new Date().toISOString(), ...e }));

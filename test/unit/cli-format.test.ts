@@ -33,3 +33,19 @@ test('reload summary: instances, virtual servers, IPVS writes', (t) => {
   t.is(formatReload({ added: [], removed: [], replaced: [], updated: [], unchanged: ['VI_1'], virtualServers: { added: [], removed: [], changed: [], unchanged: ['web'] }, ipvs: {} }),
     'instances: unchanged VI_1\nvirtual servers: unchanged web\nipvs: no writes (the kernel already matched)');
 });
+
+test('services table: configured, wanted and kernel weight, connections, health and why', (t) => {
+  const out = formatStatus({ ...status(undefined), services: [{
+    name: 'web', service: 'tcp:192.0.2.100:80', scheduler: 'wrr', quorumLost: false, servers: [
+      { server: '192.0.2.21:80', sorry: false, configured: 3, wanted: 3, kernel: 3, active: 12, inactive: 4, health: 'up', why: 'healthy' },
+      { server: '192.0.2.22:80', sorry: false, configured: 1, wanted: null, kernel: null, active: null, inactive: null, health: 'down', why: 'check failed: refused' },
+      { server: '192.0.2.99:80', sorry: true, configured: 1, wanted: null, kernel: null, active: null, inactive: null, health: '-', why: '' },
+    ] }] });
+  const lines = out.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('SERVICE'));
+  t.deepEqual(lines.slice(at), [
+    'SERVICE  SERVER         WEIGHT  WANTED  KERNEL  ACTIVE  INACT  HEALTH  WHY',
+    'web      192.0.2.21:80  3       3       3       12      4      UP      healthy',
+    'web      192.0.2.22:80  1       out     -       -       -      DOWN    check failed: refused',
+  ], 'an idle sorry server is not listed');
+});

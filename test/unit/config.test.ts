@@ -79,7 +79,7 @@ test('defaults fill a minimal instance', async (t) => {
   };
   t.deepEqual(c, {
     node: {},
-    log: { level: 'info' },
+    log: { level: 'info', format: 'json' },
     vrrp: { scripts: {}, instances: [expected], syncGroups: [] },
     virtualServers: [],
     lvsTimeouts: undefined,
