@@ -662,7 +662,22 @@ const lvsTimeoutsSchema = z
   .optional();
 
 /** Top-level keys planned but not accepted yet; an unknown-field error says so. */
-export const RESERVED_KEYS = ['control'] as const;
+export const RESERVED_KEYS: readonly string[] = [];
+
+/**
+ * The control socket. The main socket (`duet run -s`) is root-only (0600): it changes things.
+ * status_group opens a second, read-only socket (status and events only) to that group.
+ */
+const controlSchema = z
+  .strictObject(
+    {
+      status_group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}\$?$/, { error: (iss) => `must be a group name, got ${show(iss.input)}` }),
+      /** Default: duet-status.sock beside the main socket. */
+      status_socket: z.string().regex(/^\//, { error: (iss) => `must be an absolute path, got ${show(iss.input)}` }).optional(),
+    },
+    { error: expecting('a mapping {status_group, status_socket}') },
+  )
+  .optional();
 
 /** A multicast group address, canonical text. */
 const multicastGroup = z.string().transform((t, ctx) => {
@@ -721,7 +736,7 @@ const metricsSchema = z
   .optional();
 
 const rawConfigSchema = z.strictObject(
-  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema },
+  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema, control: controlSchema },
   { error: expecting('a mapping with a vrrp section') },
 );
 
@@ -829,6 +844,7 @@ function normalize(c: RawConfig) {
     },
     virtualServers: c.virtual_servers,
     metrics: c.metrics,
+    control: c.control === undefined ? undefined : compact({ statusGroup: c.control.status_group, statusSocket: c.control.status_socket }),
     syncDaemon: c.sync_daemon === undefined ? undefined : normalizeSync(c.sync_daemon),
     lvsTimeouts: c.lvs_timeouts ? { tcp: c.lvs_timeouts.tcp, tcpFin: c.lvs_timeouts.tcpfin, udp: c.lvs_timeouts.udp } : undefined,
   };

@@ -1,13 +1,14 @@
 // Unix-socket control server (mode 0600): the CLI's window into a running daemon.
 import { createServer, type Server } from 'node:net';
-import { mkdirSync, chmodSync, rmSync } from 'node:fs';
+import { mkdirSync, chmodSync, chownSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseRequest, type Request, type Reply } from './protocol.js';
 
 /** `progress` sends an interim line ({"progress": ...}) before the reply, e.g. while draining. */
 export type Handler = (r: Request, progress: (p: unknown) => void, closed: Promise<void>) => Promise<Reply>;
 
-export async function listenControl(path: string, handle: Handler): Promise<Server> {
+/** mode 0600 (root only) by default; a read-only status socket is 0660 with the status group. */
+export async function listenControl(path: string, handle: Handler, o: { mode?: number; gid?: number } = {}): Promise<Server> {
   mkdirSync(dirname(path), { recursive: true });
   // A socket file left by a killed daemon would make listen fail with EADDRINUSE.
   rmSync(path, { force: true });
@@ -35,6 +36,16 @@ export async function listenControl(path: string, handle: Handler): Promise<Serv
     server.once('error', reject);
     server.listen(path, () => { server.off('error', reject); resolve(); });
   });
-  chmodSync(path, 0o600);
+  if (o.gid !== undefined) chownSync(path, 0, o.gid);
+  chmodSync(path, o.mode ?? 0o600);
   return server;
+}
+
+/** A group's id from /etc/group (Node has no getgrnam), or undefined. */
+export function groupId(name: string, groupFile = '/etc/group'): number | undefined {
+  for (const line of readFileSync(groupFile, 'utf8').split('\n')) {
+    const [n, , gid] = line.split(':');
+    if (n === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  return undefined;
 }

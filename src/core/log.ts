@@ -1,13 +1,14 @@
 // pino everywhere: one JSON line per event, fixed messages, data in fields.
 import { pino, type Logger as PinoLogger } from 'pino';
-import { PinoPretty } from 'pino-pretty';
+import { createRequire } from 'node:module';
 
 export type Logger = PinoLogger;
 
 export function createLogger(o: { level?: string; name?: string; destination?: number; pretty?: boolean } = {}): Logger {
   const opts = { level: o.level ?? 'info', base: o.name ? { node: o.name } : {}, timestamp: pino.stdTimeFunctions.isoTime };
   // Pretty: for a person at a terminal (colours when it is one); the same events and fields.
-  if (o.pretty) return pino(opts, PinoPretty({ destination: o.destination ?? 1, sync: false, colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+  // Loaded only when asked for: every module costs start-up time (much of it under emulation).
+  if (o.pretty) return pino(opts, (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')).PinoPretty({ destination: o.destination ?? 1, sync: false, colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   // Asynchronous: a slow reader of stdout must never stall the advert timer. Flushed on stop.
   return pino(opts, pino.destination({ dest: o.destination ?? 1, sync: false }));
 }

@@ -1,15 +1,16 @@
 // `duet run`: load the config, start the daemon on the real platform, serve the control socket,
 // reload on SIGHUP (an invalid file changes nothing), stop cleanly on SIGTERM/SIGINT.
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadConfig, formatIssue } from '../config/load.js';
 import { realClock } from '../core/clock.js';
 import { createLogger } from '../core/log.js';
-import { listenControl } from '../control/server.js';
-import type { Reply } from '../control/protocol.js';
+import { groupId, listenControl } from '../control/server.js';
+import type { Reply, Request } from '../control/protocol.js';
+import type { Server as NetServer } from 'node:net';
 import type { Server } from 'node:http';
 import type { Config } from '../config/schema.js';
-import { createMetrics } from '../metrics/metrics.js';
+import type { DuetMetrics } from '../metrics/metrics.js';
 import { serveMetrics } from '../metrics/server.js';
 import { Daemon, OperatorError } from './daemon.js';
 import { createNotifier, watchdogMs, type Notifier } from '../systemd/notify.js';
@@ -64,7 +65,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     }
   };
 
-  const server = await listenControl(o.socket, async (req, progress, closed): Promise<Reply> => {
+  const handler = async (req: Request, progress: (p: unknown) => void, closed: Promise<void>): Promise<Reply> => {
     switch (req.cmd) {
       case 'status': return { ok: true, result: { ...daemon.status(), checks: await daemon.checkStatus(), services: await daemon.serviceStatus(), nowMs: realClock.now(), uptimeMs: realClock.now() - startedAt } };
       case 'reload': return reload();
@@ -85,10 +86,13 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
           ...(req.weight !== undefined ? { weight: req.weight } : {}), ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}), progress,
         }));
     }
-  });
+  };
+  const server = await listenControl(o.socket, handler);
+  const statusServer = await listenStatus(cfg, o.socket, handler, log);
 
   // Metrics: started with the daemon, restarted when a reload changes where they listen.
-  const metrics = createMetrics(daemon);
+  // prom-client is loaded the first time metrics are configured (start-up time, see log.ts).
+  let metrics: DuetMetrics | undefined;
   let metricsServer: Server | undefined;
   let metricsAt = '';
   const syncMetrics = async (c: Config): Promise<void> => {
@@ -99,6 +103,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     metricsServer = undefined;
     if (!c.metrics) return;
     const m = c.metrics;
+    metrics ??= (await import('../metrics/metrics.js')).createMetrics(daemon);
     metricsServer = await serveMetrics({ host: m.listen.host, port: m.listen.port, path: m.path }, metrics.registry, (e) => log.error({ err: e.message }, 'metrics endpoint error'))
       .catch((e: unknown) => { log.error({ err: (e as Error).message, listen: m.listen }, 'metrics endpoint failed to start'); return undefined; });
     if (metricsServer) log.info({ listen: `${m.listen.host}:${m.listen.port}`, path: m.path }, 'metrics endpoint listening');
@@ -123,8 +128,9 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
       sd?.close();
       void daemon.stop().finally(() => {
         server.close();
+        statusServer?.close();
         metricsServer?.close();
-        metrics.close();
+        metrics?.close();
         platform.close();
         log.info({}, 'stopped');
         resolve(0);
@@ -165,4 +171,26 @@ function systemd(log: Logger): { send(state: string): void; close(): void } {
   timer?.unref();
   if (n.enabled) log.info({ watchdogMs: wd }, 'systemd notify enabled');
   return { send, close: () => { if (timer) clearInterval(timer); n.close(); } };
+}
+
+/**
+ * control.status_group: a second socket, mode 0660 with that group, that answers status and
+ * events only, so operators can look without being able to fail over. Set at start.
+ */
+async function listenStatus(cfg: Config, mainSocket: string, handler: (r: Request, p: (x: unknown) => void, c: Promise<void>) => Promise<Reply>, log: Logger): Promise<NetServer | undefined> {
+  const c = cfg.control;
+  if (!c) return undefined;
+  const gid = groupId(c.statusGroup);
+  if (gid === undefined) {
+    log.error({ group: c.statusGroup }, 'control.status_group: no such group; the status socket is not opened');
+    return undefined;
+  }
+  const path = c.statusSocket ?? join(dirname(mainSocket), 'duet-status.sock');
+  const readOnly = async (req: Request, p: (x: unknown) => void, closed: Promise<void>): Promise<Reply> =>
+    req.cmd === 'status' || req.cmd === 'events'
+      ? handler(req, p, closed)
+      : { ok: false, error: { code: 'DUET_E_READONLY', message: `this socket is read-only (status, events); '${req.cmd}' needs the root socket` } };
+  const s = await listenControl(path, readOnly, { mode: 0o660, gid });
+  log.info({ socket: path, group: c.statusGroup, gid }, 'read-only status socket listening');
+  return s;
 }

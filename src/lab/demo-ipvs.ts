@@ -123,7 +123,7 @@ ip netns exec \${P}d1 $NODE dist/src/cli/duet.js run -c $W/d1.yaml -s $W/d1/duet
 pid1=$!; pids+=($pid1)
 ip netns exec \${P}d2 $NODE dist/src/cli/duet.js run -c $W/d2.yaml -s $W/d2/duet.sock > $W/d2.log 2>&1 &
 pid2=$!; pids+=($pid2)
-waitfor 40 '[ $(count "IPVS table" $W/d1.log) -ge 1 ] && [ $(count "IPVS table" $W/d2.log) -ge 1 ]' || fail "IPVS never programmed"
+waitfor 90 '[ $(count "IPVS table" $W/d1.log) -ge 1 ] && [ $(count "IPVS table" $W/d2.log) -ge 1 ]' || fail "IPVS never programmed"
 mark ipvs-programmed
 waitfor 15 'hasvip d1 && ! hasvip d2 && [ "$(grep "\"to\":\"" $W/d2.log | tail -n 1 | grep -c "\"to\":\"backup\"")" = 1 ]' || fail "d1 never became master with d2 backup"
 mark d1-master

@@ -4,6 +4,7 @@
 // nothing; maintenance keeps a node out of mastership; a reload drops non-sticky overrides and
 // keeps sticky ones; a non-root user is refused by the socket.
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import test from 'ava';
 import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
 import { startDuet, pairConfig, DUET_CLI, type DuetNode } from '../../src/lab/duet-node.js';
@@ -138,4 +139,26 @@ test.serial('the control socket refuses a non-root user', async (t) => {
   t.is(r.code, 3, r.stdout);
   t.regex(r.stderr, /cannot reach the daemon at .*: .*EACCES/);
   t.is((await o1.instance('VI_1'))?.state, 'master');
+});
+
+test.serial('control.status_group: a read-only socket for that group; status works, changes are refused, others get EACCES', async (t) => {
+  const statusSock = `/tmp/duet-op-status-${process.pid}.sock`;
+  t.teardown(() => { rmSync(statusSock, { force: true }); });
+  const n = await startDuet(lab, 'o1', pairConfig('o1', { ifname: lab.host('o1').ifname, priority: 150, extra: `control: { status_group: nogroup, status_socket: ${statusSock} }\n` }));
+  nodes.push(n);
+  await n.waitState('VI_1', 'master');
+  const asNobody = (args: string[], gid: string) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile('setpriv', ['--reuid=65534', `--regid=${gid}`, '--clear-groups', process.execPath, DUET_CLI, ...args, '-s', statusSock], { timeout: 30_000 },
+      (e, stdout, stderr) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : 99) : 0, stdout, stderr }));
+  });
+  const st = await asNobody(['status'], '65534');
+  t.is(st.code, 0, st.stderr);
+  t.regex(st.stdout, /VI_1 .* MASTER /);
+  const fo = await asNobody(['failover'], '65534');
+  t.is(fo.code, 1);
+  t.regex(fo.stderr, /this socket is read-only \(status, events\); 'failover' needs the root socket \[DUET_E_READONLY\]/);
+  const other = await asNobody(['status'], '1');
+  t.is(other.code, 3);
+  t.regex(other.stderr, /EACCES/);
+  t.is((await n.instance('VI_1'))?.state, 'master');
 });

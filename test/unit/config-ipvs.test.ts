@@ -237,8 +237,12 @@ for (const [name, text, expected] of INLINE) {
   });
 }
 
-test('other planned top-level keys are still reported as not supported yet', (t) => {
-  t.deepEqual(issuesOf(`${VRRP}control: {}\n`), ["inline.yaml:4:1 control: 'control' is not supported yet"]);
+test('control: the read-only status socket needs a group name and an absolute path', (t) => {
+  t.deepEqual(issuesOf(`${VRRP}control: {}\n`), ['inline.yaml:4:10 control.status_group: missing required field']);
+  t.deepEqual(issuesOf(`${VRRP}control: { status_group: 'Adm!', status_socket: run/x.sock }\n`), [
+    "inline.yaml:4:26 control.status_group: must be a group name, got 'Adm!'",
+    "inline.yaml:4:49 control.status_socket: must be an absolute path, got 'run/x.sock'",
+  ]);
 });
 
 test('lvs_timeouts: keepalived names, seconds, each optional; bad values positioned', (t) => {

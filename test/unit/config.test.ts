@@ -83,6 +83,7 @@ test('defaults fill a minimal instance', async (t) => {
     vrrp: { scripts: {}, instances: [expected], syncGroups: [] },
     virtualServers: [],
     lvsTimeouts: undefined,
+    control: undefined,
     metrics: undefined,
     syncDaemon: undefined,
   });
@@ -184,7 +185,7 @@ const BROKEN: Record<string, string[]> = {
     '8:11 vrrp.instances[0].virtual_ipaddress[1]: IPv6 address in an IPv4 instance (one family per instance; the first VIP decides)',
     '9:22 vrrp.instances[0].unicast_peer[0]: is IPv6 but the instance is IPv4',
   ],
-  'reserved-key': ["7:1 control: 'control' is not supported yet"],
+  'control-no-group': ['7:10 control.status_group: missing required field'],
   several: [
     "3:10 log.level: expected one of trace, debug, info, warn, error, got 'verbose'",
     "7:16 vrrp.scripts.chk.command: expected a command as a list [program, arg, ...], got 'pgrep nginx'",
