@@ -90,9 +90,11 @@ cat /tmp/lab/client.log
 table
 
 section drain-timeout
-ip netns exec c bash -c 'exec 3<>/dev/tcp/10.0.1.100/80; echo c >&3; read x <&3; echo "held $x"; sleep 8' > /tmp/lab/client2.log 2>&1 &
+# Held until the drain has given up (node takes seconds to start here; a timed hold could end first).
+ip netns exec c bash -c 'exec 3<>/dev/tcp/10.0.1.100/80; echo c >&3; read x <&3; echo "held $x"; while [ ! -e /tmp/lab/close2 ]; do sleep 0.2; done' > /tmp/lab/client2.log 2>&1 &
 waitfor 10 'grep -q held /tmp/lab/client2.log' || fail "second client never got its echo"
 duet drain web 10.0.2.22 --timeout 2; echo "exit=$?"
+touch /tmp/lab/close2
 
 section metrics
 ip netns exec d node -e "fetch('http://127.0.0.1:9469/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))" | grep -E '^duet_(ipvs|reconcile)_'
