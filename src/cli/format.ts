@@ -1,6 +1,5 @@
 // Human tables for CLI output.
 import type { DaemonStatus } from '../daemon/daemon.js';
-import type { ServiceStatus } from '../check/engine.js';
 import type { ServiceView } from '../daemon/daemon.js';
 
 export function table(rows: string[][]): string {
@@ -8,7 +7,7 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: number; checks?: ServiceStatus[]; services?: ServiceView[] }): string {
+export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: number; services?: ServiceView[] }): string {
   const now = s.nowMs ?? 0;
   const rows = [['INSTANCE', 'IF', 'VRID', 'VER', 'STATE', 'PRIO', 'MASTER', 'SINCE', 'REASON', 'RX', 'TX', 'DROPPED']];
   for (const i of s.instances) {
@@ -32,25 +31,10 @@ export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: numb
     lines.push(`sync: ${s.sync.role ?? '-'} (follows ${s.sync.follows}); kernel daemons: ${k}${s.sync.error ? `; error: ${s.sync.error}` : ''}`);
   }
   if (s.services?.length) lines.push(formatServices(s.services));
-  else if (s.checks?.length) lines.push(formatChecks(s.checks));
   for (const o of s.serverOverrides ?? []) lines.push(`operator: ${o.server} in ${o.service} ${o.kind === 'disable' ? 'disabled' : `weight pinned at ${o.weight}`}`);
   return lines.join('\n');
 }
 
-/** Per checked service: quorum, then each real server's configured and effective weight and its checks. */
-export function formatChecks(list: readonly ServiceStatus[]): string {
-  const rows = [['SERVICE', 'SERVER', 'WEIGHT', 'EFFECTIVE', 'HEALTH', 'CHECKS', 'LATENCY', 'WHY']];
-  for (const svc of list) {
-    for (const srv of svc.servers) {
-      const health = srv.checks.length === 0 ? '-' : srv.checks.some((c) => c.health === 'down') ? 'DOWN' : srv.checks.every((c) => c.health === 'up') ? 'UP' : 'UNKNOWN';
-      const lat = srv.checks.find((c) => c.latencyMs !== undefined)?.latencyMs;
-      rows.push([svc.name + (svc.quorumUp ? '' : ' (QUORUM LOST)'), srv.server, String(srv.configured), srv.verdict === 'remove' ? 'removed' : String(srv.verdict), health,
-        srv.checks.map((c) => `${c.check} ${c.health} ${c.checks - c.failures}/${c.checks}`).join(', ') || '-',
-        lat === undefined ? '-' : `${lat.toFixed(1)}ms`, srv.reason]);
-    }
-  }
-  return table(rows);
-}
 
 /** Replies of failover / takeover / maintenance, one line each. */
 export function formatOperator(r: unknown): string {

@@ -260,11 +260,12 @@ export class Daemon {
     }
   }
 
-  private runHook(argv: readonly string[], vars: Record<string, string>, failMsg: string): void {
+  /** Run a hook (argv, no shell) with extra environment; a failure is logged, never fatal. */
+  private runHook(argv: readonly string[], vars: Record<string, string>, failMsg: string, fields: Record<string, unknown> = {}): void {
     const [file, ...args] = argv;
     if (!file) return;
     execFile(file, args, { env: { ...process.env, ...vars }, timeout: 30_000 }, (e) => {
-      if (e) this.log.warn({ argv, err: e.message }, failMsg);
+      if (e) this.log.warn({ ...fields, argv, err: e.message }, failMsg);
     });
   }
 
@@ -710,14 +711,8 @@ export class Daemon {
 
   private notify(ic: InstanceConfig, from: State, to: State, reason: Reason): void {
     const hook = to === 'init' ? ic.notify.stop : to === 'master' ? ic.notify.master : to === 'backup' ? ic.notify.backup : ic.notify.fault;
-    const env = { ...process.env, DUET_INSTANCE: ic.name, DUET_FROM: from, DUET_TO: to, DUET_REASON: reason, DUET_VRID: String(ic.vrid) };
-    const run = (argv: string[]): void => {
-      const [file, ...args] = argv;
-      if (!file) return;
-      execFile(file, args, { env, timeout: 30_000 }, (e) => {
-        if (e) this.log.warn({ instance: ic.name, argv, err: e.message }, 'notify hook failed');
-      });
-    };
+    const vars = { DUET_INSTANCE: ic.name, DUET_FROM: from, DUET_TO: to, DUET_REASON: reason, DUET_VRID: String(ic.vrid) };
+    const run = (argv: string[]): void => this.runHook(argv, vars, 'notify hook failed', { instance: ic.name });
     for (const argv of hook ?? []) run(argv);
     for (const argv of ic.notify.any ?? []) run([...argv, ic.name, from, to, reason]);
     for (const g of this.cfg.vrrp.syncGroups) {
