@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, formatIssue } from '../config/load.js';
 import { request } from '../control/client.js';
 import { DEFAULT_SOCKET, type Request } from '../control/protocol.js';
-import { formatEvent, formatOperator, formatReload, formatStatus } from './format.js';
+import { formatEvent, formatOperator, formatReload, formatRestart, formatStatus } from './format.js';
 import { formatTable, type ListView } from '../ipvs/format.js';
 
 /** Read the kernel's table directly, like ipvsadm: no daemon needed. */
@@ -104,6 +104,10 @@ commands:
                                   take mastership from the peer; --clear withdraws either
   maintenance on|off [--sticky] [--force]
                                   on: hand over, then never be master; --force even without a peer
+  restart [-s SOCKET]             exit for a restart without a VRRP transition: a master keeps
+                                  its VIPs, IPVS table and sync daemon, and the next run (started
+                                  by systemd at once, exit status 75) resumes as master if it
+                                  starts within 2.5 advert intervals
   weight SERVICE SERVER N|--clear pin a real server's weight (checks still take a failed one out)
   disable SERVICE SERVER          take a real server out of the table
   enable SERVICE SERVER           undo weight/disable/drain: config and checks decide again
@@ -163,7 +167,8 @@ async function main(argv: string[]): Promise<number> {
     case 'status':
     case 'reload': {
       const req: Request = { cmd };
-      const reply = await request(values.socket, req).catch((e: unknown) => {
+      // A reload of a very large file can take a while (parse, then the IPVS diff): wait for it.
+      const reply = await request(values.socket, req, cmd === 'reload' ? 600_000 : 5_000).catch((e: unknown) => {
         console.error(`duet: cannot reach the daemon at ${values.socket}: ${(e as Error).message}`);
         return undefined;
       });
@@ -179,6 +184,17 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'events':
       return followEvents(values.socket, values.json);
+    case 'restart': {
+      const reply = await request(values.socket, { cmd: 'restart' }, 60_000).catch((e: unknown) => {
+        console.error(`duet: cannot reach the daemon at ${values.socket}: ${(e as Error).message}`);
+        return undefined;
+      });
+      if (!reply) return 3;
+      if (values.json) console.log(JSON.stringify(reply, null, 2));
+      else if (!reply.ok) console.error(`duet: ${reply.error.message} [${reply.error.code}]`);
+      else console.log(formatRestart(reply.result));
+      return reply.ok ? 0 : 1;
+    }
     case 'failover':
     case 'takeover': {
       const t = values.timeout === undefined ? undefined : Number(values.timeout);

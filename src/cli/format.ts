@@ -65,7 +65,8 @@ export function formatEvent(e: unknown): string {
 /** `duet reload`: what changed, one line per kind. */
 export function formatReload(r: unknown): string {
   const o = r as { added?: string[]; removed?: string[]; replaced?: string[]; updated?: string[]; unchanged?: string[];
-    virtualServers?: { added: string[]; removed: string[]; changed: string[]; unchanged: string[] }; ipvs?: Record<string, number>; ipvsError?: string };
+    virtualServers?: { added: string[]; removed: string[]; changed: string[]; unchanged: string[] }; ipvs?: Record<string, number>; ipvsError?: string;
+    parseMs?: number; applyMs?: number };
   const list = (label: string, xs: string[] | undefined): string | undefined => (xs?.length ? `${label} ${xs.join(', ')}` : undefined);
   const part = (...xs: Array<string | undefined>): string => xs.filter(Boolean).join('; ') || 'no change';
   const lines = [`instances: ${part(list('added', o.added), list('removed', o.removed), list('replaced', o.replaced), list('updated', o.updated), list('unchanged', o.unchanged))}`];
@@ -73,6 +74,7 @@ export function formatReload(r: unknown): string {
   if (v) lines.push(`virtual servers: ${part(list('added', v.added), list('removed', v.removed), list('changed', v.changed), list('unchanged', v.unchanged))}`);
   if (o.ipvs) lines.push(`ipvs: ${Object.entries(o.ipvs).map(([k, n]) => `${k} ${n}`).join(', ') || 'no writes (the kernel already matched)'}`);
   if (o.ipvsError) lines.push(`ipvs: error: ${o.ipvsError}`);
+  if (typeof o.parseMs === 'number' && typeof o.applyMs === 'number') lines.push(`took: ${o.parseMs + o.applyMs} ms (parse ${o.parseMs} ms off the main thread, apply ${o.applyMs} ms)`);
   return lines.join('\n');
 }
 
@@ -87,4 +89,13 @@ export function formatServices(list: readonly ServiceView[]): string {
     }
   }
   return table(rows);
+}
+
+/** `duet restart`: what the next run carries on. */
+export function formatRestart(r: unknown): string {
+  const { kept, exitCode } = r as { kept: string[]; exitCode: number };
+  const what = kept.length
+    ? `master of ${kept.join(', ')} kept (VIPs, IPVS table and sync daemon stay); the next run resumes if it starts in time`
+    : 'no instance was master; the next run starts as backup';
+  return `duet exited for a restart (status ${exitCode}): ${what}`;
 }

@@ -661,6 +661,29 @@ const lvsTimeoutsSchema = z
   )
   .optional();
 
+/**
+ * IPVS sysctls (/proc/sys/net/ipv4/vs/*) duet keeps set in its network namespace, as
+ * `sysctl -w net.ipv4.vs.NAME=V` would; omitted ones are left as the kernel has them. keepalived
+ * has no such setting (people set them in sysctl.conf); here they follow the config on reload.
+ * sloppy_tcp/sloppy_sctp let a director create a connection from any packet, not only a SYN:
+ * with the mh or sh scheduler on both nodes, a pair without sync keeps mid-stream connections
+ * on the same real server after a failover.
+ */
+const ipvsSysctlSchema = z
+  .strictObject(
+    {
+      sloppy_tcp: z.boolean().optional(),
+      sloppy_sctp: z.boolean().optional(),
+      /** 0..3: 1 reschedules a reused port's connection (the kernel's default), 3 also for OPS/DR and TUN. */
+      conn_reuse_mode: intIn(0, 3).optional(),
+      /** Expire connections to a removed or 0-weight server at once instead of timing out. */
+      expire_nodest_conn: z.boolean().optional(),
+      expire_quiescent_template: z.boolean().optional(),
+    },
+    { error: expecting('a mapping of IPVS sysctls (sloppy_tcp, sloppy_sctp, conn_reuse_mode, expire_nodest_conn, expire_quiescent_template)') },
+  )
+  .optional();
+
 /** Top-level keys planned but not accepted yet; an unknown-field error says so. */
 export const RESERVED_KEYS: readonly string[] = [];
 
@@ -736,7 +759,7 @@ const metricsSchema = z
   .optional();
 
 const rawConfigSchema = z.strictObject(
-  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema, control: controlSchema },
+  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, ipvs_sysctl: ipvsSysctlSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema, control: controlSchema },
   { error: expecting('a mapping with a vrrp section') },
 );
 
@@ -846,6 +869,10 @@ function normalize(c: RawConfig) {
     metrics: c.metrics,
     control: c.control === undefined ? undefined : compact({ statusGroup: c.control.status_group, statusSocket: c.control.status_socket }),
     syncDaemon: c.sync_daemon === undefined ? undefined : normalizeSync(c.sync_daemon),
+    /** sysctl name under net.ipv4.vs → the value to write ("0"/"1" for booleans). */
+    ipvsSysctl: Object.fromEntries(
+      Object.entries(c.ipvs_sysctl ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === 'boolean' ? (v ? '1' : '0') : String(v)]),
+    ) as Record<string, string>,
     lvsTimeouts: c.lvs_timeouts ? { tcp: c.lvs_timeouts.tcp, tcpFin: c.lvs_timeouts.tcpfin, udp: c.lvs_timeouts.udp } : undefined,
   };
 }

@@ -9,6 +9,8 @@ export type Request =
   /** instances: names, or 'all'. clear: withdraw the override instead. */
   | { cmd: 'failover' | 'takeover'; instances: string[] | 'all'; clear?: boolean; sticky?: boolean; timeoutMs?: number }
   | { cmd: 'maintenance'; on: boolean; sticky?: boolean; force?: boolean }
+  /** Exit for a restart without a transition (masters keep VIPs; the next run resumes). */
+  | { cmd: 'restart' }
   /** Real-server overrides. service: name or key; server: address or address:port. */
   | { cmd: 'server'; action: ServerAction; service: string; server: string; weight?: number; timeoutMs?: number };
 
@@ -24,7 +26,7 @@ export function parseRequest(line: string): Request | { error: string } {
   if (typeof v !== 'object' || v === null || typeof (v as { cmd?: unknown }).cmd !== 'string') return { error: 'request needs a "cmd" string' };
   const o = v as Record<string, unknown>;
   const cmd = o['cmd'] as string;
-  if (cmd === 'status' || cmd === 'reload' || cmd === 'events') return { cmd };
+  if (cmd === 'status' || cmd === 'reload' || cmd === 'events' || cmd === 'restart') return { cmd };
   const flag = (k: string): boolean | undefined | { error: string } =>
     o[k] === undefined || typeof o[k] === 'boolean' ? (o[k] as boolean | undefined) : { error: `"${k}" must be true or false` };
   const flags: Record<string, boolean> = {};

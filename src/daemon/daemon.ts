@@ -9,6 +9,7 @@ import type { Config, InstanceConfig } from '../config/schema.js';
 import { VrrpInstance, type InstanceSettings, type InstanceStatus, type TransitionEvent } from '../vrrp/instance.js';
 import type { VrrpTransport, TransportRinfo } from '../vrrp/transport.js';
 import type { State, Reason } from '../vrrp/fsm.js';
+import { decideResume, markInstance, type RestartMarker } from './restart.js';
 import { evaluateTracking, type Tracker } from '../vrrp/tracking.js';
 import { syncGroupForces, groupFault } from '../vrrp/sync-group.js';
 import { TrackScript } from '../vrrp/track-script.js';
@@ -42,6 +43,14 @@ export interface Platform {
   /** Sticky operator overrides by instance name (kept across restarts). */
   loadOverrides(): Record<string, Override> | undefined;
   saveOverrides(o: Record<string, Override>): void;
+  /** /proc/sys/net/ipv4/vs/NAME in duet's namespace; undefined when it does not exist. */
+  readIpvsSysctl(name: string): Promise<string | undefined>;
+  writeIpvsSysctl(name: string, value: string): Promise<void>;
+  /** The restart marker a `duet restart` left, read once (and removed) at start. */
+  takeRestartMarker(): RestartMarker | undefined;
+  saveRestartMarker(m: RestartMarker): void;
+  /** Wall-clock ms: the restart marker is compared across two processes. */
+  wallNow(): number;
   /** The health-check engine (a worker thread on Linux); opened only when a real server has checks. */
   openChecks(onEvent: (e: CheckEvent) => void, onError: (e: Error) => void): CheckHost;
 }
@@ -156,13 +165,18 @@ export class Daemon {
 
   async checkLatency(): Promise<LatencyHistogram[]> { return this.checks ? this.checks.latency() : []; }
 
+  /** Set during start() only: which instances may resume as master after a `duet restart`. */
+  private restartMarker: RestartMarker | undefined;
+
   async start(): Promise<void> {
+    this.restartMarker = this.p.takeRestartMarker();
     this.unwatchLinks = this.p.watchLinks((ifname, up) => this.linkChanged(ifname, up));
     // Checks start on every node (master or backup), so a takeover starts with a correct table.
     await this.configureChecks();
     // The IPVS table first: once VRRP makes us master, the VIP should lead somewhere.
     await this.reconcileIpvs();
     await this.apply(this.cfg, true);
+    this.restartMarker = undefined;
     await this.syncSoon();
   }
 
@@ -285,6 +299,26 @@ export class Daemon {
     log.info({ from: have, to: want }, 'IPVS timeouts set');
   }
 
+  /**
+   * ipvs_sysctl: each written only when the kernel's value differs (a reload stays write-free).
+   * Runs after IPVS is open, because /proc/sys/net/ipv4/vs appears with the ip_vs module.
+   * A key the kernel lacks or refuses is reported, and the others are still written.
+   */
+  private async applyIpvsSysctls(log: Logger): Promise<void> {
+    for (const [name, want] of Object.entries(this.cfg.ipvsSysctl)) {
+      try {
+        const have = await this.p.readIpvsSysctl(name);
+        if (have === undefined) throw new Error(`net.ipv4.vs.${name} does not exist in this kernel`);
+        if (have === want) continue;
+        await this.p.writeIpvsSysctl(name, want);
+        log.info({ sysctl: `net.ipv4.vs.${name}`, from: have, to: want }, 'IPVS sysctl set');
+      } catch (e) {
+        this.counters.opFailures++;
+        log.error({ sysctl: `net.ipv4.vs.${name}`, err: e instanceof Error ? e.message : String(e) }, 'IPVS sysctl not set');
+      }
+    }
+  }
+
   /** The table config, checks and operator overrides ask for now. */
   private desired(): Table {
     const verdicts = this.checks?.verdicts();
@@ -327,13 +361,14 @@ export class Daemon {
   private async reconcileIpvsOnce(): Promise<void> {
     const want = this.desired();
     const managed = this.p.loadManaged() ?? new Set<string>();
-    if (want.size === 0 && managed.size === 0 && !this.cfg.lvsTimeouts) return;
+    if (want.size === 0 && managed.size === 0 && !this.cfg.lvsTimeouts && Object.keys(this.cfg.ipvsSysctl).length === 0) return;
     const log = this.log.child({ mod: 'ipvs' });
     this.ipvsStatus ??= { services: 0, lastReconcile: undefined, error: undefined };
     try {
       this.ipvs ??= await this.p.openIpvs();
       // First run after a restart with no record: adopt what we want; delete nothing we cannot prove is ours.
       await this.applyTimeouts(this.ipvs, log);
+      await this.applyIpvsSysctls(log);
       const r: ReconcileResult = await reconcile(this.ipvs, want, managed);
       this.p.saveManaged(r.managed);
       const ops: Partial<Record<Op['op'], number>> = {};
@@ -379,16 +414,30 @@ export class Daemon {
     return result;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stop. forRestart (`duet restart`): masters keep their VIPs and send a last normal advert
+   * instead of priority 0, the sync daemons stay as they are, and a marker lets the next run
+   * resume as master if it starts in time. Returns the instances that were kept.
+   */
+  async stop(forRestart = false): Promise<string[]> {
     this.unwatchLinks?.();
     for (const s of this.scripts.values()) s.stop();
-    await Promise.all([...this.running.values()].map((r) => r.inst.stop()));
+    const kept = forRestart ? [...this.running.values()].filter((r) => r.inst.state === 'master') : [];
+    await Promise.all([...this.running.values()].map((r) => r.inst.stop(forRestart)));
+    if (forRestart) {
+      // After the last adverts went out: the next run's window counts from them.
+      const at = this.p.wallNow();
+      this.p.saveRestartMarker({ version: 1, at, instances: Object.fromEntries(kept.map((r) => [r.cfg.name, markInstance(r.cfg, at)])) });
+    }
     for (const r of this.running.values()) this.releaseTransport(r.transportKey);
     this.running.clear();
     // The peer is master now: receive its sync stream, which is also where a restart starts.
-    if (this.cfg.syncDaemon) await this.syncSoon('backup');
+    // A restart that kept mastership keeps the master daemon too: the kernel syncs on meanwhile.
+    if (this.cfg.syncDaemon && kept.length === 0) await this.syncSoon('backup');
+    await this.reconciling;
     await this.checks?.close();
     this.checks = undefined;
+    return kept.map((r) => r.cfg.name);
   }
 
   status(): DaemonStatus {
@@ -644,7 +693,9 @@ export class Daemon {
     this.running.set(ic.name, r);
     for (const t of ic.trackInterfaces) if (!this.links.has(t.name)) this.links.set(t.name, await this.p.linkUp(t.name).catch(() => false));
     this.applyTracking(r);
-    inst.start();
+    const d = decideResume(ic, this.restartMarker, this.overrides.get(ic.name), this.p.wallNow());
+    if (this.restartMarker) log.info({ resume: d.resume, ...(d.resume ? {} : { why: d.why }) }, d.resume ? 'resuming as master after a restart' : 'not resuming as master');
+    inst.start(d.resume);
   }
 
   private async acquireTransport(key: TransportKey, ks: string): Promise<VrrpTransport> {
@@ -710,6 +761,8 @@ export class Daemon {
   }
 
   private notify(ic: InstanceConfig, from: State, to: State, reason: Reason): void {
+    // A restart hand-off changes no role on the network: the hooks saw this node become master already.
+    if (reason === 'restart' || reason === 'resumed') return;
     const hook = to === 'init' ? ic.notify.stop : to === 'master' ? ic.notify.master : to === 'backup' ? ic.notify.backup : ic.notify.fault;
     const vars = { DUET_INSTANCE: ic.name, DUET_FROM: from, DUET_TO: to, DUET_REASON: reason, DUET_VRID: String(ic.vrid) };
     const run = (argv: string[]): void => this.runHook(argv, vars, 'notify hook failed', { instance: ic.name });
@@ -726,6 +779,8 @@ export class Daemon {
     this.emit({ type: 'transition', instance: e.instance, vrid: e.vrid, from: e.from, to: e.to, reason: e.reason, priority: e.priority });
     // Always queue (deduplicated): the role is read when the change runs, so a transition that
     // lands while an earlier change is in flight is not lost.
+    // A restart hand-off leaves the kernel's daemons as they are for the next run.
+    if (e.reason === 'restart') return;
     if (this.cfg.syncDaemon) void this.syncSoon();
     const g = this.cfg.vrrp.syncGroups.find((x) => x.instances.includes(e.instance));
     if (!g) return;
@@ -846,10 +901,13 @@ export class OperatorError extends Error {
   }
 }
 
-/** What a running instance cannot change in place: its socket, its VRID, what it advertises. */
+/**
+ * What a running instance cannot change in place: its socket, its VRID, what it advertises. The
+ * advert interval can in v3 (backups adopt the master's, RFC 5798 §6.4.2); v2 peers must match.
+ */
 function identity(ic: InstanceConfig) {
   return {
-    interface: ic.interface, vrid: ic.vrid, version: ic.version, family: ic.family, advertIntMs: ic.advertIntMs,
+    interface: ic.interface, vrid: ic.vrid, version: ic.version, family: ic.family, advertIntMs: ic.version === 2 ? ic.advertIntMs : undefined,
     auth: ic.auth, vips: ic.vips, unicastSrcIp: ic.unicastSrcIp, unicastPeers: ic.unicastPeers, transport: ic.transport,
     udpPort: ic.udpPort, checksumPseudoHeader: ic.checksumPseudoHeader,
   };

@@ -9,10 +9,15 @@ import { createRaw6Transport } from '../vrrp/raw6-transport.js';
 import { createGarpSender, type GarpSender } from '../vrrp/garp.js';
 import { IoError } from '../core/errors.js';
 import { IpvsClient } from '../ipvs/genl-client.js';
-import { readFileSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, renameSync, mkdirSync, rmSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Platform } from './daemon.js';
 import type { Override } from './operator.js';
+import { parseMarker } from './restart.js';
+
+/** The names come from the config schema's fixed list, never from input paths. */
+const ipvsSysctlPath = (name: string): string => `/proc/sys/net/ipv4/vs/${name}`;
 
 export async function createLinuxPlatform(log: Logger, o: { stateDir: string }): Promise<Platform & { close(): void }> {
   const rtnl = new Rtnl();
@@ -20,6 +25,13 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
   let ipvs: IpvsClient | undefined;
   const managedFile = join(o.stateDir, 'ipvs-managed.json');
   const operatorFile = join(o.stateDir, 'operator.json');
+  const restartFile = join(o.stateDir, 'restart.json');
+  // Written whole to a temp file and renamed, so a crash never leaves half a file.
+  const writeAtomic = (file: string, text: string): void => {
+    mkdirSync(o.stateDir, { recursive: true });
+    writeFileSync(`${file}.tmp`, text);
+    renameSync(`${file}.tmp`, file);
+  };
   const garpSender = (): GarpSender => (garp ??= createGarpSender());
   return {
     async openTransport(k) {
@@ -43,6 +55,17 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
     sendGarp: (ifname, address, mac) => garpSender().sendGarp(ifname, address, mac),
     sendUnsolicitedNa: (ifname, address, mac) => garpSender().sendUnsolicitedNa(ifname, address, mac),
     async openIpvs() { return (ipvs ??= await IpvsClient.open()); },
+    async readIpvsSysctl(name) {
+      try {
+        return (await readFile(ipvsSysctlPath(name), 'utf8')).trim();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw e;
+      }
+    },
+    async writeIpvsSysctl(name, value) {
+      await writeFile(ipvsSysctlPath(name), `${value}\n`);
+    },
     openChecks: (onEvent, onError) => workerChecks({ onEvent, onError }),
     loadManaged() {
       try {
@@ -51,12 +74,7 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
         return undefined;
       }
     },
-    saveManaged(keys) {
-      // Written whole to a temp file and renamed, so a crash never leaves half a list.
-      mkdirSync(o.stateDir, { recursive: true });
-      writeFileSync(`${managedFile}.tmp`, JSON.stringify([...keys].sort()));
-      renameSync(`${managedFile}.tmp`, managedFile);
-    },
+    saveManaged(keys) { writeAtomic(managedFile, JSON.stringify([...keys].sort())); },
     loadOverrides() {
       try {
         return JSON.parse(readFileSync(operatorFile, 'utf8')) as Record<string, Override>;
@@ -64,11 +82,18 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
         return undefined;
       }
     },
-    saveOverrides(v) {
-      mkdirSync(o.stateDir, { recursive: true });
-      writeFileSync(`${operatorFile}.tmp`, JSON.stringify(v));
-      renameSync(`${operatorFile}.tmp`, operatorFile);
+    saveOverrides(v) { writeAtomic(operatorFile, JSON.stringify(v)); },
+    takeRestartMarker() {
+      let text: string;
+      try { text = readFileSync(restartFile, 'utf8'); } catch { return undefined; }
+      // Used once: a later crash and start must not resume from an old hand-off.
+      rmSync(restartFile, { force: true });
+      const m = parseMarker(text);
+      if (!m) log.warn({ file: restartFile }, 'restart marker unreadable; starting as a fresh node');
+      return m;
     },
+    saveRestartMarker(m) { writeAtomic(restartFile, JSON.stringify(m)); },
+    wallNow: () => Date.now(),
     close() { garp?.close(); ipvs?.close(); rtnl.close(); },
   };
 }

@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadConfig, formatIssue } from '../config/load.js';
+import { loadConfigOffThread } from '../config/load-worker.js';
 import { realClock } from '../core/clock.js';
 import { createLogger } from '../core/log.js';
 import { groupId, listenControl } from '../control/server.js';
@@ -44,14 +45,20 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     return reloading;
   };
   const reloadOnce = async (): Promise<Reply> => {
-    const r = await loadConfig(o.configFile);
+    const t0 = realClock.now();
+    // Parsed on a worker thread: VRRP keeps advertising while a large file is read.
+    const r = await loadConfigOffThread(o.configFile);
+    const parseMs = Math.round(realClock.now() - t0);
     if (!r.ok) {
       const lines = r.error.map(formatIssue);
-      log.error({ file: o.configFile, issues: lines }, 'reload rejected: config invalid, running state unchanged');
+      log.error({ file: o.configFile, issues: lines, parseMs }, 'reload rejected: config invalid, running state unchanged');
       return { ok: false, error: { code: 'DUET_E_CONFIG', message: `${o.configFile} is invalid; nothing changed`, details: lines } };
     }
     r.value.node.name ??= cfg.node.name;
-    return { ok: true, result: await daemon.reload(r.value) };
+    const result = await daemon.reload(r.value);
+    const applyMs = Math.round(realClock.now() - t0) - parseMs;
+    log.info({ parseMs, applyMs }, 'reload timing');
+    return { ok: true, result: { ...result, parseMs, applyMs } };
   };
   let sd: ReturnType<typeof systemd> | undefined;
 
@@ -63,6 +70,23 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
       if (e instanceof OperatorError) return { ok: false, error: { code: e.code, message: e.message, details: e.done } };
       throw e;
     }
+  };
+
+  // Stopping happens once, for a signal or for `duet restart`; the exit waits for the reply.
+  let exit: ((code: number) => void) | undefined;
+  let stopped: Promise<string[]> | undefined;
+  const stopping = (why: string, forRestart: boolean): Promise<string[]> => {
+    if (stopped) return stopped;
+    log.info({ why, forRestart }, 'stopping');
+    sd?.send('STOPPING=1');
+    sd?.close();
+    stopped = daemon.stop(forRestart).finally(() => {
+      // A restart's reply goes out first: the control client is waiting for it (see server.ts).
+      const code = forRestart ? EXIT_RESTART : 0;
+      if (forRestart) setTimeout(() => exit?.(code), 100);
+      else exit?.(code);
+    });
+    return stopped;
   };
 
   const handler = async (req: Request, progress: (p: unknown) => void, closed: Promise<void>): Promise<Reply> => {
@@ -81,6 +105,10 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
         return operator(() => daemon.handover(req.cmd as 'failover' | 'takeover', req.instances, { sticky: req.sticky ?? false, ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}) }));
       case 'maintenance':
         return operator(() => daemon.maintenance(req.on, { sticky: req.sticky ?? false, force: req.force ?? false }));
+      case 'restart': {
+        const kept = await stopping('restart', true);
+        return { ok: true, result: { kept, exitCode: EXIT_RESTART } };
+      }
       case 'server':
         return operator(() => daemon.serverCommand(req.action, req.service, req.server, {
           ...(req.weight !== undefined ? { weight: req.weight } : {}), ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}), progress,
@@ -119,30 +147,29 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
   daemon.onTransition(() => sd.send(`STATUS=${statusLine(daemon)}`));
 
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'stopping');
-      sd?.send('STOPPING=1');
-      sd?.close();
-      void daemon.stop().finally(() => {
-        server.close();
-        statusServer?.close();
-        metricsServer?.close();
-        metrics?.close();
-        platform.close();
-        log.info({}, 'stopped');
-        resolve(0);
-        // Sockets and watchers may hold the loop open; the work is done once the log is out.
-        log.flush(() => process.exit(0));
-      });
+    exit = (code: number): void => {
+      server.close();
+      statusServer?.close();
+      metricsServer?.close();
+      metrics?.close();
+      platform.close();
+      log.info({ exitCode: code }, 'stopped');
+      resolve(code);
+      // Sockets and watchers may hold the loop open; the work is done once the log is out.
+      log.flush(() => process.exit(code));
     };
+    const stop = (signal: string): void => { void stopping(signal, false).catch(() => []); };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => { void reload(); });
   });
 }
+
+/**
+ * Exit status of `duet restart`: EX_TEMPFAIL. systemd/duet.service restarts on it at once
+ * (RestartForceExitStatus) and does not count it as a failure (SuccessExitStatus).
+ */
+export const EXIT_RESTART = 75;
 
 /** STATUS= text for systemctl status: each instance's state. */
 function statusLine(d: Daemon): string {

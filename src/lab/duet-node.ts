@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import type { Lab } from './netns.js';
 import { waitFor } from './netns.js';
 import { request } from '../control/client.js';
@@ -32,8 +32,12 @@ export interface DuetNode {
   cleanup(): void;
 }
 
-export async function startDuet(lab: Lab, host: string, yaml: string, o: { waitReady?: boolean } = {}): Promise<DuetNode> {
-  const dir = mkdtempSync(join(tmpdir(), `duet-${lab.prefix}-${host}-`));
+/**
+ * Start duet in a namespace. dir: reuse an earlier node's directory (config, socket, state), as
+ * a restarted daemon would; that node's cleanup then removes it, this one's does not.
+ */
+export async function startDuet(lab: Lab, host: string, yaml: string, o: { waitReady?: boolean; dir?: string } = {}): Promise<DuetNode> {
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), `duet-${lab.prefix}-${host}-`));
   const configFile = join(dir, 'duet.yaml');
   const socket = join(dir, 'duet.sock');
   writeFileSync(configFile, yaml);
@@ -67,7 +71,7 @@ export async function startDuet(lab: Lab, host: string, yaml: string, o: { waitR
     transitions(name) { return logs.filter((l) => l.msg === 'transition' && (!name || l['instance'] === name)); },
     kill(signal) { proc.kill(signal); },
     exited: () => exit,
-    cleanup() { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); },
+    cleanup() { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); if (!o.dir) rmSync(dir, { recursive: true, force: true }); },
   };
   if (o.waitReady !== false) {
     await waitFor(async () => (await status()).instances.length > 0, { timeoutMs: 10_000, intervalMs: 25, what: `${host} duet up (stderr: ${stderr.join('').slice(-800)})` });
@@ -117,4 +121,15 @@ export async function inject(lab: Lab, host: string, dst: string, packets: reado
   const hex = packets.map((p) => Buffer.from(p).toString('hex'));
   const { stdout } = await lab.exec(host, [process.execPath, INJECT_SCRIPT, lab.host(host).ifname, dst, ...(o.gapMs ? ['--gap-ms', String(o.gapMs)] : []), ...hex], { timeoutMs: 30_000 });
   return (JSON.parse(stdout) as { sent: number }).sent;
+}
+
+/** Run the duet CLI against a node's socket (optionally as another user); exit code and output. */
+export function cli(n: DuetNode, args: string[], o: { asUser?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const argv = [process.execPath, DUET_CLI, ...args, '-s', n.socket];
+  const [file, ...rest] = o.asUser ? ['setpriv', `--reuid=${o.asUser}`, `--regid=${o.asUser}`, '--clear-groups', ...argv] : argv;
+  return new Promise((resolve) => {
+    execFile(file!, rest, { timeout: 30_000 }, (e, stdout, stderr) => {
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 99) : 0, stdout, stderr });
+    });
+  });
 }

@@ -239,7 +239,7 @@ export class AddrWatch {
   }
 }
 
-export interface VrrpPacket { at: number; src: string; vrid: number; prio: number }
+export interface VrrpPacket { at: number; src: string; vrid: number; prio: number; /** Advertised interval, ms. */ intervalMs: number }
 
 /** tcpdump -tt of VRRP in a namespace: kernel receive timestamps of every advert seen there. */
 export async function captureVrrp(lab: Lab, host: string): Promise<VrrpCapture> {
@@ -259,8 +259,8 @@ export class VrrpCapture {
   constructor(readonly proc: ChildProcess) {
     // 1764067000.123456 IP 192.0.2.11 > 224.0.0.18: VRRPv3, Advertisement, vrid 51, prio 150, intvl 10cs, length 12
     onLines(proc.stdout, (line) => {
-      const m = /^(\d+\.\d+) IP (\S+) > \S+: VRRPv\d, Advertisement, vrid (\d+), prio (\d+)/.exec(line);
-      if (m) this.packets.push({ at: Number(m[1]) * 1000, src: m[2]!, vrid: Number(m[3]), prio: Number(m[4]) });
+      const m = /^(\d+\.\d+) IP (\S+) > \S+: VRRPv\d, Advertisement, vrid (\d+), prio (\d+), (?:authtype \S+, )?intvl (\d+)(cs|s)/.exec(line);
+      if (m) this.packets.push({ at: Number(m[1]) * 1000, src: m[2]!, vrid: Number(m[3]), prio: Number(m[4]), intervalMs: Number(m[5]) * (m[6] === 's' ? 1000 : 10) });
     });
   }
   /** Adverts from src (and vrid) within [from, to]. */

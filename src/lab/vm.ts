@@ -145,7 +145,9 @@ export async function runInVm(script: string, o: VmOptions = {}): Promise<VmResu
     const rc = readText(join(dir, 'rc')).trim();
     if (r.timedOut || rc === '') {
       const why = r.timedOut ? `run.sh did not finish within ${timeoutMs + 15_000} ms` : `the VM stopped without the job's exit code (run.sh exit ${r.code ?? r.signal})`;
-      const detail = [r.stderr.trim(), r.stderr.includes('console tail') ? '' : `--- console tail:\n${tail(consoleLog, 40)}`].filter(Boolean).join('\n');
+      // What the job printed before it hung says where it hung.
+      const out = tail(readText(join(dir, 'stdout')) + readText(join(dir, 'stderr')), 30);
+      const detail = [r.stderr.trim(), r.stderr.includes('console tail') ? '' : `--- console tail:\n${tail(consoleLog, 40)}`, out ? `--- job output tail:\n${out}` : ''].filter(Boolean).join('\n');
       throw new VmError(`runInVm: ${why}`, detail);
     }
     return {

@@ -17,6 +17,8 @@ export type Reason =
   | 'fault'                   // a tracked interface or script failed
   | 'fault-cleared'
   | 'shutdown'
+  | 'restart'                 // stopping for a restart: a master keeps its VIPs and sent no priority 0
+  | 'resumed'                 // restarted in time to carry on as the master the previous run was
   | 'sync-group'              // a sync-group peer moved and took us with it
   | 'operator';               // manual failover / takeover
 
@@ -54,8 +56,10 @@ export interface Vrrp {
 }
 
 export type Event =
-  | { type: 'startup' }
-  | { type: 'shutdown' }
+  /** resume: the previous run was master and stopped for a restart recently enough (the daemon decides). */
+  | { type: 'startup'; resume?: boolean }
+  /** keep: stopping for a restart; a master keeps its VIPs and sends one last normal advert. */
+  | { type: 'shutdown'; keep?: boolean }
   | { type: 'tick' }
   | { type: 'advert'; src: string; adv: Advert }
   | { type: 'priority'; priority: number }
@@ -125,10 +129,17 @@ export function step(cfg: FsmConfig, s0: Vrrp, e: Event, now: number): StepResul
       if (s.state !== 'init') break;
       if (s.fault) go('fault', 'fault');
       else if (s.priority === 255) go('master', 'address-owner');
+      else if (e.resume) go('master', 'resumed');
       else go('backup', 'startup');
       break;
 
     case 'shutdown':
+      if (e.keep && s.state === 'master') {
+        // The peer's Master_Down_Timer restarts from this advert: the next run has that long to resume.
+        actions.push({ type: 'send-advert', priority: s.priority });
+        go('init', 'restart');
+        break;
+      }
       if (s.state === 'master') {
         // RFC 5798 §6.4.3: send an ADVERTISEMENT with Priority = 0 so the backup takes over after Skew_Time.
         actions.push({ type: 'send-advert', priority: 0 }, { type: 'vips', op: 'del' });

@@ -86,7 +86,7 @@ export class VrrpInstance extends EventEmitter {
   private cancelTimer: (() => void) | undefined;
   private cancelAnnounce: (() => void) | undefined;
   private priorityDelta = 0;
-  private readonly rx: ReceiveConfig;
+  private rx: ReceiveConfig;
   /** Our own source address: a packet from it is our own, looped back. */
   private readonly own: { addresses: ReadonlySet<string> };
   private readonly rejectLog: RateLimitedLog;
@@ -119,11 +119,15 @@ export class VrrpInstance extends EventEmitter {
   get state(): State { return this.s.state; }
   get vrrp(): Readonly<Vrrp> { return this.s; }
 
-  start(): void { this.dispatch({ type: 'startup' }); }
+  /** resume: carry on as master (the previous run stopped for a restart while master). */
+  start(resume = false): void { this.dispatch(resume ? { type: 'startup', resume } : { type: 'startup' }); }
 
-  /** Graceful stop: priority-0 advert and VIP removal when master. Resolves once VIPs are gone. */
-  async stop(): Promise<void> {
-    this.dispatch({ type: 'shutdown' });
+  /**
+   * Graceful stop: priority-0 advert and VIP removal when master. Resolves once VIPs are gone.
+   * keep (a restart): a master sends one normal advert and keeps its VIPs for the next run.
+   */
+  async stop(keep = false): Promise<void> {
+    this.dispatch(keep ? { type: 'shutdown', keep } : { type: 'shutdown' });
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     await Promise.all([this.vipChain, ...this.inflight]);
@@ -140,11 +144,14 @@ export class VrrpInstance extends EventEmitter {
 
   /**
    * Take new settings that keep this instance's identity (same socket, VRID, advert contents):
-   * priority, preempt and preempt_delay change in place, and state is kept.
+   * priority, preempt, preempt_delay and (v3) the advert interval change in place, and state is
+   * kept. A new interval shows in the next advert and paces the ones after it.
    */
   reconfigure(next: InstanceSettings): void {
     this.cfg = next;
-    this.fsmCfg = { ...this.fsmCfg, priority: next.priority, preempt: next.preempt, preemptDelayMs: next.preemptDelayMs };
+    const adverIntCs = Math.round(next.advertIntMs / 10);
+    this.fsmCfg = { ...this.fsmCfg, priority: next.priority, preempt: next.preempt, preemptDelayMs: next.preemptDelayMs, adverIntCs };
+    this.rx = { ...this.rx, adverIntCs };
     const p = effectivePriority(next.priority, this.priorityDelta);
     if (p !== this.s.priority) this.dispatch({ type: 'priority', priority: p });
   }

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import test from 'ava';
 import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig, DUET_CLI, type DuetNode } from '../../src/lab/duet-node.js';
+import { startDuet, pairConfig, cli, DUET_CLI, type DuetNode } from '../../src/lab/duet-node.js';
 
 let lab: Lab;
 const nodes: DuetNode[] = [];
@@ -26,17 +26,6 @@ async function start(host: 'o1' | 'o2', priority: number): Promise<DuetNode> {
   const n = await startDuet(lab, host, pairConfig(host, { ifname: lab.host(host).ifname, priority }));
   nodes.push(n);
   return n;
-}
-
-/** Run the duet CLI against a node's socket; resolves with exit code and output. */
-function cli(n: DuetNode, args: string[], o: { asUser?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const argv = [process.execPath, DUET_CLI, ...args, '-s', n.socket];
-  const [file, ...rest] = o.asUser ? ['setpriv', `--reuid=${o.asUser}`, `--regid=${o.asUser}`, '--clear-groups', ...argv] : argv;
-  return new Promise((resolve) => {
-    execFile(file!, rest, { timeout: 30_000 }, (e, stdout, stderr) => {
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 99) : 0, stdout, stderr });
-    });
-  });
 }
 
 async function pair(): Promise<[DuetNode, DuetNode]> {

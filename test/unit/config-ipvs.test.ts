@@ -257,3 +257,19 @@ test('lvs_timeouts: keepalived names, seconds, each optional; bad values positio
     "t.yaml:4:25 lvs_timeouts.tcp_fin: unknown field 'tcp_fin' (did you mean 'tcpfin'?)",
   ]);
 });
+
+test('ipvs_sysctl: booleans become 0/1, omitted keys stay out, bad values positioned', (t) => {
+  const base = 'vrrp:\n  instances:\n    - { name: VI_1, interface: eth0, vrid: 51, virtual_ipaddress: [192.0.2.100/24] }\n';
+  const ok = parseConfig(`${base}ipvs_sysctl: { sloppy_tcp: true, expire_nodest_conn: false, conn_reuse_mode: 3 }\n`, 't.yaml');
+  t.true(ok.ok);
+  if (ok.ok) t.deepEqual(ok.value.ipvsSysctl, { sloppy_tcp: '1', expire_nodest_conn: '0', conn_reuse_mode: '3' });
+  const none = parseConfig(base, 't.yaml');
+  if (none.ok) t.deepEqual(none.value.ipvsSysctl, {});
+  const bad = parseConfig(`${base}ipvs_sysctl: { sloppy_tcp: yes please, conn_reuse_mode: 4, sloppy_udp: true }\n`, 't.yaml');
+  t.false(bad.ok);
+  if (!bad.ok) t.deepEqual(bad.error.map(formatIssue).map((l) => l.replace(/:\d+:\d+ /, ' ')), [
+    "t.yaml ipvs_sysctl.sloppy_tcp: expected true or false, got 'yes please'",
+    't.yaml ipvs_sysctl.conn_reuse_mode: must be 0..3, got 4',
+    "t.yaml ipvs_sysctl.sloppy_udp: unknown field 'sloppy_udp' (did you mean 'sloppy_tcp'?)",
+  ]);
+});

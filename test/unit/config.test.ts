@@ -83,6 +83,7 @@ test('defaults fill a minimal instance', async (t) => {
     vrrp: { scripts: {}, instances: [expected], syncGroups: [] },
     virtualServers: [],
     lvsTimeouts: undefined,
+    ipvsSysctl: {},
     control: undefined,
     metrics: undefined,
     syncDaemon: undefined,

@@ -247,3 +247,29 @@ test('property: two nodes on a lossless link settle on exactly one master, the h
     return true;
   }), { numRuns: 300, seed: 42 }));
 });
+
+test('restart hand-off: a keeping shutdown sends a normal advert and keeps the VIPs; a resumed start is master at once', (t) => {
+  // The old run: master by 3600, stops for a restart at 5000.
+  const old = run(cfg(), [[0, { type: 'startup' }], [5000, { type: 'shutdown', keep: true }]], 5000);
+  const atStop = old.log.filter((l) => l.at === 5000).map((l) => l.a);
+  t.deepEqual(atStop, [{ type: 'send-advert', priority: 100 }, { type: 'transition', from: 'master', to: 'init', reason: 'restart' }]);
+  t.is(nextDeadline(old.s), undefined, 'no timers left running');
+  // The new run resumes: master immediately, no VIP removal first, adverts from the start.
+  const next = run(cfg(), [[0, { type: 'startup', resume: true }]], 1000);
+  t.deepEqual(next.transitions.map((x) => [x.at, x.from, x.to, x.reason]), [[0, 'init', 'master', 'resumed']]);
+  t.false(next.log.some((l) => l.a.type === 'vips' && l.a.op === 'del'));
+  t.deepEqual(next.log.filter((l) => l.a.type === 'send-advert').map((l) => l.at), [0, 1000]);
+});
+
+test('restart hand-off: a backup stops as usual, a fault beats resume, keep without mastership is a plain stop', (t) => {
+  const backup = run(cfg(), [[0, { type: 'startup' }], [1000, { type: 'advert', src: '192.0.2.12', adv: adv(150) }], [1500, { type: 'shutdown', keep: true }]], 1500);
+  t.deepEqual(backup.transitions.at(-1)?.reason, 'shutdown');
+  t.false(backup.log.some((l) => l.at === 1500 && l.a.type === 'send-advert'));
+  let s = initialVrrp(cfg(), 0);
+  s = step(cfg(), s, { type: 'fault', fault: true }, 0).state;
+  const r = step(cfg(), s, { type: 'startup', resume: true }, 0);
+  t.is(r.state.state, 'fault');
+  // A plain shutdown of a master still hands over with priority 0.
+  const plain = run(cfg(), [[0, { type: 'startup' }], [5000, { type: 'shutdown' }]], 5000);
+  t.deepEqual(plain.log.filter((l) => l.at === 5000 && l.a.type !== 'transition').map((l) => l.a), [{ type: 'send-advert', priority: 0 }, { type: 'vips', op: 'del' }]);
+});

@@ -14,6 +14,7 @@ const FORWARD = { nat: 'Masq', dr: 'Route', tun: 'Tunnel' } as const;
 const CONFIG = (w1: number, withWeb: boolean) => `
 node: { name: lb1 }
 lvs_timeouts: { tcp: 7200, tcpfin: 60, udp: 90 }
+ipvs_sysctl: { sloppy_tcp: true, conn_reuse_mode: 3, expire_nodest_conn: false }
 vrrp:
   instances:
     - { name: VI_1, interface: eth0, vrid: 51, priority: 150, advert_int: 0.1, virtual_ipaddress: [192.0.2.100/24] }
@@ -64,6 +65,9 @@ section first
 ip netns exec d ipvsadm -Ln
 section timeouts
 ip netns exec d ipvsadm -Ln --timeout
+section sysctls
+ip netns exec d sysctl net.ipv4.vs.sloppy_tcp net.ipv4.vs.conn_reuse_mode net.ipv4.vs.expire_nodest_conn
+sysctl net.ipv4.vs.sloppy_tcp
 section duet-list
 ip netns exec d node dist/src/cli/duet.js ipvs list
 section weight
@@ -82,7 +86,9 @@ ip netns exec d ipvsadm -Ln
 section stop
 kill -TERM $pid; wait $pid; echo "exit=$?"
 section log
-grep '"msg":"IPVS' /tmp/duet/log
+grep '"msg":"IPVS' /tmp/duet/log | grep -v 'IPVS sysctl'
+section sysctl-log
+grep '"msg":"IPVS sysctl' /tmp/duet/log
 section end
 `;
 
@@ -145,4 +151,17 @@ test('removing a managed service or real servers deletes just those; a service d
 test('lvs_timeouts are set once, as ipvsadm --set would, and not rewritten on reload', (t) => {
   t.is(part('timeouts').trim(), 'Timeout (tcp tcpfin udp): 7200 60 90');
   t.is(logLines().filter((l) => l.msg === 'IPVS timeouts set').length, 1);
+});
+
+test('ipvs_sysctl: written in duet\'s namespace only where the kernel differs, once, not again on reload', (t) => {
+  const lines = part('sysctls').trim().split('\n');
+  t.deepEqual(lines, [
+    'net.ipv4.vs.sloppy_tcp = 1',
+    'net.ipv4.vs.conn_reuse_mode = 3',
+    'net.ipv4.vs.expire_nodest_conn = 0',
+    'net.ipv4.vs.sloppy_tcp = 0',
+  ], 'the last line is the VM\'s own namespace, untouched');
+  const log = part('sysctl-log').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { sysctl: string; from: string; to: string });
+  // expire_nodest_conn is already 0 in a fresh namespace: no write.
+  t.deepEqual(log.map((l) => `${l.sysctl} ${l.from} -> ${l.to}`).sort(), ['net.ipv4.vs.conn_reuse_mode 1 -> 3', 'net.ipv4.vs.sloppy_tcp 0 -> 1']);
 });
