@@ -104,10 +104,11 @@ commands:
                                   take mastership from the peer; --clear withdraws either
   maintenance on|off [--sticky] [--force]
                                   on: hand over, then never be master; --force even without a peer
-  restart [-s SOCKET]             exit for a restart without a VRRP transition: a master keeps
+  restart [--supervised]          exit for a restart without a VRRP transition: a master keeps
                                   its VIPs, IPVS table and sync daemon, and the next run (started
                                   by systemd at once, exit status 75) resumes as master if it
-                                  starts within 2.5 advert intervals
+                                  starts within 2.5 advert intervals; outside systemd only with
+                                  --supervised (your supervisor restarts duet on status 75)
   weight SERVICE SERVER N|--clear pin a real server's weight (checks still take a failed one out)
   disable SERVICE SERVER          take a real server out of the table
   enable SERVICE SERVER           undo weight/disable/drain: config and checks decide again
@@ -143,6 +144,7 @@ async function main(argv: string[]): Promise<number> {
       sticky: { type: 'boolean', default: false },
       clear: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
+      supervised: { type: 'boolean', default: false },
       timeout: { type: 'string' },
       vip: { type: 'string', multiple: true },
       mode: { type: 'string' },
@@ -185,7 +187,7 @@ async function main(argv: string[]): Promise<number> {
     case 'events':
       return followEvents(values.socket, values.json);
     case 'restart': {
-      const reply = await request(values.socket, { cmd: 'restart' }, 60_000).catch((e: unknown) => {
+      const reply = await request(values.socket, { cmd: 'restart', ...(values.supervised ? { supervised: true } : {}) }, 60_000).catch((e: unknown) => {
         console.error(`duet: cannot reach the daemon at ${values.socket}: ${(e as Error).message}`);
         return undefined;
       });

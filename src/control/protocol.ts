@@ -10,7 +10,7 @@ export type Request =
   | { cmd: 'failover' | 'takeover'; instances: string[] | 'all'; clear?: boolean; sticky?: boolean; timeoutMs?: number }
   | { cmd: 'maintenance'; on: boolean; sticky?: boolean; force?: boolean }
   /** Exit for a restart without a transition (masters keep VIPs; the next run resumes). */
-  | { cmd: 'restart' }
+  | { cmd: 'restart'; supervised?: boolean }
   /** Real-server overrides. service: name or key; server: address or address:port. */
   | { cmd: 'server'; action: ServerAction; service: string; server: string; weight?: number; timeoutMs?: number };
 
@@ -26,7 +26,7 @@ export function parseRequest(line: string): Request | { error: string } {
   if (typeof v !== 'object' || v === null || typeof (v as { cmd?: unknown }).cmd !== 'string') return { error: 'request needs a "cmd" string' };
   const o = v as Record<string, unknown>;
   const cmd = o['cmd'] as string;
-  if (cmd === 'status' || cmd === 'reload' || cmd === 'events' || cmd === 'restart') return { cmd };
+  if (cmd === 'status' || cmd === 'reload' || cmd === 'events') return { cmd };
   const flag = (k: string): boolean | undefined | { error: string } =>
     o[k] === undefined || typeof o[k] === 'boolean' ? (o[k] as boolean | undefined) : { error: `"${k}" must be true or false` };
   const flags: Record<string, boolean> = {};
@@ -52,6 +52,11 @@ export function parseRequest(line: string): Request | { error: string } {
     if (action === 'weight' && weight !== undefined && !(Number.isInteger(weight) && (weight as number) >= 0 && (weight as number) <= 65535)) return { error: '"weight" must be 0..65535' };
     if (t !== undefined && (typeof t !== 'number' || !(t > 0 && t <= 86_400_000))) return { error: '"timeoutMs" must be 1..86400000' };
     return { cmd, action, service, server, ...(typeof weight === 'number' ? { weight } : {}), ...(typeof t === 'number' ? { timeoutMs: t } : {}) };
+  }
+  if (cmd === 'restart') {
+    const f = flag('supervised');
+    if (typeof f === 'object') return f;
+    return { cmd, ...(f !== undefined ? { supervised: f } : {}) };
   }
   if (cmd === 'maintenance') {
     if (flags['on'] === undefined) return { error: '"on" (true or false) is required' };

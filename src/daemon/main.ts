@@ -106,6 +106,12 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
       case 'maintenance':
         return operator(() => daemon.maintenance(req.on, { sticky: req.sticky ?? false, force: req.force ?? false }));
       case 'restart': {
+        // Exit 75 only helps if something starts the next run; otherwise the VIP would stay here
+        // with no adverts, and the peer would take over while this node still holds it.
+        if (!process.env['INVOCATION_ID'] && !req.supervised) {
+          return { ok: false, error: { code: 'DUET_E_NO_SUPERVISOR', message: 'not started by systemd (no INVOCATION_ID), so nothing would start the next run; '
+            + 'pass --supervised if your supervisor restarts duet on exit status 75, or stop and start it instead' } };
+        }
         const kept = await stopping('restart', true);
         return { ok: true, result: { kept, exitCode: EXIT_RESTART } };
       }

@@ -9,6 +9,9 @@ import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
 import { startDuet, pairConfig, cli, type DuetNode } from '../../src/lab/duet-node.js';
 import { captureVrrp, watchAddresses, sleep, cleanupAll } from '../../src/lab/lab.js';
 
+// The daemons here are not systemd's: `duet restart` must be told a supervisor restarts them.
+delete process.env['INVOCATION_ID'];
+
 let lab: Lab;
 const nodes: DuetNode[] = [];
 const VIP = '192.0.2.100';
@@ -48,8 +51,13 @@ test.serial('restart in time: the new run resumes as master; no VIP removal, no 
   const [r1, r2] = await pair();
   const addrs = await watchAddresses(lab, 'r1');
   const cap = await captureVrrp(lab, 'r2');
+  // Without a supervisor nothing would start the next run: refused, nothing changes.
+  const refused = await cli(r1, ['restart']);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /not started by systemd .* --supervised .* \[DUET_E_NO_SUPERVISOR\]/);
+  t.is((await r1.instance('VI_1'))?.state, 'master');
   const t0 = Date.now();
-  const r = await cli(r1, ['restart']);
+  const r = await cli(r1, ['restart', '--supervised']);
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /^duet exited for a restart \(status 75\): master of VI_1 kept/m);
   t.is(await r1.exited(), 75);
@@ -81,7 +89,7 @@ test.serial('restart in time: the new run resumes as master; no VIP removal, no 
 
 test.serial('restart too late: the peer has taken over; the new run starts as a fresh node and preempts back', async (t) => {
   const [r1, r2] = await pair();
-  const r = await cli(r1, ['restart']);
+  const r = await cli(r1, ['restart', '--supervised']);
   t.is(r.code, 0, r.stderr);
   t.is(await r1.exited(), 75);
   await r2.waitState('VI_1', 'master', 4 * ADVERT_S * 1000);

@@ -143,7 +143,7 @@ echo "sessions synced at $(ms)"
 grep -c '"msg":"transition"' /tmp/lab/d2.log > /tmp/lab/d2-before
 section restart
 t0=$(ms)
-duet d1 restart
+duet d1 restart --supervised
 waitfor 60 'grep -q "resuming as master after a restart\|not resuming as master" /tmp/lab/d1.log' || fail "d1's new run did not start"
 grep -h "resuming as master" /tmp/lab/d1.log
 waitfor 30 'sed -n "/supervisor: exit 75/,\$p" /tmp/lab/d1.log | grep -q "\"IPVS table"' || fail "d1's new run never reconciled"
