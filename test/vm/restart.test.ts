@@ -13,6 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
 import { runInVm, type VmResult } from '../../src/lab/vm.js';
+import { VM_LAN, VM_SHELL, vmSection } from '../../src/lab/vm-shell.js';
 
 const LONG_ADVERT_S = 40;
 const SESSIONS = 20;
@@ -78,10 +79,8 @@ const poll = setInterval(() => {
 
 const JOB = String.raw`
 set -u
-section() { echo "=== $1"; }
+${VM_SHELL}
 fail() { echo "FAIL: $*"; for n in d1 d2; do echo "--- $n"; cat /tmp/lab/$n.log; done; exit 1; }
-waitfor() { local i; for i in $(seq 1 $(($1 * 10))); do if eval "$2"; then return 0; fi; sleep 0.1; done; return 1; }
-ms() { date +%s%3N; }
 mkdir -p /tmp/lab/d1 /tmp/lab/d2
 cat > /tmp/lab/echo.mjs <<'JS'
 ${ECHO}
@@ -101,13 +100,7 @@ YAML
 cat > /tmp/lab/d2-long.yaml <<'YAML'
 ${CONFIG('d2', 100, LONG_ADVERT_S)}
 YAML
-ip netns add lan && ip -n lan link add br0 type bridge && ip -n lan link set br0 up
-addhost() { # name address
-  ip netns add $1 && ip -n $1 link set lo up
-  ip link add $1-e type veth peer name eth0 netns $1
-  ip link set $1-e netns lan && ip -n lan link set $1-e master br0 && ip -n lan link set $1-e up
-  ip -n $1 addr add $2/24 dev eth0 && ip -n $1 link set eth0 up
-}
+${VM_LAN}
 addhost c 192.0.2.50; addhost d1 192.0.2.11; addhost d2 192.0.2.12; addhost rs1 192.0.2.21
 ip netns exec rs1 sh -c 'sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 && ip addr add 192.0.2.100/32 dev lo'
 ip netns exec rs1 node /tmp/lab/echo.mjs > /tmp/lab/rs1.log 2>&1 &
@@ -123,8 +116,8 @@ supervise() { # node
 supervise d1 > /dev/null 2>&1 &
 supervise d2 > /dev/null 2>&1 &
 duet() { local n=$1; shift; ip netns exec $n node dist/src/cli/duet.js "$@" -s /tmp/lab/$n/duet.sock 2>&1; }
-waitfor 120 'ip -n d1 addr show eth0 | grep -q 192.0.2.100' || fail "d1 never master"
-waitfor 60 'grep -q "sync daemon started" /tmp/lab/d2.log' || fail "d2 not up"
+waitfor 180 'ip -n d1 addr show eth0 | grep -q 192.0.2.100' || fail "d1 never master"
+waitfor 120 'grep -q "sync daemon started" /tmp/lab/d2.log' || fail "d2 not up"
 waitfor 30 'grep -q listening /tmp/lab/rs1.log' || fail "echo server not up"
 echo "pair up at $(ms)"
 
@@ -144,9 +137,9 @@ grep -c '"msg":"transition"' /tmp/lab/d2.log > /tmp/lab/d2-before
 section restart
 t0=$(ms)
 duet d1 restart --supervised
-waitfor 60 'grep -q "resuming as master after a restart\|not resuming as master" /tmp/lab/d1.log' || fail "d1's new run did not start"
+waitfor 150 'grep -q "resuming as master after a restart\|not resuming as master" /tmp/lab/d1.log' || fail "d1's new run did not start"
 grep -h "resuming as master" /tmp/lab/d1.log
-waitfor 30 'sed -n "/supervisor: exit 75/,\$p" /tmp/lab/d1.log | grep -q "\"IPVS table"' || fail "d1's new run never reconciled"
+waitfor 60 'sed -n "/supervisor: exit 75/,\$p" /tmp/lab/d1.log | grep -q "\"IPVS table"' || fail "d1's new run never reconciled"
 t1=$(ms)
 echo "resumed after $((t1 - t0)) ms"
 # The peer has had the new run's adverts since the resume; a few seconds more for the client.
@@ -176,15 +169,12 @@ section end
 `;
 
 let vm: VmResult;
-const part = (name: string): string => {
-  const m = new RegExp(`=== ${name}\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(vm.stdout);
-  return m ? m[1]! : '';
-};
+const part = (name: string): string => vmSection(vm.stdout, name);
 const lines = (name: string): Record<string, unknown>[] => part(name).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 test.before(async (t) => {
-  t.timeout(420_000);
-  vm = await runInVm(JOB, { timeoutMs: 360_000, memMb: 768 });
+  t.timeout(540_000);
+  vm = await runInVm(JOB, { timeoutMs: 480_000, memMb: 768 });
   if (process.env['DUET_VM_DUMP']) writeFileSync(process.env['DUET_VM_DUMP'], `${vm.stdout}\n--- stderr\n${vm.stderr}`);
 });
 

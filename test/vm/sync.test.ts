@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
 import { runInVm, type VmResult } from '../../src/lab/vm.js';
+import { VM_LAN, VM_SHELL, vmSection } from '../../src/lab/vm-shell.js';
 
 const CONFIG = (name: string, priority: number) => `
 node: { name: ${name} }
@@ -31,9 +32,8 @@ net.createServer((c) => { c.on('error', () => {}); c.pipe(c); }).listen(7, '0.0.
 
 const JOB = String.raw`
 set -u
-section() { echo "=== $1"; }
+${VM_SHELL}
 fail() { echo "FAIL: $*"; for n in d1 d2; do echo "--- $n"; cat /tmp/lab/$n.log; done; exit 1; }
-waitfor() { local i; for i in $(seq 1 $(($1 * 10))); do if eval "$2"; then return 0; fi; sleep 0.1; done; return 1; }
 mkdir -p /tmp/lab
 cat > /tmp/lab/echo.mjs <<'JS'
 ${ECHO}
@@ -44,13 +44,7 @@ YAML
 cat > /tmp/lab/d2.yaml <<'YAML'
 ${CONFIG('d2', 100)}
 YAML
-ip netns add lan && ip -n lan link add br0 type bridge && ip -n lan link set br0 up
-addhost() { # name address
-  ip netns add $1 && ip -n $1 link set lo up
-  ip link add $1-e type veth peer name eth0 netns $1
-  ip link set $1-e netns lan && ip -n lan link set $1-e master br0 && ip -n lan link set $1-e up
-  ip -n $1 addr add $2/24 dev eth0 && ip -n $1 link set eth0 up
-}
+${VM_LAN}
 addhost c 192.0.2.50; addhost d1 192.0.2.11; addhost d2 192.0.2.12; addhost rs1 192.0.2.21
 # DR real server: the VIP on lo, no ARP for it.
 ip netns exec rs1 sh -c 'sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 && ip addr add 192.0.2.100/32 dev lo'
@@ -105,10 +99,7 @@ section end
 `;
 
 let vm: VmResult;
-const part = (name: string): string => {
-  const m = new RegExp(`=== ${name}\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(vm.stdout);
-  return m ? m[1]! : '';
-};
+const part = (name: string): string => vmSection(vm.stdout, name);
 
 test.before(async (t) => {
   t.timeout(300_000);
