@@ -1,11 +1,11 @@
 // The reload path parses on a worker thread: same result as on the main thread (every example
 // config, and a broken one), and the main thread's timers keep running while a large file parses.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { loadConfig } from '../../src/config/load.js';
-import { loadConfigOffThread } from '../../src/config/load-worker.js';
+import { OFF_THREAD_MIN_BYTES, loadConfigOffThread } from '../../src/config/load-worker.js';
 import { PROJECT_ROOT } from '../../src/lab/vm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'duet-cfgw-'));
@@ -17,17 +17,17 @@ test('every example config comes back from the worker exactly as loadConfig give
   for (const f of files) {
     const here = await loadConfig(f);
     t.true(here.ok, f);
-    t.deepEqual(await loadConfigOffThread(f), here, f);
+    t.deepEqual(await loadConfigOffThread(f, { minBytes: 0 }), here, f);
   }
 });
 
 test('a broken file: the same positioned issues; a missing file: the same error', async (t) => {
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'vrrp:\n  instances:\n    - { name: VI_1, interface: eth0, vrid: 999, virtual_ipaddress: [192.0.2.100/24] }\n');
-  const r = await loadConfigOffThread(bad);
+  const r = await loadConfigOffThread(bad, { minBytes: 0 });
   t.false(r.ok);
   t.deepEqual(r, await loadConfig(bad));
-  t.deepEqual(await loadConfigOffThread(join(dir, 'none.yaml')), await loadConfig(join(dir, 'none.yaml')));
+  t.deepEqual(await loadConfigOffThread(join(dir, 'none.yaml'), { minBytes: 0 }), await loadConfig(join(dir, 'none.yaml')));
 });
 
 test('the main thread keeps its timers while a large file parses on the worker', async (t) => {
@@ -41,6 +41,7 @@ test('the main thread keeps its timers while a large file parses on the worker',
   // The same parse off the thread: a 10 ms timer measures how long this thread was held at most.
   let last = performance.now(), worst = 0;
   const tick = setInterval(() => { const now = performance.now(); worst = Math.max(worst, now - last); last = now; }, 10);
+  t.true(statSync(big).size > OFF_THREAD_MIN_BYTES);
   const off = await loadConfigOffThread(big);
   clearInterval(tick);
   t.true(off.ok);
