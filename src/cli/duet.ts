@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // duet: one executable. `duet run` is the daemon; the other subcommands validate or talk to it.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, formatIssue } from '../config/load.js';
 import { request } from '../control/client.js';
@@ -87,75 +88,114 @@ async function operatorCommand(socket: string, req: Request, json: boolean): Pro
   return 0;
 }
 
-const USAGE = `usage: duet <command> [options]
-
-commands:
-  run     -c FILE [-s SOCKET] [--pretty]
-                                  run the daemon in the foreground (--pretty: readable logs)
-  check   -c FILE                 validate a config file; touches nothing
-  status  [-s SOCKET] [--json]    show VRRP instances of a running daemon
-  reload  [-s SOCKET]             re-read the config (like SIGHUP); an invalid one changes nothing
-  events  [-s SOCKET] [--json]    follow transitions, check changes, reconciles and operator
-                                  actions as they happen (Ctrl-C to stop)
-  failover [INSTANCE...|--all] [--sticky] [--clear] [--timeout S]
+/** Each command's usage: `duet CMD --help` prints its own entry, `duet --help` all of them. */
+const COMMANDS: ReadonlyArray<readonly [string, string]> = [
+  ['run', `run     -c FILE [-s SOCKET] [--pretty]
+                                  run the daemon in the foreground (--pretty: readable logs)`],
+  ['check', `check   -c FILE                 validate a config file; touches nothing`],
+  ['status', `status  [-s SOCKET] [--json]    show VRRP instances of a running daemon`],
+  ['reload', `reload  [-s SOCKET]             re-read the config (like SIGHUP); an invalid one changes nothing`],
+  ['events', `events  [-s SOCKET] [--json]    follow transitions, check changes, reconciles and operator
+                                  actions as they happen (Ctrl-C to stop)`],
+  ['failover', `failover [INSTANCE...|--all] [--sticky] [--clear] [--timeout S]
                                   hand mastership to the peer through VRRP and report how long
-                                  it took (no names: all); refused if no peer takes over
-  takeover [INSTANCE...|--all] [--sticky] [--clear] [--timeout S]
-                                  take mastership from the peer; --clear withdraws either
-  maintenance on|off [--sticky] [--force]
-                                  on: hand over, then never be master; --force even without a peer
-  restart [--supervised]          exit for a restart without a VRRP transition: a master keeps
+                                  it took (no names: all); refused if no peer takes over`],
+  ['takeover', `takeover [INSTANCE...|--all] [--sticky] [--clear] [--timeout S]
+                                  take mastership from the peer; --clear withdraws either`],
+  ['maintenance', `maintenance on|off [--sticky] [--force]
+                                  on: hand over, then never be master; --force even without a peer`],
+  ['restart', `restart [--supervised]          exit for a restart without a VRRP transition: a master keeps
                                   its VIPs, IPVS table and sync daemon, and the next run (started
                                   by systemd at once, exit status 75) resumes as master if it
                                   starts within 2.5 advert intervals; outside systemd only with
-                                  --supervised (your supervisor restarts duet on status 75)
-  weight SERVICE SERVER N|--clear pin a real server's weight (checks still take a failed one out)
-  disable SERVICE SERVER          take a real server out of the table
-  enable SERVICE SERVER           undo weight/disable/drain: config and checks decide again
-  drain SERVICE SERVER [--timeout S]
+                                  --supervised (your supervisor restarts duet on status 75)`],
+  ['weight', `weight SERVICE SERVER N|--clear pin a real server's weight (checks still take a failed one out)`],
+  ['disable', `disable SERVICE SERVER          take a real server out of the table`],
+  ['enable', `enable SERVICE SERVER           undo weight/disable/drain: config and checks decide again`],
+  ['drain', `drain SERVICE SERVER [--timeout S]
                                   weight 0, then wait until its active connections reach 0
                                   (SERVICE: name or key such as tcp:192.0.2.100:80;
-                                   SERVER: address, or address:port)
-  ipvs list [--stats|--rate|--thresholds|--persistent-conn] [--json]
+                                   SERVER: address, or address:port)`],
+  ['ipvs', `ipvs list [--stats|--rate|--thresholds|--persistent-conn] [--json]
                                   the kernel's IPVS table, as ipvsadm -Ln prints it
   ipvs conns [--persistent-conn] [--json]
-                                  IPVS connection entries, as ipvsadm -Lnc prints them
-  realserver setup|teardown --vip ADDR [--vip ADDR...] --mode dr|tun [--dev IFACE] [--state FILE] [--dry-run]
+                                  IPVS connection entries, as ipvsadm -Lnc prints them`],
+  ['realserver', `realserver setup|teardown --vip ADDR [--vip ADDR...] --mode dr|tun [--dev IFACE] [--state FILE] [--dry-run]
                                   on a real server: the VIP on lo (dr) or tunl0 (tun) and the
                                   arp_ignore/arp_announce(/rp_filter) sysctls; teardown restores
-                                  them; --dry-run prints the ip/sysctl commands only
+                                  them; --dry-run prints the ip/sysctl commands only`],
+  ['version', `version                         print duet's version (also duet --version)`],
+];
+const DEFAULTS = `defaults: -c /etc/duet/duet.yaml, -s ${DEFAULT_SOCKET} (or $DUET_SOCKET)`;
+const USAGE = `usage: duet <command> [options]     (duet <command> --help: that command only)
 
-defaults: -c /etc/duet/duet.yaml, -s ${DEFAULT_SOCKET}`;
+commands:
+${COMMANDS.map(([, u]) => `  ${u}`).join('\n')}
+
+${DEFAULTS}`;
+
+/** `duet CMD --help`: the command's own usage, or undefined for an unknown command. */
+export function commandUsage(cmd: string): string | undefined {
+  const u = COMMANDS.find(([c]) => c === cmd)?.[1];
+  return u === undefined ? undefined : `usage: duet ${u}\n\n${DEFAULTS}`;
+}
+
+/** package.json's version (two folders up from dist/src/cli, three from src/cli under ts). */
+function version(): string {
+  for (const rel of ['../../../package.json', '../../package.json']) {
+    try { return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version; } catch { /* next */ }
+  }
+  return 'unknown';
+}
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    options: {
-      config: { type: 'string', short: 'c', default: '/etc/duet/duet.yaml' },
-      socket: { type: 'string', short: 's', default: process.env['DUET_SOCKET'] ?? DEFAULT_SOCKET },
-      json: { type: 'boolean', default: false },
-      stats: { type: 'boolean', default: false },
-      rate: { type: 'boolean', default: false },
-      thresholds: { type: 'boolean', default: false },
-      'persistent-conn': { type: 'boolean', default: false },
-      all: { type: 'boolean', default: false },
-      pretty: { type: 'boolean', default: false },
-      sticky: { type: 'boolean', default: false },
-      clear: { type: 'boolean', default: false },
-      force: { type: 'boolean', default: false },
-      supervised: { type: 'boolean', default: false },
-      timeout: { type: 'string' },
-      vip: { type: 'string', multiple: true },
-      mode: { type: 'string' },
-      dev: { type: 'string' },
-      state: { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    allowPositionals: true,
-  });
-  if (!cmd || cmd === 'help' || values.help) { console.log(USAGE); return cmd ? 0 : 2; }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: {
+        config: { type: 'string', short: 'c', default: '/etc/duet/duet.yaml' },
+        socket: { type: 'string', short: 's', default: process.env['DUET_SOCKET'] ?? DEFAULT_SOCKET },
+        json: { type: 'boolean', default: false },
+        stats: { type: 'boolean', default: false },
+        rate: { type: 'boolean', default: false },
+        thresholds: { type: 'boolean', default: false },
+        'persistent-conn': { type: 'boolean', default: false },
+        all: { type: 'boolean', default: false },
+        pretty: { type: 'boolean', default: false },
+        sticky: { type: 'boolean', default: false },
+        clear: { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false },
+        supervised: { type: 'boolean', default: false },
+        timeout: { type: 'string' },
+        vip: { type: 'string', multiple: true },
+        mode: { type: 'string' },
+        dev: { type: 'string' },
+        state: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      allowPositionals: true,
+    });
+  } catch (e) {
+    // An unknown or malformed option: say which, and how the command is used; no stack trace.
+    console.error(`duet: ${(e as Error).message}\n${(cmd && commandUsage(cmd)) ?? USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    const only = cmd === 'help' && positionals[0] ? commandUsage(positionals[0]) : undefined;
+    console.log(only ?? USAGE);
+    return cmd ? 0 : 2;
+  }
+  if (values.help) {
+    const u = commandUsage(cmd);
+    if (u) { console.log(u); return 0; }
+    console.error(`duet: unknown command '${cmd}'\n${USAGE}`);
+    return 2;
+  }
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') { console.log(`duet ${version()}`); return 0; }
   switch (cmd) {
     case 'run':
       return (await import('../daemon/main.js')).runDaemon({ configFile: values.config, socket: values.socket, ...(values.pretty ? { pretty: true } : {}) });

@@ -8,7 +8,10 @@ import { parseRequest, type Request, type Reply } from './protocol.js';
 export type Handler = (r: Request, progress: (p: unknown) => void, closed: Promise<void>) => Promise<Reply>;
 
 /** mode 0600 (root only) by default; a read-only status socket is 0660 with the status group. */
-export async function listenControl(path: string, handle: Handler, o: { mode?: number; gid?: number } = {}): Promise<Server> {
+/** A finished request (`cmd` or 'invalid'), how long its reply took, and whether it was ok. */
+export type RequestObserver = (cmd: string, ms: number, ok: boolean) => void;
+
+export async function listenControl(path: string, handle: Handler, o: { mode?: number; gid?: number; onReply?: RequestObserver } = {}): Promise<Server> {
   mkdirSync(dirname(path), { recursive: true });
   // A socket file left by a killed daemon would make listen fail with EADDRINUSE.
   rmSync(path, { force: true });
@@ -25,10 +28,14 @@ export async function listenControl(path: string, handle: Handler, o: { mode?: n
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         const req = parseRequest(line);
+        const t0 = performance.now();
         const reply: Promise<Reply> = 'error' in req
           ? Promise.resolve({ ok: false, error: { code: 'DUET_E_REQUEST', message: req.error } })
           : handle(req, (p) => { if (!conn.destroyed) conn.write(JSON.stringify({ progress: p }) + '\n'); }, closed).catch((e: unknown) => ({ ok: false, error: { code: 'DUET_E_INTERNAL', message: String(e) } }));
-        void reply.then((r) => { if (!conn.destroyed) conn.write(JSON.stringify(r) + '\n'); });
+        void reply.then((r) => {
+          o.onReply?.('error' in req ? 'invalid' : req.cmd, performance.now() - t0, r.ok);
+          if (!conn.destroyed) conn.write(JSON.stringify(r) + '\n');
+        });
       }
     });
   });

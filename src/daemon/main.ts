@@ -121,7 +121,8 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
         }));
     }
   };
-  const server = await listenControl(o.socket, handler);
+  const onReply = (cmd: string, ms: number, ok: boolean): void => log.debug({ mod: 'control', cmd, ms: Math.round(ms), ok }, 'control reply');
+  const server = await listenControl(o.socket, handler, { onReply });
   const statusServer = await listenStatus(cfg, o.socket, handler, log);
 
   // Metrics: started with the daemon, restarted when a reload changes where they listen.

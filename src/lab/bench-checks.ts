@@ -16,7 +16,7 @@
 // transitions of either daemon after the initial election are spurious. The host kernel has no
 // IPVS: d1 logs one "IPVS reconcile failed" at start (its checks and VRRP are unaffected; the
 // kernel side is exercised in the VM tests).
-import { parseArgs } from 'node:util';
+import { scriptArgs } from './args.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism, cpus, loadavg, release } from 'node:os';
@@ -31,22 +31,15 @@ import type { LoadResult } from './bench-checks-load.js';
 // ---------------------------------------------------------------------------------------------
 // Options.
 
-const { values: argv } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    seconds: { type: 'string' },
-    'jitter-seconds': { type: 'string' },
-    'skip-scale': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (argv.help) {
-  console.log(`usage: bench-checks [--quick] [--seconds N] [--jitter-seconds N] [--skip-scale]
+const argv = scriptArgs('bench-checks', `usage: npm run bench:checks -- [--quick] [--seconds N] [--jitter-seconds N] [--skip-scale]
   --seconds N         measurement window per check load, after a warm-up of 2 intervals (default 20; --quick 6)
   --jitter-seconds N  advert capture window per VRRP condition (default 20; --quick 6)
-  --skip-scale        only the full load (10,000 TCP + 2,000 HTTP), not the 2,000 + 400 step`);
-  process.exit(0);
-}
+  --skip-scale        only the full load (10,000 TCP + 2,000 HTTP), not the 2,000 + 400 step`, {
+  quick: { type: 'boolean', default: false },
+  seconds: { type: 'string' },
+  'jitter-seconds': { type: 'string' },
+  'skip-scale': { type: 'boolean', default: false },
+});
 const int = (v: string | undefined, def: number, name: string): number => {
   if (v === undefined) return def;
   const n = Number(v);

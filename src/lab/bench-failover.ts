@@ -21,7 +21,7 @@
 // event loop kept busy by a preload (src/lab/busy-loop.ts, NODE_OPTIONS=--import; the daemon
 // source is untouched). Soak: both pairs at once at 20 ms adverts (different VRIDs and VIPs),
 // counting transitions after the initial election.
-import { parseArgs } from 'node:util';
+import { scriptArgs } from './args.js';
 import { cpus, loadavg, release } from 'node:os';
 import {
   labWithCleanup, startDuet, pairConfig, startKeepalived, keepalivedConfig, startAgent, onCleanup, runMain,
@@ -34,25 +34,18 @@ import {
 // ---------------------------------------------------------------------------------------------
 // Options.
 
-const { values: argv } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    trials: { type: 'string' },
-    'v2-trials': { type: 'string' },
-    'jitter-seconds': { type: 'string' },
-    'soak-seconds': { type: 'string' },
-    'skip-v2': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (argv.help) {
-  console.log(`usage: bench-failover [--quick] [--trials N] [--v2-trials N] [--jitter-seconds N] [--soak-seconds N] [--skip-v2]
+const argv = scriptArgs('bench-failover', `usage: npm run bench:failover -- [--quick] [--trials N] [--v2-trials N] [--jitter-seconds N] [--soak-seconds N] [--skip-v2]
   --trials N          trials per implementation and event at VRRPv3 / 100 ms (default 10; --quick 3)
   --v2-trials N       trials at VRRPv2 / 1 s (default 3; --quick 1); 0 skips v2
   --jitter-seconds N  capture window per advert-jitter condition (default 15; --quick 5)
-  --soak-seconds N    the 20 ms advert soak (default 120; --quick 15); 0 skips it`);
-  process.exit(0);
-}
+  --soak-seconds N    the 20 ms advert soak (default 120; --quick 15); 0 skips it`, {
+  quick: { type: 'boolean', default: false },
+  trials: { type: 'string' },
+  'v2-trials': { type: 'string' },
+  'jitter-seconds': { type: 'string' },
+  'soak-seconds': { type: 'string' },
+  'skip-v2': { type: 'boolean', default: false },
+});
 const int = (v: string | undefined, def: number, name: string): number => {
   if (v === undefined) return def;
   const n = Number(v);

@@ -20,7 +20,7 @@
 //      just the matching -e lines (a hand-made diff, which ipvsadm cannot compute).
 // Writes are netlink requests that change the table (IpvsClient.writes); for ipvsadm, one per
 // restore line (ipvsadm -R sends one request per line).
-import { parseArgs } from 'node:util';
+import { scriptArgs } from './args.js';
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -290,14 +290,17 @@ ip netns exec bench env BENCH_T0_NS=$(date +%s%N) node ${self} --inner --service
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      inner: { type: 'boolean', default: false },
-      services: { type: 'string', default: '1000' },
-      dests: { type: 'string', default: '10' },
-      repeat: { type: 'string', default: '5' },
-      mem: { type: 'string', default: '1024' },
-    },
+  const values = scriptArgs('bench-ipvs', `usage: npm run bench:ipvs -- [--services N] [--dests N] [--repeat N] [--mem MB]
+  --services N  virtual services to program (default 1000)
+  --dests N     real servers per service (default 10)
+  --repeat N    timed runs per step (default 5)
+  --mem MB      the VM's memory (default 1024)
+  (--inner is the part that runs inside the VM)`, {
+    inner: { type: 'boolean', default: false },
+    services: { type: 'string', default: '1000' },
+    dests: { type: 'string', default: '10' },
+    repeat: { type: 'string', default: '5' },
+    mem: { type: 'string', default: '1024' },
   });
   const [n, m, rep] = [Number(values.services), Number(values.dests), Number(values.repeat)];
   if (values.inner) return inner(n, m, rep);

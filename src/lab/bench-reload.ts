@@ -22,7 +22,7 @@
 //  (4) an invalid file (a typo'd field): time to reject, ipvsadm -Ln identical before/after.
 // Time sources inside the VM: bash's $EPOCHREALTIME (a builtin: timing starts no process) and
 // the daemon's own log timestamps (same clock, 1 ms resolution).
-import { parseArgs } from 'node:util';
+import { scriptArgs } from './args.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -225,13 +225,15 @@ const opsText = (ops: Record<string, number> | undefined): string => {
 };
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      trials: { type: 'string', default: '3' },
-      services: { type: 'string', default: '1000' },
-      dests: { type: 'string', default: '10' },
-      mem: { type: 'string', default: '1024' },
-    },
+  const values = scriptArgs('bench-reload', `usage: npm run bench:reload -- [--trials N] [--services N] [--dests N] [--mem MB]
+  --trials N    runs of each reload case (default 3)
+  --services N  virtual services in the config, at least 20 (default 1000)
+  --dests N     real servers per service (default 10)
+  --mem MB      the VM's memory (default 1024)`, {
+    trials: { type: 'string', default: '3' },
+    services: { type: 'string', default: '1000' },
+    dests: { type: 'string', default: '10' },
+    mem: { type: 'string', default: '1024' },
   });
   const trials = Number(values.trials), nSvc = Number(values.services), nDests = Number(values.dests), memMb = Number(values.mem);
   if (!(trials >= 1 && nSvc >= 20 && nDests >= 1)) { console.error('bench-reload: --trials >= 1, --services >= 20, --dests >= 1'); return 2; }

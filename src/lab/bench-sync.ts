@@ -10,29 +10,35 @@
 // line per run as it goes, then the table: mode x option -> survived % on failover and failback
 // (min over trials), max stall, failover time, and the client's connections the backup held
 // before the kill, by state.
-import { parseArgs } from 'node:util';
+import { scriptArgs } from './args.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { OPTIONS, describe, replaySurvival, runSurvival, statesText, type Mode, type OptionResult, type SyncOption } from './survival.js';
 
-const { values: a } = parseArgs({
-  options: {
-    trials: { type: 'string', default: '3' },
-    mode: { type: 'string', default: 'both' },
-    options: { type: 'string', default: OPTIONS.join(',') },
-    sessions: { type: 'string', default: '120' },
-    interval: { type: 'string', default: '500' },
-    window: { type: 'string', default: '20' },
-    json: { type: 'string' },
-    /** MODE:FILE,... : tabulate saved job outputs (DUET_VM_DUMP files), one trial each, no VM. */
-    replay: { type: 'string' },
-  },
+const a = scriptArgs('bench-sync', `usage: npm run bench:sync -- [--trials N] [--mode dr|nat|both] [--options ${OPTIONS.join(',')}]
+       [--sessions N] [--interval MS] [--window S] [--json FILE] [--replay MODE:FILE,...]
+  --trials N     VMs per mode (default 3)
+  --mode M       dr, nat or both (default both)
+  --options L    sync options to run in each VM (default ${OPTIONS.join(',')})
+  --sessions N   TCP sessions the client holds (default 120)
+  --interval MS  the client's echo interval per session (default 500)
+  --window S     seconds to watch after each failover/failback (default 20)
+  --json FILE    also write every run's figures as JSON
+  --replay L     tabulate saved job outputs (DUET_VM_DUMP files), one trial each, no VM`, {
+  trials: { type: 'string', default: '3' },
+  mode: { type: 'string', default: 'both' },
+  options: { type: 'string', default: OPTIONS.join(',') },
+  sessions: { type: 'string', default: '120' },
+  interval: { type: 'string', default: '500' },
+  window: { type: 'string', default: '20' },
+  json: { type: 'string' },
+  replay: { type: 'string' },
 });
 
 const trials = Number(a.trials);
 const modes: Mode[] = a.mode === 'both' ? ['dr', 'nat'] : [a.mode as Mode];
 const options = a.options!.split(',').filter(Boolean) as SyncOption[];
-for (const m of modes) if (m !== 'dr' && m !== 'nat') throw new Error(`--mode: dr, nat or both, got ${m}`);
-for (const o of options) if (!OPTIONS.includes(o)) throw new Error(`--options: a list of ${OPTIONS.join(', ')}, got ${o}`);
+for (const m of modes) if (m !== 'dr' && m !== 'nat') { console.error(`bench-sync: --mode: dr, nat or both, got ${m}`); process.exit(2); }
+for (const o of options) if (!OPTIONS.includes(o)) { console.error(`bench-sync: --options: a list of ${OPTIONS.join(', ')}, got ${o}`); process.exit(2); }
 
 const runs: Array<{ mode: Mode; trial: number; r: OptionResult }> = [];
 const t0 = Date.now();

@@ -9,7 +9,14 @@ import {
   duetCli, setLink, waitLinkUp, hasAddr, waitFor, sleep, nowEpoch, Prober, listNamespaces, cleanupAll, AGENT,
   type Lab, type DuetNode,
 } from './lab.js';
+import { scriptArgs } from './args.js';
 import { hostHasIpvs, runInVmPath, runOnHostPath, sections, timing, counts, d2TransitionMs, type PathRun } from './demo-ipvs.js';
+
+scriptArgs('demo', `usage: npm run demo
+  Two duet directors, a client and two real servers in network namespaces: who is master, a
+  host failure and the VIP moving (with the gap a client saw), the old master preempting back;
+  then the director path (client -> VIP -> IPVS -> real servers, and a failover), in a VM when
+  this kernel has no IPVS. Everything is removed at the end, also on Ctrl-C. No options.`, {});
 
 const VIP = '192.0.2.100';
 const HTTP_PORT = 80;

@@ -123,13 +123,30 @@ export async function inject(lab: Lab, host: string, dst: string, packets: reado
   return (JSON.parse(stdout) as { sent: number }).sent;
 }
 
+/**
+ * For a failed test: each node's last log lines (debug included, so control replies and packets
+ * show) and its stderr, so CI's log names the cause. Lines are shortened to keep the log readable.
+ */
+export function describeNodes(nodes: readonly DuetNode[], lastLines = 80): string[] {
+  return nodes.map((n) => {
+    const lines = n.logs.slice(-lastLines).map((l) => { const j = JSON.stringify(l); return j.length > 400 ? `${j.slice(0, 400)}...` : j; });
+    const exit = n.proc.exitCode ?? n.proc.signalCode;
+    return `--- duet ${n.host} (pid ${n.proc.pid ?? '?'}${exit !== null ? `, exited ${String(exit)}` : ''}; last ${lines.length} of ${n.logs.length} log lines)\n${lines.join('\n')}`
+      + (n.stderr.length ? `\n--- stderr of ${n.host}\n${n.stderr.join('').slice(-4000)}` : '');
+  });
+}
+
 /** Run the duet CLI against a node's socket (optionally as another user); exit code and output. */
 export function cli(n: DuetNode, args: string[], o: { asUser?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const argv = [process.execPath, DUET_CLI, ...args, '-s', n.socket];
   const [file, ...rest] = o.asUser ? ['setpriv', `--reuid=${o.asUser}`, `--regid=${o.asUser}`, '--clear-groups', ...argv] : argv;
+  const t0 = Date.now();
   return new Promise((resolve) => {
     execFile(file!, rest, { timeout: 30_000 }, (e, stdout, stderr) => {
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 99) : 0, stdout, stderr });
+      if (!e || typeof e.code === 'number') { resolve({ code: e ? Number(e.code) : 0, stdout, stderr }); return; }
+      // No exit status: killed (our timeout) or never started. Say which, so a failure explains itself.
+      const why = e.killed ? `killed by ${e.signal ?? 'a signal'} after ${Date.now() - t0} ms (timeout 30000 ms)` : `${String(e.code ?? e.signal)}: ${e.message}`;
+      resolve({ code: 99, stdout, stderr: `${stderr}[cli helper: duet ${args.join(' ')}: ${why}]` });
     });
   });
 }

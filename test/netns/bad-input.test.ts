@@ -10,7 +10,7 @@
 import test from 'ava';
 import { isDeepStrictEqual } from 'node:util';
 import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig, inject, type DuetNode } from '../../src/lab/duet-node.js';
+import { startDuet, pairConfig, describeNodes, inject, type DuetNode } from '../../src/lab/duet-node.js';
 import { encodeIpv4Vrrp } from '../../src/vrrp/codec.js';
 import { inetChecksum } from '../../src/vrrp/checksum.js';
 import type { Advert } from '../../src/vrrp/types.js';
@@ -39,7 +39,7 @@ if (root) {
   });
   test.afterEach.always(async (t) => {
     if (!t.passed) {
-      for (const n of [d1, d2]) if (n) t.log(n.host, n.logs.filter((l) => l.level >= 30).map((l) => JSON.stringify(l)).join('\n'), n.stderr.join(''));
+      for (const d of describeNodes([d1, d2].filter((n) => n !== undefined))) t.log(d);
     }
   });
   test.after.always(async () => {

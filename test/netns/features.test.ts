@@ -3,7 +3,7 @@ import test from 'ava';
 import { readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig, type DuetNode } from '../../src/lab/duet-node.js';
+import { startDuet, pairConfig, describeNodes, type DuetNode } from '../../src/lab/duet-node.js';
 import { request } from '../../src/control/client.js';
 
 const VIP = '192.0.2.100';
@@ -19,7 +19,7 @@ test.before(async () => {
   await waitFor(async () => (await lab.exec('d1', ['cat', '/sys/class/net/tk0/operstate'])).stdout.trim() === 'up', { timeoutMs: 5000, what: 'tk0 up' });
 });
 test.afterEach.always(async (t) => {
-  if (!t.passed) for (const n of nodes) t.log(n.host, n.logs.filter((l) => l.level >= 30).map((l) => JSON.stringify(l)).join('\n'), n.stderr.join(''));
+  if (!t.passed) for (const d of describeNodes(nodes)) t.log(d);
   for (const n of nodes.splice(0)) n.cleanup();
   for (const h of ['d1', 'd2']) for (const v of [VIP, '192.0.2.101', '2001:db8::100']) await lab.exec(h, ['ip', 'addr', 'flush', 'dev', lab.host(h).ifname, 'to', v.includes(':') ? `${v}/128` : `${v}/32`]).catch(() => undefined);
   await lab.exec('d1', ['ip', 'link', 'set', 'tk0', 'up']).catch(() => undefined);

@@ -12,7 +12,7 @@
 // wrong (v3 checksum without pseudo-header, v2 password mismatch).
 import test, { type ExecutionContext } from 'ava';
 import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig, inject, type DuetNode } from '../../src/lab/duet-node.js';
+import { startDuet, pairConfig, describeNodes, inject, type DuetNode } from '../../src/lab/duet-node.js';
 import { startKeepalived, keepalivedConfig, type KeepalivedNode } from '../../src/lab/keepalived.js';
 import { encodeIpv4Vrrp } from '../../src/vrrp/codec.js';
 import type { Advert } from '../../src/vrrp/types.js';
@@ -47,7 +47,7 @@ if (root) {
   });
   test.afterEach.always(async (t) => {
     if (!t.passed) {
-      for (const n of duets) t.log(`duet ${n.host}`, n.logs.filter((l) => l.level >= 30).map((l) => JSON.stringify(l)).join('\n'), n.stderr.join(''));
+      for (const d of describeNodes(duets)) t.log(d);
       for (const k of kas) t.log(`keepalived ${k.host}`, k.text());
     }
     for (const n of duets.splice(0)) n.cleanup();

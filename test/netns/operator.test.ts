@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import test from 'ava';
 import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig, cli, DUET_CLI, type DuetNode } from '../../src/lab/duet-node.js';
+import { startDuet, pairConfig, describeNodes, cli, DUET_CLI, type DuetNode } from '../../src/lab/duet-node.js';
 
 let lab: Lab;
 const nodes: DuetNode[] = [];
@@ -16,7 +16,7 @@ test.before(async () => {
   lab = await createLab('op', [{ name: 'o1', addr: '192.0.2.11' }, { name: 'o2', addr: '192.0.2.12' }]);
 });
 test.afterEach.always(async (t) => {
-  if (!t.passed) for (const n of nodes) t.log(n.host, n.logs.filter((l) => l.level >= 30).map((l) => JSON.stringify(l)).join('\n'), n.stderr.join(''));
+  if (!t.passed) for (const d of describeNodes(nodes)) t.log(d);
   for (const n of nodes.splice(0)) n.cleanup();
   for (const h of ['o1', 'o2']) await lab.exec(h, ['ip', 'addr', 'flush', 'dev', lab.host(h).ifname, 'to', '192.0.2.100/32']).catch(() => undefined);
 });

@@ -1,7 +1,7 @@
 // Two duet nodes and a client on a bridge: election, failover, clean stop, preempt, ARP move.
 import test from 'ava';
 import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig, type DuetNode } from '../../src/lab/duet-node.js';
+import { startDuet, pairConfig, describeNodes, type DuetNode } from '../../src/lab/duet-node.js';
 
 const VIP = '192.0.2.100';
 let lab: Lab;
@@ -11,7 +11,7 @@ test.before(async () => {
   lab = await createLab('dp', [{ name: 'd1', addr: '192.0.2.11' }, { name: 'd2', addr: '192.0.2.12' }, { name: 'cl', addr: '192.0.2.50' }]);
 });
 test.afterEach.always(async (t) => {
-  if (!t.passed) for (const n of nodes) t.log(n.host, n.logs.filter((l) => l.level >= 30).map((l) => JSON.stringify(l)).join('\n'), n.stderr.join(''));
+  if (!t.passed) for (const d of describeNodes(nodes)) t.log(d);
   for (const n of nodes.splice(0)) n.cleanup();
   // Leave no VIP behind for the next test (a SIGKILLed node cannot remove its own).
   for (const h of ['d1', 'd2']) await lab.exec(h, ['ip', 'addr', 'flush', 'dev', lab.host(h).ifname, 'to', `${VIP}/32`]).catch(() => undefined);

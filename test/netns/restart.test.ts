@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
 import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig, cli, type DuetNode } from '../../src/lab/duet-node.js';
+import { startDuet, pairConfig, describeNodes, cli, type DuetNode } from '../../src/lab/duet-node.js';
 import { captureVrrp, watchAddresses, sleep, cleanupAll } from '../../src/lab/lab.js';
 
 // The daemons here are not systemd's: `duet restart` must be told a supervisor restarts them.
@@ -20,7 +20,7 @@ test.before(async () => {
   lab = await createLab('rst', [{ name: 'r1', addr: '192.0.2.11' }, { name: 'r2', addr: '192.0.2.12' }]);
 });
 test.afterEach.always(async (t) => {
-  if (!t.passed) for (const n of nodes) t.log(n.host, n.logs.filter((l) => l.level >= 30).map((l) => JSON.stringify(l)).join('\n'), n.stderr.join(''));
+  if (!t.passed) for (const d of describeNodes(nodes)) t.log(d);
   // The restarted nodes share their first run's directory: clean the reusers first.
   for (const n of nodes.splice(0).reverse()) n.cleanup();
   for (const h of ['r1', 'r2']) await lab.exec(h, ['ip', 'addr', 'flush', 'dev', lab.host(h).ifname, 'to', `${VIP}/32`]).catch(() => undefined);

@@ -47,3 +47,53 @@ test('duet status without a daemon says where it looked', async (t) => {
   t.is(r.code, 3);
   t.regex(r.stderr, /cannot reach the daemon at \/nonexistent\/duet\.sock/);
 });
+
+// Every subcommand answers --help with its own usage and exit 0; --version prints package.json's.
+const SUBCOMMANDS = ['run', 'check', 'status', 'reload', 'events', 'failover', 'takeover', 'maintenance', 'restart',
+  'weight', 'disable', 'enable', 'drain', 'ipvs', 'realserver', 'version'];
+for (const cmd of SUBCOMMANDS) {
+  test(`duet ${cmd} --help prints that command's usage only`, async (t) => {
+    const r = await duet([cmd, '--help']);
+    t.is(r.code, 0, r.stderr);
+    t.true(r.stdout.startsWith(`usage: duet ${cmd} `), r.stdout);
+    t.false(r.stdout.includes('commands:'), 'not the global usage');
+  });
+}
+
+test('duet --version and duet version print the package version; an unknown option names itself, no stack', async (t) => {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+  for (const args of [['--version'], ['version'], ['-V']]) {
+    const r = await duet(args);
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout.trim(), `duet ${pkg.version}`);
+  }
+  const bad = await duet(['status', '--bogus']);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /Unknown option '--bogus'/);
+  t.regex(bad.stderr, /usage: duet status/);
+  t.notRegex(bad.stderr, /\n\s+at /, 'no stack trace');
+  const unknown = await duet(['import', '--help']);
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /unknown command 'import'/);
+});
+
+// The demo and every bench script: --help is the script's own usage (exit 0); a bad option
+// says what is wrong (exit 2) without a stack trace. Scripts are found from package.json.
+const pkgScripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+for (const [name, line] of Object.entries(pkgScripts).filter(([n]) => n === 'demo' || n.startsWith('bench:'))) {
+  const file = /node (\S+\.js)/.exec(line)?.[1];
+  test(`npm run ${name} -- --help prints its usage; a bad option exits 2`, async (t) => {
+    t.truthy(file, line);
+    const run = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((resolve) => {
+      execFile(process.execPath, [file!, ...args], { timeout: 20_000 }, (e, stdout, stderr) =>
+        resolve({ code: e ? (typeof e.code === 'number' ? e.code : 99) : 0, stdout, stderr }));
+    });
+    const h = await run(['--help']);
+    t.is(h.code, 0, h.stderr);
+    t.regex(h.stdout, new RegExp(`^usage: npm run ${name.replace(':', '\\:')}`));
+    const b = await run(['--no-such-option']);
+    t.is(b.code, 2, b.stdout);
+    t.regex(b.stderr, /Unknown option '--no-such-option'/);
+    t.notRegex(b.stderr, /\n\s+at /, 'no stack trace');
+  });
+}

@@ -1,0 +1,97 @@
+// The control socket under a stream of requests, against a real daemon in a namespace: every
+// request gets its reply within a deadline (status, a refused restart, malformed lines, operator
+// refusals), in a row and at once, through the client module and the real CLI; and a client
+// whose daemon goes away gets an error at once instead of waiting out its timeout.
+import { createConnection } from 'node:net';
+import test from 'ava';
+import { createLab, type Lab } from '../../src/lab/netns.js';
+import { startDuet, pairConfig, describeNodes, cli, type DuetNode } from '../../src/lab/duet-node.js';
+import { request } from '../../src/control/client.js';
+import type { Reply, Request } from '../../src/control/protocol.js';
+
+delete process.env['INVOCATION_ID'];
+
+let lab: Lab;
+let node: DuetNode | undefined;
+const DEADLINE_MS = 3000;
+
+test.before(async () => {
+  lab = await createLab('ctl', [{ name: 'c1', addr: '192.0.2.11' }]);
+  node = await startDuet(lab, 'c1', pairConfig('c1', { ifname: lab.host('c1').ifname, priority: 150, advertInt: 1 }));
+});
+test.afterEach.always((t) => { if (!t.passed && node) for (const d of describeNodes([node])) t.log(d); });
+test.after.always(async () => { node?.cleanup(); await lab?.destroy(); });
+
+/** One raw line, one reply line (for requests the client module would not build). */
+function rawLine(path: string, line: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(path);
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('connect', () => s.write(line + '\n'));
+    s.on('data', (d: string) => { buf += d; const nl = buf.indexOf('\n'); if (nl >= 0) { s.end(); resolve(JSON.parse(buf.slice(0, nl)) as Reply); } });
+    s.on('error', reject);
+    setTimeout(() => { s.destroy(); reject(new Error(`no reply to ${line} within ${DEADLINE_MS} ms`)); }, DEADLINE_MS).unref();
+  });
+}
+
+const KINDS: Array<{ what: string; send: (p: string) => Promise<Reply>; check: (r: Reply) => boolean }> = [
+  { what: 'status', send: (p) => request(p, { cmd: 'status' }, DEADLINE_MS), check: (r) => r.ok },
+  { what: 'refused restart', send: (p) => request(p, { cmd: 'restart' }, DEADLINE_MS), check: (r) => !r.ok && r.error.code === 'DUET_E_NO_SUPERVISOR' },
+  { what: 'not JSON', send: (p) => rawLine(p, '{nope'), check: (r) => !r.ok && r.error.code === 'DUET_E_REQUEST' },
+  { what: 'unknown instance', send: (p) => request(p, { cmd: 'failover', instances: ['VI_9'] } as Request, DEADLINE_MS), check: (r) => !r.ok && r.error.code === 'DUET_E_NO_INSTANCE' },
+  { what: 'unknown server', send: (p) => request(p, { cmd: 'server', action: 'disable', service: 'nope', server: '192.0.2.1' }, DEADLINE_MS), check: (r) => !r.ok && r.error.code === 'DUET_E_NO_SERVER' },
+];
+
+test.serial('120 requests in a row, then 60 at once: each answered correctly within the deadline', async (t) => {
+  const n = node!;
+  await n.waitState('VI_1', 'master', 10_000);
+  const times: number[] = [];
+  for (let i = 0; i < 120; i++) {
+    const k = KINDS[i % KINDS.length]!;
+    const t0 = performance.now();
+    const r = await k.send(n.socket);
+    times.push(performance.now() - t0);
+    t.true(k.check(r), `${i}: ${k.what}: ${JSON.stringify(r)}`);
+  }
+  const burst = await Promise.all(Array.from({ length: 60 }, async (_, i) => {
+    const k = KINDS[i % KINDS.length]!;
+    return { k, r: await k.send(n.socket) };
+  }));
+  for (const { k, r } of burst) t.true(k.check(r), `${k.what}: ${JSON.stringify(r)}`);
+  times.sort((a, b) => a - b);
+  t.log(`reply time in a row: median ${times[60]!.toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms`);
+  t.is((await n.instance('VI_1'))?.state, 'master', 'nothing the requests did moved the instance');
+  t.is(n.proc.exitCode, null);
+});
+
+test.serial('the CLI: refused restarts and status in a row, each within the deadline', async (t) => {
+  const n = node!;
+  for (let i = 0; i < 6; i++) {
+    const t0 = Date.now();
+    const r = await cli(n, i % 2 ? ['status'] : ['restart']);
+    const ms = Date.now() - t0;
+    if (i % 2) t.is(r.code, 0, r.stderr);
+    else {
+      t.is(r.code, 1, r.stderr);
+      t.regex(r.stderr, /\[DUET_E_NO_SUPERVISOR\]/);
+    }
+    t.true(ms < 15_000, `duet ${i % 2 ? 'status' : 'restart'} took ${ms} ms`);
+  }
+});
+
+test.serial('a client whose daemon stops mid-request gets an error at once, not at its timeout', async (t) => {
+  const n = node!;
+  // `events` stays open until the client hangs up; the daemon stopping closes it without a reply.
+  const pending = request(n.socket, { cmd: 'events' }, 60_000);
+  await new Promise((r) => setTimeout(r, 200));
+  const t0 = performance.now();
+  n.kill('SIGTERM');
+  const e = await t.throwsAsync(pending);
+  const ms = performance.now() - t0;
+  t.regex(e?.message ?? '', /closed the connection without a reply/);
+  t.true(ms < 10_000, `rejected ${ms.toFixed(0)} ms after SIGTERM`);
+  t.is(await n.exited(), 0);
+  // And a request to a socket nobody serves fails at once (ECONNREFUSED or ENOENT), never hangs.
+  await t.throwsAsync(request(n.socket, { cmd: 'status' }, 60_000), { message: /ENOENT|ECONNREFUSED/ });
+});
