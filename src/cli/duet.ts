@@ -2,7 +2,6 @@
 // duet: one executable. `duet run` is the daemon; the other subcommands validate or talk to it.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig, formatIssue } from '../config/load.js';
 import { request } from '../control/client.js';
 import { DEFAULT_SOCKET, type Request } from '../control/protocol.js';
 import { formatEvent, formatOperator, formatReload, formatRestart, formatStatus } from './format.js';
@@ -61,7 +60,12 @@ async function ipvsConns(persistentConn: boolean, json: boolean): Promise<number
 
 /** `duet events`: print each event line until the daemon goes away or we are interrupted. */
 async function followEvents(socket: string, json: boolean): Promise<number> {
-  const reply = await request(socket, { cmd: 'events' }, 2 ** 31 - 1, (e) => console.log(json ? JSON.stringify(e) : formatEvent(e))).catch((e: unknown) => {
+  const print = (e: unknown): void => {
+    // `subscribed` (the stream is attached) is for scripts: --json passes it on, people see events only.
+    if (!json && (e as { type?: string }).type === 'subscribed') return;
+    console.log(json ? JSON.stringify(e) : formatEvent(e));
+  };
+  const reply = await request(socket, { cmd: 'events' }, 2 ** 31 - 1, print).catch((e: unknown) => {
     console.error(`duet: event stream from ${socket} ended: ${(e as Error).message}`);
     return undefined;
   });
@@ -200,6 +204,9 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       return (await import('../daemon/main.js')).runDaemon({ configFile: values.config, socket: values.socket, ...(values.pretty ? { pretty: true } : {}) });
     case 'check': {
+      // Only `check` reads a config here (`run` does in the daemon): the parser costs every other
+      // command its start-up time, seconds under emulation.
+      const { loadConfig, formatIssue } = await import('../config/load.js');
       const r = await loadConfig(values.config);
       if (!r.ok) { for (const i of r.error) console.error(formatIssue(i)); return 1; }
       const n = r.value.vrrp.instances.length;

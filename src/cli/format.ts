@@ -1,6 +1,5 @@
 // Human tables for CLI output.
-import type { DaemonStatus } from '../daemon/daemon.js';
-import type { ServiceView } from '../daemon/daemon.js';
+import type { DaemonStatus, ServiceView } from '../control/views.js';
 
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));

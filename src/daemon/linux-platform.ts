@@ -9,11 +9,12 @@ import { createRaw6Transport } from '../vrrp/raw6-transport.js';
 import { createGarpSender, type GarpSender } from '../vrrp/garp.js';
 import { IoError } from '../core/errors.js';
 import { IpvsClient } from '../ipvs/genl-client.js';
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync, renameSync, mkdirSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Platform } from './daemon.js';
-import type { Override } from './operator.js';
+import type { Platform } from './platform.js';
+import type { Override } from '../control/views.js';
 import { parseMarker } from './restart.js';
 
 /** The names come from the config schema's fixed list, never from input paths. */
@@ -51,6 +52,13 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
     watchLinks(cb) {
       return rtnl.watchLinks((e) => cb(e.name, e.type === 'new' && e.up && e.running),
         (e) => log.error({ err: e.message }, 'link watch failed'));
+    },
+    macAddress: (ifname) => readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim(),
+    runHook(argv, vars) {
+      const [file, ...args] = argv;
+      return new Promise((resolve, reject) => {
+        execFile(file!, args, { env: { ...process.env, ...vars }, timeout: 30_000 }, (e) => (e ? reject(e) : resolve()));
+      });
     },
     sendGarp: (ifname, address, mac) => garpSender().sendGarp(ifname, address, mac),
     sendUnsolicitedNa: (ifname, address, mac) => garpSender().sendUnsolicitedNa(ifname, address, mac),

@@ -34,7 +34,8 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
   // Reloads are queued so two SIGHUPs never interleave their diff-apply.
   let reloading: Promise<Reply> = Promise.resolve({ ok: true, result: null });
   const reload = (): Promise<Reply> => {
-    reloading = reloading.then(async (): Promise<Reply> => {
+    // A failed reload must not poison the queue: the next one runs on its own.
+    reloading = reloading.catch(() => undefined).then(async (): Promise<Reply> => {
       sd?.send(`RELOADING=1\nMONOTONIC_USEC=${process.hrtime.bigint() / 1000n}`);
       try {
         return await reloadOnce();
@@ -72,6 +73,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     }
   };
 
+  let started: Promise<void> = new Promise(() => {});
   // Stopping happens once, for a signal or for `duet restart`; the exit waits for the reply.
   let exit: ((code: number) => void) | undefined;
   let stopped: Promise<string[]> | undefined;
@@ -80,7 +82,8 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     log.info({ why, forRestart }, 'stopping');
     sd?.send('STOPPING=1');
     sd?.close();
-    stopped = daemon.stop(forRestart).finally(() => {
+    // A stop during start waits for the start to finish, so nothing is started after the stop.
+    stopped = started.catch(() => undefined).then(() => daemon.stop(forRestart)).finally(() => {
       // A restart's reply goes out first: the control client is waiting for it (see server.ts).
       const code = forRestart ? EXIT_RESTART : 0;
       if (forRestart) setTimeout(() => exit?.(code), 100);
@@ -95,6 +98,8 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
       case 'reload': return reload();
       case 'events': {
         const off = daemon.onEvent((e) => progress({ at: new Date().toISOString(), ...e }));
+        // The first line says the stream is attached: nothing after it is missed.
+        progress({ at: new Date().toISOString(), type: 'subscribed' });
         await closed;
         off();
         return { ok: true, result: null };
@@ -146,14 +151,10 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
   await syncMetrics(cfg);
   daemon.onReload = (c) => syncMetrics(c);
 
-  await daemon.start();
-  log.info({ config: o.configFile, socket: o.socket, instances: cfg.vrrp.instances.map((i) => i.name) }, 'duet started');
-  sd = systemd(log);
-  // READY once the initial state is applied (IPVS table reconciled, instances started).
-  sd.send(`READY=1\nSTATUS=${statusLine(daemon)}`);
-  daemon.onTransition(() => sd.send(`STATUS=${statusLine(daemon)}`));
-
-  return new Promise<number>((resolve) => {
+  // Signals are handled from before the start: a SIGTERM during it stops cleanly once it is
+  // done (never the default action, which would leave VIPs and the IPVS table behind), and a
+  // SIGHUP during it reloads after it.
+  const done = new Promise<number>((resolve) => {
     exit = (code: number): void => {
       server.close();
       statusServer?.close();
@@ -165,11 +166,24 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
       // Sockets and watchers may hold the loop open; the work is done once the log is out.
       log.flush(() => process.exit(code));
     };
-    const stop = (signal: string): void => { void stopping(signal, false).catch(() => []); };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => { void reload(); });
   });
+  const stop = (signal: string): void => { void stopping(signal, false).catch(() => []); };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    void started.then(() => reload()).then(
+      (r) => { if (!r.ok) log.warn({ code: r.error.code }, 'reload on SIGHUP failed'); },
+      (e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'reload on SIGHUP failed; running state kept'));
+  });
+
+  started = daemon.start();
+  await started;
+  log.info({ config: o.configFile, socket: o.socket, instances: cfg.vrrp.instances.map((i) => i.name) }, 'duet started');
+  sd = systemd(log);
+  // READY once the initial state is applied (IPVS table reconciled, instances started).
+  sd.send(`READY=1\nSTATUS=${statusLine(daemon)}`);
+  daemon.onTransition(() => sd.send(`STATUS=${statusLine(daemon)}`));
+  return done;
 }
 
 /**

@@ -6,16 +6,9 @@
 // Takeover is the mirror image: priority 254 with preemption on, so this backup takes over when
 // the master's lower-priority adverts stop holding it back.
 import type { InstanceSettings } from '../vrrp/instance.js';
+import type { Override } from '../control/views.js';
 
-export type OperatorMode = 'failover' | 'takeover' | 'maintenance';
-
-export interface Override {
-  mode: OperatorMode;
-  /** Survives reloads and restarts (kept in the state directory). */
-  sticky: boolean;
-  /** Wall-clock ms, for status. */
-  since: number;
-}
+export type { OperatorMode, Override } from '../control/views.js';
 
 /** The settings an instance runs with under an override. */
 export function withOverride(s: InstanceSettings, o: Override | undefined): InstanceSettings {

@@ -4,7 +4,7 @@
 // before the peer's Master_Down_Timer, restarted by the last advert, could run out. Late, or with
 // the instance changed in between, it starts as a fresh node would (backup first).
 import type { InstanceConfig } from '../config/schema.js';
-import type { Override } from './operator.js';
+import type { Override } from '../control/views.js';
 
 export interface RestartMarker {
   version: 1;

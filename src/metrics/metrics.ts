@@ -2,7 +2,7 @@
 // own counters and status, so nothing here sits on a hot path. Transitions are counted as they
 // happen (they carry a reason the status does not keep).
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import type { DaemonStatus, DuetEvent } from '../daemon/daemon.js';
+import type { DaemonStatus, DuetEvent } from '../control/views.js';
 import type { LatencyHistogram, ServiceStatus } from '../check/engine.js';
 import { LATENCY_BUCKETS_S } from '../check/engine.js';
 import type { Table, TableStats } from '../ipvs/model.js';

@@ -2,7 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Lab } from '../../src/lab/netns.js';
+import type { Lab } from '../../lab/netns.js';
 
 export const AGENT_SCRIPT = fileURLToPath(new URL('../netns/fixtures/agent.js', import.meta.url));
 

@@ -9,8 +9,8 @@
 // length and checksum for IP_HDRINCL senders); those paths are covered by unit tests.
 import test from 'ava';
 import { isDeepStrictEqual } from 'node:util';
-import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig, describeNodes, inject, type DuetNode } from '../../src/lab/duet-node.js';
+import { createLab, waitFor, type Lab } from '../../lab/netns.js';
+import { startDuet, pairConfig, describeNodes, inject, type DuetNode } from '../../lab/duet-node.js';
 import { encodeIpv4Vrrp } from '../../src/vrrp/codec.js';
 import { inetChecksum } from '../../src/vrrp/checksum.js';
 import type { Advert } from '../../src/vrrp/types.js';

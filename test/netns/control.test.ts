@@ -4,8 +4,8 @@
 // whose daemon goes away gets an error at once instead of waiting out its timeout.
 import { createConnection } from 'node:net';
 import test from 'ava';
-import { createLab, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig, describeNodes, cli, type DuetNode } from '../../src/lab/duet-node.js';
+import { createLab, waitFor, type Lab } from '../../lab/netns.js';
+import { startDuet, pairConfig, describeNodes, cli, type DuetNode } from '../../lab/duet-node.js';
 import { request } from '../../src/control/client.js';
 import type { Reply, Request } from '../../src/control/protocol.js';
 
@@ -83,8 +83,9 @@ test.serial('the CLI: refused restarts and status in a row, each within the dead
 test.serial('a client whose daemon stops mid-request gets an error at once, not at its timeout', async (t) => {
   const n = node!;
   // `events` stays open until the client hangs up; the daemon stopping closes it without a reply.
-  const pending = request(n.socket, { cmd: 'events' }, 60_000);
-  await new Promise((r) => setTimeout(r, 200));
+  let attached = false;
+  const pending = request(n.socket, { cmd: 'events' }, 60_000, (e) => { if ((e as { type?: string }).type === 'subscribed') attached = true; });
+  await waitFor(() => attached, { timeoutMs: 5000, intervalMs: 10, what: 'events stream attached' });
   const t0 = performance.now();
   n.kill('SIGTERM');
   const e = await t.throwsAsync(pending);

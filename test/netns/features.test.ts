@@ -2,8 +2,8 @@
 import test from 'ava';
 import { readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig, describeNodes, type DuetNode } from '../../src/lab/duet-node.js';
+import { createLab, waitFor, type Lab } from '../../lab/netns.js';
+import { startDuet, pairConfig, describeNodes, type DuetNode } from '../../lab/duet-node.js';
 import { request } from '../../src/control/client.js';
 
 const VIP = '192.0.2.100';
@@ -72,7 +72,7 @@ test.serial('track_script with a weight; notify hooks get instance, from, to, re
   writeFileSync(flag, '');
   rmSync(out, { force: true });
   t.teardown(() => { rmSync(flag, { force: true }); rmSync(out, { force: true }); });
-  const scripts = `  scripts:\n    chk_flag:\n      command: [/usr/bin/test, -f, ${flag}]\n      interval: 0.1\n      weight: -60\n      fall: 2\n      rise: 1\n`;
+  const scripts = `  scripts:\n    chk_flag:\n      command: [/usr/bin/test, -f, ${flag}]\n      interval: 0.1\n      timeout: 2\n      weight: -60\n      fall: 2\n      rise: 1\n`;
   const yaml = cfg('d1', 150, `      track_script: [chk_flag]\n      notify:\n        any: [/bin/sh, -c, 'echo "$@" >> ${out}', notify]\n`)
     .replace('vrrp:\n', `vrrp:\n${scripts}`);
   const d1 = await start('d1', yaml);

@@ -1,6 +1,6 @@
 // Gratuitous ARP and unsolicited NA move a client's neighbour entry to the new master.
 import test from 'ava';
-import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
+import { createLab, waitFor, type Lab } from '../../lab/netns.js';
 import { startAgent, type Agent } from '../helpers/agent.js';
 import { buildGarp, buildUnsolicitedNa } from '../../src/vrrp/garp.js';
 import { inetChecksum } from '../../src/vrrp/checksum.js';

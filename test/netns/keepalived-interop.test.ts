@@ -11,9 +11,9 @@
 // grep for when fed bad packets, and scenario (a) itself fails (t.try) when duet's packets are
 // wrong (v3 checksum without pseudo-header, v2 password mismatch).
 import test, { type ExecutionContext } from 'ava';
-import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig, describeNodes, inject, type DuetNode } from '../../src/lab/duet-node.js';
-import { startKeepalived, keepalivedConfig, type KeepalivedNode } from '../../src/lab/keepalived.js';
+import { createLab, waitFor, type Lab } from '../../lab/netns.js';
+import { startDuet, pairConfig, describeNodes, inject, type DuetNode } from '../../lab/duet-node.js';
+import { startKeepalived, keepalivedConfig, type KeepalivedNode } from '../../lab/keepalived.js';
 import { encodeIpv4Vrrp } from '../../src/vrrp/codec.js';
 import type { Advert } from '../../src/vrrp/types.js';
 

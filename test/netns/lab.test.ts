@@ -1,6 +1,6 @@
 // The lab helper itself: stale cleanup, exec/spawn, destroy (twice), waitFor.
 import test from 'ava';
-import { createLab, listNetns, run, waitFor } from '../../src/lab/netns.js';
+import { createLab, listNetns, run, waitFor } from '../../lab/netns.js';
 
 const root = process.getuid?.() === 0;
 // Tests share the lab and its agents: one at a time, whatever the command line says.

@@ -4,8 +4,8 @@
 // stream shows a manual failover as it happens. A reload that turns metrics off closes the port.
 import { spawn } from 'node:child_process';
 import test from 'ava';
-import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig, DUET_CLI, type DuetNode } from '../../src/lab/duet-node.js';
+import { createLab, waitFor, type Lab } from '../../lab/netns.js';
+import { startDuet, pairConfig, DUET_CLI, type DuetNode } from '../../lab/duet-node.js';
 
 let lab: Lab;
 const nodes: DuetNode[] = [];
@@ -72,7 +72,8 @@ test.serial('metrics and events of a live pair', async (t) => {
   t.teardown(() => { ev.kill('SIGKILL'); });
   const lines: Array<Record<string, unknown>> = [];
   ev.stdout.setEncoding('utf8').on('data', (d: string) => { for (const l of d.split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>); });
-  await new Promise((r) => setTimeout(r, 1000)); // the CLI process connects
+  // The stream's first line says it is attached: from then on no event is missed.
+  await waitFor(() => lines.some((l) => l['type'] === 'subscribed'), { timeoutMs: 15_000, intervalMs: 20, what: 'duet events attached' });
   const fo = spawn(process.execPath, [DUET_CLI, 'failover', '-s', m1.socket], { stdio: 'ignore' });
   await new Promise((r) => fo.once('exit', r));
   await waitFor(() => lines.some((l) => l['type'] === 'transition' && l['to'] === 'backup'), { timeoutMs: 3000, what: 'transition event' });

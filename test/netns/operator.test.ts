@@ -6,8 +6,8 @@
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import test from 'ava';
-import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig, describeNodes, cli, DUET_CLI, type DuetNode } from '../../src/lab/duet-node.js';
+import { createLab, waitFor, type Lab } from '../../lab/netns.js';
+import { startDuet, pairConfig, describeNodes, cli, DUET_CLI, type DuetNode } from '../../lab/duet-node.js';
 
 let lab: Lab;
 const nodes: DuetNode[] = [];

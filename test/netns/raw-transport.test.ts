@@ -1,6 +1,6 @@
 // Raw VRRP transport against the real kernel: three hosts on a bridge, adapters in agents.
 import test from 'ava';
-import { createLab, type Lab } from '../../src/lab/netns.js';
+import { createLab, type Lab } from '../../lab/netns.js';
 import { startAgent, type Agent, type AgentEvent } from '../helpers/agent.js';
 import { parseReceivedIpv4 } from '../../src/vrrp/raw-transport.js';
 import { encodeIpv4Packet } from '../../src/vrrp/ipv4-header.js';

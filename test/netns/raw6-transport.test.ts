@@ -6,7 +6,7 @@ import test from 'ava';
 import type { ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
+import { createLab, waitFor, type Lab } from '../../lab/netns.js';
 import { decodeAdvert, encodeAdvert } from '../../src/vrrp/codec.js';
 import { formatIpv6 } from '../../src/core/addr.js';
 import type { Advert } from '../../src/vrrp/types.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLab, run, type Lab } from '../../src/lab/netns.js';
+import { createLab, run, type Lab } from '../../lab/netns.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/duet.js', import.meta.url));
 const root = process.getuid?.() === 0;

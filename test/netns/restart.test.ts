@@ -5,9 +5,9 @@
 // a fresh node: the peer has taken over, and the old master preempts back as usual.
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
-import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig, describeNodes, cli, type DuetNode } from '../../src/lab/duet-node.js';
-import { captureVrrp, watchAddresses, sleep, cleanupAll } from '../../src/lab/lab.js';
+import { createLab, waitFor, type Lab } from '../../lab/netns.js';
+import { startDuet, pairConfig, describeNodes, cli, type DuetNode } from '../../lab/duet-node.js';
+import { captureVrrp, watchAddresses, sleep, cleanupAll } from '../../lab/lab.js';
 
 // The daemons here are not systemd's: `duet restart` must be told a supervisor restarts them.
 delete process.env['INVOCATION_ID'];
@@ -27,9 +27,9 @@ test.afterEach.always(async (t) => {
 });
 test.after.always(async () => { await cleanupAll(); await lab?.destroy(); });
 
-// 2 s adverts (v3): the peer waits 3 x 2 s + skew without adverts; a restart has 2.5 x 2 s (a
+// 3 s adverts (v3): the peer waits 3 x 3 s + skew without adverts; a restart has 2.5 x 3 s (a
 // loaded machine can take 2-3 s to start node).
-const ADVERT_S = 2;
+const ADVERT_S = 3;
 const WINDOW_MS = 2.5 * ADVERT_S * 1000;
 const config = (host: 'r1' | 'r2', priority: number, advertInt = ADVERT_S): string => pairConfig(host, { ifname: lab.host(host).ifname, priority, advertInt });
 
@@ -127,20 +127,20 @@ test.serial('v3: a reload that changes advert_int applies in place; the backup a
   const [r1, r2] = await pair();
   const cap = await captureVrrp(lab, 'r2');
   const before = [r1.transitions().length, r2.transitions().length];
-  writeFileSync(r1.configFile, config('r1', 150, 5));
-  writeFileSync(r2.configFile, config('r2', 100, 5));
+  writeFileSync(r1.configFile, config('r1', 150, 6));
+  writeFileSync(r2.configFile, config('r2', 100, 6));
   const t0 = Date.now();
   for (const n of [r1, r2]) {
     const r = await cli(n, ['reload', '--json']);
     t.is(r.code, 0, r.stderr);
     t.deepEqual((JSON.parse(r.stdout) as { updated: string[] }).updated, ['VI_1']);
   }
-  // Long enough for the old Master_Down_Interval (6.8 s) to pass: the backup must be using the
-  // new one (3 x 5 s + skew) learned from the adverts.
-  await sleep(11_000);
+  // Long enough for the old Master_Down_Interval (3 x 3 s + skew, 10.8 s) to pass: the backup
+  // must be using the new one (3 x 6 s + skew) learned from the adverts.
+  await sleep(13_000);
   const adverts = cap.from('192.0.2.11', t0, Date.now());
   t.true(adverts.length >= 2, `adverts: ${adverts.length}`);
-  t.is(adverts.at(-1)?.intervalMs, 5000);
+  t.is(adverts.at(-1)?.intervalMs, 6000);
   t.deepEqual([r1.transitions().length, r2.transitions().length], before, 'no transition on either node');
   t.is((await r2.instance('VI_1'))?.state, 'backup');
   cap.proc.kill();

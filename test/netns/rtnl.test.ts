@@ -1,6 +1,6 @@
 // rtnetlink adapter against the real kernel, in a namespace.
 import test from 'ava';
-import { createLab, run, waitFor, type Lab } from '../../src/lab/netns.js';
+import { createLab, run, waitFor, type Lab } from '../../lab/netns.js';
 import { startAgent, type Agent, type AgentEvent } from '../helpers/agent.js';
 import type { AddressInfo, LinkEvent, LinkInfo } from '../../src/netlink/rtnl.js';
 

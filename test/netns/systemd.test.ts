@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { createLab, waitFor, type Lab } from '../../src/lab/netns.js';
-import { startDuet, pairConfig } from '../../src/lab/duet-node.js';
+import { createLab, waitFor, type Lab } from '../../lab/netns.js';
+import { startDuet, pairConfig } from '../../lab/duet-node.js';
 import { createNotifier, listenNotify, watchdogMs } from '../../src/systemd/notify.js';
 
 let lab: Lab;

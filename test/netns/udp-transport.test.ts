@@ -1,6 +1,6 @@
 // UDP VRRP transport (duet-to-duet) against the real kernel.
 import test from 'ava';
-import { createLab, type Lab } from '../../src/lab/netns.js';
+import { createLab, type Lab } from '../../lab/netns.js';
 import { startAgent, type Agent, type AgentEvent } from '../helpers/agent.js';
 
 const root = process.getuid?.() === 0;

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { FakeClock } from '../../src/core/clock.js';
+import { FakeClock } from '../fakes/fake-clock.js';
 import { scheduleAnnouncements } from '../../src/daemon/announce.js';
 
 test('announce: burst now, second burst after delay, refresh, and cancel stops everything', (t) => {

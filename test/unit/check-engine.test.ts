@@ -3,7 +3,7 @@
 // server, reload keeping health. The checkers themselves are tested against real servers in
 // check-*.test.ts; the kernel side in test/vm.
 import test from 'ava';
-import { FakeClock } from '../../src/core/clock.js';
+import { FakeClock } from '../fakes/fake-clock.js';
 import { formatIssue, parseConfig } from '../../src/config/load.js';
 import type { VirtualServerConfig } from '../../src/config/schema.js';
 import { CheckEngine, type CheckEvent } from '../../src/check/engine.js';

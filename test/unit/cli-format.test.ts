@@ -1,6 +1,6 @@
 import test from 'ava';
 import { formatReload, formatStatus } from '../../src/cli/format.js';
-import type { DaemonStatus } from '../../src/daemon/daemon.js';
+import type { DaemonStatus } from '../../src/control/views.js';
 
 const status = (ipvs: DaemonStatus['ipvs']): DaemonStatus & { nowMs: number } => ({
   node: 'lb1', nowMs: 12_500, unmatched: {}, tracking: {}, ipvs, operator: {}, maintenance: false, serverOverrides: [], sync: undefined,

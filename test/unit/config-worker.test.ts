@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { loadConfig } from '../../src/config/load.js';
 import { OFF_THREAD_MIN_BYTES, loadConfigOffThread } from '../../src/config/load-worker.js';
-import { PROJECT_ROOT } from '../../src/lab/vm.js';
+import { PROJECT_ROOT } from '../../lab/vm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'duet-cfgw-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,32 +1,11 @@
 // The reconciler against an in-memory kernel: minimal writes, zero on a second run, failures
 // reported with the exact object, unmanaged services untouched.
 import test from 'ava';
-import { reconcile, type IpvsKernel } from '../../src/ipvs/reconciler.js';
-import { applyOps, type Op } from '../../src/ipvs/diff.js';
+import { reconcile } from '../../src/ipvs/reconciler.js';
+import { MemKernel } from '../fakes/mem-kernel.js';
 import { desiredTable } from '../../src/ipvs/desired.js';
 import { parseConfig } from '../../src/config/load.js';
-import { serviceKey, type Service, type Table, type Destination } from '../../src/ipvs/model.js';
-
-/** A fake kernel that applies each call with the pure applyOps, and can be told to fail. */
-class MemKernel implements IpvsKernel {
-  table: Table = new Map();
-  writes = 0;
-  failOn: ((op: Op) => string | undefined) | undefined;
-  private do(op: Op): Promise<void> {
-    this.writes++;
-    const e = this.failOn?.(op);
-    if (e) return Promise.reject(new Error(e));
-    this.table = applyOps(this.table, [op]);
-    return Promise.resolve();
-  }
-  async dump() { return { table: this.table }; }
-  addService(svc: Service) { return this.do({ op: 'add-svc', svc }); }
-  editService(svc: Service) { return this.do({ op: 'edit-svc', svc, old: this.table.get(serviceKey(svc))! }); }
-  delService(svc: Service) { return this.do({ op: 'del-svc', svc }); }
-  addDest(svc: Service, dest: Destination) { return this.do({ op: 'add-dest', svc, dest }); }
-  editDest(svc: Service, dest: Destination) { return this.do({ op: 'edit-dest', svc, dest, old: dest }); }
-  delDest(svc: Service, dest: Destination) { return this.do({ op: 'del-dest', svc, dest }); }
-}
+import type { Table } from '../../src/ipvs/model.js';
 
 function table(yaml: string): Table {
   const r = parseConfig(`vrrp:\n  instances:\n    - { name: VI_1, interface: eth0, vrid: 51, virtual_ipaddress: [192.0.2.100/24] }\nvirtual_servers:\n${yaml}`, 'test.yaml');

@@ -1,20 +1,13 @@
 // VrrpInstance on a fake clock and an in-memory transport: the wiring between FSM, codec,
 // receive checks, VIP sequencing and counters, without sockets.
 import test from 'ava';
-import { EventEmitter } from 'node:events';
+import { MemTransport } from '../fakes/mem-transport.js';
 import { pino } from 'pino';
-import { FakeClock } from '../../src/core/clock.js';
+import { FakeClock } from '../fakes/fake-clock.js';
 import { VrrpInstance, type InstanceSettings } from '../../src/vrrp/instance.js';
 import { encodeAdvert, decodeAdvert } from '../../src/vrrp/codec.js';
 import type { VrrpTransport, TransportRinfo } from '../../src/vrrp/transport.js';
 import type { Advert } from '../../src/vrrp/types.js';
-
-class MemTransport extends EventEmitter {
-  readonly srcAddress = '192.0.2.11';
-  sent: { bytes: Uint8Array; dst: string }[] = [];
-  async send(payload: Uint8Array, dst: string): Promise<void> { this.sent.push({ bytes: payload, dst }); }
-  close(): void {}
-}
 
 function setup(o: Partial<InstanceSettings> = {}) {
   const clock = new FakeClock();

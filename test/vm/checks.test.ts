@@ -6,7 +6,7 @@
 // answering 50% halves the weight, "drain" sets 0.
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
-import { runInVm, type VmResult } from '../../src/lab/vm.js';
+import { runInVm, type VmResult, describeVm } from '../../lab/vm.js';
 
 // Generous time-outs: under TCG a cold node process can take a second to answer its first request.
 const CHECK = '{ type: http, path: /health, status: [200], interval: 1, timeout: 0.9, rise: 2, fall: 2 }';
@@ -90,7 +90,7 @@ done
 for n in 1 2 3; do for i in $(seq 1 100); do grep -q listening /tmp/lab/rs$n.log && break; sleep 0.1; done; done
 echo 50% > /tmp/lab/rs1.agent
 
-ip netns exec d node dist/src/cli/duet.js run -c /tmp/lab/duet.yaml -s /tmp/lab/duet.sock > /tmp/lab/log 2>&1 &
+ip netns exec d node build/src/cli/duet.js run -c /tmp/lab/duet.yaml -s /tmp/lab/duet.sock > /tmp/lab/log 2>&1 &
 duet=$!
 t0=$(date +%s%N)
 ms() { echo $(( ($(date +%s%N) - t0) / 1000000 )); }
@@ -149,7 +149,7 @@ echo "back after $(( $(ms) - t )) ms (incl. node start)"
 table
 
 section status
-ip netns exec d node dist/src/cli/duet.js status -s /tmp/lab/duet.sock
+ip netns exec d node build/src/cli/duet.js status -s /tmp/lab/duet.sock
 section stop
 kill -TERM $duet; wait $duet; echo "exit=$?"
 section log
@@ -158,6 +158,7 @@ section end
 `;
 
 let vm: VmResult;
+test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
 const part = (name: string): string => {
   const m = new RegExp(`=== ${name}\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(vm.stdout);
   return m ? m[1]! : '';

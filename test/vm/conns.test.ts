@@ -6,7 +6,7 @@
 // The byte-for-byte check including expire is the unit test on the fixture captured from this
 // same lab (test/unit/ipvs-conns.test.ts).
 import test from 'ava';
-import { runInVm, type VmResult } from '../../src/lab/vm.js';
+import { runInVm, type VmResult, describeVm } from '../../lab/vm.js';
 
 const JOB = String.raw`
 set -eu
@@ -22,7 +22,7 @@ ip -n c link set c0 up; ip -n d link set d0 up; ip -n d link set d1 up; ip -n r 
 ip -n r route add default via 10.0.2.1; ip -n r -6 route add default via fd00:2::1
 ip netns exec d sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 section empty
-ip netns exec d node dist/src/cli/duet.js ipvs conns
+ip netns exec d node build/src/cli/duet.js ipvs conns
 ip netns exec d ipvsadm -A -t 10.0.1.1:80 -s rr
 ip netns exec d ipvsadm -a -t 10.0.1.1:80 -r 10.0.2.2:8080 -m
 ip netns exec d ipvsadm -A -t 10.0.1.1:443 -s rr -p 300
@@ -68,22 +68,23 @@ sleep 0.3
 section before
 ip netns exec d ipvsadm -Lnc
 section duet
-ip netns exec d node dist/src/cli/duet.js ipvs conns
+ip netns exec d node build/src/cli/duet.js ipvs conns
 section after
 ip netns exec d ipvsadm -Lnc
 section duet-pc
-ip netns exec d node dist/src/cli/duet.js ipvs conns --persistent-conn
+ip netns exec d node build/src/cli/duet.js ipvs conns --persistent-conn
 section ipvsadm-pc
 ip netns exec d ipvsadm -Lnc --persistent-conn
 section json
-ip netns exec d node dist/src/cli/duet.js ipvs conns --json
+ip netns exec d node build/src/cli/duet.js ipvs conns --json
 section noipvs
 ip netns add x
-ip netns exec x node dist/src/cli/duet.js ipvs conns --json | head -c 200 || true
+ip netns exec x node build/src/cli/duet.js ipvs conns --json | head -c 200 || true
 section end
 `;
 
 let vm: VmResult;
+test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
 const part = (name: string): string => {
   const m = new RegExp(`=== ${name}\\n([\\s\\S]*?)(?:=== |$)`).exec(vm.stdout);
   return m ? m[1]! : '';

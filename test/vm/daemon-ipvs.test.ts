@@ -3,7 +3,7 @@
 // what ipvsadm prints; a weight change is one write, an unchanged reload none; a service someone
 // else added is left alone, also when a managed one is removed.
 import test from 'ava';
-import { runInVm, type VmResult } from '../../src/lab/vm.js';
+import { runInVm, type VmResult, describeVm } from '../../lab/vm.js';
 
 // Every scheduler, with the three forwarding methods in turn; the second real server goes away
 // with the web service in the last reload (a removed real server is one del-dest each).
@@ -57,8 +57,9 @@ cat > /tmp/duet/duet.yaml <<'YAML'
 ${CONFIG(3, true)}
 YAML
 # Wait for the Nth log line containing a phrase (the daemon logs one per reconcile).
-waitlog() { for i in $(seq 1 300); do [ "$(grep -c "$1" /tmp/duet/log || true)" -ge "$2" ] && return 0; sleep 0.1; done; echo "timeout waiting for $1 x$2"; cat /tmp/duet/log; exit 3; }
-ip netns exec d node dist/src/cli/duet.js run -c /tmp/duet/duet.yaml -s /tmp/duet/duet.sock > /tmp/duet/log 2>&1 &
+# Time-based (180 s): duet's start alone takes 20-90 s under emulation, and each grep costs a process start.
+waitlog() { local until=$(( $(date +%s) + 180 )); until [ "$(grep -c "$1" /tmp/duet/log || true)" -ge "$2" ]; do [ $(date +%s) -ge $until ] && { echo "timeout waiting for $1 x$2"; cat /tmp/duet/log; exit 3; }; sleep 0.1; done; }
+ip netns exec d node build/src/cli/duet.js run -c /tmp/duet/duet.yaml -s /tmp/duet/duet.sock > /tmp/duet/log 2>&1 &
 pid=$!
 waitlog '"IPVS table' 1
 section first
@@ -69,7 +70,7 @@ section sysctls
 ip netns exec d sysctl net.ipv4.vs.sloppy_tcp net.ipv4.vs.conn_reuse_mode net.ipv4.vs.expire_nodest_conn
 sysctl net.ipv4.vs.sloppy_tcp
 section duet-list
-ip netns exec d node dist/src/cli/duet.js ipvs list
+ip netns exec d node build/src/cli/duet.js ipvs list
 section weight
 sed -i 's/weight: 3/weight: 5/' /tmp/duet/duet.yaml
 kill -HUP $pid; waitlog '"IPVS table' 2
@@ -93,6 +94,7 @@ section end
 `;
 
 let vm: VmResult;
+test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
 const part = (name: string): string => {
   const m = new RegExp(`=== ${name}\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(vm.stdout);
   return m ? m[1]! : '';

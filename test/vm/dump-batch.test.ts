@@ -4,7 +4,7 @@
 // process inside (the job below, in a network namespace) printing one JSON object; the
 // assertions are here.
 import test from 'ava';
-import { runInVm, PROJECT_ROOT, type VmResult } from '../../src/lab/vm.js';
+import { runInVm, PROJECT_ROOT, type VmResult, describeVm } from '../../lab/vm.js';
 
 const N_SVC = 200;
 const N_DEST = 10;
@@ -35,7 +35,7 @@ function restoreText(): string {
 
 // Runs in the VM. Serialises dumps with their Maps as arrays, in the kernel's order.
 const JOB_JS = String.raw`
-const D = process.env.DUET_ROOT + '/dist/src';
+const D = process.env.DUET_ROOT + '/build/src';
 const { IpvsClient, serviceIdOf } = await import(D + '/ipvs/genl-client.js');
 const { GenlSocket, loadGenlBatchAddon } = await import(D + '/netlink/genl.js');
 const codec = await import(D + '/ipvs/genl-codec.js');
@@ -92,7 +92,7 @@ console.log(JSON.stringify(out));
 
 // Runs in the VM as nobody.
 const EPERM_JS = String.raw`
-const { IpvsClient } = await import(process.env.DUET_ROOT + '/dist/src/ipvs/genl-client.js');
+const { IpvsClient } = await import(process.env.DUET_ROOT + '/build/src/ipvs/genl-client.js');
 const out = {};
 for (const [name, nativeBatch] of [['fast', true], ['slow', false]]) {
   const c = await IpvsClient.open({ nativeBatch });
@@ -143,6 +143,7 @@ interface Out {
 }
 
 let vm: VmResult;
+test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
 let out: Out;
 let eperm: { fast: ErrInfo | null; slow: ErrInfo | null };
 

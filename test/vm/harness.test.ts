@@ -3,7 +3,7 @@
 // stderr come back; a third that a hung VM is killed and reported. Root and qemu required
 // (scripts/setup.sh installs qemu and prepares the kernel); nothing here is skipped.
 import test from 'ava';
-import { runInVm, VmError, type VmResult } from '../../src/lab/vm.js';
+import { runInVm, VmError, type VmResult, describeVm } from '../../lab/vm.js';
 
 // Sections are printed as "=== name" so each test reads its own part of the one VM's output.
 const JOB = String.raw`
@@ -26,7 +26,7 @@ ip netns exec lvs ipvsadm -A -t 192.0.2.100:443 -s sh && grep -o '^ip_vs_sh ' /p
 section node
 node -e 'const fs = require("node:fs"); console.log(JSON.stringify({ version: process.version, release: require("node:os").release(), ipvs: fs.existsSync("/proc/net/ip_vs"), cwd: process.cwd() }))'
 section duet
-node dist/src/cli/duet.js check -c conf/duet.yaml
+node build/src/cli/duet.js check -c conf/duet.yaml
 echo "rc=$?"
 section end
 `;
@@ -45,6 +45,7 @@ function sections(stdout: string): Map<string, string> {
 }
 
 let vm: VmResult;
+test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
 let part: Map<string, string>;
 
 test.before(async () => {

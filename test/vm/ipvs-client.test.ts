@@ -3,14 +3,14 @@
 // and printing one JSON object with what the client returned and what ipvsadm (the independent
 // oracle) printed at the same points; the assertions are here.
 import test from 'ava';
-import { runInVm, type VmResult } from '../../src/lab/vm.js';
+import { runInVm, type VmResult, describeVm } from '../../lab/vm.js';
 import { sameTable, type Destination, type Service, type Stats, type DestStats } from '../../src/ipvs/model.js';
 import { desiredTable, tableFromJson, VM_SCHEDULERS } from './fixtures/ipvs-client-table.js';
 
 const JOB = String.raw`
 ip netns add lvs && ip -n lvs link set lo up || exit 1
 t0=${'$'}{EPOCHREALTIME/./}
-ip netns exec lvs node dist/test/vm/fixtures/ipvs-client-job.js
+ip netns exec lvs node build/test/vm/fixtures/ipvs-client-job.js
 rc=$?
 echo "node process: $(( (${'$'}{EPOCHREALTIME/./} - t0) / 1000 )) ms" >&2
 # IPVS is per namespace: the root namespace of the VM saw none of it.
@@ -39,6 +39,7 @@ interface Out {
 }
 
 let vm: VmResult;
+test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
 let out: Out;
 
 test.before(async () => {

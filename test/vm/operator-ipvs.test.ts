@@ -4,7 +4,7 @@
 // and finishes when they close; a drain that cannot finish in time says how many are left.
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
-import { runInVm, type VmResult } from '../../src/lab/vm.js';
+import { runInVm, type VmResult, describeVm } from '../../lab/vm.js';
 
 const CONFIG = `
 node: { name: lb1 }
@@ -53,8 +53,8 @@ for n in 1 2; do
   ip -n rs$n addr add 10.0.2.2$n/24 dev eth0 && ip -n rs$n link set eth0 up && ip -n rs$n route add default via 10.0.2.1
   ip netns exec rs$n node /tmp/lab/echo.mjs 10.0.2.2$n > /tmp/lab/rs$n.log 2>&1 &
 done
-duet() { ip netns exec d node dist/src/cli/duet.js "$@" -s /tmp/lab/duet.sock 2>&1; }
-ip netns exec d node dist/src/cli/duet.js run -c /tmp/lab/duet.yaml -s /tmp/lab/duet.sock > /tmp/lab/log 2>&1 &
+duet() { ip netns exec d node build/src/cli/duet.js "$@" -s /tmp/lab/duet.sock 2>&1; }
+ip netns exec d node build/src/cli/duet.js run -c /tmp/lab/duet.yaml -s /tmp/lab/duet.sock > /tmp/lab/log 2>&1 &
 dpid=$!
 waitfor() { local i; for i in $(seq 1 $(($1 * 10))); do if eval "$2"; then return 0; fi; sleep 0.1; done; return 1; }
 table() { ip netns exec d ipvsadm -Ln; }
@@ -106,6 +106,7 @@ section end
 `;
 
 let vm: VmResult;
+test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
 const part = (name: string): string => {
   const m = new RegExp(`=== ${name}\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(vm.stdout);
   return m ? m[1]! : '';

@@ -2,12 +2,13 @@
 // test file runs here inside the VM (Debian kernel, ipip loadable), where its TUN test must run
 // and pass (DUET_REQUIRE_IPIP makes the file register it even if the probe disagreed).
 import test from 'ava';
-import { runInVm, type VmResult } from '../../src/lab/vm.js';
+import { runInVm, type VmResult, describeVm } from '../../lab/vm.js';
 
 let vm: VmResult;
+test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
 test.before(async (t) => {
   t.timeout(300_000);
-  vm = await runInVm("DUET_REQUIRE_IPIP=1 npx ava --serial --verbose dist/test/netns/realserver.test.js 2>&1; echo \"ava-exit=$?\"", { timeoutMs: 240_000 });
+  vm = await runInVm("DUET_REQUIRE_IPIP=1 npx ava --serial --verbose build/test/netns/realserver.test.js 2>&1; echo \"ava-exit=$?\"", { timeoutMs: 240_000 });
 });
 
 test('the realserver netns tests pass in the VM, the TUN one included', (t) => {

@@ -12,8 +12,8 @@
 // a second (the netns test), within 2.5 intervals of 1 s.
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
-import { runInVm, type VmResult } from '../../src/lab/vm.js';
-import { VM_LAN, VM_SHELL, vmSection } from '../../src/lab/vm-shell.js';
+import { runInVm, type VmResult, describeVm } from '../../lab/vm.js';
+import { VM_LAN, VM_SHELL, vmSection } from '../../lab/vm-shell.js';
 
 const LONG_ADVERT_S = 40;
 const SESSIONS = 20;
@@ -107,7 +107,7 @@ ip netns exec rs1 node /tmp/lab/echo.mjs > /tmp/lab/rs1.log 2>&1 &
 # The supervisor: what systemd's Restart=on-failure + RestartForceExitStatus=75 does.
 supervise() { # node
   while :; do
-    ip netns exec $1 node dist/src/cli/duet.js run -c /tmp/lab/$1.yaml -s /tmp/lab/$1/duet.sock >> /tmp/lab/$1.log 2>&1
+    ip netns exec $1 node build/src/cli/duet.js run -c /tmp/lab/$1.yaml -s /tmp/lab/$1/duet.sock >> /tmp/lab/$1.log 2>&1
     rc=$?; echo "{\"msg\":\"supervisor: exit $rc\",\"at\":$(ms)}" >> /tmp/lab/$1.log
     [ $rc = 75 ] || break
   done
@@ -115,7 +115,7 @@ supervise() { # node
 # Not on the job's stdout: the VM's job ends when its output closes.
 supervise d1 > /dev/null 2>&1 &
 supervise d2 > /dev/null 2>&1 &
-duet() { local n=$1; shift; ip netns exec $n node dist/src/cli/duet.js "$@" -s /tmp/lab/$n/duet.sock 2>&1; }
+duet() { local n=$1; shift; ip netns exec $n node build/src/cli/duet.js "$@" -s /tmp/lab/$n/duet.sock 2>&1; }
 waitfor 180 'ip -n d1 addr show eth0 | grep -q 192.0.2.100' || fail "d1 never master"
 waitfor 120 'grep -q "sync daemon started" /tmp/lab/d2.log' || fail "d2 not up"
 waitfor 30 'grep -q listening /tmp/lab/rs1.log' || fail "echo server not up"
@@ -169,6 +169,7 @@ section end
 `;
 
 let vm: VmResult;
+test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
 const part = (name: string): string => vmSection(vm.stdout, name);
 const lines = (name: string): Record<string, unknown>[] => part(name).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 

@@ -8,7 +8,8 @@
 // batch of 120 sessions opened through d2 must survive that return too.
 import { readFileSync, writeFileSync } from 'node:fs';
 import test from 'ava';
-import { describe, replaySurvival, runSurvival, type Mode, type OptionResult, type SurvivalResult, type SyncOption } from '../../src/lab/survival.js';
+import { describe, replaySurvival, runSurvival, type Mode, type OptionResult, type SurvivalResult, type SyncOption } from '../../lab/survival.js';
+import { describeVm } from '../../lab/vm.js';
 
 const SESSIONS = 120;
 /**
@@ -45,12 +46,16 @@ function run(mode: Mode): Promise<SurvivalResult> {
     p = runSurvival({ mode, sessions: SESSIONS, failback }).then((r) => {
       const dump = process.env['DUET_VM_DUMP'];
       if (dump) writeFileSync(`${dump}.${mode}`, `${r.vm.stdout}\n--- stderr\n${r.vm.stderr}`);
+      finished.set(mode, r);
       return r;
     });
     runs.set(mode, p);
   }
   return p;
 }
+
+const finished = new Map<string, SurvivalResult>();
+test.afterEach.always((t) => { if (!t.passed) for (const [m, r] of finished) t.log(`${m}: ${describeVm(r.vm)}`); });
 
 // Both modes' VMs start at once: each is one emulated CPU, and the host has two cores, so the
 // file takes about as long as one mode.

@@ -6,8 +6,8 @@
 // connection carries on through the new master.
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
-import { runInVm, type VmResult } from '../../src/lab/vm.js';
-import { VM_LAN, VM_SHELL, vmSection } from '../../src/lab/vm-shell.js';
+import { runInVm, type VmResult, describeVm } from '../../lab/vm.js';
+import { VM_LAN, VM_SHELL, vmSection } from '../../lab/vm-shell.js';
 
 const CONFIG = (name: string, priority: number) => `
 node: { name: ${name} }
@@ -52,9 +52,9 @@ ip netns exec rs1 node /tmp/lab/echo.mjs > /tmp/lab/rs1.log 2>&1 &
 # Each director has its own state directory (the socket's).
 for n in d1 d2; do
   mkdir -p /tmp/lab/$n
-  ip netns exec $n node dist/src/cli/duet.js run -c /tmp/lab/$n.yaml -s /tmp/lab/$n/duet.sock > /tmp/lab/$n.log 2>&1 &
+  ip netns exec $n node build/src/cli/duet.js run -c /tmp/lab/$n.yaml -s /tmp/lab/$n/duet.sock > /tmp/lab/$n.log 2>&1 &
 done
-duet() { local n=$1; shift; ip netns exec $n node dist/src/cli/duet.js "$@" -s /tmp/lab/$n/duet.sock 2>&1; }
+duet() { local n=$1; shift; ip netns exec $n node build/src/cli/duet.js "$@" -s /tmp/lab/$n/duet.sock 2>&1; }
 daemons() { ip netns exec $1 ipvsadm -L --daemon; }
 waitfor 120 'grep -q "sync daemon started" /tmp/lab/d1.log && grep -q "sync daemon started" /tmp/lab/d2.log' || fail "duet not up"
 waitfor 30 'ip -n d1 addr show eth0 | grep -q 192.0.2.100 && daemons d1 | grep -q master' || fail "d1 never master with a master daemon"
@@ -99,6 +99,7 @@ section end
 `;
 
 let vm: VmResult;
+test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
 const part = (name: string): string => vmSection(vm.stdout, name);
 
 test.before(async (t) => {

@@ -14,7 +14,7 @@
 //   reload is only edit-dest/add-dest (no service deleted or re-added).
 // The client is one bash per run using /dev/tcp, so 100 requests cost no process starts in the VM.
 import test from 'ava';
-import { runInVm, VIP_HTTP_CLIENT, type VmResult } from '../../src/lab/vm.js';
+import { runInVm, VIP_HTTP_CLIENT, type VmResult, describeVm } from '../../lab/vm.js';
 
 interface Phase {
   sched: 'rr' | 'wrr';
@@ -249,7 +249,7 @@ server t2 rs2 198.51.100.22 tun ${TUN_PORT}
 mark setup-done
 
 section daemon
-ip netns exec d node dist/src/cli/duet.js run -c /tmp/lab/duet.yaml -s /tmp/lab/duet.sock > /tmp/lab/log 2>&1 &
+ip netns exec d node build/src/cli/duet.js run -c /tmp/lab/duet.yaml -s /tmp/lab/duet.sock > /tmp/lab/log 2>&1 &
 pid=$!
 # Node starts slowly under emulation: 16-26 s to the first reconcile on a quiet machine, over 30 s
 # on a busy one (node -e 0 alone took 2.6 s at load 6).
@@ -336,6 +336,7 @@ section end
 `.replace(/\\\$\{/g, '${');
 
 let vm: VmResult;
+test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
 const part = (name: string): string => {
   const m = new RegExp(`=== ${name}\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(vm.stdout);
   return m ? m[1]! : '';

@@ -1,7 +1,7 @@
 // `npm run bench:ipvs`: programming a large IPVS table, duet's reconciler vs ipvsadm -R, side by
 // side in one run, on a real kernel.
 //
-//   node dist/src/lab/bench-ipvs.js [--services N] [--dests N] [--repeat N] [--mem MB]
+//   node build/lab/bench-ipvs.js [--services N] [--dests N] [--repeat N] [--mem MB]
 //
 // The host kernel has no IPVS, so the host side boots a VM (test/helpers/vm.ts) and runs this
 // same file inside with --inner, in a fresh network namespace, in ONE node process (its start is
@@ -24,9 +24,9 @@ import { scriptArgs } from './args.js';
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { NO_FLAGS, serviceKey, destKey, sameTable, ipv4MaskFromLen, type Destination, type Service, type Table } from '../ipvs/model.js';
-import { diff } from '../ipvs/diff.js';
-import { reconcile, describeOp, type IpvsKernel } from '../ipvs/reconciler.js';
+import { NO_FLAGS, serviceKey, destKey, sameTable, ipv4MaskFromLen, type Destination, type Service, type Table } from '../src/ipvs/model.js';
+import { diff } from '../src/ipvs/diff.js';
+import { reconcile, describeOp, type IpvsKernel } from '../src/ipvs/reconciler.js';
 
 // ---------------------------------------------------------------------------------------------
 // The table
@@ -139,7 +139,7 @@ function median(xs: number[]): number {
 
 async function inner(nSvc: number, nDest: number, repeat: number): Promise<number> {
   const startMs = process.env['BENCH_T0_NS'] ? Date.now() - Number(BigInt(process.env['BENCH_T0_NS']) / 1_000_000n) : NaN;
-  const { IpvsClient } = await import('../ipvs/genl-client.js');
+  const { IpvsClient } = await import('../src/ipvs/genl-client.js');
   const c = await IpvsClient.open({ timeoutMs: 120_000 });
   const total = nSvc * nDest;
   const want = benchTable(nSvc, nDest);

@@ -1,5 +1,5 @@
 // Shared harness for the demo and the failover bench: namespaces, duet and keepalived nodes,
-// the in-namespace agents (src/lab/agent.ts), probers, address watchers, packet capture,
+// the in-namespace agents (lab/agent.ts), probers, address watchers, packet capture,
 // statistics and cleanup on every exit path.
 //
 // Every import of the test helpers is here, so moving them into src/lab later touches this file
@@ -107,7 +107,7 @@ export function onLines(stream: NodeJS.ReadableStream | null | undefined, fn: (l
 
 const alive = (c: ChildProcess): boolean => c.exitCode === null && c.signalCode === null;
 
-/** An agent (src/lab/agent.ts MODE ...) in a host's namespace; resolves once it printed "ready". */
+/** An agent (lab/agent.ts MODE ...) in a host's namespace; resolves once it printed "ready". */
 export async function startAgent(lab: Lab, host: string, args: string[], o: { env?: NodeJS.ProcessEnv } = {}): Promise<Agent> {
   const proc = lab.spawn(host, [process.execPath, AGENT, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}) });
   const agent = new Agent(host, args[0] ?? '?', proc);
@@ -212,20 +212,33 @@ export async function watchAddresses(lab: Lab, host: string): Promise<AddrWatch>
   const proc = lab.spawn(host, ['ip', '-ts', 'monitor', 'address'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const w = new AddrWatch(proc);
   onCleanup(() => { if (alive(proc)) proc.kill('SIGKILL'); });
-  // ip monitor prints nothing until an event: give it a moment to open its netlink socket.
-  await sleep(150);
-  if (!alive(proc)) throw new Error(`ip monitor in ${host} exited`);
+  // ip monitor prints nothing until an event: it is listening once it reports a marker address
+  // added on lo (TEST-NET-2, never a lab address), which is then removed and left out of `events`.
+  const mark = (op: 'add' | 'del'): Promise<unknown> => lab.exec(host, ['ip', 'addr', op, `${WATCH_MARK}/32`, 'dev', 'lo']);
+  await waitFor(async () => {
+    if (!alive(proc)) throw new Error(`ip monitor in ${host} exited`);
+    await mark('add').catch(() => undefined);
+    const seen = await waitFor(() => w.markSeen, { timeoutMs: 500, intervalMs: 10 }).catch(() => false);
+    await mark('del').catch(() => undefined);
+    return seen;
+  }, { timeoutMs: 15_000, intervalMs: 50, what: `ip monitor in ${host} listening` });
   return w;
 }
 
+const WATCH_MARK = '198.51.100.254';
+
 export class AddrWatch {
   readonly events: AddrEvent[] = [];
+  markSeen = false;
   constructor(readonly proc: ChildProcess) {
     onLines(proc.stdout, (line) => {
       const at = parseIpTs(line);
       if (at === undefined) return;
       const m = /\]\s+(Deleted\s+)?\d+:\s+(\S+)\s+inet6?\s+(\S+)/.exec(line);
-      if (m) this.events.push({ at, added: !m[1], dev: m[2]!, addr: m[3]!.split('/')[0]! });
+      if (!m) return;
+      const addr = m[3]!.split('/')[0]!;
+      if (addr === WATCH_MARK) { this.markSeen = true; return; }
+      this.events.push({ at, added: !m[1], dev: m[2]!, addr });
     });
   }
   /** First time `addr` was added at or after `since` (epoch ms). */

@@ -4,7 +4,7 @@
 // For each option (sync: sync_daemon, rr; none: rr without sync, the baseline; mh: the mh
 // scheduler with sloppy_tcp, no sync) the job builds the lab from scratch and:
 //  1. starts both duet, waits for d1 master (and the sync daemons in place);
-//  2. opens batch `a` of N sessions through the VIP (src/lab/survival-client.ts: one numbered line
+//  2. opens batch `a` of N sessions through the VIP (lab/survival-client.ts: one numbered line
 //     per session every INTERVAL ms, echo checked in order); waits until d2's connection table
 //     holds them (sync) or a few seconds, and records d2's copy of them by state;
 //  3. kills d1 host-down (SIGKILL to duet, its bridge ports down) and measures WINDOW s: sessions
@@ -181,7 +181,7 @@ lab_down() {
 }
 start_duet() { # node: appends to the node's log
   mkdir -p $L/$1
-  ip netns exec $1 node dist/src/cli/duet.js run -c $L/$OPT-$1.yaml -s $L/$1/duet.sock >> $L/$OPT-$1.log 2>&1 &
+  ip netns exec $1 node build/src/cli/duet.js run -c $L/$OPT-$1.yaml -s $L/$1/duet.sock >> $L/$OPT-$1.log 2>&1 &
   eval "PID_$1=$!"; PIDS+=($!)
 }
 has_vips() { ${vips}; }
@@ -222,7 +222,7 @@ run_opt() {
   say "note $OPT sloppy_tcp d1=$(ip netns exec d1 cat /proc/sys/net/ipv4/vs/sloppy_tcp) d2=$(ip netns exec d2 cat /proc/sys/net/ipv4/vs/sloppy_tcp) sync_threshold=$(ip netns exec d2 cat /proc/sys/net/ipv4/vs/sync_threshold | tr '\t' ' ')"
 
   rm -f $L/$OPT.ctl; mkfifo $L/$OPT.ctl
-  ip netns exec c node dist/src/lab/survival-client.js --vip ${VIP} --port ${PORT} --interval $INTERVAL --max-seconds 600 < $L/$OPT.ctl > $L/$OPT-client.log 2>&1 &
+  ip netns exec c node build/lab/survival-client.js --vip ${VIP} --port ${PORT} --interval $INTERVAL --max-seconds 600 < $L/$OPT.ctl > $L/$OPT-client.log 2>&1 &
   CPID=$!; PIDS+=($CPID)
   exec 5> $L/$OPT.ctl
   ctl open a $N
@@ -467,7 +467,7 @@ export async function runSurvival(o: SurvivalOptions): Promise<SurvivalResult> {
  * for re-reading figures and tuning assertions without booting anything.
  */
 export function replaySurvival(mode: Mode, stdout: string): SurvivalResult {
-  const vm: VmResult = { code: /^@@done$/m.test(stdout) ? 0 : 1, stdout, stderr: '', bootMs: 0, totalMs: 0, console: '' };
+  const vm: VmResult = { code: /^@@done$/m.test(stdout) ? 0 : 1, stdout, stderr: '', bootMs: 0, totalMs: 0, console: '', logs: '' };
   return { mode, vm, options: parseSurvival(stdout) };
 }
 

@@ -8,8 +8,8 @@
 // process, i.e. main + check worker + V8/libuv helpers), split per thread from /proc/self/task.
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { workerChecks, type CheckHost } from '../check/host.js';
-import type { CheckEvent } from '../check/engine.js';
+import { workerChecks, type CheckHost } from '../src/check/host.js';
+import type { CheckEvent } from '../src/check/engine.js';
 import { HTTP_PORT, virtualServers } from './bench-checks-config.js';
 
 export interface LoadResult {

@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { execFile, type ChildProcess } from 'node:child_process';
 import type { Lab } from './netns.js';
 import { waitFor } from './netns.js';
-import { request } from '../control/client.js';
-import type { DaemonStatus } from '../daemon/daemon.js';
-import type { InstanceStatus } from '../vrrp/instance.js';
+import { request } from '../src/control/client.js';
+import type { DaemonStatus } from '../src/control/views.js';
+import type { InstanceStatus } from '../src/vrrp/instance.js';
 
-export const DUET_CLI = fileURLToPath(new URL('../cli/duet.js', import.meta.url));
+export const DUET_CLI = fileURLToPath(new URL('../src/cli/duet.js', import.meta.url));
 
 export interface LogLine { msg: string; level: number; [k: string]: unknown }
 
@@ -65,8 +65,13 @@ export async function startDuet(lab: Lab, host: string, yaml: string, o: { waitR
     host, dir, socket, configFile, proc, logs, stderr, status,
     async instance(name) { return (await status()).instances.find((i) => i.name === name); },
     async waitState(name, state, timeoutMs = 10_000) {
-      return waitFor(async () => { const i = await node.instance(name); return i?.state === state ? i : undefined; },
+      const i = await waitFor(async () => { const x = await node.instance(name); return x?.state === state ? x : undefined; },
         { timeoutMs, intervalMs: 20, what: `${host} ${name} ${state} (stderr: ${stderr.join('').slice(-500)})` });
+      // The state comes over the control socket, the log line over stdout (written asynchronously):
+      // wait until the log has every transition the status counted, so callers may read it at once.
+      await waitFor(() => node.transitions(name).length >= i.counters.transitions,
+        { timeoutMs: 5000, intervalMs: 10, what: `${host} ${name}: ${i.counters.transitions} transition log lines` });
+      return i;
     },
     transitions(name) { return logs.filter((l) => l.msg === 'transition' && (!name || l['instance'] === name)); },
     kill(signal) { proc.kill(signal); },

@@ -2,10 +2,10 @@
 // pair, and the failback? For DR and NAT, with the kernel's connection sync (sync), without it
 // (none: the baseline) and with the mh scheduler plus sloppy_tcp (mh), over several trials.
 //
-//   node dist/src/lab/bench-sync.js [--trials N] [--mode dr|nat|both] [--options sync,none,mh]
+//   node build/lab/bench-sync.js [--trials N] [--mode dr|nat|both] [--options sync,none,mh]
 //        [--sessions N] [--interval MS] [--window S] [--json FILE]
 //
-// Each trial of a mode is one VM (src/lab/survival.ts: namespaces, two duet directors, two echo
+// Each trial of a mode is one VM (lab/survival.ts: namespaces, two duet directors, two echo
 // servers, a client holding N sessions); the options run one after the other in it. Prints one
 // line per run as it goes, then the table: mode x option -> survived % on failover and failback
 // (min over trials), max stall, failover time, and the client's connections the backup held

@@ -1,7 +1,7 @@
 // `npm run bench:failover`: a keepalived pair and a duet pair on the same lab and settings,
 // side by side.
 //
-//   node dist/src/lab/bench-failover.js [--quick] [--trials N] [--v2-trials N]
+//   node build/lab/bench-failover.js [--quick] [--trials N] [--v2-trials N]
 //                                       [--jitter-seconds N] [--soak-seconds N] [--skip-v2]
 //
 // Lab 'bf': d1 (192.0.2.11, priority 150), d2 (192.0.2.12, priority 100), cl (192.0.2.50).
@@ -18,7 +18,7 @@
 //  (c) the same two on a clean stop (SIGTERM of the master: both send priority 0).
 // Advert jitter: intervals between the master's adverts as captured (kernel timestamps) in the
 // backup's namespace, idle, with CPU burners beside the master, and (duet) with the master's own
-// event loop kept busy by a preload (src/lab/busy-loop.ts, NODE_OPTIONS=--import; the daemon
+// event loop kept busy by a preload (lab/busy-loop.ts, NODE_OPTIONS=--import; the daemon
 // source is untouched). Soak: both pairs at once at 20 ms adverts (different VRIDs and VIPs),
 // counting transitions after the initial election.
 import { scriptArgs } from './args.js';

@@ -75,10 +75,20 @@ export async function listNetns(): Promise<string[]> {
     .filter((n) => n !== '');
 }
 
-/** Delete every namespace named `${prefix}-*` (leftovers of a crashed run). */
+/**
+ * Delete every namespace named `${prefix}-*` (leftovers of a crashed run), after killing the
+ * processes still in them (a daemon left behind would otherwise keep running, and advertising).
+ */
 export async function removeStale(prefix: string): Promise<void> {
   const stale = (await listNetns()).filter((n) => n.startsWith(`${prefix}-`));
-  if (stale.length > 0) await ipBatch(stale.map((n) => `netns del ${n}`), { force: true }).catch(() => {});
+  if (stale.length === 0) return;
+  for (const n of stale) {
+    const { stdout } = await run([IP, 'netns', 'pids', n]).catch(() => ({ stdout: '' }));
+    for (const pid of stdout.split('\n').map(Number).filter((x) => x > 1)) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+  await ipBatch(stale.map((n) => `netns del ${n}`), { force: true }).catch(() => {});
 }
 
 async function operUp(ns: string, ifname: string): Promise<boolean> {

@@ -1,11 +1,11 @@
-// The client of the connection-survival lab (src/lab/survival.ts): run by node inside the VM's
+// The client of the connection-survival lab (lab/survival.ts): run by node inside the VM's
 // client namespace. It holds many long-lived TCP sessions to VIP:PORT through the director pair;
 // each session sends "<session> <seq>\n" every INTERVAL ms and checks that the line-echo server
 // returns exactly those lines, in order. It records every reply's time, so a report can say which
 // sessions survived a window (no reset, no lost / garbled / out-of-order echo, still exchanging at
 // the end) and the longest stall (gap between two replies) each saw.
 //
-//   node dist/src/lab/survival-client.js --vip 192.0.2.100 --port 7 [--interval 200]
+//   node build/lab/survival-client.js --vip 192.0.2.100 --port 7 [--interval 200]
 //        [--max-seconds 600] [--alive-ms 2000] < CONTROL
 //
 // Commands, one per line on stdin (the lab writes them into a FIFO):

@@ -1,9 +1,9 @@
 // `npm run bench:reload`: reload time and IPVS writes for a 10,000-real-server config, with the
 // real daemon on a real kernel.
 //
-//   node dist/src/lab/bench-reload.js [--trials N] [--services N] [--dests N] [--mem MB]
+//   node build/lab/bench-reload.js [--trials N] [--services N] [--dests N] [--mem MB]
 //
-// The host kernel has no IPVS, so this boots ONE VM (src/lab/vm.ts; qemu TCG, software
+// The host kernel has no IPVS, so this boots ONE VM (lab/vm.ts; qemu TCG, software
 // emulation: JS runs ~19x slower there than on the host) and runs a bash job in it. The host
 // writes every config variant into a temp directory first (the VM sees the host's files
 // read-only), so the job only copies files: no node process of ours runs next to the daemon
@@ -27,7 +27,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseConfig, formatIssue } from '../config/load.js';
+import { parseConfig, formatIssue } from '../src/config/load.js';
 
 // ---------------------------------------------------------------------------------------------
 // The config
@@ -47,7 +47,7 @@ interface Variant {
 
 function configYaml(v: Variant, nDests: number): string {
   const out: string[] = [
-    '# bench:reload (src/lab/bench-reload.ts)',
+    '# bench:reload (lab/bench-reload.ts)',
     'node: { name: lb1 }',
     'vrrp:',
     '  instances:',
@@ -125,7 +125,7 @@ rss() { echo "RSS $1 $(awk '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 } END { printf
 cli() {
   local name=$1 rc=0 t0
   now; t0=$t
-  node dist/src/cli/duet.js reload -s $S --json >$D/reply 2>$D/err || rc=$?
+  node build/src/cli/duet.js reload -s $S --json >$D/reply 2>$D/err || rc=$?
   now
   echo "MARK cli $name $t0 $t $rc"
   echo "REPLY $name $(tr -d '\n' <$D/reply)"
@@ -141,10 +141,10 @@ same() { if cmp -s $D/$1 $D/$2; then echo "SAME $3 yes"; else echo "SAME $3 no";
 
 cp $C/base.yaml $F
 # For scale: the CLI's own start-up (same imports as reload, no daemon work).
-for i in 1 2 3; do now; t0=$t; node dist/src/cli/duet.js help >/dev/null; now; echo "MARK clistart $i $t0 $t 0"; done
+for i in 1 2 3; do now; t0=$t; node build/src/cli/duet.js help >/dev/null; now; echo "MARK clistart $i $t0 $t 0"; done
 
 now; echo "MARK start daemon $t"
-node dist/src/cli/duet.js run -c $F -s $S >$D/log 2>&1 </dev/null &
+node build/src/cli/duet.js run -c $F -s $S >$D/log 2>&1 </dev/null &
 pid=$!
 waitmsg '"msg":"IPVS table' 600 || exit 3
 now; echo "MARK installed daemon $t"
@@ -189,7 +189,7 @@ for i in 1 2 3; do now; t0=$t; lines=$(ipvsadm -Ln | wc -l); now; echo "MARK ipv
 node --input-type=module -e "
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { parseConfig } from '${root}/dist/src/config/load.js';
+import { parseConfig } from '${root}/build/src/config/load.js';
 const text = readFileSync('$C/base.yaml', 'utf8');
 const t = [];
 for (let i = 0; i < 2; i++) { const t0 = performance.now(); const r = parseConfig(text, 'x'); t.push(performance.now() - t0); if (!r.ok) throw new Error('invalid'); }

@@ -2,7 +2,7 @@
 // this machine. Shows who is master, kills it (host failure: SIGKILL + link down), shows the VIP
 // moving and the gap a client probing every 10 ms saw, brings the old master back (preempt),
 // then removes everything, also on Ctrl-C, SIGTERM or an error. Then the director path
-// (src/lab/demo-ipvs.ts): client -> VIP -> IPVS (DR) -> rs1/rs2 and a failover, on this host when
+// (lab/demo-ipvs.ts): client -> VIP -> IPVS (DR) -> rs1/rs2 and a failover, on this host when
 // its kernel has IPVS, else in a throw-away VM on Debian's kernel (test/helpers/vm.ts).
 import {
   labWithCleanup, startDuet, pairConfig, startAgent, onCleanup, runMain, watchAddresses, ipShell,

@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Project root (this file is dist/src/lab/vm.js once built). */
-export const PROJECT_ROOT = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '');
+/** Project root (this file is build/lab/vm.js once built). */
+export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const VM_DIR = join(PROJECT_ROOT, 'scripts', 'vm');
 
 export interface VmOptions {
@@ -44,6 +44,14 @@ export interface VmResult {
   totalMs: number;
   /** The serial console (kernel messages at loglevel 3, init's errors). */
   console: string;
+  /** Tails of the daemons' logs (files named *log under /tmp/lab and /tmp/duet in the VM). */
+  logs: string;
+}
+
+/** For a failed test: the job's exit code, its output's tail and the daemons' log tails. */
+export function describeVm(vm: VmResult | undefined): string {
+  if (!vm) return 'the VM job did not run (see the hook that started it)';
+  return `VM job exit ${vm.code}\n--- job output (tail)\n${tail(vm.stdout + (vm.stderr ? `\n--- stderr\n${vm.stderr}` : ''), 40)}\n${vm.logs || '(no daemon logs)'}`;
 }
 
 export class VmError extends Error {
@@ -77,6 +85,10 @@ function runScript(argv: string[], timeoutMs: number): Promise<Exit> {
       }
     };
     process.once('exit', killGroup);
+    // A worker ended by a signal (ava's timeout, Ctrl-C) fires no 'exit' by itself: end qemu, then go.
+    const onSignal = (sig: NodeJS.Signals): void => { killGroup(); process.exit(sig === 'SIGINT' ? 130 : 143); };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
     let stderr = '';
     let timedOut = false;
     child.stderr.setEncoding('utf8');
@@ -98,6 +110,8 @@ function runScript(argv: string[], timeoutMs: number): Promise<Exit> {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       process.off('exit', killGroup);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
       resolve({ code, signal, stderr, timedOut });
     });
   });
@@ -157,6 +171,7 @@ export async function runInVm(script: string, o: VmOptions = {}): Promise<VmResu
       bootMs,
       totalMs,
       console: consoleLog,
+      logs: readText(join(dir, 'logs')),
     };
   } finally {
     if (!process.env.DUET_VM_KEEP) rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 // `npm run bench:checks`: how many health checks one node keeps on schedule, and whether they
 // disturb VRRP.
 //
-//   node dist/src/lab/bench-checks.js [--quick] [--seconds N] [--jitter-seconds N] [--skip-scale]
+//   node build/lab/bench-checks.js [--quick] [--seconds N] [--jitter-seconds N] [--skip-scale]
 //
 // Part 1 (checks): 10,000 TCP + 2,000 HTTP checks at 1 s, run by duet's check host exactly as
 // the daemon runs it (workerChecks: engine + real checkers in a worker thread), in a process of

@@ -6,7 +6,7 @@
 // per batch using /dev/tcp (as in test/vm/traffic.test.ts); only the two directors run node.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { IpvsClient } from '../ipvs/genl-client.js';
+import { IpvsClient } from '../src/ipvs/genl-client.js';
 import { runInVm, PROJECT_ROOT, VIP_HTTP_CLIENT } from './vm.js';
 
 export const VIP = '192.0.2.100';
@@ -119,9 +119,9 @@ mark setup-done
 
 section start
 mkdir -p $W/d1 $W/d2  # one directory each: duet keeps its IPVS state file next to its socket
-ip netns exec \${P}d1 $NODE dist/src/cli/duet.js run -c $W/d1.yaml -s $W/d1/duet.sock > $W/d1.log 2>&1 &
+ip netns exec \${P}d1 $NODE build/src/cli/duet.js run -c $W/d1.yaml -s $W/d1/duet.sock > $W/d1.log 2>&1 &
 pid1=$!; pids+=($pid1)
-ip netns exec \${P}d2 $NODE dist/src/cli/duet.js run -c $W/d2.yaml -s $W/d2/duet.sock > $W/d2.log 2>&1 &
+ip netns exec \${P}d2 $NODE build/src/cli/duet.js run -c $W/d2.yaml -s $W/d2/duet.sock > $W/d2.log 2>&1 &
 pid2=$!; pids+=($pid2)
 waitfor 90 '[ $(count "IPVS table" $W/d1.log) -ge 1 ] && [ $(count "IPVS table" $W/d2.log) -ge 1 ]' || fail "IPVS never programmed"
 mark ipvs-programmed

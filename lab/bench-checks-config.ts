@@ -4,8 +4,8 @@
 // RFC 2544 benchmarking range): TCP-checked ones in 198.18.x.y, HTTP-checked ones in 198.19.x.y.
 // The bench makes that whole /15 local in its namespaces (`ip route add local 198.18.0.0/15 dev
 // lo`), so every check goes over loopback to one listener per kind bound to 0.0.0.0.
-import { formatIssue, parseConfig } from '../config/load.js';
-import type { VirtualServerConfig } from '../config/schema.js';
+import { formatIssue, parseConfig } from '../src/config/load.js';
+import type { VirtualServerConfig } from '../src/config/schema.js';
 
 export const TCP_PORT = 8080;
 export const HTTP_PORT = 8081;

@@ -1,0 +1,94 @@
+// What the control socket shows: the shapes of `duet status`, `duet events`, reload and operator
+// replies. The CLI, the metrics and the lab read these, never the daemon's internals.
+import type { InstanceStatus } from '../vrrp/instance.js';
+import type { State, Reason } from '../vrrp/fsm.js';
+import type { Op } from '../ipvs/diff.js';
+import type { KernelDaemon, SyncRole } from '../sync/plan.js';
+
+export type OperatorMode = 'failover' | 'takeover' | 'maintenance';
+
+export interface Override {
+  mode: OperatorMode;
+  /** Survives reloads and restarts (kept in the state directory). */
+  sticky: boolean;
+  /** Wall-clock ms, for status. */
+  since: number;
+}
+
+export type ServerOverride = { service: string; server: string; since: number } & ({ kind: 'weight'; weight: number } | { kind: 'disable' });
+
+export interface IpvsStatus {
+  services: number;
+  lastReconcile: { atMs: number; ops: Partial<Record<Op['op'], number>>; applied: number; failed: { what: string; error: string }[] } | undefined;
+  error: string | undefined;
+}
+
+export interface SyncStatus {
+  /** The role duet last applied, from the followed instance or group. */
+  role: SyncRole | undefined;
+  follows: string;
+  /** The kernel's sync daemons after the last change. */
+  daemons: KernelDaemon[];
+  error: string | undefined;
+}
+
+export interface DaemonStatus {
+  node: string;
+  sync: SyncStatus | undefined;
+  /** Operator overrides by instance name. */
+  operator: Record<string, Override>;
+  serverOverrides: ServerOverride[];
+  maintenance: boolean;
+  ipvs: IpvsStatus | undefined;
+  instances: InstanceStatus[];
+  unmatched: Record<string, number>;
+  tracking: Record<string, { up: boolean }>;
+}
+
+export interface ServiceView {
+  name: string;
+  service: string;
+  scheduler: string;
+  quorumLost: boolean;
+  servers: Array<{
+    server: string; sorry: boolean; configured: number;
+    /** null: duet keeps it out of the table. */
+    wanted: number | null;
+    /** null: not in the kernel's table (or no IPVS). */
+    kernel: number | null; active: number | null; inactive: number | null;
+    health: string; why: string;
+  }>;
+}
+
+/** What a reload changed: VRRP instances, virtual servers (checks included), IPVS operations. */
+export interface ReloadResult {
+  added: string[];
+  removed: string[];
+  replaced: string[];
+  updated: string[];
+  unchanged: string[];
+  virtualServers: { added: string[]; removed: string[]; changed: string[]; unchanged: string[] };
+  /** Operations the reconcile after the reload applied ({} = the kernel already matched). */
+  ipvs?: Partial<Record<Op['op'], number>>;
+  ipvsError?: string;
+}
+
+/** One line of `duet events`. */
+export type DuetEvent =
+  | { type: 'transition'; instance: string; vrid: number; from: State; to: State; reason: Reason; priority: number }
+  | ({ type: 'check' } & ({ kind: 'check' | 'weight' | 'quorum' } & Record<string, unknown>))
+  | { type: 'reconcile'; ops: Partial<Record<Op['op'], number>>; applied: number; failed: { what: string; error: string }[] }
+  | { type: 'reconcile-error'; error: string }
+  | { type: 'sync'; role: SyncRole | null; daemons: string[] }
+  | { type: 'operator'; action: string; instance?: string; service?: string; server?: string; weight?: number }
+  /** The stream's first line: attached, nothing after it is missed. */
+  | { type: 'subscribed' };
+
+export interface HandoverResult {
+  instance: string;
+  from: State;
+  to: State;
+  handoverMs: number;
+  /** The master after the handover, as seen on the wire (ours for a takeover). */
+  master: string | null;
+}

@@ -1,0 +1,229 @@
+// The IPVS side of the daemon: desired table (config, check verdicts, operator pins) -> diff ->
+// kernel writes, one reconcile at a time; connection timeouts and ipvs sysctls; the health-check
+// engine whose verdicts feed the desired table; the per-service view for `duet status`.
+import type { Logger } from '../core/log.js';
+import type { IpvsStatus, ServerOverride, ServiceView } from '../control/views.js';
+import { desiredTable } from '../ipvs/desired.js';
+import { destKey, serviceKey, type Table, type TableStats } from '../ipvs/model.js';
+import { reconcile, type ReconcileResult } from '../ipvs/reconciler.js';
+import type { Op } from '../ipvs/diff.js';
+import type { CheckHost } from '../check/host.js';
+import type { CheckEvent, LatencyHistogram, ServiceStatus } from '../check/engine.js';
+import type { DaemonContext } from './context.js';
+import type { IpvsHandle } from './platform.js';
+import { runHook } from './vrrp-runner.js';
+
+/**
+ * Kernel changes (table reconciles, sync-daemon switches) run one at a time, in order. A
+ * "soon" request while one of its kind is already queued is folded into that one.
+ */
+export class KernelQueue {
+  private tail: Promise<void> = Promise.resolve();
+  private readonly queued = new Set<string>();
+
+  run(fn: () => Promise<void>): Promise<void> {
+    this.tail = this.tail.then(fn);
+    return this.tail;
+  }
+
+  soon(kind: string, fn: () => Promise<void>): Promise<void> {
+    if (this.queued.has(kind)) return this.tail;
+    this.queued.add(kind);
+    return this.run(() => { this.queued.delete(kind); return fn(); });
+  }
+
+  idle(): Promise<void> { return this.tail; }
+}
+
+export interface ReconcileCounters { reconciles: number; reconcileErrors: number; ops: Partial<Record<Op['op'], number>>; opFailures: number }
+
+export class IpvsLoop {
+  private handle: IpvsHandle | undefined;
+  private ipvsStatus: IpvsStatus | undefined;
+  private checks: CheckHost | undefined;
+  /** Operator weight/disable per real server, by "svcKey destKey"; kept across reloads while the server exists. */
+  readonly pins = new Map<string, ServerOverride>();
+  readonly counters: ReconcileCounters = { reconciles: 0, reconcileErrors: 0, ops: {}, opFailures: 0 };
+
+  constructor(private readonly ctx: DaemonContext, private readonly queue: KernelQueue) {}
+
+  /** The kernel's IPVS handle, opened on first use (shared with the sync follower). */
+  async kernel(): Promise<IpvsHandle> { return (this.handle ??= await this.ctx.p.openIpvs()); }
+  get opened(): IpvsHandle | undefined { return this.handle; }
+  status(): IpvsStatus | undefined { return this.ipvsStatus ? structuredClone(this.ipvsStatus) : undefined; }
+  get error(): string | undefined { return this.ipvsStatus?.error; }
+  get lastOps(): IpvsStatus['lastReconcile'] { return this.ipvsStatus?.lastReconcile; }
+
+  /** Bring the kernel's IPVS table to what the config wants (no-op without virtual servers). */
+  reconcile(): Promise<void> { return this.queue.run(() => this.reconcileOnce()); }
+
+  /** Several check events in a row (a whole rack failing) make one reconcile, not one each. */
+  reconcileSoon(): void { void this.queue.soon('ipvs', () => this.reconcileOnce()); }
+
+  /** Start, reconfigure or keep the check engine for the current config. */
+  async configureChecks(): Promise<void> {
+    const vs = this.ctx.cfg.virtualServers;
+    const any = vs.some((v) => v.realServers.some((r) => r.checks.length > 0));
+    if (!any && !this.checks) return;
+    this.checks ??= this.ctx.p.openChecks((e) => this.onCheckEvent(e), (err) => this.ctx.log.error({ mod: 'check', err: err.message }, 'check engine failed'));
+    await this.checks.configure(vs);
+  }
+
+  async closeChecks(): Promise<void> {
+    await this.checks?.close();
+    this.checks = undefined;
+  }
+
+  /** Drop pins of real servers the config no longer has. */
+  prunePins(has: (service: string, server: string) => boolean): void {
+    for (const [k, o] of [...this.pins]) if (!has(o.service, o.server)) this.pins.delete(k);
+  }
+
+  /** Health of every checked real server (empty without checks). */
+  async checkStatus(): Promise<ServiceStatus[]> { return this.checks ? this.checks.status() : []; }
+  async checkLatency(): Promise<LatencyHistogram[]> { return this.checks ? this.checks.latency() : []; }
+
+  /** The kernel's IPVS counters (connections, packets, bytes per service and server), or undefined without IPVS. */
+  async stats(): Promise<{ table: Table; stats: TableStats } | undefined> {
+    if (!this.handle) return undefined;
+    const d = await this.handle.dump({ stats: true });
+    return d.stats ? { table: d.table, stats: d.stats } : undefined;
+  }
+
+  /** Check events: logged with their reason, then folded into the desired table. */
+  private onCheckEvent(e: CheckEvent): void {
+    this.ctx.emit({ type: 'check', ...e });
+    const log = this.ctx.log.child({ mod: 'check' });
+    switch (e.kind) {
+      case 'check':
+        log.info({ service: e.service, server: e.server, check: e.check, from: e.from, to: e.to, reason: e.reason, latencyMs: e.latencyMs }, 'check state changed');
+        return;
+      case 'weight':
+        log.info({ service: e.service, server: e.server, from: e.from, to: e.to, reason: e.reason }, 'real server weight changed');
+        this.reconcileSoon();
+        return;
+      case 'quorum': {
+        log.warn({ service: e.service, up: e.up, healthyWeight: e.healthyWeight, quorum: e.quorum, hysteresis: e.hysteresis },
+          e.up ? 'quorum regained' : 'quorum lost');
+        const v = this.ctx.cfg.virtualServers.find((x) => serviceKey(x) === e.service);
+        const hook = e.up ? v?.quorumUp : v?.quorumDown;
+        if (hook) runHook(this.ctx, hook, { DUET_SERVICE: e.service, DUET_QUORUM: e.up ? 'up' : 'down', DUET_HEALTHY_WEIGHT: String(e.healthyWeight) }, 'quorum hook failed');
+        this.reconcileSoon();
+      }
+    }
+  }
+
+  /** The table config, checks and operator pins ask for now. */
+  private desired(): Table {
+    const verdicts = this.checks?.verdicts();
+    return desiredTable(this.ctx.cfg.virtualServers, {
+      weight: (svc, dest, configured) => pinned(this.pins.get(`${svc} ${dest}`), verdicts?.get(svc)?.dests.get(dest), configured),
+      quorumLost: (svc) => verdicts?.get(svc)?.quorumUp === false,
+    });
+  }
+
+  /**
+   * Per virtual service and real server: configured weight, the weight duet wants (checks and
+   * operator included), the kernel's weight and connections, health. For `duet status`.
+   */
+  async serviceStatus(): Promise<ServiceView[]> {
+    const want = this.desired();
+    const kernel = await this.stats().catch(() => undefined);
+    const checks = await this.checkStatus();
+    const health = new Map(checks.flatMap((svc) => svc.servers.map((srv) => [`${svc.service} ${srv.server}`, srv] as const)));
+    const lost = new Set(checks.filter((c) => !c.quorumUp).map((c) => c.service));
+    return this.ctx.cfg.virtualServers.map((v) => {
+      const sk = serviceKey(v);
+      const w = want.get(sk);
+      const servers = [...v.realServers, ...(v.sorryServer ? [v.sorryServer] : [])].map((r) => {
+        const dk = destKey(r);
+        const h = health.get(`${sk} ${dk}`);
+        const k = kernel?.table.get(sk)?.dests.get(dk);
+        const st = kernel?.stats.get(sk)?.dests.get(dk);
+        const o = this.pins.get(`${sk} ${dk}`);
+        return {
+          server: dk, sorry: r === v.sorryServer, configured: r.weight, wanted: w?.dests.get(dk)?.weight ?? null,
+          kernel: k ? k.weight : null, active: st?.activeConns ?? null, inactive: st?.inactConns ?? null,
+          health: !h || h.checks.length === 0 ? '-' : h.checks.some((c) => c.health === 'down') ? 'down' : h.checks.every((c) => c.health === 'up') ? 'up' : 'unknown',
+          why: o ? (o.kind === 'disable' ? 'operator: disabled' : `operator: weight ${o.weight}`) : h?.reason ?? '',
+        };
+      });
+      return { name: v.name, service: sk, scheduler: v.scheduler, quorumLost: lost.has(sk), servers };
+    });
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    const cfg = this.ctx.cfg;
+    const want = this.desired();
+    const managed = this.ctx.p.loadManaged() ?? new Set<string>();
+    if (want.size === 0 && managed.size === 0 && !cfg.lvsTimeouts && Object.keys(cfg.ipvsSysctl).length === 0) return;
+    const log = this.ctx.log.child({ mod: 'ipvs' });
+    this.ipvsStatus ??= { services: 0, lastReconcile: undefined, error: undefined };
+    try {
+      const k = await this.kernel();
+      // First run after a restart with no record: adopt what we want; delete nothing we cannot prove is ours.
+      await this.applyTimeouts(k, log);
+      await this.applySysctls(log);
+      const r: ReconcileResult = await reconcile(k, want, managed);
+      this.ctx.p.saveManaged(r.managed);
+      const ops: Partial<Record<Op['op'], number>> = {};
+      for (const o of r.ops) ops[o.op] = (ops[o.op] ?? 0) + 1;
+      this.counters.reconciles++;
+      for (const [kind, n] of Object.entries(ops) as [Op['op'], number][]) this.counters.ops[kind] = (this.counters.ops[kind] ?? 0) + n;
+      this.counters.opFailures += r.failed.length;
+      const failed = r.failed.map((f) => ({ what: f.what, error: f.error }));
+      if (r.ops.length || r.failed.length) this.ctx.emit({ type: 'reconcile', ops, applied: r.applied, failed });
+      this.ipvsStatus = { services: want.size, error: undefined, lastReconcile: { atMs: this.ctx.clock.now(), ops, applied: r.applied, failed } };
+      for (const f of r.failed) log.error({ op: f.what, err: f.error }, 'IPVS operation failed');
+      log.info({ ops, applied: r.applied, failed: r.failed.length, services: want.size }, r.ops.length ? 'IPVS table reconciled' : 'IPVS table already as configured');
+    } catch (e) {
+      this.ipvsStatus = { ...this.ipvsStatus, error: e instanceof Error ? e.message : String(e) };
+      this.counters.reconcileErrors++;
+      this.ctx.emit({ type: 'reconcile-error', error: this.ipvsStatus.error ?? 'unknown' });
+      log.error({ err: this.ipvsStatus.error }, 'IPVS reconcile failed');
+    }
+  }
+
+  /** lvs_timeouts: written only when they differ from the kernel's, so a reload stays write-free. */
+  private async applyTimeouts(k: IpvsHandle, log: Logger): Promise<void> {
+    const want = this.ctx.cfg.lvsTimeouts;
+    if (!want) return;
+    const have = await k.getTimeouts();
+    const differs = (['tcp', 'tcpFin', 'udp'] as const).some((f) => want[f] !== undefined && want[f] !== have[f]);
+    if (!differs) return;
+    await k.setTimeouts({ tcp: want.tcp ?? 0, tcpFin: want.tcpFin ?? 0, udp: want.udp ?? 0 });
+    log.info({ from: have, to: want }, 'IPVS timeouts set');
+  }
+
+  /**
+   * ipvs_sysctl: each written only when the kernel's value differs (a reload stays write-free).
+   * Runs after IPVS is open, because /proc/sys/net/ipv4/vs appears with the ip_vs module.
+   * A key the kernel lacks or refuses is reported, and the others are still written.
+   */
+  private async applySysctls(log: Logger): Promise<void> {
+    for (const [name, want] of Object.entries(this.ctx.cfg.ipvsSysctl)) {
+      try {
+        const have = await this.ctx.p.readIpvsSysctl(name);
+        if (have === undefined) throw new Error(`net.ipv4.vs.${name} does not exist in this kernel`);
+        if (have === want) continue;
+        await this.ctx.p.writeIpvsSysctl(name, want);
+        log.info({ sysctl: `net.ipv4.vs.${name}`, from: have, to: want }, 'IPVS sysctl set');
+      } catch (e) {
+        this.counters.opFailures++;
+        log.error({ sysctl: `net.ipv4.vs.${name}`, err: e instanceof Error ? e.message : String(e) }, 'IPVS sysctl not set');
+      }
+    }
+  }
+}
+
+/**
+ * The weight to program under an operator pin: disabled is out; a pinned weight holds while
+ * the checks keep the server in (a failed or agent-drained server stays out / at 0).
+ */
+function pinned(o: ServerOverride | undefined, check: number | 'remove' | undefined, configured: number): number | 'remove' {
+  const healthy = check ?? configured;
+  if (!o) return healthy;
+  if (o.kind === 'disable') return 'remove';
+  if (healthy === 'remove' || (healthy === 0 && configured > 0)) return healthy;
+  return o.weight;
+}

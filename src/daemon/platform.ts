@@ -1,0 +1,63 @@
+// The Linux edge, as the daemon sees it: every effect on the system goes through this one
+// interface (linux-platform.ts is the real one; unit tests use a recording fake).
+import type { VrrpTransport } from '../vrrp/transport.js';
+import type { IpvsKernel } from '../ipvs/reconciler.js';
+import type { CheckHost } from '../check/host.js';
+import type { CheckEvent } from '../check/engine.js';
+import type { DaemonConfig } from '../ipvs/genl-codec.js';
+import type { KernelDaemon } from '../sync/plan.js';
+import type { Override } from '../control/views.js';
+import type { RestartMarker } from './restart.js';
+
+export interface Platform {
+  openTransport(key: TransportKey): Promise<VrrpTransport>;
+  addAddress(ifname: string, address: string, prefixLen: number, label?: string): Promise<void>;
+  delAddress(ifname: string, address: string, prefixLen: number): Promise<void>;
+  linkUp(ifname: string): Promise<boolean>;
+  watchLinks(cb: (ifname: string, up: boolean) => void): () => void;
+  /** The interface's hardware address ("02:00:..."); throws if it cannot be read. */
+  macAddress(ifname: string): string;
+  sendGarp(ifname: string, address: string, mac: string): void;
+  sendUnsolicitedNa(ifname: string, address: string, mac: string): void;
+  /** Run a hook (argv, no shell) with extra environment; rejects if it fails or times out. */
+  runHook(argv: readonly string[], vars: Record<string, string>): Promise<void>;
+  /** The kernel's IPVS table; opened only when the config has virtual servers. */
+  openIpvs(): Promise<IpvsHandle>;
+  /** Service keys duet applied last time (kept across restarts so removals still happen). */
+  loadManaged(): Set<string> | undefined;
+  saveManaged(keys: ReadonlySet<string>): void;
+  /** Sticky operator overrides by instance name (kept across restarts). */
+  loadOverrides(): Record<string, Override> | undefined;
+  saveOverrides(o: Record<string, Override>): void;
+  /** /proc/sys/net/ipv4/vs/NAME in duet's namespace; undefined when it does not exist. */
+  readIpvsSysctl(name: string): Promise<string | undefined>;
+  writeIpvsSysctl(name: string, value: string): Promise<void>;
+  /** The restart marker a `duet restart` left, read once (and removed) at start. */
+  takeRestartMarker(): RestartMarker | undefined;
+  saveRestartMarker(m: RestartMarker): void;
+  /** Wall-clock ms: the restart marker is compared across two processes; overrides show it. */
+  wallNow(): number;
+  /** The health-check engine (a worker thread on Linux); opened only when a real server has checks. */
+  openChecks(onEvent: (e: CheckEvent) => void, onError: (e: Error) => void): CheckHost;
+}
+
+/** The table operations the reconciler needs, plus the connection timeouts (ipvsadm --set). */
+export interface IpvsHandle extends IpvsKernel {
+  getDaemons(): Promise<KernelDaemon[]>;
+  startDaemon(d: DaemonConfig): Promise<void>;
+  stopDaemon(state: 'master' | 'backup'): Promise<void>;
+  getTimeouts(): Promise<{ tcp: number; tcpFin: number; udp: number }>;
+  /** 0 leaves a value unchanged. */
+  setTimeouts(t: { tcp: number; tcpFin: number; udp: number }): Promise<void>;
+}
+
+export interface TransportKey {
+  ifname: string;
+  family: 4 | 6;
+  kind: 'raw' | 'udp';
+  udpPort: number;
+  srcAddress: string | undefined;
+  unicast: boolean;
+}
+
+export const transportKeyString = (k: TransportKey): string => `${k.kind}/${k.ifname}/${k.family}/${k.udpPort}/${k.srcAddress ?? ''}/${k.unicast}`;

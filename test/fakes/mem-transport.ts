@@ -1,0 +1,16 @@
+// An in-memory VRRP transport: records what is sent; a test delivers packets with deliver().
+import { EventEmitter } from 'node:events';
+import type { TransportRinfo } from '../../src/vrrp/transport.js';
+
+export class MemTransport extends EventEmitter {
+  sent: { bytes: Uint8Array; dst: string }[] = [];
+  closed = false;
+  constructor(readonly srcAddress = '192.0.2.11', readonly ifname = 'eth0') { super(); }
+  async send(payload: Uint8Array, dst: string): Promise<void> { this.sent.push({ bytes: payload, dst }); }
+  close(): void { this.closed = true; }
+  /** A packet as the socket would hand it up (VRRP payload; sender, TTL 255 unless said). */
+  deliver(msg: Uint8Array, src: string, o: { dst?: string; ttl?: number } = {}): void {
+    const rinfo: TransportRinfo = { address: src, family: src.includes(':') ? 'IPv6' : 'IPv4', dst: o.dst ?? '224.0.0.18', ifname: this.ifname, ttl: o.ttl ?? 255 };
+    this.emit('message', Buffer.from(msg), rinfo);
+  }
+}

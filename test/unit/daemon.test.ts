@@ -1,0 +1,321 @@
+// The daemon's orchestration on a fake platform and a fake clock, no root, in milliseconds:
+// start, reload (unchanged, soft change, identity change), failover / takeover / maintenance
+// against a simulated peer, drain, the sync role following transitions, quorum hooks, restart.
+import test from 'ava';
+import { pino } from 'pino';
+import { Daemon, OperatorError } from '../../src/daemon/daemon.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { encodeAdvert, decodeAdvert } from '../../src/vrrp/codec.js';
+import type { DuetEvent } from '../../src/control/views.js';
+import { FakeClock } from '../fakes/fake-clock.js';
+import { FakePlatform } from '../fakes/fake-platform.js';
+
+const PEER = '192.0.2.12';
+const VIP = '192.0.2.100';
+const ADVERT_MS = 1000;
+
+interface Opts { priority?: number; vrid?: number; extra?: string; instanceExtra?: string }
+
+function yaml(o: Opts = {}): string {
+  return `node: { name: d1 }
+vrrp:
+  instances:
+    - name: VI_1
+      interface: eth0
+      vrid: ${o.vrid ?? 51}
+      priority: ${o.priority ?? 150}
+      advert_int: 1
+      virtual_ipaddress: [${VIP}/24]
+      garp: { master_delay: 0, master_repeat: 1 }
+      notify: { master: [/bin/notify, master], backup: [/bin/notify, backup] }
+${o.instanceExtra ?? ''}${o.extra ?? ''}`;
+}
+
+function config(o: Opts = {}): Config {
+  const r = parseConfig(yaml(o), 'test.yaml');
+  if (!r.ok) throw new Error(JSON.stringify(r.error));
+  return r.value;
+}
+
+const WEB = `virtual_servers:
+  - name: web
+    address: ${VIP}
+    port: 80
+    scheduler: wrr
+    lb_kind: dr
+    quorum_up: [/bin/page, up]
+    quorum_down: [/bin/page, down]
+    sorry_server: { address: 192.0.2.99, port: 80 }
+    checks: [{ type: tcp }]
+    real_servers:
+      - { address: 192.0.2.21, weight: 2 }
+      - { address: 192.0.2.22, weight: 1 }
+`;
+
+const flush = async (): Promise<void> => { for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); };
+
+async function setup(o: Opts = {}) {
+  const clock = new FakeClock(10_000);
+  const p = new FakePlatform(clock);
+  const d = new Daemon(config(o), p, clock, pino({ level: 'silent' }));
+  const events: DuetEvent[] = [];
+  d.onEvent((e) => events.push(e));
+  await d.start();
+  /** Time passes; timers fire and the promises they start settle. */
+  const advance = async (ms: number, step = 50): Promise<void> => {
+    for (let t = 0; t < ms; t += step) { clock.advance(Math.min(step, ms - t)); await flush(); }
+  };
+  /** One advert from the simulated peer. */
+  const peer = (priority: number): void => {
+    p.transport().deliver(encodeAdvert({ version: 3, vrid: 51, priority, maxAdverIntCs: ADVERT_MS / 10, addresses: [VIP] }, { family: 4, src: PEER, dst: '224.0.0.18' }), PEER);
+  };
+  /** The simulated peer advertises every interval while `until` is false. */
+  const peerRuns = async (priority: number, ms: number): Promise<void> => {
+    for (let t = 0; t < ms; t += ADVERT_MS / 2) { peer(priority); await advance(ADVERT_MS / 2); }
+  };
+  const state = (): string | undefined => d.status().instances[0]?.state;
+  const sentPriorities = (): number[] => p.transport().sent.map((s) => {
+    const a = decodeAdvert(s.bytes, { family: 4, src: '192.0.2.11', dst: '224.0.0.18' });
+    return a.ok ? a.value.priority : -1;
+  });
+  return { clock, p, d, events, advance, peer, peerRuns, state, sentPriorities };
+}
+
+/** Start alone: master after Master_Down_Interval (3 x 1 s + skew). */
+async function master(o: Opts = {}) {
+  const s = await setup(o);
+  await s.advance(3 * ADVERT_MS + 500);
+  return s;
+}
+
+test('start alone: backup, then master after Master_Down_Interval; VIP added, announced, notify hook with its environment', async (t) => {
+  const s = await setup();
+  t.is(s.state(), 'backup');
+  t.is(s.p.log[0], 'open raw eth0');
+  t.true(s.p.log.includes(`del ${VIP}/24 eth0`), 'stale VIPs cleared at start');
+  await s.advance(3 * ADVERT_MS + 500);
+  t.is(s.state(), 'master');
+  t.true(s.p.addresses.has(`${VIP}/24 eth0`));
+  t.true(s.p.log.indexOf(`garp eth0 ${VIP}`) > s.p.log.indexOf(`add ${VIP}/24 eth0`), 'announced after the VIP is in place');
+  const hook = s.p.hooks.find((h) => h.argv[1] === 'master');
+  t.like(hook?.vars, { DUET_INSTANCE: 'VI_1', DUET_FROM: 'backup', DUET_TO: 'master', DUET_REASON: 'master-down-timer', DUET_VRID: '51' });
+  t.like(s.events.find((e) => e.type === 'transition' && e.to === 'master'), { instance: 'VI_1', from: 'backup', reason: 'master-down-timer' });
+});
+
+test('reload unchanged: nothing reopened, no transition, no kernel write', async (t) => {
+  const s = await master({ extra: WEB });
+  const [log, writes, transitions] = [s.p.log.length, s.p.kernel.writes, s.events.filter((e) => e.type === 'transition').length];
+  const r = await s.d.reload(config({ extra: WEB }));
+  t.deepEqual(r.unchanged, ['VI_1']);
+  t.deepEqual([r.added, r.removed, r.replaced, r.updated], [[], [], [], []]);
+  t.deepEqual(r.virtualServers.unchanged, ['web']);
+  t.deepEqual(r.ipvs, {}, 'a reconcile ran and found the kernel as configured');
+  t.is(s.p.kernel.writes, writes);
+  t.deepEqual(s.p.log.slice(log), []);
+  t.is(s.events.filter((e) => e.type === 'transition').length, transitions);
+  t.is(s.state(), 'master');
+});
+
+test('reload with a new priority updates the running instance in place: still master, adverts carry it', async (t) => {
+  const s = await master();
+  const r = await s.d.reload(config({ priority: 120 }));
+  t.deepEqual(r.updated, ['VI_1']);
+  s.p.transport().sent.length = 0;
+  await s.advance(2 * ADVERT_MS);
+  t.is(s.state(), 'master');
+  t.true(s.sentPriorities().length >= 2);
+  t.true(s.sentPriorities().every((p) => p === 120));
+  t.false(s.p.transport().closed, 'the socket is kept');
+});
+
+test('reload with a new VRID replaces the instance: the old one stops, the new one starts as backup', async (t) => {
+  const s = await master();
+  const first = s.p.transport();
+  const r = await s.d.reload(config({ vrid: 52 }));
+  t.deepEqual(r.replaced, ['VI_1']);
+  t.true(first.closed, 'the only user released its socket');
+  t.is(s.state(), 'backup');
+  t.is(s.d.status().instances[0]?.vrid, 52);
+  t.false(s.p.addresses.has(`${VIP}/24 eth0`), 'the stopped master removed its VIP');
+});
+
+test('reload: real servers added and removed are one reconcile; operator pins of removed servers go', async (t) => {
+  const s = await master({ extra: WEB });
+  await s.d.serverCommand('weight', 'web', '192.0.2.22', { weight: 5 });
+  t.is(s.p.kernel.table.get('tcp:192.0.2.100:80')?.dests.get('192.0.2.22:80')?.weight, 5);
+  const r = await s.d.reload(config({ extra: WEB.replace('      - { address: 192.0.2.22, weight: 1 }\n', '      - { address: 192.0.2.23, weight: 1 }\n') }));
+  t.deepEqual(r.virtualServers.changed, ['web']);
+  t.deepEqual(r.ipvs, { 'add-dest': 1, 'del-dest': 1 });
+  t.deepEqual([...s.p.kernel.table.get('tcp:192.0.2.100:80')!.dests.keys()].sort(), ['192.0.2.21:80', '192.0.2.23:80']);
+  t.deepEqual(s.d.status().serverOverrides, [], 'the pin of the removed server is gone');
+});
+
+test('failover: priority 1 adverts, the simulated peer takes over, this node is backup; the time is reported', async (t) => {
+  const s = await master();
+  const pending = s.d.handover('failover', ['VI_1'], { sticky: false });
+  await s.advance(ADVERT_MS);
+  t.is(s.sentPriorities().at(-1), 1, 'advertising priority 1 so the peer takes over');
+  t.is(s.state(), 'master', 'still master until the peer shows up');
+  s.peer(100);
+  await flush();
+  const [r] = await pending;
+  t.like(r, { instance: 'VI_1', from: 'master', to: 'backup', master: PEER });
+  t.true(r!.handoverMs >= ADVERT_MS);
+  t.false(s.p.addresses.has(`${VIP}/24 eth0`));
+  t.like(s.d.status().operator['VI_1'], { mode: 'failover', sticky: false });
+  // --clear: priority 150 again; the peer's lower-priority adverts no longer hold this node back
+  // (preempt), so it takes over when its Master_Down_Timer runs out.
+  t.deepEqual(s.d.clearOverride('failover', ['VI_1']), ['VI_1']);
+  await s.peerRuns(100, 4 * ADVERT_MS);
+  t.is(s.state(), 'master');
+});
+
+test('failover without a peer: refused after the timeout, override withdrawn, still master', async (t) => {
+  const s = await master();
+  const pending = s.d.handover('failover', 'all', { sticky: false, timeoutMs: 3000 });
+  await s.advance(3100);
+  const e = await t.throwsAsync(pending, { instanceOf: OperatorError });
+  t.is(e?.code, 'DUET_E_NO_PEER');
+  t.is(s.state(), 'master');
+  t.deepEqual(s.d.status().operator, {});
+  s.p.transport().sent.length = 0;
+  await s.advance(ADVERT_MS);
+  t.deepEqual(s.sentPriorities(), [150]);
+});
+
+test('operator refusals: unknown instance, failover of a backup, takeover from the address owner', async (t) => {
+  const s = await setup();
+  await t.throwsAsync(s.d.handover('failover', ['VI_9'], { sticky: false }), { instanceOf: OperatorError, message: /no instance named 'VI_9'/ });
+  const e = await t.throwsAsync(s.d.handover('failover', ['VI_1'], { sticky: false }));
+  t.is((e as OperatorError).code, 'DUET_E_STATE');
+  s.peer(255);
+  await flush();
+  const o = await t.throwsAsync(s.d.handover('takeover', ['VI_1'], { sticky: false }));
+  t.regex(o?.message ?? '', /address owner/);
+});
+
+test('takeover: a backup stops deferring to the master (priority 254, preempt) and takes over within Master_Down_Interval', async (t) => {
+  const s = await setup({ priority: 100 });
+  await s.peerRuns(200, 2 * ADVERT_MS);
+  t.is(s.state(), 'backup');
+  const pending = s.d.handover('takeover', ['VI_1'], { sticky: true });
+  await s.peerRuns(200, 4 * ADVERT_MS);
+  const [r] = await pending;
+  t.like(r, { from: 'backup', to: 'master' });
+  t.is(s.sentPriorities().at(-1), 254);
+  t.like(s.p.overrides?.['VI_1'], { mode: 'takeover', sticky: true }, 'a sticky override is saved');
+});
+
+test('maintenance on hands over, then holds the node in fault; off lets it become master again', async (t) => {
+  const s = await master();
+  const pending = s.d.maintenance(true, { sticky: false, force: false });
+  await s.advance(ADVERT_MS);
+  s.peer(100);
+  await flush();
+  const m = await pending;
+  t.deepEqual(m.handedOver.map((h) => h.instance), ['VI_1']);
+  t.is(s.state(), 'fault');
+  t.true(s.d.status().maintenance);
+  // The peer goes away: in maintenance, this node still never becomes master.
+  await s.advance(5 * ADVERT_MS);
+  t.is(s.state(), 'fault');
+  t.false(s.p.addresses.has(`${VIP}/24 eth0`));
+  await s.d.maintenance(false, { sticky: false, force: false });
+  await s.advance(4 * ADVERT_MS);
+  t.is(s.state(), 'master');
+});
+
+test('drain: weight 0 in the kernel at once, progress each second, done when active connections reach 0', async (t) => {
+  const s = await master({ extra: WEB });
+  const svc = 'tcp:192.0.2.100:80', dest = '192.0.2.21:80';
+  const conns = (active: number) => {
+    const stats = new Map([[svc, { stats: {} as never, dests: new Map([[dest, { activeConns: active, inactConns: 1 } as never]]) }]]);
+    s.p.kernel.stats = stats as never;
+  };
+  conns(3);
+  const progress: unknown[] = [];
+  const pending = s.d.serverCommand('drain', 'web', '192.0.2.21', { progress: (p) => progress.push(p), timeoutMs: 60_000 });
+  await flush();
+  t.is(s.p.kernel.table.get(svc)?.dests.get(dest)?.weight, 0, 'weight 0 before the first progress line');
+  await s.advance(2000);
+  conns(0);
+  await s.advance(1000);
+  const r = await pending as { drained: boolean; elapsedMs: number };
+  t.true(r.drained);
+  t.true(progress.length >= 2, `progress lines: ${progress.length}`);
+  t.like(progress[0], { server: dest, active: 3, inactive: 1 });
+  t.true(r.elapsedMs >= 2000);
+  t.like(s.d.status().serverOverrides[0], { kind: 'weight', weight: 0, server: dest });
+});
+
+test('drain that never empties gives up after its timeout and says what is left; unknown servers are refused', async (t) => {
+  const s = await master({ extra: WEB });
+  s.p.kernel.stats = new Map([['tcp:192.0.2.100:80', { stats: {} as never, dests: new Map([['192.0.2.22:80', { activeConns: 7, inactConns: 0 } as never]]) }]]) as never;
+  const pending = s.d.serverCommand('drain', 'web', '192.0.2.22', { timeoutMs: 3000 });
+  await s.advance(3500);
+  const e = await t.throwsAsync(pending);
+  t.is((e as OperatorError).code, 'DUET_E_DRAIN_TIMEOUT');
+  t.regex(e?.message ?? '', /still has 7 active/);
+  const u = await t.throwsAsync(s.d.serverCommand('disable', 'web', '192.0.2.77'));
+  t.is((u as OperatorError).code, 'DUET_E_NO_SERVER');
+});
+
+test('the sync daemons follow VRRP: backup at start, master on takeover, backup again on failover, backup kept on stop', async (t) => {
+  const s = await setup({ extra: 'sync_daemon: { interface: eth0, instance: VI_1, syncid: 7 }\n' });
+  t.deepEqual(s.p.kernel.daemonOps, ['start backup']);
+  await s.advance(3 * ADVERT_MS + 500);
+  t.is(s.state(), 'master');
+  t.deepEqual(s.p.kernel.daemonOps, ['start backup', 'stop backup', 'start master']);
+  t.like(s.d.status().sync, { role: 'master', follows: 'instance VI_1' });
+  s.peer(200);
+  await s.advance(100);
+  t.is(s.state(), 'backup');
+  t.deepEqual(s.p.kernel.daemonOps.slice(3), ['stop master', 'start backup']);
+  t.true(s.events.some((e) => e.type === 'sync' && e.role === 'backup'));
+  await s.d.stop();
+  t.deepEqual(s.p.kernel.daemons.map((d) => d.state), ['backup'], 'a stopped node still receives the peer\'s sync stream');
+});
+
+test('checks: a burst of weight changes is one reconcile; quorum lost runs its hook and leaves only the sorry server', async (t) => {
+  const s = await master({ extra: WEB });
+  const checks = s.p.checks!;
+  t.deepEqual(checks.configured.at(-1)?.map((v) => v.name), ['web'], 'the engine got the virtual servers');
+  const before = s.d.reconcileCounters().reconciles;
+  checks.emit({ kind: 'weight', service: 'tcp:192.0.2.100:80', server: '192.0.2.21:80', from: 2, to: 'remove', reason: 'down' });
+  checks.emit({ kind: 'weight', service: 'tcp:192.0.2.100:80', server: '192.0.2.22:80', from: 1, to: 'remove', reason: 'down' });
+  checks.emit({ kind: 'quorum', service: 'tcp:192.0.2.100:80', up: false, healthyWeight: 0, quorum: 1, hysteresis: 0 });
+  await flush();
+  t.is(s.d.reconcileCounters().reconciles - before, 1, 'three events, one reconcile');
+  t.deepEqual([...s.p.kernel.table.get('tcp:192.0.2.100:80')!.dests.keys()], ['192.0.2.99:80']);
+  const hook = s.p.hooks.find((h) => h.argv[0] === '/bin/page');
+  t.deepEqual(hook?.argv, ['/bin/page', 'down']);
+  t.like(hook?.vars, { DUET_SERVICE: 'tcp:192.0.2.100:80', DUET_QUORUM: 'down', DUET_HEALTHY_WEIGHT: '0' });
+  t.deepEqual((await s.d.serviceStatus())[0]?.servers.map((x) => [x.server, x.wanted]), [['192.0.2.21:80', null], ['192.0.2.22:80', null], ['192.0.2.99:80', 1]]);
+});
+
+test('restart: a master stops without priority 0 and keeps its VIP; the next run in time resumes as master', async (t) => {
+  const s = await master();
+  s.p.transport().sent.length = 0;
+  t.deepEqual(await s.d.stop(true), ['VI_1']);
+  t.false(s.sentPriorities().includes(0), 'no priority-0 advert');
+  t.true(s.p.addresses.has(`${VIP}/24 eth0`), 'the VIP stays for the next run');
+  t.deepEqual(Object.keys(s.p.marker?.instances ?? {}), ['VI_1']);
+  await s.advance(500);
+  const next = new Daemon(config(), s.p, s.clock, pino({ level: 'silent' }));
+  const transitions: string[] = [];
+  next.onTransition((e) => transitions.push(`${e.from}->${e.to} ${e.reason}`));
+  const log = s.p.log.length;
+  await next.start();
+  t.deepEqual(transitions, ['init->master resumed']);
+  t.false(s.p.log.slice(log).some((l) => l.startsWith('del ')), 'the VIP was never removed');
+  t.is(s.p.marker, undefined, 'the marker is used once');
+  // Too late: a third run after the window starts as a fresh node.
+  await next.stop(true);
+  await s.advance(5 * ADVERT_MS);
+  const late = new Daemon(config(), s.p, s.clock, pino({ level: 'silent' }));
+  const lt: string[] = [];
+  late.onTransition((e) => lt.push(`${e.from}->${e.to} ${e.reason}`));
+  await late.start();
+  t.deepEqual(lt, ['init->backup startup']);
+});
