@@ -223,7 +223,7 @@ async function main(argv: string[]): Promise<number> {
       });
       if (!reply) return 3;
       if (!reply.ok) {
-        console.error(`duet: ${reply.error.message}`);
+        console.error(`duet: ${reply.error.message} [${reply.error.code}]`);
         if (Array.isArray(reply.error.details)) for (const d of reply.error.details) console.error(`  ${String(d)}`);
         return 1;
       }

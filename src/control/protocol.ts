@@ -1,4 +1,5 @@
 // Control socket protocol: one JSON request per line, one JSON reply per line.
+import type { ErrorCode } from '../core/errors.js';
 export const DEFAULT_SOCKET = '/run/duet/duet.sock';
 
 export type Request =
@@ -16,9 +17,15 @@ export type Request =
 
 export type ServerAction = 'weight' | 'enable' | 'disable' | 'drain';
 
+/** code: from the registry in core/errors.ts (a reply from another version may carry one this CLI does not know). */
 export type Reply =
   | { ok: true; result: unknown }
-  | { ok: false; error: { code: string; message: string; details?: unknown } };
+  | { ok: false; error: { code: ErrorCode | (string & {}); message: string; details?: unknown } };
+
+/** A refusal or failure reply; the code is checked against the registry. */
+export function errorReply(code: ErrorCode, message: string, details?: unknown): Reply {
+  return { ok: false, error: { code, message, ...(details !== undefined ? { details } : {}) } };
+}
 
 export function parseRequest(line: string): Request | { error: string } {
   let v: unknown;

@@ -2,7 +2,7 @@
 import { createServer, type Server } from 'node:net';
 import { mkdirSync, chmodSync, chownSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseRequest, type Request, type Reply } from './protocol.js';
+import { errorReply, parseRequest, type Request, type Reply } from './protocol.js';
 
 /** `progress` sends an interim line ({"progress": ...}) before the reply, e.g. while draining. */
 export type Handler = (r: Request, progress: (p: unknown) => void, closed: Promise<void>) => Promise<Reply>;
@@ -30,8 +30,8 @@ export async function listenControl(path: string, handle: Handler, o: { mode?: n
         const req = parseRequest(line);
         const t0 = performance.now();
         const reply: Promise<Reply> = 'error' in req
-          ? Promise.resolve({ ok: false, error: { code: 'DUET_E_REQUEST', message: req.error } })
-          : handle(req, (p) => { if (!conn.destroyed) conn.write(JSON.stringify({ progress: p }) + '\n'); }, closed).catch((e: unknown) => ({ ok: false, error: { code: 'DUET_E_INTERNAL', message: String(e) } }));
+          ? Promise.resolve(errorReply('DUET_E_REQUEST', req.error))
+          : handle(req, (p) => { if (!conn.destroyed) conn.write(JSON.stringify({ progress: p }) + '\n'); }, closed).catch((e: unknown) => errorReply('DUET_E_INTERNAL', String(e)));
         void reply.then((r) => {
           o.onReply?.('error' in req ? 'invalid' : req.cmd, performance.now() - t0, r.ok);
           if (!conn.destroyed) conn.write(JSON.stringify(r) + '\n');

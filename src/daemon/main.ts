@@ -7,7 +7,7 @@ import { loadConfigOffThread } from '../config/load-worker.js';
 import { realClock } from '../core/clock.js';
 import { createLogger } from '../core/log.js';
 import { groupId, listenControl } from '../control/server.js';
-import type { Reply, Request } from '../control/protocol.js';
+import { errorReply, type Reply, type Request } from '../control/protocol.js';
 import type { Server as NetServer } from 'node:net';
 import type { Server } from 'node:http';
 import type { Config } from '../config/schema.js';
@@ -53,7 +53,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     if (!r.ok) {
       const lines = r.error.map(formatIssue);
       log.error({ file: o.configFile, issues: lines, parseMs }, 'reload rejected: config invalid, running state unchanged');
-      return { ok: false, error: { code: 'DUET_E_CONFIG', message: `${o.configFile} is invalid; nothing changed`, details: lines } };
+      return errorReply('DUET_E_CONFIG', `${o.configFile} is invalid; nothing changed`, lines);
     }
     r.value.node.name ??= cfg.node.name;
     const result = await daemon.reload(r.value);
@@ -68,7 +68,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     try {
       return { ok: true, result: await fn() };
     } catch (e) {
-      if (e instanceof OperatorError) return { ok: false, error: { code: e.code, message: e.message, details: e.done } };
+      if (e instanceof OperatorError) return errorReply(e.code, e.message, e.done);
       throw e;
     }
   };
@@ -114,8 +114,8 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
         // Exit 75 only helps if something starts the next run; otherwise the VIP would stay here
         // with no adverts, and the peer would take over while this node still holds it.
         if (!process.env['INVOCATION_ID'] && !req.supervised) {
-          return { ok: false, error: { code: 'DUET_E_NO_SUPERVISOR', message: 'not started by systemd (no INVOCATION_ID), so nothing would start the next run; '
-            + 'pass --supervised if your supervisor restarts duet on exit status 75, or stop and start it instead' } };
+          return errorReply('DUET_E_NO_SUPERVISOR', 'not started by systemd (no INVOCATION_ID), so nothing would start the next run; '
+            + 'pass --supervised if your supervisor restarts duet on exit status 75, or stop and start it instead');
         }
         const kept = await stopping('restart', true);
         return { ok: true, result: { kept, exitCode: EXIT_RESTART } };
@@ -237,7 +237,7 @@ async function listenStatus(cfg: Config, mainSocket: string, handler: (r: Reques
   const readOnly = async (req: Request, p: (x: unknown) => void, closed: Promise<void>): Promise<Reply> =>
     req.cmd === 'status' || req.cmd === 'events'
       ? handler(req, p, closed)
-      : { ok: false, error: { code: 'DUET_E_READONLY', message: `this socket is read-only (status, events); '${req.cmd}' needs the root socket` } };
+      : errorReply('DUET_E_READONLY', `this socket is read-only (status, events); '${req.cmd}' needs the root socket`);
   const s = await listenControl(path, readOnly, { mode: 0o660, gid });
   log.info({ socket: path, group: c.statusGroup, gid }, 'read-only status socket listening');
   return s;

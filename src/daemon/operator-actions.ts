@@ -7,7 +7,7 @@ import type { ServerAction } from '../control/protocol.js';
 import type { TransitionEvent } from '../vrrp/instance.js';
 import type { State } from '../vrrp/fsm.js';
 import { destKey, serviceKey } from '../ipvs/model.js';
-import { DuetError } from '../core/errors.js';
+import { DuetError, type ErrorCode } from '../core/errors.js';
 import { refusal } from './operator.js';
 import type { DaemonContext } from './context.js';
 import type { IpvsLoop } from './ipvs-loop.js';
@@ -15,7 +15,7 @@ import type { VrrpRunner } from './vrrp-runner.js';
 
 /** A refused or failed operator command: a stable code, and what was done before it failed. */
 export class OperatorError extends DuetError {
-  constructor(readonly code: `DUET_E_${string}`, message: string, readonly done: HandoverResult[] = []) {
+  constructor(readonly code: ErrorCode, message: string, readonly done: HandoverResult[] = []) {
     super(message);
   }
 }

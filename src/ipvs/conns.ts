@@ -24,6 +24,7 @@
 // from the client's; duet formats each by its own family (they differ only for mixed-family
 // services, where ipvsadm prints garbage for the destination).
 import { formatIpv6, parseIpv6 } from '../core/addr.js';
+import { DuetError } from '../core/errors.js';
 
 export type ConnFamily = 4 | 6;
 
@@ -49,7 +50,7 @@ export interface ConnEntry {
   readonly peData?: string;
 }
 
-export class ConnParseError extends Error {
+export class ConnParseError extends DuetError {
   readonly code = 'DUET_E_CONN_PARSE';
   constructor(
     readonly line: number,

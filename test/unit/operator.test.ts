@@ -35,3 +35,17 @@ test('operator requests: accepted shapes and clear errors', (t) => {
   t.deepEqual(parseRequest('{"cmd":"failover","instances":"all","timeoutMs":0}'), { error: '"timeoutMs" must be 1..600000' });
   t.deepEqual(parseRequest('{"cmd":"maintenance"}'), { error: '"on" (true or false) is required' });
 });
+
+// Every error class carries a code from the one registry in core/errors.ts.
+test('error classes derive from DuetError with a registered code', async (t) => {
+  const { ERROR_CODES, DuetError, IoError, BugError } = await import('../../src/core/errors.js');
+  const { ConnParseError } = await import('../../src/ipvs/conns.js');
+  const { OperatorError } = await import('../../src/daemon/operator-actions.js');
+  const { ConfigError } = await import('../../src/config/load.js');
+  const errors: InstanceType<typeof DuetError>[] = [new IoError('x'), new BugError('x'), new ConnParseError(1, 'l', 'r'), new OperatorError('DUET_E_NO_PEER', 'x'),
+    new ConfigError([])];
+  for (const e of errors) {
+    t.true(e instanceof DuetError, e.name);
+    t.true(Object.hasOwn(ERROR_CODES, e.code), `${e.name}: ${e.code}`);
+  }
+});
