@@ -6,56 +6,44 @@ import { request } from '../control/client.js';
 import { DEFAULT_SOCKET, type Request } from '../control/protocol.js';
 import { formatEvent, formatOperator, formatReload, formatRestart, formatStatus } from './format.js';
 import { formatTable, type ListView } from '../ipvs/format.js';
+import type { IpvsListView } from '../ipvs/kernel-view.js';
+import type { ConnEntry } from '../ipvs/conns.js';
 
-/** Read the kernel's table directly, like ipvsadm: no daemon needed. */
-async function ipvsList(view: ListView, json: boolean): Promise<number> {
-  const { IpvsClient } = await import('../ipvs/genl-client.js');
-  let c;
+/**
+ * `duet ipvs list|conns`: asked of the daemon (so the read-only status socket serves it too);
+ * with no daemon at the socket, read from the kernel directly, like ipvsadm, and say so.
+ */
+async function ipvsCommand(socket: string, what: 'list' | 'conns', print: (v: unknown) => void): Promise<number> {
+  const reply = await request(socket, { cmd: 'ipvs', what }, 30_000).catch(() => undefined);
+  if (reply?.ok) { print(reply.result); return 0; }
+  // A daemon that answered with an error (other than not knowing the command) has the last word.
+  if (reply && reply.error.code !== 'DUET_E_REQUEST') { console.error(`duet: ${reply.error.message} [${reply.error.code}]`); return 1; }
+  console.error(`duet: no daemon answers at ${socket}; reading the kernel directly`);
+  const { readIpvsList, readIpvsConns } = await import('../ipvs/kernel-view.js');
   try {
-    c = await IpvsClient.open();
+    print(what === 'list' ? await readIpvsList() : await readIpvsConns());
+    return 0;
   } catch (e) {
     console.error(`duet: ${(e as Error).message}`);
     return 1;
   }
-  try {
-    const [info, dump] = [await c.getInfo(), await c.dump()];
-    if (json) {
-      const services = [...dump.table].map(([key, s]) => ({
-        key, ...s, dests: [...s.dests].map(([dk, d]) => ({ key: dk, ...d, stats: dump.stats.get(key)?.dests.get(dk) })),
-        stats: dump.stats.get(key)?.stats,
-      }));
-      console.log(JSON.stringify({ version: info.version, connTabSize: info.connTabSize, services, unmapped: dump.unmapped }, null, 2));
-    } else {
-      process.stdout.write(formatTable(info, dump.table, dump.stats, view));
-    }
-    return 0;
-  } finally {
-    c.close();
-  }
 }
 
-/** Read /proc/net/ip_vs_conn (IPVS has no netlink dump of connections), like ipvsadm -Lnc. */
-async function ipvsConns(persistentConn: boolean, json: boolean): Promise<number> {
-  const { parseConns, formatConns, CONN_PROC_FILE } = await import('../ipvs/conns.js');
-  const { readFile } = await import('node:fs/promises');
-  let text: string;
-  try {
-    text = await readFile(CONN_PROC_FILE, 'utf8').catch(async (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
-      // Not loaded yet: resolving the IPVS genl family autoloads ip_vs (as ipvsadm's init does).
-      const { IpvsClient } = await import('../ipvs/genl-client.js');
-      (await IpvsClient.open().catch(() => undefined))?.close();
-      return readFile(CONN_PROC_FILE, 'utf8');
-    });
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    console.error(`duet: cannot read ${CONN_PROC_FILE}: ${err.code === 'ENOENT' ? 'IPVS not available in this kernel (is ip_vs loaded?)' : err.message}`);
-    return 1;
-  }
-  const entries = parseConns(text);
-  if (json) console.log(JSON.stringify(entries, null, 2));
-  else process.stdout.write(formatConns(entries, { persistentConn }));
-  return 0;
+async function ipvsList(socket: string, view: ListView, json: boolean): Promise<number> {
+  const { viewTables } = await import('../ipvs/kernel-view.js');
+  return ipvsCommand(socket, 'list', (v) => {
+    if (json) { console.log(JSON.stringify(v, null, 2)); return; }
+    const t = viewTables(v as IpvsListView);
+    process.stdout.write(formatTable(t.info, t.table, t.stats, view));
+  });
+}
+
+async function ipvsConns(socket: string, persistentConn: boolean, json: boolean): Promise<number> {
+  const { formatConns } = await import('../ipvs/conns.js');
+  return ipvsCommand(socket, 'conns', (v) => {
+    if (json) console.log(JSON.stringify(v, null, 2));
+    else process.stdout.write(formatConns(v as ConnEntry[], { persistentConn }));
+  });
 }
 
 /** `duet events`: print each event line until the daemon goes away or we are interrupted. */
@@ -120,10 +108,11 @@ const COMMANDS: ReadonlyArray<readonly [string, string]> = [
                                   weight 0, then wait until its active connections reach 0
                                   (SERVICE: name or key such as tcp:192.0.2.100:80;
                                    SERVER: address, or address:port)`],
-  ['ipvs', `ipvs list [--stats|--rate|--thresholds|--persistent-conn] [--json]
+  ['ipvs', `ipvs list [--stats|--rate|--thresholds|--persistent-conn] [--json] [-s SOCKET]
                                   the kernel's IPVS table, as ipvsadm -Ln prints it
-  ipvs conns [--persistent-conn] [--json]
-                                  IPVS connection entries, as ipvsadm -Lnc prints them`],
+  ipvs conns [--persistent-conn] [--json] [-s SOCKET]
+                                  IPVS connection entries, as ipvsadm -Lnc prints them
+                                  (from the daemon; with none running, read from the kernel)`],
   ['realserver', `realserver setup|teardown --vip ADDR [--vip ADDR...] --mode dr|tun [--dev IFACE] [--state FILE] [--dry-run]
                                   on a real server: the VIP on lo (dr) or tunl0 (tun) and the
                                   arp_ignore/arp_announce(/rp_filter) sysctls; teardown restores
@@ -272,10 +261,10 @@ async function main(argv: string[]): Promise<number> {
       return operatorCommand(values.socket, { cmd: 'maintenance', on: on === 'on', sticky: values.sticky, force: values.force }, values.json);
     }
     case 'ipvs': {
-      if (positionals[0] === 'conns') return ipvsConns(values['persistent-conn'], values.json);
+      if (positionals[0] === 'conns') return ipvsConns(values.socket, values['persistent-conn'], values.json);
       if (positionals[0] !== 'list') { console.error(`duet: usage: duet ipvs list [--stats|--rate|--thresholds|--persistent-conn] [--json] | duet ipvs conns [--persistent-conn] [--json]`); return 2; }
       const view: ListView = values.stats ? 'stats' : values.rate ? 'rate' : values.thresholds ? 'thresholds' : values['persistent-conn'] ? 'persistent-conn' : 'plain';
-      return ipvsList(view, values.json);
+      return ipvsList(values.socket, view, values.json);
     }
     case 'realserver':
       return (await import('../realserver/cli.js')).realserverCommand(positionals, values);

@@ -12,6 +12,8 @@ export type Request =
   | { cmd: 'maintenance'; on: boolean; sticky?: boolean; force?: boolean }
   /** Exit for a restart without a transition (masters keep VIPs; the next run resumes). */
   | { cmd: 'restart'; supervised?: boolean }
+  /** The kernel's IPVS table (what) or connection entries, as `duet ipvs list|conns` print them. */
+  | { cmd: 'ipvs'; what: 'list' | 'conns' }
   /** Real-server overrides. service: name or key; server: address or address:port. */
   | { cmd: 'server'; action: ServerAction; service: string; server: string; weight?: number; timeoutMs?: number };
 
@@ -59,6 +61,11 @@ export function parseRequest(line: string): Request | { error: string } {
     if (action === 'weight' && weight !== undefined && !(Number.isInteger(weight) && (weight as number) >= 0 && (weight as number) <= 65535)) return { error: '"weight" must be 0..65535' };
     if (t !== undefined && (typeof t !== 'number' || !(t > 0 && t <= 86_400_000))) return { error: '"timeoutMs" must be 1..86400000' };
     return { cmd, action, service, server, ...(typeof weight === 'number' ? { weight } : {}), ...(typeof t === 'number' ? { timeoutMs: t } : {}) };
+  }
+  if (cmd === 'ipvs') {
+    const what = o['what'];
+    if (what !== 'list' && what !== 'conns') return { error: '"what" must be list or conns' };
+    return { cmd, what };
   }
   if (cmd === 'restart') {
     const f = flag('supervised');

@@ -120,6 +120,15 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
         const kept = await stopping('restart', true);
         return { ok: true, result: { kept, exitCode: EXIT_RESTART } };
       }
+      case 'ipvs': {
+        // Read-only, straight from the kernel: the table duet programmed and what else is there.
+        const { readIpvsList, readIpvsConns } = await import('../ipvs/kernel-view.js');
+        try {
+          return { ok: true, result: req.what === 'list' ? await readIpvsList() : await readIpvsConns() };
+        } catch (e) {
+          return errorReply('DUET_E_IO', e instanceof Error ? e.message : String(e));
+        }
+      }
       case 'server':
         return operator(() => daemon.serverCommand(req.action, req.service, req.server, {
           ...(req.weight !== undefined ? { weight: req.weight } : {}), ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}), progress,
@@ -235,9 +244,9 @@ async function listenStatus(cfg: Config, mainSocket: string, handler: (r: Reques
   }
   const path = c.statusSocket ?? join(dirname(mainSocket), 'duet-status.sock');
   const readOnly = async (req: Request, p: (x: unknown) => void, closed: Promise<void>): Promise<Reply> =>
-    req.cmd === 'status' || req.cmd === 'events'
+    req.cmd === 'status' || req.cmd === 'events' || req.cmd === 'ipvs'
       ? handler(req, p, closed)
-      : errorReply('DUET_E_READONLY', `this socket is read-only (status, events); '${req.cmd}' needs the root socket`);
+      : errorReply('DUET_E_READONLY', `this socket is read-only (status, events, ipvs); '${req.cmd}' needs the root socket`);
   const s = await listenControl(path, readOnly, { mode: 0o660, gid });
   log.info({ socket: path, group: c.statusGroup, gid }, 'read-only status socket listening');
   return s;

@@ -96,3 +96,19 @@ test.serial('a client whose daemon stops mid-request gets an error at once, not 
   // And a request to a socket nobody serves fails at once (ECONNREFUSED or ENOENT), never hangs.
   await t.throwsAsync(request(n.socket, { cmd: 'status' }, 60_000), { message: /ENOENT|ECONNREFUSED/ });
 });
+
+test.serial('duet ipvs: asked of the daemon; with no daemon at the socket, read from the kernel directly, and said so', async (t) => {
+  // A fresh node (the one above was stopped); this kernel has no IPVS, so both paths report that.
+  node = await startDuet(lab, 'c1', pairConfig('c1', { ifname: lab.host('c1').ifname, priority: 150, advertInt: 1 }));
+  const viaDaemon = await cli(node, ['ipvs', 'list']);
+  t.is(viaDaemon.code, 1);
+  t.regex(viaDaemon.stderr, /\[DUET_E_IO\]/, 'the daemon answered, with the kernel\'s error');
+  t.notRegex(viaDaemon.stderr, /reading the kernel directly/);
+  t.true(node.logs.some((l) => l.msg === 'control reply' && l['cmd'] === 'ipvs'));
+  node.kill('SIGTERM');
+  t.is(await node.exited(), 0);
+  const direct = await cli(node, ['ipvs', 'conns']);
+  t.is(direct.code, 1);
+  t.regex(direct.stderr, /no daemon answers at .*; reading the kernel directly/);
+  t.regex(direct.stderr, /IPVS not available/);
+});

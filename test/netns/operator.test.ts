@@ -145,7 +145,7 @@ test.serial('control.status_group: a read-only socket for that group; status wor
   t.regex(st.stdout, /VI_1 .* MASTER /);
   const fo = await asNobody(['failover'], '65534');
   t.is(fo.code, 1);
-  t.regex(fo.stderr, /this socket is read-only \(status, events\); 'failover' needs the root socket \[DUET_E_READONLY\]/);
+  t.regex(fo.stderr, /this socket is read-only \(status, events, ipvs\); 'failover' needs the root socket \[DUET_E_READONLY\]/);
   const other = await asNobody(['status'], '1');
   t.is(other.code, 3);
   t.regex(other.stderr, /EACCES/);

@@ -45,3 +45,19 @@ test('large counters use ipvsadm K/M/G units', (t) => {
   const out = formatTable(info, one, new Map([[key, { stats: st, dests: new Map() }]]), 'stats').split('\n')[3]!;
   t.is(out, 'TCP  192.0.2.100:80'.padEnd(33) + '  123456K' + ' 99999999' + '   50000M' + '    2000G' + '    3000T');
 });
+
+// The view the daemon sends for `duet ipvs list` (JSON over the control socket) prints exactly
+// what the kernel's table prints directly.
+test('a table through the JSON view and back formats the same, stats included', async (t) => {
+  const { viewTables } = await import('../../src/ipvs/kernel-view.js');
+  const st = { conns: 12, inpkts: 3400, outpkts: 0, inbytes: 5_600_000, outbytes: 0, cps: 1, inpps: 2, outpps: 0, inbps: 300, outbps: 0 };
+  const stats = new Map([...table].map(([k, s]) => [k, { stats: st, dests: new Map([...s.dests.keys()].map((dk) => [dk, { ...st, activeConns: 3, inactConns: 4, persistConns: 0 }])) }]));
+  const view = {
+    version: info.version, connTabSize: info.connTabSize, unmapped: [],
+    services: [...table].map(([key, s]) => ({ key, ...s, dests: [...s.dests].map(([dk, d]) => ({ key: dk, ...d, stats: stats.get(key)?.dests.get(dk) })), stats: stats.get(key)?.stats })),
+  };
+  const back = viewTables(JSON.parse(JSON.stringify(view)));
+  for (const v of ['plain', 'stats', 'rate', 'thresholds', 'persistent-conn'] as const) {
+    t.is(formatTable(back.info, back.table, back.stats, v), formatTable(info, table, stats, v), v);
+  }
+});

@@ -71,6 +71,8 @@ ip netns exec d sysctl net.ipv4.vs.sloppy_tcp net.ipv4.vs.conn_reuse_mode net.ip
 sysctl net.ipv4.vs.sloppy_tcp
 section duet-list
 ip netns exec d node build/src/cli/duet.js ipvs list
+section duet-list-daemon
+ip netns exec d node build/src/cli/duet.js ipvs list -s /tmp/duet/duet.sock
 section weight
 sed -i 's/weight: 3/weight: 5/' /tmp/duet/duet.yaml
 kill -HUP $pid; waitlog '"IPVS table' 2
@@ -126,8 +128,9 @@ test('ipvsadm shows exactly the configured table: every scheduler, NAT, DR and T
   t.is(first.split('\n').filter((l) => /^(TCP|UDP|FWM|SCTP) /.test(l)).length, 3 + SCHEDULERS.length);
 });
 
-test('duet ipvs list prints what ipvsadm -Ln prints', (t) => {
+test('duet ipvs list prints what ipvsadm -Ln prints, read directly and through the daemon', (t) => {
   t.is(part('duet-list'), part('first'));
+  t.is(part('duet-list-daemon'), part('first'));
 });
 
 test('a weight change is one write; an unchanged reload is none', (t) => {
