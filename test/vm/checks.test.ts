@@ -6,7 +6,7 @@
 // answering 50% halves the weight, "drain" sets 0.
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
-import { runInVm, type VmResult, describeVm } from '../../lab/vm.js';
+import { vmJob } from '../helpers/vm-job.js';
 
 // Generous time-outs: under TCG a cold node process can take a second to answer its first request.
 const CHECK = '{ type: http, path: /health, status: [200], interval: 1, timeout: 0.9, rise: 2, fall: 2 }';
@@ -157,26 +157,17 @@ grep '"mod":"check"' /tmp/lab/log
 section end
 `;
 
-let vm: VmResult;
-test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
-const part = (name: string): string => {
-  const m = new RegExp(`=== ${name}\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(vm.stdout);
-  return m ? m[1]! : '';
-};
 type Line = { msg: string; service?: string; server?: string; from?: unknown; to?: unknown; reason?: string; up?: boolean };
 const log = (): Line[] => part('log').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
 
-test.before(async (t) => {
-  t.timeout(300_000);
-  vm = await runInVm(JOB, { timeoutMs: 240_000 });
-  if (process.env['DUET_VM_DUMP']) writeFileSync(process.env['DUET_VM_DUMP'], `${vm.stdout}\n--- stderr\n${vm.stderr}`);
-});
+const job = vmJob(JOB, { timeoutMs: 240_000 });
+const part = job.part;
 
 test('the VM job ran to the end', (t) => {
-  t.log(`boot ${vm.bootMs} ms, total ${vm.totalMs} ms`);
+  t.log(`boot ${job.vm.bootMs} ms, total ${job.vm.totalMs} ms`);
   for (const s of ['fail500', 'recover', 'kill']) t.log(`${s}: ${part(s).split('\n')[0]}`);
-  t.is(vm.code, 0, vm.stdout.slice(-4000) + vm.stderr.slice(-2000));
-  t.regex(vm.stdout, /=== end/);
+  t.is(job.vm.code, 0, job.vm.stdout.slice(-4000) + job.vm.stderr.slice(-2000));
+  t.regex(job.vm.stdout, /=== end/);
   t.regex(part('stop'), /exit=0/);
 });
 

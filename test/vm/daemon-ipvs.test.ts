@@ -3,7 +3,7 @@
 // what ipvsadm prints; a weight change is one write, an unchanged reload none; a service someone
 // else added is left alone, also when a managed one is removed.
 import test from 'ava';
-import { runInVm, type VmResult, describeVm } from '../../lab/vm.js';
+import { vmJob } from '../helpers/vm-job.js';
 
 // Every scheduler, with the three forwarding methods in turn; the second real server goes away
 // with the web service in the last reload (a removed real server is one del-dest each).
@@ -95,24 +95,17 @@ grep '"msg":"IPVS sysctl' /tmp/duet/log
 section end
 `;
 
-let vm: VmResult;
-test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
-const part = (name: string): string => {
-  const m = new RegExp(`=== ${name}\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(vm.stdout);
-  return m ? m[1]! : '';
-};
 type LogLine = { ops: Record<string, number>; applied: number; failed: number; msg: string };
 const logLines = (): LogLine[] => part('log').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
 const reconciles = (): LogLine[] => logLines().filter((l) => l.msg.startsWith('IPVS table'));
 
-test.before(async () => {
-  vm = await runInVm(JOB, { timeoutMs: 240_000 });
-});
+const job = vmJob(JOB, { timeoutMs: 240_000 });
+const part = job.part;
 
 test('the VM job ran to the end', (t) => {
-  t.log(`boot ${vm.bootMs} ms, total ${vm.totalMs} ms`);
-  t.is(vm.code, 0, vm.stdout.slice(-3000) + vm.stderr.slice(-2000));
-  t.regex(vm.stdout, /=== end/);
+  t.log(`boot ${job.vm.bootMs} ms, total ${job.vm.totalMs} ms`);
+  t.is(job.vm.code, 0, job.vm.stdout.slice(-3000) + job.vm.stderr.slice(-2000));
+  t.regex(job.vm.stdout, /=== end/);
 });
 
 test('ipvsadm shows exactly the configured table: every scheduler, NAT, DR and TUN', (t) => {

@@ -4,7 +4,7 @@
 // and finishes when they close; a drain that cannot finish in time says how many are left.
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
-import { runInVm, type VmResult, describeVm } from '../../lab/vm.js';
+import { vmJob } from '../helpers/vm-job.js';
 
 const CONFIG = `
 node: { name: lb1 }
@@ -105,23 +105,14 @@ kill -TERM $dpid; wait $dpid; echo "exit=$?"
 section end
 `;
 
-let vm: VmResult;
-test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
-const part = (name: string): string => {
-  const m = new RegExp(`=== ${name}\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(vm.stdout);
-  return m ? m[1]! : '';
-};
 
-test.before(async (t) => {
-  t.timeout(300_000);
-  vm = await runInVm(JOB, { timeoutMs: 240_000 });
-  if (process.env['DUET_VM_DUMP']) writeFileSync(process.env['DUET_VM_DUMP'], `${vm.stdout}\n--- stderr\n${vm.stderr}`);
-});
+const job = vmJob(JOB, { timeoutMs: 240_000 });
+const part = job.part;
 
 test('the VM job ran to the end', (t) => {
-  t.log(`boot ${vm.bootMs} ms, total ${vm.totalMs} ms`);
-  t.is(vm.code, 0, vm.stdout.slice(-4000) + vm.stderr.slice(-2000));
-  t.regex(vm.stdout, /=== end/);
+  t.log(`boot ${job.vm.bootMs} ms, total ${job.vm.totalMs} ms`);
+  t.is(job.vm.code, 0, job.vm.stdout.slice(-4000) + job.vm.stderr.slice(-2000));
+  t.regex(job.vm.stdout, /=== end/);
   t.regex(part('stop'), /exit=0/);
 });
 

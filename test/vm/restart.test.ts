@@ -12,8 +12,8 @@
 // a second (the netns test), within 2.5 intervals of 1 s.
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
-import { runInVm, type VmResult, describeVm } from '../../lab/vm.js';
 import { VM_LAN, VM_SHELL, vmSection } from '../../lab/vm-shell.js';
+import { vmJob } from '../helpers/vm-job.js';
 
 const LONG_ADVERT_S = 40;
 const SESSIONS = 20;
@@ -168,21 +168,15 @@ pkill -f /tmp/lab/echo.mjs; pkill -f "monitor address"
 section end
 `;
 
-let vm: VmResult;
-test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
-const part = (name: string): string => vmSection(vm.stdout, name);
 const lines = (name: string): Record<string, unknown>[] => part(name).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 
-test.before(async (t) => {
-  t.timeout(540_000);
-  vm = await runInVm(JOB, { timeoutMs: 480_000, memMb: 768 });
-  if (process.env['DUET_VM_DUMP']) writeFileSync(process.env['DUET_VM_DUMP'], `${vm.stdout}\n--- stderr\n${vm.stderr}`);
-});
+const job = vmJob(JOB, { timeoutMs: 480_000, memMb: 768 });
+const part = job.part;
 
 test('the VM job ran to the end', (t) => {
-  t.log(`boot ${vm.bootMs} ms, total ${vm.totalMs} ms; ${part('restart').trim().split('\n').at(-1)}`);
-  t.is(vm.code, 0, vm.stdout.slice(-5000) + vm.stderr.slice(-2000));
-  t.regex(vm.stdout, /=== end/);
+  t.log(`boot ${job.vm.bootMs} ms, total ${job.vm.totalMs} ms; ${part('restart').trim().split('\n').at(-1)}`);
+  t.is(job.vm.code, 0, job.vm.stdout.slice(-5000) + job.vm.stderr.slice(-2000));
+  t.regex(job.vm.stdout, /=== end/);
 });
 
 test('duet restart: the old run exits 75 keeping VI_1, the supervisor starts a new one that resumes as master', (t) => {

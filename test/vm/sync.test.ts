@@ -6,8 +6,8 @@
 // connection carries on through the new master.
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
-import { runInVm, type VmResult, describeVm } from '../../lab/vm.js';
 import { VM_LAN, VM_SHELL, vmSection } from '../../lab/vm-shell.js';
+import { vmJob } from '../helpers/vm-job.js';
 
 const CONFIG = (name: string, priority: number) => `
 node: { name: ${name} }
@@ -98,20 +98,14 @@ grep -h '"mod":"sync"' /tmp/lab/d1.log /tmp/lab/d2.log
 section end
 `;
 
-let vm: VmResult;
-test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
-const part = (name: string): string => vmSection(vm.stdout, name);
 
-test.before(async (t) => {
-  t.timeout(300_000);
-  vm = await runInVm(JOB, { timeoutMs: 240_000 });
-  if (process.env['DUET_VM_DUMP']) writeFileSync(process.env['DUET_VM_DUMP'], `${vm.stdout}\n--- stderr\n${vm.stderr}`);
-});
+const job = vmJob(JOB, { timeoutMs: 240_000 });
+const part = job.part;
 
 test('the VM job ran to the end', (t) => {
-  t.log(`boot ${vm.bootMs} ms, total ${vm.totalMs} ms`);
-  t.is(vm.code, 0, vm.stdout.slice(-4000) + vm.stderr.slice(-2000));
-  t.regex(vm.stdout, /=== end/);
+  t.log(`boot ${job.vm.bootMs} ms, total ${job.vm.totalMs} ms`);
+  t.is(job.vm.code, 0, job.vm.stdout.slice(-4000) + job.vm.stderr.slice(-2000));
+  t.regex(job.vm.stdout, /=== end/);
 });
 
 test('the kernel sync daemons follow VRRP: master daemon on the master, backup daemon on the backup', (t) => {

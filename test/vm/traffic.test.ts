@@ -14,7 +14,8 @@
 //   reload is only edit-dest/add-dest (no service deleted or re-added).
 // The client is one bash per run using /dev/tcp, so 100 requests cost no process starts in the VM.
 import test from 'ava';
-import { runInVm, VIP_HTTP_CLIENT, type VmResult, describeVm } from '../../lab/vm.js';
+import { VIP_HTTP_CLIENT } from '../../lab/vm.js';
+import { vmJob } from '../helpers/vm-job.js';
 
 interface Phase {
   sched: 'rr' | 'wrr';
@@ -335,12 +336,6 @@ grep '"IPVS\|"msg":"IPVS' /tmp/lab/log
 section end
 `.replace(/\\\$\{/g, '${');
 
-let vm: VmResult;
-test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
-const part = (name: string): string => {
-  const m = new RegExp(`=== ${name}\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(vm.stdout);
-  return m ? m[1]! : '';
-};
 /** `uniq -c` output of a section → counts per answer. */
 const counts = (name: string): Record<string, number> => {
   const r: Record<string, number> = {};
@@ -348,22 +343,21 @@ const counts = (name: string): Record<string, number> => {
   return r;
 };
 const timing = (name: string): number | undefined => {
-  const m = new RegExp(`^T ${name} (\\d+)$`, 'm').exec(vm.stdout);
+  const m = new RegExp(`^T ${name} (\\d+)$`, 'm').exec(job.vm.stdout);
   return m ? Number(m[1]) : undefined;
 };
 const reconciles = (): { ops: Record<string, number>; applied: number; failed: number; msg: string }[] =>
   part('log').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { ops: Record<string, number>; applied: number; failed: number; msg: string });
 
-test.before(async () => {
-  vm = await runInVm(JOB, { timeoutMs: 180_000 });
-});
+const job = vmJob(JOB, { timeoutMs: 180_000 });
+const part = job.part;
 
 test('the VM job ran to the end', (t) => {
-  t.log(`boot ${vm.bootMs} ms, total ${vm.totalMs} ms`);
+  t.log(`boot ${job.vm.bootMs} ms, total ${job.vm.totalMs} ms`);
   for (const n of ['setup-done', 'ipvs-programmed', 'vip-up', 'wrr-reloaded', 'stopped']) t.log(`${n}: ${timing(n)} ms after job start`);
   for (const n of ['http-dr-rr-ms', 'http-nat-rr-ms', 'http-tun-rr-ms', 'http-dr-wrr-ms', 'http-nat-wrr-ms', 'http-tun-wrr-ms', 'echo-reload-ms']) t.log(`${n}: ${timing(n)}`);
-  t.is(vm.code, 0, vm.stdout.slice(-4000) + vm.stderr.slice(-2000));
-  t.regex(vm.stdout, /=== end/);
+  t.is(job.vm.code, 0, job.vm.stdout.slice(-4000) + job.vm.stderr.slice(-2000));
+  t.regex(job.vm.stdout, /=== end/);
 });
 
 for (const [mode, sec] of [['DR', 'dr'], ['NAT', 'nat'], ['TUN', 'tun']] as const) {
@@ -393,7 +387,7 @@ test('TUN: ipvsadm shows the destinations as Tunnel (ipip), and the real servers
   const rr = part('daemon');
   const wrr = part('reload-wrr');
   t.log(`${rr.split('\n').filter((l) => l.includes(`:${TUN_PORT} `)).join('\n')}\n${part('tun-info')}\n${part('tun-stats')}\n${part('tunl0')}`);
-  t.log(/ipip-loaded-before: \d+/.exec(vm.stdout)?.[0], /ipip-loaded-after-tunl0-lookup: \d+/.exec(vm.stdout)?.[0]);
+  t.log(/ipip-loaded-before: \d+/.exec(job.vm.stdout)?.[0], /ipip-loaded-after-tunl0-lookup: \d+/.exec(job.vm.stdout)?.[0]);
   t.regex(rr, new RegExp(`^TCP  192\\.0\\.2\\.100:${TUN_PORT} rr\\n  -> 198\\.51\\.100\\.21:${TUN_PORT} +Tunnel +1 +\\d+ +\\d+ *\\n  -> 198\\.51\\.100\\.22:${TUN_PORT} +Tunnel +1 `, 'm'));
   t.regex(wrr, new RegExp(`^TCP  192\\.0\\.2\\.100:${TUN_PORT} wrr\\n  -> 198\\.51\\.100\\.21:${TUN_PORT} +Tunnel +3 +\\d+ +\\d+ *\\n  -> 198\\.51\\.100\\.22:${TUN_PORT} +Tunnel +1 `, 'm'));
   const info = part('tun-info').split('\n').filter((l) => l.includes('->') && !l.includes('RemoteAddress'));
@@ -423,7 +417,7 @@ test('established connections keep echoing across a reload that edits and adds r
   t.deepEqual(bad, [], 'every round echoed on both connections');
   const servers = new Set(rounds.map((l) => l.replace(/^\S+ \S+ dr=(rs\d) \S+ nat=(rs\d) \S+$/, '$1/$2')));
   t.is(servers.size, 1, `one server per connection throughout: ${[...servers].join(', ')}`);
-  const before = Number(/rounds-before-reload=(\d+)/.exec(vm.stdout)?.[1]);
+  const before = Number(/rounds-before-reload=(\d+)/.exec(job.vm.stdout)?.[1]);
   t.log(`${rounds.length} rounds, ${before} before the reload`);
   t.true(rounds.length >= before + 10, 'at least 10 rounds after the reload');
   t.regex(part('stop'), /exit=0/);
