@@ -264,5 +264,6 @@ rootTest('control: the same priority-255 advert, well-formed, does take mastersh
   // The attacker goes quiet: d1 (higher priority, shorter Master_Down_Interval) takes back over.
   await d1.waitState('VI_1', 'master', 3000);
   t.is(d1.transitions().at(-1)?.['reason'], 'master-down-timer');
-  t.is((await d2.instance('VI_1'))?.state, 'backup');
+  // d2's Master_Down_Interval is only ~20 ms longer than d1's: it may flap to master a moment.
+  await d2.waitState('VI_1', 'backup', 3000);
 });

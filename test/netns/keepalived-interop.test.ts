@@ -16,6 +16,7 @@ import { startDuet, pairConfig, describeNodes, inject, type DuetNode } from '../
 import { startKeepalived, keepalivedConfig, type KeepalivedNode } from '../../lab/keepalived.js';
 import { encodeIpv4Vrrp } from '../../src/vrrp/codec.js';
 import type { Advert } from '../../src/vrrp/types.js';
+import { waitLinkUp } from '../../lab/lab.js';
 
 const VIP = '192.0.2.100';
 const GROUP = '224.0.0.18';
@@ -54,6 +55,7 @@ if (root) {
     await Promise.all(kas.splice(0).map((k) => k.cleanup()));
     for (const h of ['d', 'k']) {
       await lab.exec(h, ['ip', 'link', 'set', lab.host(h).ifname, 'up']).catch(() => undefined);
+      await waitLinkUp(lab, h).catch(() => undefined);
       await lab.exec(h, ['ip', 'addr', 'flush', 'dev', lab.host(h).ifname, 'to', `${VIP}/32`]).catch(() => undefined);
     }
   });

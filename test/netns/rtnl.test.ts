@@ -94,7 +94,7 @@ rootTest('getLink reports index, state and MAC', async (t) => {
 // which runs at most once a second for non-urgent devices (see linkwatch_urgent_event; a NIC,
 // or a veth whose peer has the same ifindex, as here): a carrier loss within 1 s of the
 // previous link event is reported up to ~1 s late, on a quiet link within milliseconds.
-rootTest('link down and up are observed within a second (admin down, then carrier loss)', async (t) => {
+rootTest('link down and up are observed within 2.5 s (admin down, then carrier loss)', async (t) => {
   await A.call('rtnl.watch');
   const linkEv = (pred: (l: LinkEvent) => boolean) => (e: AgentEvent) => e.event === 'link' && pred(e.link as LinkEvent);
   const since = () => A.events.length;
@@ -105,9 +105,9 @@ rootTest('link down and up are observed within a second (admin down, then carrie
   let n = since();
   let t0 = Date.now();
   await lab.exec('a', ['ip', 'link', 'set', dev, 'down']);
-  let ev = await A.waitEvent(after(n, (l) => l.name === dev && !l.up && !l.running), 1000, 'admin-down event');
+  let ev = await A.waitEvent(after(n, (l) => l.name === dev && !l.up && !l.running), 2500, 'admin-down event');
   t.log(`admin down seen after ${(ev.at as number) - t0} ms`);
-  t.true((ev.at as number) - t0 < 1000);
+  t.true((ev.at as number) - t0 < 2500);
   n = since();
   await lab.exec('a', ['ip', 'link', 'set', dev, 'up']);
   ev = await A.waitEvent(after(n, (l) => l.name === dev && l.up && l.running), 2000, 'up event');
@@ -120,10 +120,12 @@ rootTest('link down and up are observed within a second (admin down, then carrie
   n = since();
   t0 = Date.now();
   await run(['ip', '-n', lab.brNs, 'link', 'set', lab.host('a').brPort, 'down']);
-  ev = await A.waitEvent(after(n, (l) => l.name === dev && l.up && !l.running), 1000, 'carrier-loss event');
+  // linkwatch's rate limit is kernel-wide (link events of other namespaces count) and the bound
+  // includes starting `ip`: allow 2.5 s, far below any polling interval it replaces.
+  ev = await A.waitEvent(after(n, (l) => l.name === dev && l.up && !l.running), 2500, 'carrier-loss event');
   t.like(ev.link, { lowerUp: false });
   t.log(`carrier loss seen after ${(ev.at as number) - t0} ms`);
-  t.true((ev.at as number) - t0 < 1000, `seen after ${(ev.at as number) - t0} ms`);
+  t.true((ev.at as number) - t0 < 2500, `seen after ${(ev.at as number) - t0} ms`);
   n = since();
   await run(['ip', '-n', lab.brNs, 'link', 'set', lab.host('a').brPort, 'up']);
   await A.waitEvent(after(n, (l) => l.name === dev && l.running), 2000, 'carrier back');

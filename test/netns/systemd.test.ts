@@ -51,10 +51,13 @@ test('the daemon: READY after start, watchdog pings, RELOADING/READY around a re
   await node.waitState('VI_1', 'master');
   await until(() => got.includes('STATUS=VI_1 master'), 'STATUS after the transition');
   const before = got.filter((m) => m === 'WATCHDOG=1').length;
-  await new Promise((r) => setTimeout(r, 1000));
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, 3000));
   got.push(...l.read());
   const pings = got.filter((m) => m === 'WATCHDOG=1').length - before;
-  t.true(pings >= 3 && pings <= 7, `about one ping per 200 ms: ${pings} in 1 s`);
+  const s = (Date.now() - t0) / 1000;
+  // One per 200 ms: ~15 in 3 s; a loaded machine may delay some, none may be missing altogether.
+  t.true(pings >= 8 && pings <= 5 * s + 2, `about one ping per 200 ms: ${pings} in ${s.toFixed(1)} s`);
 
   node.kill('SIGHUP');
   await until(() => got.some((m) => m.startsWith('RELOADING=1')) && got.filter((m) => m.startsWith('READY=1')).length >= 2, 'RELOADING then READY');
