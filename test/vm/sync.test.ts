@@ -58,6 +58,8 @@ duet() { local n=$1; shift; ip netns exec $n node build/src/cli/duet.js "$@" -s 
 daemons() { ip netns exec $1 ipvsadm -L --daemon; }
 waitfor 120 'grep -q "sync daemon started" /tmp/lab/d1.log && grep -q "sync daemon started" /tmp/lab/d2.log' || fail "duet not up"
 waitfor 30 'ip -n d1 addr show eth0 | grep -q 192.0.2.100 && daemons d1 | grep -q master' || fail "d1 never master with a master daemon"
+# Both start together in a slow VM: d2 may be a moment behind switching its daemon to backup.
+waitfor 30 'daemons d2 | grep -q "^backup" && ! daemons d2 | grep -q "^master"' || fail "d2 never settled with a backup daemon"
 waitfor 30 'grep -q listening /tmp/lab/rs1.log' || fail "echo server not up"
 
 section daemons

@@ -270,7 +270,7 @@ ip netns exec d ipvsadm -Ln
 run_http() { # label port
   local t=$(ms)
   section "http-$1"
-  timeout 60 ip netns exec c bash /tmp/lab/http.sh $2 100 | sort | uniq -c
+  timeout 150 ip netns exec c bash /tmp/lab/http.sh $2 100 | sort | uniq -c
   echo "T http-$1-ms $(( $(ms) - t ))"
 }
 run_http dr-rr 80
