@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { canonicalAddr, parseIpv4 } from '../core/addr.js';
 import { SCHEDULERS, destKey, ipv4LenFromMask, serviceKey, type Forward, type Protocol, type Scheduler, type TunnelCsum, type TunnelType } from '../ipvs/model.js';
+import { SCHEDULER_FLAGS, type SchedulerFlag, type VirtualServerSpec } from '../ipvs/service.js';
 import { type Family } from './ip.js';
 import { expecting, intIn, seconds, ms, objectName, ifName, argv, unicastIp, ipPrefix, compact, stringOr, familyName } from './blocks.js';
 import { show } from './messages.js';
@@ -287,10 +288,6 @@ const vrrpSchema = z.strictObject(
 
 // ---------------------------------------------------------------------------------------------
 // IPVS virtual servers (keepalived: virtual_server ADDR PORT { ... } / virtual_server fwmark N)
-
-/** Scheduler flags (ipvsadm -b); each belongs to the scheduler named by its prefix. */
-export const SCHEDULER_FLAGS = ['sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'] as const;
-export type SchedulerFlag = (typeof SCHEDULER_FLAGS)[number];
 
 /** keepalived lb_kind → IPVS forwarding method. */
 const LB_KINDS = { nat: 'masq', dr: 'route', tun: 'tunnel' } as const satisfies Record<string, Forward>;
@@ -865,7 +862,8 @@ function normalize(c: RawConfig) {
       instances: c.vrrp.instances.map((i) => normalizeInstance(i, weights)),
       syncGroups: c.vrrp.sync_groups.map((g) => ({ name: g.name, instances: g.instances, notify: g.notify })),
     },
-    virtualServers: c.virtual_servers,
+    // The cores declare what they take of a virtual server: the config's output must stay that.
+    virtualServers: c.virtual_servers satisfies readonly VirtualServerSpec[],
     metrics: c.metrics,
     control: c.control === undefined ? undefined : compact({ statusGroup: c.control.status_group, statusSocket: c.control.status_socket }),
     syncDaemon: c.sync_daemon === undefined ? undefined : normalizeSync(c.sync_daemon),
