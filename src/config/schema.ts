@@ -14,7 +14,8 @@ import { expecting, intIn, seconds, ms, objectName, ifName, argv, unicastIp, ipP
 import { show } from './messages.js';
 import { BugError } from '../core/errors.js';
 import type { SyncDaemonConfig } from '../sync/plan.js';
-import { checksSchema, latencyWeightSchema, normalizeLatencyWeight, resolveCheck, sorryServerSchema, type CheckConfig, type LatencyWeightConfig, type RawCheck } from './checks-schema.js';
+import { checksSchema, latencyWeightSchema, normalizeLatencyWeight, resolveCheck, sorryServerSchema, type RawCheck } from './checks-schema.js';
+import type { CheckConfig, CheckedService, LatencyWeightConfig } from '../check/types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Sections
@@ -863,7 +864,7 @@ function normalize(c: RawConfig) {
       syncGroups: c.vrrp.sync_groups.map((g) => ({ name: g.name, instances: g.instances, notify: g.notify })),
     },
     // The cores declare what they take of a virtual server: the config's output must stay that.
-    virtualServers: c.virtual_servers satisfies readonly VirtualServerSpec[],
+    virtualServers: c.virtual_servers satisfies readonly (VirtualServerSpec & CheckedService)[],
     metrics: c.metrics,
     control: c.control === undefined ? undefined : compact({ statusGroup: c.control.status_group, statusSocket: c.control.status_socket }),
     syncDaemon: c.sync_daemon === undefined ? undefined : normalizeSync(c.sync_daemon),
