@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { CheckConfig, CheckTarget, LatencyWeightConfig, StatusRange } from '../check/types.js';
 import { argv, compact, expecting, intIn, ms, seconds, unicastIp } from './blocks.js';
-import type { Family } from './ip.js';
+import type { Family } from '../core/addr.js';
 import { show } from './messages.js';
 
 const common = {

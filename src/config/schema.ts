@@ -6,10 +6,9 @@
 // Checks that span fields or sections are superRefine()s that name the offending field's path.
 
 import { z } from 'zod';
-import { canonicalAddr, parseIpv4 } from '../core/addr.js';
+import { canonicalAddr, parseIpv4, type Family } from '../core/addr.js';
 import { SCHEDULERS, destKey, ipv4LenFromMask, serviceKey, type Forward, type Protocol, type Scheduler, type TunnelCsum, type TunnelType } from '../ipvs/model.js';
 import { SCHEDULER_FLAGS, type SchedulerFlag, type VirtualServerSpec } from '../ipvs/service.js';
-import { type Family } from './ip.js';
 import { expecting, intIn, seconds, ms, objectName, ifName, argv, unicastIp, ipPrefix, compact, stringOr, familyName } from './blocks.js';
 import { show } from './messages.js';
 import { BugError } from '../core/errors.js';
