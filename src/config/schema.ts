@@ -6,40 +6,21 @@
 // Checks that span fields or sections are superRefine()s that name the offending field's path.
 
 import { z } from 'zod';
-import { canonicalAddr, parseIpv4, type Family } from '../core/addr.js';
+import { parseIpv4, type Family } from '../core/addr.js';
 import { SCHEDULERS, destKey, ipv4LenFromMask, serviceKey, type Forward, type Protocol, type Scheduler, type TunnelCsum, type TunnelType } from '../ipvs/model.js';
 import { SCHEDULER_FLAGS, type SchedulerFlag, type VirtualServerSpec } from '../ipvs/service.js';
 import { expecting, intIn, seconds, ms, objectName, ifName, argv, unicastIp, ipPrefix, compact, stringOr, familyName } from './blocks.js';
 import { show } from './messages.js';
 import { BugError } from '../core/errors.js';
-import type { SyncDaemonConfig } from '../sync/plan.js';
 import { checksSchema, latencyWeightSchema, normalizeLatencyWeight, resolveCheck, sorryServerSchema, type RawCheck } from './checks-schema.js';
 import type { CheckConfig, CheckedService, LatencyWeightConfig } from '../check/types.js';
+import { controlSchema, ipvsSysctlSchema, logSchema, lvsTimeoutsSchema, metricsSchema, nodeSchema, type LOG_LEVELS } from './sections-schema.js';
+import { normalizeSync, syncDaemonSchema } from './sync-schema.js';
+
+export { LOG_LEVELS } from './sections-schema.js';
 
 // ---------------------------------------------------------------------------------------------
-// Sections
-
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
-
-const nodeSchema = z
-  .strictObject(
-    {
-      /** Defaults to the hostname; the daemon fills it in, so it stays undefined here. */
-      name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
-        error: (iss) => `must be a host name (1..64 characters of A-Z a-z 0-9 _ . -), got ${show(iss.input)}`,
-      }).optional(),
-    },
-    { error: expecting('a mapping') },
-  )
-  .default({});
-
-const logSchema = z
-  .strictObject({
-    level: z.enum(LOG_LEVELS).default('info'),
-    /** json: one JSON line per event (for journald and log shippers); pretty: for a terminal. */
-    format: z.enum(['json', 'pretty']).default('json'),
-  }, { error: expecting('a mapping') })
-  .prefault({});
+// VRRP
 
 const notifySchema = z
   .strictObject(
@@ -647,113 +628,8 @@ const virtualServersSchema = z
   .default([])
   .superRefine((list, ctx) => checkVirtualServers(list, ctx as z.core.$RefinementCtx<unknown>));
 
-/**
- * keepalived's `lvs_timeouts tcp T tcpfin T udp T` (ipvsadm --set): IPVS connection timeouts in
- * seconds, per network namespace. Omitted ones are left as the kernel has them.
- */
-const lvsTimeoutsSchema = z
-  .strictObject(
-    { tcp: intIn(1, 86400 * 365).optional(), tcpfin: intIn(1, 86400 * 365).optional(), udp: intIn(1, 86400 * 365).optional() },
-    { error: expecting('a mapping with tcp, tcpfin and/or udp (seconds)') },
-  )
-  .optional();
-
-/**
- * IPVS sysctls (/proc/sys/net/ipv4/vs/*) duet keeps set in its network namespace, as
- * `sysctl -w net.ipv4.vs.NAME=V` would; omitted ones are left as the kernel has them. keepalived
- * has no such setting (people set them in sysctl.conf); here they follow the config on reload.
- * sloppy_tcp/sloppy_sctp let a director create a connection from any packet, not only a SYN:
- * with the mh or sh scheduler on both nodes, a pair without sync keeps mid-stream connections
- * on the same real server after a failover.
- */
-const ipvsSysctlSchema = z
-  .strictObject(
-    {
-      sloppy_tcp: z.boolean().optional(),
-      sloppy_sctp: z.boolean().optional(),
-      /** 0..3: 1 reschedules a reused port's connection (the kernel's default), 3 also for OPS/DR and TUN. */
-      conn_reuse_mode: intIn(0, 3).optional(),
-      /** Expire connections to a removed or 0-weight server at once instead of timing out. */
-      expire_nodest_conn: z.boolean().optional(),
-      expire_quiescent_template: z.boolean().optional(),
-    },
-    { error: expecting('a mapping of IPVS sysctls (sloppy_tcp, sloppy_sctp, conn_reuse_mode, expire_nodest_conn, expire_quiescent_template)') },
-  )
-  .optional();
-
 /** Top-level keys planned but not accepted yet; an unknown-field error says so. */
 export const RESERVED_KEYS: readonly string[] = [];
-
-/**
- * The control socket. The main socket (`duet run -s`) is root-only (0600): it changes things.
- * status_group opens a second, read-only socket (status and events only) to that group.
- */
-const controlSchema = z
-  .strictObject(
-    {
-      status_group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}\$?$/, { error: (iss) => `must be a group name, got ${show(iss.input)}` }),
-      /** Default: duet-status.sock beside the main socket. */
-      status_socket: z.string().regex(/^\//, { error: (iss) => `must be an absolute path, got ${show(iss.input)}` }).optional(),
-    },
-    { error: expecting('a mapping {status_group, status_socket}') },
-  )
-  .optional();
-
-/** A multicast group address, canonical text. */
-const multicastGroup = z.string().transform((t, ctx) => {
-  const v4 = parseIpv4(t);
-  if (v4 && v4[0]! >= 224 && v4[0]! <= 239) return canonicalAddr(4, t) ?? t;
-  const v6 = canonicalAddr(6, t);
-  if (!v4 && v6 && v6.startsWith('ff')) return v6;
-  ctx.issues.push({ code: 'custom', message: `expected a multicast address (224.0.0.0/4 or ff00::/8), got ${show(t)}`, input: t });
-  return z.NEVER;
-});
-
-/** keepalived's lvs_sync_daemon: IPVS connection sync that follows a VRRP instance or sync group. */
-const syncDaemonSchema = z
-  .strictObject(
-    {
-      interface: ifName,
-      /** The VRRP instance whose master runs the master daemon (or sync_group). */
-      instance: objectName.optional(),
-      sync_group: objectName.optional(),
-      /** 0..255, the same on both nodes. keepalived: id. Default 0. */
-      syncid: intIn(0, 255).default(0),
-      /** UDP payload bytes of a sync message. keepalived: maxlen */
-      max_packet_len: intIn(576 - 28, 65535 - 28).optional(),
-      mcast_group: multicastGroup.optional(),
-      mcast_port: intIn(1, 65535).optional(),
-      mcast_ttl: intIn(1, 255).optional(),
-    },
-    { error: expecting('a mapping {interface, instance, syncid, ...}') },
-  )
-  .superRefine((d, ctx) => {
-    if ((d.instance === undefined) === (d.sync_group === undefined)) {
-      ctx.addIssue({ code: 'custom', path: d.instance === undefined ? [] : ['sync_group'], message: 'needs exactly one of instance or sync_group (which VRRP role it follows)' });
-    }
-  })
-  .optional();
-
-/** Prometheus endpoint; off unless `listen` is given. */
-const metricsSchema = z
-  .strictObject(
-    {
-      /** "127.0.0.1:9469", "[::1]:9469" or ":9469" (all addresses). */
-      listen: z.string().transform((s, ctx) => {
-        const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]*)):(\d{1,5})$/.exec(s);
-        const port = m ? Number(m[3]) : NaN;
-        if (!m || !(port >= 1 && port <= 65535)) {
-          ctx.issues.push({ code: 'custom', message: `expected ADDRESS:PORT such as '127.0.0.1:9469', '[::1]:9469' or ':9469', got ${show(s)}`, input: s });
-          return z.NEVER;
-        }
-        return { host: m[1] ?? (m[2] || '::'), port };
-      }),
-      /** URL path of the endpoint. */
-      path: z.string().regex(/^\/[^\s]*$/).default('/metrics'),
-    },
-    { error: expecting('a mapping {listen: ADDRESS:PORT}') },
-  )
-  .optional();
 
 const rawConfigSchema = z.strictObject(
   { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, ipvs_sysctl: ipvsSysctlSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema, control: controlSchema },
@@ -825,18 +701,6 @@ function checkCrossRefs(c: RawConfig, ctx: z.core.$RefinementCtx<RawConfig>): vo
       }
       here.add(m);
     });
-  });
-}
-
-function normalizeSync(d: NonNullable<RawConfig['sync_daemon']>): SyncDaemonConfig {
-  return compact({
-    interface: d.interface,
-    syncId: d.syncid,
-    maxLen: d.max_packet_len,
-    mcastGroup: d.mcast_group,
-    mcastPort: d.mcast_port,
-    mcastTtl: d.mcast_ttl,
-    follow: d.instance !== undefined ? { kind: 'instance' as const, name: d.instance } : { kind: 'group' as const, name: d.sync_group ?? '' },
   });
 }
 
