@@ -4,13 +4,11 @@
 // comes from the injected clock. It runs in the check worker thread in production
 // (check/worker.ts), so nothing here can delay VRRP adverts on the main thread.
 import type { Clock } from '../core/clock.js';
-import type { RealServerConfig, VirtualServerConfig } from '../config/schema.js';
-import type { CheckConfig } from '../config/checks-schema.js';
 import { destKey, serviceKey } from '../ipvs/model.js';
 import { applyResult, INITIAL_CHECK_STATE, nextDelay, type CheckState, type Health } from './health.js';
 import { addSample, INITIAL_LATENCY, type LatencyState } from './latency.js';
 import { healthyWeight, quorumUp, serverVerdict, type Verdict } from './weight.js';
-import type { CheckResult, CheckSpec } from './types.js';
+import type { CheckConfig, CheckedServer, CheckedService, CheckResult, CheckSpec } from './types.js';
 
 export type RunCheck = (spec: CheckSpec, signal: AbortSignal) => Promise<CheckResult>;
 
@@ -66,7 +64,7 @@ interface CheckRec {
 
 interface ServerRec {
   readonly key: string;
-  rs: RealServerConfig;
+  rs: CheckedServer;
   readonly service: ServiceRec;
   checks: CheckRec[];
   latency: LatencyState;
@@ -78,7 +76,7 @@ interface ServerRec {
 
 interface ServiceRec {
   readonly key: string;
-  cfg: VirtualServerConfig;
+  cfg: CheckedService;
   servers: Map<string, ServerRec>;
   quorumUp: boolean;
 }
@@ -123,7 +121,7 @@ export class CheckEngine {
    * Start, keep or stop checks so they match `list`. A check whose service, server and settings
    * are unchanged keeps its state and schedule (a reload does not reset health).
    */
-  configure(list: readonly VirtualServerConfig[]): void {
+  configure(list: readonly CheckedService[]): void {
     const next = new Map<string, ServiceRec>();
     for (const cfg of list) {
       const key = serviceKey(cfg);
@@ -147,7 +145,7 @@ export class CheckEngine {
     }
   }
 
-  private configureServer(svc: ServiceRec, old: ServerRec | undefined, key: string, rs: RealServerConfig): ServerRec {
+  private configureServer(svc: ServiceRec, old: ServerRec | undefined, key: string, rs: CheckedServer): ServerRec {
     const srv: ServerRec = old ?? {
       key, rs, service: svc, checks: [], latency: INITIAL_LATENCY, upSinceMs: undefined, verdict: rs.weight, reason: 'not checked yet', cancelRamp: undefined,
     };

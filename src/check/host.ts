@@ -4,8 +4,8 @@
 // daemon reads verdicts synchronously from a mirror kept current by the engine's events.
 import { Worker } from 'node:worker_threads';
 import type { Clock } from '../core/clock.js';
-import type { VirtualServerConfig } from '../config/schema.js';
 import { CheckEngine, type CheckEvent, type LatencyHistogram, type RunCheck, type ServiceStatus, type ServiceVerdicts } from './engine.js';
+import type { CheckedService } from './types.js';
 
 export interface CheckTiming {
   runs: number;
@@ -15,7 +15,7 @@ export interface CheckTiming {
 
 export interface CheckHost {
   /** Start, keep or stop checks; resolves once the engine applied it and the mirror is current. */
-  configure(list: readonly VirtualServerConfig[]): Promise<void>;
+  configure(list: readonly CheckedService[]): Promise<void>;
   /** The mirror: per service key, quorum and per-destination verdicts. */
   verdicts(): ReadonlyMap<string, ServiceVerdicts>;
   status(): Promise<ServiceStatus[]>;
@@ -50,7 +50,7 @@ export function inProcessChecks(o: { clock: Clock; run: RunCheck; onEvent: (e: C
 
 /** Messages between the daemon and the check worker (worker.ts). */
 export type ToWorker =
-  | { type: 'configure'; id: number; list: readonly VirtualServerConfig[] }
+  | { type: 'configure'; id: number; list: readonly CheckedService[] }
   | { type: 'status'; id: number }
   | { type: 'timing'; id: number }
   | { type: 'latency'; id: number }
@@ -66,7 +66,7 @@ export function workerChecks(o: { onEvent: (e: CheckEvent) => void; onError: (er
   const mirror = new Mirror();
   const waiting = new Map<number, (v: unknown) => void>();
   let seq = 0;
-  let last: readonly VirtualServerConfig[] = [];
+  let last: readonly CheckedService[] = [];
   let closing = false;
   let worker = spawn();
 
@@ -103,7 +103,7 @@ export function workerChecks(o: { onEvent: (e: CheckEvent) => void; onError: (er
     });
   }
 
-  async function configure(list: readonly VirtualServerConfig[]): Promise<void> {
+  async function configure(list: readonly CheckedService[]): Promise<void> {
     last = list;
     const snapshot = await ask({ type: 'configure', list });
     // The worker flushes its pending events before replying, so the snapshot is newer than any

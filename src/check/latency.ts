@@ -1,7 +1,7 @@
 // Latency-aware weight factor. Pure. An EWMA of check latency maps linearly from 1 (at or below
 // good_ms) down to min_percent (at or above bad_ms); the applied factor moves only when the
 // target differs by at least hysteresis_percent, or reaches a bound, so weights do not flap.
-import type { LatencyWeightConfig } from '../config/checks-schema.js';
+import type { LatencyWeightConfig } from './types.js';
 
 export interface LatencyState {
   readonly ewmaMs: number | undefined;

@@ -1,6 +1,9 @@
-// What a health check is (resolved from config) and what one run of it yields.
+// What a health check is (resolved from config) and what one run of it yields, and what the
+// engine needs of the virtual and real servers it checks (the config layer produces them).
 // Checkers (src/check/checkers/*) turn a spec into a result with I/O; everything that decides
 // what a result means (rise/fall, weights, quorum) is pure and lives beside them.
+
+import type { Destination, ServiceIdentity } from '../ipvs/model.js';
 
 /** Where a check connects: the real server unless connect_ip/connect_port say otherwise. */
 export interface CheckTarget {
@@ -86,3 +89,42 @@ export interface CheckResult {
 
 /** A checker: one run, bounded by spec.timeoutMs and by `signal` (aborted on stop/reload). */
 export type Checker<S extends CheckSpec = CheckSpec> = (spec: S, signal: AbortSignal) => Promise<CheckResult>;
+
+/** One check, resolved for one real server. */
+export interface CheckConfig {
+  readonly spec: CheckSpec;
+  readonly intervalMs: number;
+  readonly retryDelayMs: number;
+  readonly rise: number;
+  readonly fall: number;
+}
+
+/** Latency-aware weights (check/latency.ts). */
+export interface LatencyWeightConfig {
+  readonly goodMs: number;
+  readonly badMs: number;
+  readonly minPercent: number;
+  readonly hysteresisPercent: number;
+  readonly alpha: number;
+}
+
+/** A real server as the engine checks it. */
+export interface CheckedServer extends Pick<Destination, 'family' | 'address' | 'port'> {
+  /** The configured weight. */
+  readonly weight: number;
+  /** Keep a failed server at weight 0 instead of removing it. */
+  readonly inhibitOnFailure: boolean;
+  /** All must pass; none = always healthy. */
+  readonly checks: readonly CheckConfig[];
+}
+
+/** A virtual server as the engine checks it: its real servers, slow start, quorum, latency weights. */
+export type CheckedService = ServiceIdentity & {
+  readonly name: string;
+  readonly realServers: readonly CheckedServer[];
+  /** 0 = a recovered server gets its full weight at once. */
+  readonly slowStartMs: number;
+  readonly quorum: number;
+  readonly hysteresis: number;
+  readonly latencyWeight?: LatencyWeightConfig;
+};

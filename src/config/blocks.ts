@@ -1,7 +1,7 @@
 // Building blocks of the config schemas: numbers, durations, names, addresses, commands, with
 // the operator-facing error texts. Shared by schema.ts and the section schemas beside it.
 import { z } from 'zod';
-import { parsePrefix, parseUnicast, type Family } from './ip.js';
+import { parsePrefix, parseUnicast, type Family } from '../core/addr.js';
 import { show } from './messages.js';
 
 

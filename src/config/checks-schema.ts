@@ -3,9 +3,9 @@
 // start, quorum with a sorry server, latency-aware weights. keepalived names where it has them
 // (inhibit_on_failure, quorum, hysteresis, sorry_server, delay_before_retry as retry_delay).
 import { z } from 'zod';
-import type { CheckSpec, CheckTarget, StatusRange } from '../check/types.js';
+import type { CheckConfig, CheckTarget, LatencyWeightConfig, StatusRange } from '../check/types.js';
 import { argv, compact, expecting, intIn, ms, seconds, unicastIp } from './blocks.js';
-import type { Family } from './ip.js';
+import type { Family } from '../core/addr.js';
 import { show } from './messages.js';
 
 const common = {
@@ -145,23 +145,6 @@ export const latencyWeightSchema = z
   .superRefine((l, ctx) => {
     if (l.bad_ms <= l.good_ms) ctx.addIssue({ code: 'custom', path: ['bad_ms'], message: `must be greater than good_ms (${l.good_ms}), got ${l.bad_ms}` });
   });
-
-/** One check, resolved for one real server. */
-export interface CheckConfig {
-  readonly spec: CheckSpec;
-  readonly intervalMs: number;
-  readonly retryDelayMs: number;
-  readonly rise: number;
-  readonly fall: number;
-}
-
-export interface LatencyWeightConfig {
-  readonly goodMs: number;
-  readonly badMs: number;
-  readonly minPercent: number;
-  readonly hysteresisPercent: number;
-  readonly alpha: number;
-}
 
 export const normalizeLatencyWeight = (l: z.output<typeof latencyWeightSchema>): LatencyWeightConfig =>
   ({ goodMs: l.good_ms, badMs: l.bad_ms, minPercent: l.min_percent, hysteresisPercent: l.hysteresis_percent, alpha: l.alpha });

@@ -1,4 +1,4 @@
-// Normalized config → the desired IPVS table. Pure.
+// The configured virtual servers (service.ts) → the desired IPVS table. Pure.
 //
 // The seam for what is not in the config: `weight` is asked once per real server and returns
 // the weight to program, or 'remove' to leave the destination out. Health checks (a failed
@@ -6,8 +6,8 @@
 // (drain to 0, disable) plug in there; without it the configured weights apply.
 
 import { BugError } from '../core/errors.js';
-import type { RealServerConfig, VirtualServerConfig } from '../config/schema.js';
 import { destKey, NO_FLAGS, serviceKey, type Destination, type Service, type ServiceFlags, type Table } from './model.js';
+import type { RealServerSpec, VirtualServerSpec } from './service.js';
 
 /** Weight to program for one real server (0..65535), or 'remove' to omit it. */
 export type WeightFn = (svcKey: string, destKey: string, configured: number) => number | 'remove';
@@ -19,7 +19,7 @@ export interface DesiredOptions {
 }
 
 /** The table the config asks for, services and destinations in config order. */
-export function desiredTable(cfg: readonly VirtualServerConfig[], o: DesiredOptions = {}): Table {
+export function desiredTable(cfg: readonly VirtualServerSpec[], o: DesiredOptions = {}): Table {
   const table = new Map<string, Service>();
   for (const v of cfg) {
     const svc = service(v, o.weight, o.quorumLost);
@@ -30,7 +30,7 @@ export function desiredTable(cfg: readonly VirtualServerConfig[], o: DesiredOpti
   return table;
 }
 
-function service(v: VirtualServerConfig, weightOf: WeightFn | undefined, quorumLost: DesiredOptions['quorumLost']): Service {
+function service(v: VirtualServerSpec, weightOf: WeightFn | undefined, quorumLost: DesiredOptions['quorumLost']): Service {
   const flags: ServiceFlags = {
     ...NO_FLAGS,
     persistent: v.persistenceTimeoutS > 0,
@@ -71,7 +71,7 @@ function service(v: VirtualServerConfig, weightOf: WeightFn | undefined, quorumL
   return { ...base, dests };
 }
 
-function destination(r: RealServerConfig): Destination {
+function destination(r: RealServerSpec): Destination {
   return {
     family: r.family,
     address: r.address,

@@ -165,11 +165,14 @@ export type TableStats = ReadonlyMap<string, ServiceStats>;
 const hostPort = (family: Family, address: string, port: number): string =>
   family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
 
+/** What identifies a service: its family, protocol, address and port, or its fwmark and family. */
+export type ServiceIdentity = Pick<AddrService, 'kind' | 'family' | 'protocol' | 'address' | 'port'> | Pick<FwmarkService, 'kind' | 'family' | 'fwmark'>;
+
 /**
  * "tcp:192.0.2.100:80", "udp:[2001:db8::1]:53", "fwmark:10" (IPv4), "fwmark6:10" (IPv6).
  * For address services the family is implied by the canonical address text.
  */
-export function serviceKey(s: Pick<AddrService, 'kind' | 'family' | 'protocol' | 'address' | 'port'> | Pick<FwmarkService, 'kind' | 'family' | 'fwmark'>): string {
+export function serviceKey(s: ServiceIdentity): string {
   return s.kind === 'fwmark'
     ? `${s.family === 6 ? 'fwmark6' : 'fwmark'}:${s.fwmark}`
     : `${s.protocol}:${hostPort(s.family, s.address, s.port)}`;

@@ -1,6 +1,6 @@
 // `duet realserver setup|teardown`: validate the options, read the host, plan, then print the
 // steps as ip/sysctl command lines and (unless --dry-run) carry them out.
-import { parsePrefix } from '../config/ip.js';
+import { parsePrefix } from '../core/addr.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import { applyStep, DEFAULT_STATE_FILE, readHost, writeState } from './apply.js';
 import { formatStep, planSetup, planTeardown, sysctlKeys, validateOptions, type Plan, type RealServerOptions, type Vip } from './plan.js';

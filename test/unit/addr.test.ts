@@ -1,6 +1,6 @@
-// Config address checks: what may be a VIP or a peer, canonical text, prefix handling.
+// Checked address parsing (core/addr.ts): what may be a VIP or a peer, canonical text, prefix handling.
 import test from 'ava';
-import { parseIp, parsePrefix, parseUnicast } from '../../src/config/ip.js';
+import { parseIp, parsePrefix, parseUnicast } from '../../src/core/addr.js';
 
 test('IPv4 and IPv6 parse to canonical text', (t) => {
   t.deepEqual(parseUnicast('192.0.2.1'), { ok: true, value: { address: '192.0.2.1', family: 4 } });

@@ -1,0 +1,98 @@
+// The small top-level sections: node, log, lvs_timeouts and ipvs_sysctl (namespace-wide IPVS
+// settings), control, metrics.
+
+import { z } from 'zod';
+import { expecting, intIn } from './blocks.js';
+import { show } from './messages.js';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+
+export const nodeSchema = z
+  .strictObject(
+    {
+      /** Defaults to the hostname; the daemon fills it in, so it stays undefined here. */
+      name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+        error: (iss) => `must be a host name (1..64 characters of A-Z a-z 0-9 _ . -), got ${show(iss.input)}`,
+      }).optional(),
+    },
+    { error: expecting('a mapping') },
+  )
+  .default({});
+
+export const logSchema = z
+  .strictObject({
+    level: z.enum(LOG_LEVELS).default('info'),
+    /** json: one JSON line per event (for journald and log shippers); pretty: for a terminal. */
+    format: z.enum(['json', 'pretty']).default('json'),
+  }, { error: expecting('a mapping') })
+  .prefault({});
+
+/**
+ * keepalived's `lvs_timeouts tcp T tcpfin T udp T` (ipvsadm --set): IPVS connection timeouts in
+ * seconds, per network namespace. Omitted ones are left as the kernel has them.
+ */
+export const lvsTimeoutsSchema = z
+  .strictObject(
+    { tcp: intIn(1, 86400 * 365).optional(), tcpfin: intIn(1, 86400 * 365).optional(), udp: intIn(1, 86400 * 365).optional() },
+    { error: expecting('a mapping with tcp, tcpfin and/or udp (seconds)') },
+  )
+  .optional();
+
+/**
+ * IPVS sysctls (/proc/sys/net/ipv4/vs/*) duet keeps set in its network namespace, as
+ * `sysctl -w net.ipv4.vs.NAME=V` would; omitted ones are left as the kernel has them. keepalived
+ * has no such setting (people set them in sysctl.conf); here they follow the config on reload.
+ * sloppy_tcp/sloppy_sctp let a director create a connection from any packet, not only a SYN:
+ * with the mh or sh scheduler on both nodes, a pair without sync keeps mid-stream connections
+ * on the same real server after a failover.
+ */
+export const ipvsSysctlSchema = z
+  .strictObject(
+    {
+      sloppy_tcp: z.boolean().optional(),
+      sloppy_sctp: z.boolean().optional(),
+      /** 0..3: 1 reschedules a reused port's connection (the kernel's default), 3 also for OPS/DR and TUN. */
+      conn_reuse_mode: intIn(0, 3).optional(),
+      /** Expire connections to a removed or 0-weight server at once instead of timing out. */
+      expire_nodest_conn: z.boolean().optional(),
+      expire_quiescent_template: z.boolean().optional(),
+    },
+    { error: expecting('a mapping of IPVS sysctls (sloppy_tcp, sloppy_sctp, conn_reuse_mode, expire_nodest_conn, expire_quiescent_template)') },
+  )
+  .optional();
+
+/**
+ * The control socket. The main socket (`duet run -s`) is root-only (0600): it changes things.
+ * status_group opens a second, read-only socket (status and events only) to that group.
+ */
+export const controlSchema = z
+  .strictObject(
+    {
+      status_group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}\$?$/, { error: (iss) => `must be a group name, got ${show(iss.input)}` }),
+      /** Default: duet-status.sock beside the main socket. */
+      status_socket: z.string().regex(/^\//, { error: (iss) => `must be an absolute path, got ${show(iss.input)}` }).optional(),
+    },
+    { error: expecting('a mapping {status_group, status_socket}') },
+  )
+  .optional();
+
+/** Prometheus endpoint; off unless `listen` is given. */
+export const metricsSchema = z
+  .strictObject(
+    {
+      /** "127.0.0.1:9469", "[::1]:9469" or ":9469" (all addresses). */
+      listen: z.string().transform((s, ctx) => {
+        const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]*)):(\d{1,5})$/.exec(s);
+        const port = m ? Number(m[3]) : NaN;
+        if (!m || !(port >= 1 && port <= 65535)) {
+          ctx.issues.push({ code: 'custom', message: `expected ADDRESS:PORT such as '127.0.0.1:9469', '[::1]:9469' or ':9469', got ${show(s)}`, input: s });
+          return z.NEVER;
+        }
+        return { host: m[1] ?? (m[2] || '::'), port };
+      }),
+      /** URL path of the endpoint. */
+      path: z.string().regex(/^\/[^\s]*$/).default('/metrics'),
+    },
+    { error: expecting('a mapping {listen: ADDRESS:PORT}') },
+  )
+  .optional();

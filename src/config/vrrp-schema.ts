@@ -1,0 +1,255 @@
+// The vrrp section: track scripts, VRRP instances (VIPs, authentication, unicast, tracking,
+// notify hooks, gratuitous ARP) and sync groups. Checks within one instance are its
+// superRefine(); checks across instances are schema.ts's cross-section checks.
+
+import { z } from 'zod';
+import type { Family } from '../core/addr.js';
+import { argv, compact, expecting, familyName, ifName, intIn, ipPrefix, ms, objectName, seconds, stringOr, unicastIp } from './blocks.js';
+import { show } from './messages.js';
+
+const notifySchema = z
+  .strictObject(
+    {
+      master: argv.optional(),
+      backup: argv.optional(),
+      fault: argv.optional(),
+      stop: argv.optional(),
+      /** keepalived's plain `notify`: runs on every transition. */
+      any: argv.optional(),
+    },
+    { error: expecting('a mapping of state to command') },
+  )
+  .default({})
+  // Output: a list of commands per hook (the YAML form gives one), so hooks can be combined later.
+  .transform((n) => {
+    const one = (c: string[] | undefined): string[][] | undefined => (c === undefined ? undefined : [c]);
+    return compact({ master: one(n.master), backup: one(n.backup), fault: one(n.fault), stop: one(n.stop), any: one(n.any) });
+  });
+
+const trackScriptSchema = z.strictObject(
+  {
+    command: argv,
+    interval: seconds(0.01, 86400).default(1),
+    timeout: seconds(0.01, 86400).optional(),
+    weight: intIn(-254, 254).default(0),
+    rise: intIn(1, 1000).default(1),
+    fall: intIn(1, 1000).default(1),
+  },
+  { error: expecting('a mapping') },
+);
+
+const authSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('none') }),
+    z.strictObject({
+      type: z.literal('pass'),
+      // RFC 3768 §5.3.10: 8 octets of authentication data.
+      password: z.string().refine((s) => {
+        const n = new TextEncoder().encode(s).length;
+        return n >= 1 && n <= 8;
+      }, { error: (iss) => `must be 1..8 bytes, got ${new TextEncoder().encode(String(iss.input)).length}` }),
+    }),
+  ],
+  { error: expecting('a mapping {type, password}') },
+);
+
+const vipSchema = stringOr(
+  'address',
+  z.strictObject(
+    { address: ipPrefix, dev: ifName.optional(), label: z.string().min(1).max(15).optional() },
+    { error: expecting("an address 'ADDR/PREFIX' or {address, dev, label}") },
+  ),
+).transform((v) =>
+  compact({
+    address: v.address.address,
+    prefixLen: v.address.prefixLen,
+    family: v.address.family,
+    dev: v.dev,
+    label: v.label,
+  }),
+);
+
+const trackInterfaceSchema = stringOr(
+  'name',
+  z.strictObject(
+    { name: ifName, weight: intIn(-254, 254).default(0) },
+    { error: expecting('an interface name or {name, weight}') },
+  ),
+);
+
+const trackScriptRefSchema = stringOr(
+  'name',
+  z.strictObject(
+    { name: objectName, weight: intIn(-254, 254).optional() },
+    { error: expecting('a script name or {name, weight}') },
+  ),
+);
+
+const garpSchema = z
+  .strictObject(
+    {
+      master_delay: seconds(0, 3600).default(5),
+      master_repeat: intIn(1, 100).default(5),
+      master_refresh: seconds(0, 86400).default(0),
+      /** Milliseconds between the packets of one burst. */
+      interval: intIn(0, 1000).default(0),
+    },
+    { error: expecting('a mapping') },
+  )
+  .prefault({});
+
+// ---------------------------------------------------------------------------------------------
+// VRRP instance
+
+const instanceSchema = z
+  .strictObject(
+    {
+      name: objectName,
+      interface: ifName,
+      vrid: intIn(1, 255),
+      /** 255 = address owner (RFC 5798 §5.2.4). */
+      priority: intIn(1, 255).default(100),
+      version: z.literal([2, 3]).default(3),
+      advert_int: z.number().default(1),
+      preempt: z.boolean().default(true),
+      preempt_delay: seconds(0, 1000).default(0),
+      auth: authSchema.optional(),
+      virtual_ipaddress: z.array(vipSchema, { error: expecting('a list of addresses') }).min(1),
+      unicast_src_ip: unicastIp.optional(),
+      unicast_peer: z.array(unicastIp, { error: expecting('a list of addresses') }).min(1).optional(),
+      transport: z.enum(['raw', 'udp']).default('raw'),
+      udp_port: intIn(1, 65535).optional(),
+      checksum_pseudo_header: z.boolean().optional(),
+      track_interface: z.array(trackInterfaceSchema, { error: expecting('a list') }).default([]),
+      track_script: z.array(trackScriptRefSchema, { error: expecting('a list') }).default([]),
+      notify: notifySchema,
+      garp: garpSchema,
+    },
+    { error: expecting('a mapping') },
+  )
+  .superRefine((i, ctx) => {
+    const at = (path: (string | number)[], message: string): void => {
+      ctx.addIssue({ code: 'custom', path, message });
+    };
+
+    if (i.auth !== undefined && i.version !== 2) {
+      at(['auth'], 'only valid with version 2 (VRRPv3 has no authentication)');
+    }
+
+    // RFC 3768 §5.3.7: whole seconds in 8 bits. RFC 5798 §5.2.7: 12 bits of centiseconds.
+    const ai = i.advert_int;
+    if (i.version === 2 && !(Number.isInteger(ai) && ai >= 1 && ai <= 255)) {
+      at(['advert_int'], `must be whole seconds 1..255 for version 2, got ${show(ai)}`);
+    }
+    if (i.version === 3 && !(ai >= 0.01 && ai <= 40.95 && Math.abs(ai * 100 - Math.round(ai * 100)) < 1e-6)) {
+      at(['advert_int'], `must be 0.01..40.95 seconds in 0.01 steps for version 3, got ${show(ai)}`);
+    }
+
+    const first = i.virtual_ipaddress[0];
+    const family = first?.family ?? 4;
+    const seen = new Map<string, number>();
+    i.virtual_ipaddress.forEach((v, n) => {
+      if (v.family !== family) {
+        at(['virtual_ipaddress', n], `${familyName(v.family)} address in an ${familyName(family)} instance (one family per instance; the first VIP decides)`);
+      }
+      const prev = seen.get(v.address);
+      if (prev !== undefined) at(['virtual_ipaddress', n], `duplicate of virtual_ipaddress[${prev}] (${v.address})`);
+      else seen.set(v.address, n);
+      const dev = v.dev ?? i.interface;
+      if (v.label !== undefined && !v.label.startsWith(`${dev}:`)) {
+        at(['virtual_ipaddress', n, 'label'], `must start with '${dev}:' (the device name), got ${show(v.label)}`);
+      }
+    });
+    if (i.version === 2 && family === 6) {
+      at(['version'], 'VRRP version 2 is IPv4 only; use version 3 for IPv6');
+    }
+
+    if (i.unicast_src_ip !== undefined && i.unicast_src_ip.family !== family) {
+      at(['unicast_src_ip'], `is ${familyName(i.unicast_src_ip.family)} but the instance is ${familyName(family)}`);
+    }
+    const peers = new Map<string, number>();
+    i.unicast_peer?.forEach((p, n) => {
+      if (p.family !== family) at(['unicast_peer', n], `is ${familyName(p.family)} but the instance is ${familyName(family)}`);
+      const prev = peers.get(p.address);
+      if (prev !== undefined) at(['unicast_peer', n], `duplicate of unicast_peer[${prev}] (${p.address})`);
+      else peers.set(p.address, n);
+      if (p.address === i.unicast_src_ip?.address) at(['unicast_peer', n], 'is this node\'s own unicast_src_ip');
+    });
+
+    if (i.udp_port !== undefined && i.transport !== 'udp') {
+      at(['udp_port'], 'only valid with transport: udp');
+    }
+    if (i.checksum_pseudo_header !== undefined) {
+      if (i.version !== 3) at(['checksum_pseudo_header'], 'only applies to version 3');
+      else if (family === 6 && !i.checksum_pseudo_header) {
+        at(['checksum_pseudo_header'], 'IPv6 always checksums the pseudo-header; cannot be false');
+      }
+    }
+
+    const dupNames = (list: readonly { name: string }[], field: string): void => {
+      const names = new Map<string, number>();
+      list.forEach((t, n) => {
+        const prev = names.get(t.name);
+        if (prev !== undefined) at([field, n], `'${t.name}' is already listed at ${field}[${prev}]`);
+        else names.set(t.name, n);
+      });
+    };
+    dupNames(i.track_interface, 'track_interface');
+    dupNames(i.track_script, 'track_script');
+  });
+
+type RawInstance = z.output<typeof instanceSchema>;
+
+export function normalizeInstance(i: RawInstance, scriptWeight: ReadonlyMap<string, number>) {
+  const family: Family = i.virtual_ipaddress[0]?.family ?? 4;
+  return compact({
+    name: i.name,
+    interface: i.interface,
+    vrid: i.vrid,
+    priority: i.priority,
+    version: i.version,
+    advertIntMs: ms(i.advert_int),
+    preempt: i.preempt,
+    preemptDelayMs: ms(i.preempt_delay),
+    auth: compact({ type: i.auth?.type ?? 'none', password: i.auth?.type === 'pass' ? i.auth.password : undefined }),
+    vips: i.virtual_ipaddress,
+    family,
+    unicastSrcIp: i.unicast_src_ip?.address,
+    /** Empty: multicast adverts (224.0.0.18 / ff02::12). */
+    unicastPeers: (i.unicast_peer ?? []).map((p) => p.address),
+    transport: i.transport,
+    udpPort: i.udp_port ?? 1112,
+    /** v3 over IPv4 only; RFC 5798 says true, old keepalived peers want false. v2: false, v3 IPv6: true. */
+    checksumPseudoHeader: i.version === 2 ? false : family === 6 ? true : (i.checksum_pseudo_header ?? true),
+    trackInterfaces: i.track_interface.map((t) => ({ name: t.name, weight: t.weight })),
+    trackScripts: i.track_script.map((t) => ({ name: t.name, weight: t.weight ?? scriptWeight.get(t.name) ?? 0 })),
+    notify: i.notify,
+    garp: {
+      masterDelayMs: ms(i.garp.master_delay),
+      masterRepeat: i.garp.master_repeat,
+      masterRefreshMs: ms(i.garp.master_refresh),
+      intervalMs: i.garp.interval,
+    },
+  });
+}
+
+const syncGroupSchema = z.strictObject(
+  {
+    name: objectName,
+    instances: z.array(objectName, { error: expecting('a list of instance names') }).min(1),
+    notify: notifySchema,
+  },
+  { error: expecting('a mapping') },
+);
+
+export const vrrpSchema = z.strictObject(
+  {
+    scripts: z.record(objectName, trackScriptSchema, { error: expecting('a mapping of name to script') }).default({}),
+    instances: z.array(instanceSchema, { error: expecting('a list of instances') }).min(1),
+    sync_groups: z.array(syncGroupSchema, { error: expecting('a list of groups') }).default([]),
+  },
+  { error: expecting('a mapping') },
+);
+
+export type VipConfig = z.output<typeof vipSchema>;
