@@ -209,7 +209,8 @@ export function normalizeInstance(i: RawInstance, scriptWeight: ReadonlyMap<stri
     vrid: i.vrid,
     priority: i.priority,
     version: i.version,
-    advertIntMs: ms(i.advert_int),
+    /** Centiseconds, as on the wire (v2's whole seconds are 100s of them). */
+    adverIntCs: Math.round(i.advert_int * 100),
     preempt: i.preempt,
     preemptDelayMs: ms(i.preempt_delay),
     auth: compact({ type: i.auth?.type ?? 'none', password: i.auth?.type === 'pass' ? i.auth.password : undefined }),

@@ -9,6 +9,7 @@ import type { State } from '../vrrp/fsm.js';
 import { destKey, serviceKey } from '../ipvs/model.js';
 import { DuetError, type ErrorCode } from '../core/errors.js';
 import { refusal } from './operator.js';
+import { csToMs } from '../vrrp/timers.js';
 import type { DaemonContext } from './context.js';
 import type { IpvsLoop } from './ipvs-loop.js';
 import type { VrrpRunner } from './vrrp-runner.js';
@@ -75,7 +76,7 @@ export class OperatorActions {
       if (why) throw new OperatorError('DUET_E_STATE', `${name}: ${why}`, out);
       const target = mode === 'failover' ? 'backup' : 'master';
       // A peer takes over after its Master_Down_Interval (3 adverts + skew): allow 4 and a margin.
-      const timeoutMs = o.timeoutMs ?? 4 * r.cfg.advertIntMs + 2000;
+      const timeoutMs = o.timeoutMs ?? 4 * csToMs(r.cfg.adverIntCs) + 2000;
       const t0 = this.ctx.clock.now();
       const seen = this.waitTransition(name, target, timeoutMs);
       this.setOverride(name, { mode, sticky: o.sticky, since: this.ctx.p.wallNow() });

@@ -5,6 +5,7 @@
 // the instance changed in between, it starts as a fresh node would (backup first).
 import type { InstanceConfig } from '../config/schema.js';
 import type { Override } from '../control/views.js';
+import { csToMs } from '../vrrp/timers.js';
 
 export interface RestartMarker {
   version: 1;
@@ -25,7 +26,8 @@ export interface MarkedInstance {
 }
 
 export const markInstance = (ic: InstanceConfig, lastAdvertAt: number): MarkedInstance => ({
-  vrid: ic.vrid, interface: ic.interface, family: ic.family, version: ic.version, advertIntMs: ic.advertIntMs, lastAdvertAt,
+  // The marker is a file another run reads: it keeps its own unit (ms), converted here only.
+  vrid: ic.vrid, interface: ic.interface, family: ic.family, version: ic.version, advertIntMs: csToMs(ic.adverIntCs), lastAdvertAt,
 });
 
 /**

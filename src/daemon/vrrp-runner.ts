@@ -311,7 +311,7 @@ export function runHook(ctx: DaemonContext, argv: readonly string[], vars: Recor
  */
 function identity(ic: InstanceConfig) {
   return {
-    interface: ic.interface, vrid: ic.vrid, version: ic.version, family: ic.family, advertIntMs: ic.version === 2 ? ic.advertIntMs : undefined,
+    interface: ic.interface, vrid: ic.vrid, version: ic.version, family: ic.family, adverIntCs: ic.version === 2 ? ic.adverIntCs : undefined,
     auth: ic.auth, vips: ic.vips, unicastSrcIp: ic.unicastSrcIp, unicastPeers: ic.unicastPeers, transport: ic.transport,
     udpPort: ic.udpPort, checksumPseudoHeader: ic.checksumPseudoHeader,
   };
@@ -320,7 +320,7 @@ function identity(ic: InstanceConfig) {
 function settingsOf(ic: InstanceConfig): InstanceSettings {
   return {
     name: ic.name, interface: ic.interface, vrid: ic.vrid, version: ic.version, family: ic.family,
-    priority: ic.priority, advertIntMs: ic.advertIntMs, preempt: ic.preempt, preemptDelayMs: ic.preemptDelayMs,
+    priority: ic.priority, adverIntCs: ic.adverIntCs, preempt: ic.preempt, preemptDelayMs: ic.preemptDelayMs,
     authType: ic.auth.type === 'pass' ? 1 : 0, authPassword: ic.auth.password,
     vipAddresses: ic.vips.map((v) => v.address), unicastPeers: ic.unicastPeers,
     checksumPseudoHeader: ic.checksumPseudoHeader, checkTtl: ic.transport === 'raw',

@@ -3,7 +3,7 @@
 // nextDeadline() and feeds back a 'tick'. Nothing here reads a clock or does I/O.
 import { assertNever } from '../core/result.js';
 import type { Advert, VrrpVersion } from './types.js';
-import { masterDownIntervalCs, skewTimeCs } from './timers.js';
+import { masterDownIntervalCs, skewTimeCs, csToMs } from './timers.js';
 
 export type State = 'init' | 'backup' | 'master' | 'fault';
 
@@ -94,7 +94,7 @@ export function effectivePriority(configured: number, delta: number): number {
   return Math.min(254, Math.max(1, configured + delta));
 }
 
-const cs = (n: number): number => n * 10; // centiseconds -> ms
+const cs = csToMs;
 
 function masterDownMs(cfg: FsmConfig, s: Vrrp): number {
   return cs(masterDownIntervalCs(s.priority, s.masterAdverIntCs, cfg.version));

@@ -20,7 +20,8 @@ export interface InstanceSettings {
   version: 2 | 3;
   family: 4 | 6;
   priority: number;
-  advertIntMs: number;
+  /** Advertisement interval in centiseconds, the wire's unit (RFC 5798 §5.2.7), from the config on. */
+  adverIntCs: number;
   preempt: boolean;
   preemptDelayMs: number;
   authType: 0 | 1;
@@ -98,20 +99,9 @@ export class VrrpInstance extends EventEmitter {
 
   constructor(private cfg: InstanceSettings, private readonly deps: InstanceDeps) {
     super();
-    this.fsmCfg = {
-      version: cfg.version,
-      priority: cfg.priority,
-      adverIntCs: Math.round(cfg.advertIntMs / 10),
-      preempt: cfg.preempt,
-      preemptDelayMs: cfg.preemptDelayMs,
-      primaryAddress: deps.transport.srcAddress,
-    };
+    this.fsmCfg = fsmConfigOf(cfg, deps.transport.srcAddress);
     this.s = initialVrrp(this.fsmCfg, deps.clock.now());
-    this.rx = {
-      version: cfg.version, vrid: cfg.vrid, family: cfg.family, adverIntCs: this.fsmCfg.adverIntCs,
-      authType: cfg.authType, authPassword: cfg.authPassword, addresses: cfg.vipAddresses, checkTtl: cfg.checkTtl,
-      expectDst: cfg.unicastPeers.length ? 'unicast' : 'multicast',
-    };
+    this.rx = receiveConfigOf(cfg);
     this.own = { addresses: new Set([deps.transport.srcAddress]) };
     this.rejectLog = new RateLimitedLog(deps.log, 10_000, () => deps.clock.now());
   }
@@ -149,9 +139,9 @@ export class VrrpInstance extends EventEmitter {
    */
   reconfigure(next: InstanceSettings): void {
     this.cfg = next;
-    const adverIntCs = Math.round(next.advertIntMs / 10);
-    this.fsmCfg = { ...this.fsmCfg, priority: next.priority, preempt: next.preempt, preemptDelayMs: next.preemptDelayMs, adverIntCs };
-    this.rx = { ...this.rx, adverIntCs };
+    // Both derived from the one settings object, as at construction: nothing kept in step by hand.
+    this.fsmCfg = fsmConfigOf(next, this.fsmCfg.primaryAddress);
+    this.rx = receiveConfigOf(next);
     const p = effectivePriority(next.priority, this.priorityDelta);
     if (p !== this.s.priority) this.dispatch({ type: 'priority', priority: p });
   }
@@ -252,4 +242,18 @@ export class VrrpInstance extends EventEmitter {
       this.inflight.add(p);
     }
   }
+}
+
+/** What the FSM needs of the settings (the advert interval stays in centiseconds). */
+function fsmConfigOf(cfg: InstanceSettings, primaryAddress: string): FsmConfig {
+  return { version: cfg.version, priority: cfg.priority, adverIntCs: cfg.adverIntCs, preempt: cfg.preempt, preemptDelayMs: cfg.preemptDelayMs, primaryAddress };
+}
+
+/** What the receive checks need of the settings. */
+function receiveConfigOf(cfg: InstanceSettings): ReceiveConfig {
+  return {
+    version: cfg.version, vrid: cfg.vrid, family: cfg.family, adverIntCs: cfg.adverIntCs,
+    authType: cfg.authType, authPassword: cfg.authPassword, addresses: cfg.vipAddresses, checkTtl: cfg.checkTtl,
+    expectDst: cfg.unicastPeers.length ? 'unicast' : 'multicast',
+  };
 }

@@ -3,6 +3,9 @@
 // scaled by the interval; keepalived does the same (VRRP_TIMER_SKEW), so we follow it for interop.
 import type { VrrpVersion } from './types.js';
 
+/** The one conversion from the wire's unit: centiseconds to the monotonic ms timers run in. */
+export const csToMs = (cs: number): number => cs * 10;
+
 /** Skew_Time = ((256 - Priority) * Master_Adver_Interval) / 256   (v2: (256 - Priority) / 256 s) */
 export const skewTimeCs = (priority: number, masterAdverIntCs: number, version: VrrpVersion = 3): number =>
   Math.floor(((256 - priority) * (version === 3 ? masterAdverIntCs : 100)) / 256);

@@ -95,7 +95,7 @@ test('valid generated instances load with their values', (t) => {
       if (!r.ok) throw new Error(r.error.map(formatIssue).join('\n'));
       const i = r.value.vrrp.instances[0];
       return i !== undefined && i.vrid === g.vrid && i.priority === g.priority && i.version === g.version
-        && i.advertIntMs === Math.round(adv * 1000) && i.preemptDelayMs === g.preemptDelay * 1000
+        && i.adverIntCs === Math.round(adv * 100) && i.preemptDelayMs === g.preemptDelay * 1000
         && i.vips[0]?.address === `10.0.0.${g.octet}` && i.vips[0]?.prefixLen === g.prefix;
     }),
     { numRuns: 500, seed: 3768 },

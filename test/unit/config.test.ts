@@ -62,7 +62,7 @@ test('defaults fill a minimal instance', async (t) => {
     vrid: 51,
     priority: 100,
     version: 3,
-    advertIntMs: 1000,
+    adverIntCs: 100,
     preempt: true,
     preemptDelayMs: 0,
     auth: { type: 'none' },
@@ -94,11 +94,11 @@ test('defaults fill a minimal instance', async (t) => {
 test('durations become milliseconds', (t) => {
   const c = mustParse(`${oneInstance('      advert_int: 0.35\n      preempt_delay: 2.5\n      garp: { master_delay: 1, master_refresh: 60, interval: 20 }\n')}`);
   const i = c.vrrp.instances[0];
-  t.is(i?.advertIntMs, 350);
+  t.is(i?.adverIntCs, 35);
   t.is(i?.preemptDelayMs, 2500);
   t.deepEqual(i?.garp, { masterDelayMs: 1000, masterRepeat: 5, masterRefreshMs: 60000, intervalMs: 20 });
-  t.is(mustParse(oneInstance('      advert_int: 0.01\n')).vrrp.instances[0]?.advertIntMs, 10);
-  t.is(mustParse(oneInstance('      advert_int: 40.95\n')).vrrp.instances[0]?.advertIntMs, 40950);
+  t.is(mustParse(oneInstance('      advert_int: 0.01\n')).vrrp.instances[0]?.adverIntCs, 1);
+  t.is(mustParse(oneInstance('      advert_int: 40.95\n')).vrrp.instances[0]?.adverIntCs, 4095);
 });
 
 test('track script defaults: timeout = interval, weight 0, rise/fall 1; instance weight overrides', (t) => {

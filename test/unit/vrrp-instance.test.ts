@@ -18,7 +18,7 @@ function setup(o: Partial<InstanceSettings> = {}) {
   log.warn = ((obj: unknown) => { warnings.push(obj); }) as typeof log.warn;
   let announced = 0;
   const inst = new VrrpInstance({
-    name: 'VI_1', interface: 'eth0', vrid: 51, version: 3, family: 4, priority: 100, advertIntMs: 100,
+    name: 'VI_1', interface: 'eth0', vrid: 51, version: 3, family: 4, priority: 100, adverIntCs: 10,
     preempt: true, preemptDelayMs: 0, authType: 0, authPassword: undefined, vipAddresses: ['192.0.2.100'],
     unicastPeers: [], checksumPseudoHeader: true, checkTtl: true, ...o,
   }, {
@@ -107,7 +107,7 @@ test('v3 address-list mismatch is logged and accepted; stop sends priority 0 and
 });
 
 test('unicast peers get one advert each; v2 carries auth and whole seconds', async (t) => {
-  const s = setup({ version: 2, advertIntMs: 1000, authType: 1, authPassword: 'secret', unicastPeers: ['192.0.2.12', '192.0.2.13'], checksumPseudoHeader: false });
+  const s = setup({ version: 2, adverIntCs: 100, authType: 1, authPassword: 'secret', unicastPeers: ['192.0.2.12', '192.0.2.13'], checksumPseudoHeader: false });
   s.inst.start();
   s.clock.advance(4000);
   await flush();
