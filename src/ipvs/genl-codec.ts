@@ -1,11 +1,10 @@
 // IPVS generic-netlink codec: whole netlink messages (nlmsghdr + genlmsghdr + attributes) to and
-// from plain objects, and the mapping between those wire objects and ipvs/model.ts. Pure: no I/O,
-// no clock; decoders never throw (malformed input is a CodecError value).
+// from plain objects, and the mapping between those wire objects and ipvs/model.ts; the framing
+// and the attribute codec are netlink/attrs.ts. Pure: no I/O, no clock; decoders never throw
+// (malformed input is a CodecError value).
 //
 // Wire facts (linux/ip_vs.h; checked against ipvsadm 1.31 and Linux 6.1 on the wire, see
-// test/vectors/ipvs/):
-//  - netlink and generic-netlink headers, and u16/u32/u64 attributes, are host byte order; this
-//    codec writes little-endian (x86-64, arm64): duet does not run on big-endian hosts;
+// test/vectors/ipvs/; the netlink ones are in netlink/attrs.ts):
 //  - service and destination ports, and the destination tunnel port, are big-endian;
 //  - addresses are 16-byte union nf_inet_addr (an IPv4 address in the first 4 bytes, the rest 0);
 //  - IPVS_SVC_ATTR_NETMASK is a __be32 IPv4 netmask for IPv4 services but a prefix length in host
@@ -24,8 +23,14 @@
 // message (also after a JSON round trip) re-encodes byte for byte, and objects built in code
 // choose their order (the *ToWire mappers use ipvsadm's). Unknown attribute types are skipped.
 
-import type { Result } from '../core/result.js';
+import { ok, type Result } from '../core/result.js';
 import { BugError } from '../core/errors.js';
+import {
+  GENL_HDRLEN, NLA_F_NESTED, NLA_TYPE_MASK, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, align4, checkAttrs, checkUint, codecFail, concat,
+  decodeNlBody, decodeNlMessage, decodeNlMessages, encodeAttr, encodeGenlHeader, encodeIntAttr, encodeNameAttr, encodeNlBody,
+  encodeNlMessage, rdBe16, rdBe32, rdU16, rdU32, rdU64, readName, view,
+  type AckMessage, type CodecError, type CodecErrorReason, type DoneMessage, type ErrorMessage, type NlHeader, type OtherMessage,
+} from '../netlink/attrs.js';
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, type Family } from '../core/addr.js';
 import {
   SCHEDULERS, ipv4LenFromMask, ipv4MaskFromLen,
@@ -34,24 +39,7 @@ import {
 } from './model.js';
 
 // ---------------------------------------------------------------------------------------------
-// Constants (linux/netlink.h, linux/genetlink.h, linux/ip_vs.h)
-
-export const NLMSG_HDRLEN = 16;
-export const GENL_HDRLEN = 4;
-export const NLMSG_NOOP = 1;
-export const NLMSG_ERROR = 2;
-export const NLMSG_DONE = 3;
-export const NLM_F_REQUEST = 0x1;
-export const NLM_F_MULTI = 0x2;
-export const NLM_F_ACK = 0x4;
-export const NLM_F_DUMP = 0x300;
-/** NLMSG_ERROR flags: the echoed request is its header only / extended-ack TLVs follow. */
-export const NLM_F_CAPPED = 0x100;
-export const NLM_F_ACK_TLVS = 0x200;
-export const NLA_F_NESTED = 0x8000;
-export const NLA_F_NET_BYTEORDER = 0x4000;
-const NLA_TYPE_MASK = ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER) & 0xffff;
-export const GENL_ID_CTRL = 0x10;
+// Constants (linux/ip_vs.h)
 
 export const IPVS_GENL_NAME = 'IPVS';
 export const IPVS_GENL_VERSION = 1;
@@ -186,19 +174,6 @@ export interface IpvsAttrs {
   readonly connTabSize?: number;
 }
 
-/** nlmsghdr without its length (computed when encoding, checked when decoding). */
-export interface NlHeader {
-  readonly type: number;
-  readonly flags: number;
-  readonly seq: number;
-  readonly port: number;
-}
-
-/** The echoed request header in an NLMSG_ERROR: its length is the original message's. */
-export interface EchoedHeader extends NlHeader {
-  readonly len: number;
-}
-
 export interface IpvsMessage {
   readonly kind: 'ipvs';
   /** header.type is the IPVS family id (dynamic: resolve it through the ctrl family). */
@@ -210,57 +185,7 @@ export interface IpvsMessage {
   readonly attrs: IpvsAttrs;
 }
 
-/** NLMSG_ERROR with error 0: the request succeeded. */
-export interface AckMessage {
-  readonly kind: 'ack';
-  readonly header: NlHeader;
-  readonly request: EchoedHeader;
-  /** The echoed request's payload, hex; absent when the kernel capped it (NLM_F_CAPPED). */
-  readonly requestPayload?: string;
-}
-
-/** NLMSG_ERROR with a negative errno. */
-export interface ErrorMessage {
-  readonly kind: 'error';
-  readonly header: NlHeader;
-  /** Positive errno (the wire carries -errno). */
-  readonly errno: number;
-  /** 'EEXIST', or 'E<number>' when not in this codec's table. Ignored when encoding. */
-  readonly errnoName: string;
-  readonly request: EchoedHeader;
-  readonly requestPayload?: string;
-  /** Extended ack (NLM_F_ACK_TLVS): NLMSGERR_ATTR_MSG and NLMSGERR_ATTR_OFFS. */
-  readonly extack?: { readonly message?: string; readonly offset?: number };
-}
-
-export interface DoneMessage {
-  readonly kind: 'done';
-  readonly header: NlHeader;
-  /** The int that follows the header (0, or a negative errno when the dump failed). */
-  readonly status: number;
-}
-
-/** Any other message (the ctrl family, NOOP, other families): header and payload hex. */
-export interface OtherMessage {
-  readonly kind: 'other';
-  readonly header: NlHeader;
-  readonly payload: string;
-}
-
 export type NetlinkMessage = IpvsMessage | AckMessage | ErrorMessage | DoneMessage | OtherMessage;
-
-export type CodecErrorReason =
-  | 'short' // fewer bytes than a header or attribute needs
-  | 'length' // a length field disagrees with the bytes present
-  | 'attr-length' // an attribute's payload has the wrong size for its type
-  | 'cmd' // unknown IPVS command number
-  | 'family' // an address without a usable family
-  | 'value'; // a value the field cannot hold (e.g. a string that is not text)
-
-export interface CodecError {
-  readonly reason: CodecErrorReason;
-  readonly detail: string;
-}
 
 export interface DecodeOptions {
   /** The IPVS family id (nlmsg_type of IPVS messages), from the ctrl family. */
@@ -270,114 +195,6 @@ export interface DecodeOptions {
    * wire objects have no stats/stats64). For readers that want the table only. Default true.
    */
   readonly stats?: boolean;
-}
-
-const fail = (reason: CodecErrorReason, detail: string): { ok: false; error: CodecError } => ({ ok: false, error: { reason, detail } });
-const okv = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
-
-// ---------------------------------------------------------------------------------------------
-// Errno names (Linux asm-generic numbers) for messages and IoError.errno.
-
-const ERRNO_NAMES: Readonly<Record<number, string>> = {
-  1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 4: 'EINTR', 5: 'EIO', 6: 'ENXIO', 7: 'E2BIG', 9: 'EBADF',
-  11: 'EAGAIN', 12: 'ENOMEM', 13: 'EACCES', 14: 'EFAULT', 16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV',
-  22: 'EINVAL', 23: 'ENFILE', 24: 'EMFILE', 28: 'ENOSPC', 34: 'ERANGE', 36: 'ENAMETOOLONG',
-  38: 'ENOSYS', 61: 'ENODATA', 71: 'EPROTO', 75: 'EOVERFLOW', 90: 'EMSGSIZE', 93: 'EPROTONOSUPPORT',
-  95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL', 100: 'ENETDOWN',
-  105: 'ENOBUFS', 110: 'ETIMEDOUT', 114: 'EALREADY', 115: 'EINPROGRESS', 524: 'ENOTSUPP',
-};
-
-export const errnoName = (errno: number): string => ERRNO_NAMES[errno] ?? `E${errno}`;
-
-// ---------------------------------------------------------------------------------------------
-// Bytes
-
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-
-function unhex(h: string): Uint8Array {
-  if (!/^(?:[0-9a-fA-F]{2})*$/.test(h)) throw new BugError(`not a hex string: ${h.slice(0, 40)}`);
-  const out = new Uint8Array(h.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
-const align4 = (n: number): number => (n + 3) & ~3;
-
-// Integer reads straight from the bytes (no DataView per field). Host order is little-endian.
-const rdU16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
-const rdU32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 0x1000000;
-const rdBe16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
-const rdBe32 = (b: Uint8Array, o: number): number => b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
-/** Saturated at 2^53 - 1 (counters: 9 PB), so every decoded value encodes again. */
-const rdU64 = (b: Uint8Array, o: number): number => {
-  const hi = rdU32(b, o + 4);
-  return hi > 0x1fffff ? Number.MAX_SAFE_INTEGER : hi * 0x100000000 + rdU32(b, o);
-};
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-function checkUint(v: number, bits: 8 | 16 | 32 | 64, what: string): void {
-  const max = bits === 64 ? Number.MAX_SAFE_INTEGER : 2 ** bits - 1;
-  if (!Number.isInteger(v) || v < 0 || v > max) throw new BugError(`${what} out of range for u${bits}: ${v}`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Attributes
-
-interface RawAttr {
-  readonly type: number;
-  readonly nested: boolean;
-  readonly data: Uint8Array;
-}
-
-/** Splits a run of attributes. The last one's padding may be missing (as nla_ok allows). */
-function splitAttrs(b: Uint8Array, where: string): Result<RawAttr[], CodecError> {
-  const bad = checkAttrs(b, where);
-  if (bad) return bad;
-  const out: RawAttr[] = [];
-  for (let off = 0; off < b.length; ) {
-    const len = rdU16(b, off);
-    const type = rdU16(b, off + 2);
-    out.push({ type: type & NLA_TYPE_MASK, nested: (type & NLA_F_NESTED) !== 0, data: b.subarray(off + 4, off + len) });
-    off += align4(len);
-  }
-  return okv(out);
-}
-
-/** The framing checks of splitAttrs without building anything: an error, or undefined when sound. */
-function checkAttrs(b: Uint8Array, where: string): { ok: false; error: CodecError } | undefined {
-  const n = b.length;
-  let off = 0;
-  while (off < n) {
-    if (n - off < 4) return fail('short', `${where}: ${n - off} trailing bytes, less than an attribute header`);
-    const len = rdU16(b, off);
-    if (len < 4) return fail('length', `${where}: attribute ${rdU16(b, off + 2) & NLA_TYPE_MASK} at ${off} has length ${len}`);
-    if (off + len > n) return fail('length', `${where}: attribute ${rdU16(b, off + 2) & NLA_TYPE_MASK} at ${off} runs past the end (${len} > ${n - off})`);
-    off += align4(len);
-  }
-  return undefined;
-}
-
-function encodeAttr(type: number, payload: Uint8Array, flags = 0): Uint8Array {
-  const len = 4 + payload.length;
-  if (len > 0xffff) throw new BugError(`attribute ${type} too long: ${len}`);
-  const out = new Uint8Array(align4(len));
-  const dv = view(out);
-  dv.setUint16(0, len, true);
-  dv.setUint16(2, type | flags, true);
-  out.set(payload, 4);
-  return out;
 }
 
 // Field kinds: how one attribute's payload maps to a JS value.
@@ -464,7 +281,7 @@ const familyOfAf = (af: number | undefined): Family | undefined => (af === AF_IN
 class Bad {
   constructor(readonly r: { ok: false; error: CodecError }) {}
 }
-const bad = (reason: CodecErrorReason, detail: string): Bad => new Bad(fail(reason, detail));
+const bad = (reason: CodecErrorReason, detail: string): Bad => new Bad(codecFail(reason, detail));
 
 function decodeNest(set: FieldSet, b: Uint8Array, ctx: Ctx, where: string): Result<Record<string, unknown>, CodecError> {
   const broken = checkAttrs(b, where);
@@ -498,7 +315,7 @@ function decodeNest(set: FieldSet, b: Uint8Array, ctx: Ctx, where: string): Resu
     if (v instanceof Bad) return v.r;
     out[fld.key] = v;
   }
-  return okv(out);
+  return ok(out);
 }
 
 /** One attribute's payload, b[s, e), as field `fld` of the nest at `where`. */
@@ -525,14 +342,8 @@ function decodeField(fld: Field, b: Uint8Array, s: number, e: number, af: number
     }
     case 'string': {
       // Names (schedulers, interfaces, persistence engines) are printable ASCII, up to a NUL.
-      let text = '';
-      for (let i = s; i < e; i++) {
-        const c = b[i]!;
-        if (c === 0) break;
-        if (c < 0x20 || c > 0x7e) return bad('value', `${where}.${fld.key}: byte 0x${c.toString(16)} in a name`);
-        text += String.fromCharCode(c);
-      }
-      return text;
+      const r = readName(b, s, e, `${where}.${fld.key}`);
+      return r.ok ? r.value : new Bad(r);
     }
     case 'stats': case 'stats64': case 'service': case 'dest': case 'daemon': {
       const r = decodeNest(fld.kind, b.subarray(s, e), ctx, `${where}.${fld.key}`);
@@ -558,29 +369,19 @@ function encodeNest(set: FieldSet, obj: object, nestFlag: boolean, af: number | 
 }
 
 function encodeField(fld: Field, v: unknown, nestFlag: boolean, af: number | undefined, what: string): Uint8Array {
-  const num = (bits: 8 | 16 | 32 | 64): number => {
-    if (typeof v !== 'number') throw new BugError(`${what}: not a number: ${String(v)}`);
-    checkUint(v, bits, what);
-    return v;
-  };
-  const fixed = (n: number, put: (dv: DataView) => void): Uint8Array => {
-    const b = new Uint8Array(n);
-    put(view(b));
-    return encodeAttr(fld.type, b);
-  };
   switch (fld.kind) {
-    case 'u8': return fixed(1, (dv) => dv.setUint8(0, num(8)));
-    case 'u16': return fixed(2, (dv) => dv.setUint16(0, num(16), true));
-    case 'u32': return fixed(4, (dv) => dv.setUint32(0, num(32), true));
-    case 'u64': return fixed(8, (dv) => dv.setBigUint64(0, BigInt(num(64)), true));
-    case 'be16': return fixed(2, (dv) => dv.setUint16(0, num(16), false));
-    case 'be32': return fixed(4, (dv) => dv.setUint32(0, num(32), false));
-    case 'netmask': return fixed(4, (dv) => dv.setUint32(0, num(32), af === AF_INET6));
+    case 'u8': case 'u16': case 'u32': case 'u64': case 'be16': case 'be32':
+      return encodeIntAttr(fld.type, fld.kind, v, what);
+    case 'netmask': return encodeIntAttr(fld.type, af === AF_INET6 ? 'u32' : 'be32', v, what);
     case 'flags': {
       const fl = v as WireFlags;
       checkUint(fl.flags, 32, `${what}.flags`);
       checkUint(fl.mask, 32, `${what}.mask`);
-      return fixed(8, (dv) => { dv.setUint32(0, fl.flags, true); dv.setUint32(4, fl.mask, true); });
+      const b = new Uint8Array(8);
+      const dv = view(b);
+      dv.setUint32(0, fl.flags, true);
+      dv.setUint32(4, fl.mask, true);
+      return encodeAttr(fld.type, b);
     }
     case 'in-addr': return encodeAttr(fld.type, addrBytes(4, v, what));
     case 'in6-addr': return encodeAttr(fld.type, addrBytes(6, v, what));
@@ -591,12 +392,7 @@ function encodeField(fld: Field, v: unknown, nestFlag: boolean, af: number | und
       b.set(addrBytes(fam, v, what));
       return encodeAttr(fld.type, b);
     }
-    case 'string': {
-      if (typeof v !== 'string' || !/^[\x20-\x7e]*$/.test(v)) throw new BugError(`${what}: not a printable ASCII string: ${String(v)}`);
-      const b = new Uint8Array(v.length + 1);
-      for (let i = 0; i < v.length; i++) b[i] = v.charCodeAt(i);
-      return encodeAttr(fld.type, b);
-    }
+    case 'string': return encodeNameAttr(fld.type, v, what);
     case 'stats': case 'stats64': case 'service': case 'dest': case 'daemon':
       if (typeof v !== 'object' || v === null) throw new BugError(`${what}: not an object`);
       return encodeAttr(fld.type, encodeNest(fld.kind, v, nestFlag, af), nestFlag ? NLA_F_NESTED : 0);
@@ -612,53 +408,14 @@ function addrBytes(fam: Family, v: unknown, what: string): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-function decodeHeader(b: Uint8Array, off: number): NlHeader & { len: number } {
-  return { len: rdU32(b, off), type: rdU16(b, off + 4), flags: rdU16(b, off + 6), seq: rdU32(b, off + 8), port: rdU32(b, off + 12) };
-}
-
-function encodeHeader(h: NlHeader, len: number): Uint8Array {
-  checkUint(h.type, 16, 'nlmsg_type');
-  checkUint(h.flags, 16, 'nlmsg_flags');
-  checkUint(h.seq, 32, 'nlmsg_seq');
-  checkUint(h.port, 32, 'nlmsg_pid');
-  checkUint(len, 32, 'nlmsg_len');
-  const b = new Uint8Array(NLMSG_HDRLEN);
-  const dv = view(b);
-  dv.setUint32(0, len, true);
-  dv.setUint16(4, h.type, true);
-  dv.setUint16(6, h.flags, true);
-  dv.setUint32(8, h.seq, true);
-  dv.setUint32(12, h.port, true);
-  return b;
-}
-
-const EXTACK_MSG = f('msg', 1, 'string');
-
-const headerOf = (h: NlHeader): NlHeader => ({ type: h.type, flags: h.flags, seq: h.seq, port: h.port });
-
 /** One netlink message: exactly the bytes of one nlmsghdr's length (trailing padding allowed). */
 export function decodeMessage(b: Uint8Array, o: DecodeOptions): Result<NetlinkMessage, CodecError> {
-  if (b.length < NLMSG_HDRLEN) return fail('short', `${b.length} bytes, less than a netlink header`);
-  const h = decodeHeader(b, 0);
-  if (h.len < NLMSG_HDRLEN || h.len > b.length) return fail('length', `nlmsg_len ${h.len} with ${b.length} bytes`);
-  if (align4(h.len) < b.length) return fail('length', `${b.length - h.len} bytes after a message of ${h.len}`);
-  return decodeBody(headerOf(h), b.subarray(NLMSG_HDRLEN, h.len), o);
+  return decodeNlMessage(b, (h, p) => decodeBody(h, p, o));
 }
 
 /** A datagram holding one or more messages (a dump part, an ack after a reply). */
 export function decodeMessages(b: Uint8Array, o: DecodeOptions): Result<NetlinkMessage[], CodecError> {
-  const out: NetlinkMessage[] = [];
-  let off = 0;
-  while (off < b.length) {
-    if (b.length - off < NLMSG_HDRLEN) return fail('short', `${b.length - off} trailing bytes at ${off}, less than a netlink header`);
-    const len = rdU32(b, off);
-    if (len < NLMSG_HDRLEN || off + len > b.length) return fail('length', `nlmsg_len ${len} at ${off} with ${b.length - off} bytes left`);
-    const m = decodeMessage(b.subarray(off, off + len), o);
-    if (!m.ok) return fail(m.error.reason, `message at ${off}: ${m.error.detail}`);
-    out.push(m.value);
-    off += align4(len);
-  }
-  return okv(out);
+  return decodeNlMessages(b, (h, p) => decodeBody(h, p, o));
 }
 
 /**
@@ -666,49 +423,11 @@ export function decodeMessages(b: Uint8Array, o: DecodeOptions): Result<NetlinkM
  * parsed the nlmsghdr already.
  */
 export function decodeBody(header: NlHeader, p: Uint8Array, o: DecodeOptions): Result<NetlinkMessage, CodecError> {
-  if (header.type === NLMSG_ERROR) {
-    if (p.length < 4 + NLMSG_HDRLEN) return fail('short', `NLMSG_ERROR payload of ${p.length} bytes`);
-    const e = -(rdU32(p, 0) | 0);
-    const rq = decodeHeader(p, 4);
-    const request: EchoedHeader = { len: rq.len, ...headerOf(rq) };
-    let off = 4 + NLMSG_HDRLEN;
-    let requestPayload: string | undefined;
-    if (!(header.flags & NLM_F_CAPPED)) {
-      if (rq.len < NLMSG_HDRLEN || 4 + rq.len > p.length) return fail('length', `NLMSG_ERROR echoes ${rq.len} bytes of request with ${p.length - 4} present`);
-      requestPayload = hex(p.subarray(off, 4 + rq.len));
-      off = 4 + align4(rq.len);
-    }
-    let extack: ErrorMessage['extack'];
-    if (header.flags & NLM_F_ACK_TLVS && off < p.length) {
-      const tl = splitAttrs(p.subarray(off), 'extack');
-      if (!tl.ok) return tl;
-      let message: string | undefined;
-      let offset: number | undefined;
-      for (const a of tl.value) {
-        if (a.type === 1) {
-          const s = decodeField(EXTACK_MSG, a.data, 0, a.data.length, undefined, { svcAf: undefined, nested: false, stats: true }, 'extack');
-          if (s instanceof Bad) return s.r;
-          message = s as string;
-        } else if (a.type === 2 && a.data.length === 4) offset = rdU32(a.data, 0);
-      }
-      if (message !== undefined || offset !== undefined) {
-        extack = { ...(message !== undefined ? { message } : {}), ...(offset !== undefined ? { offset } : {}) };
-      }
-    }
-    const base = { header, request, ...(requestPayload !== undefined ? { requestPayload } : {}) };
-    if (e === 0) return okv({ kind: 'ack', ...base });
-    if (e < 0) return fail('value', `NLMSG_ERROR with positive error ${-e}`);
-    return okv({ kind: 'error', header, errno: e, errnoName: errnoName(e), request, ...(requestPayload !== undefined ? { requestPayload } : {}), ...(extack ? { extack } : {}) });
-  }
-  if (header.type === NLMSG_DONE) {
-    if (p.length < 4) return fail('short', `NLMSG_DONE payload of ${p.length} bytes`);
-    return okv({ kind: 'done', header, status: rdU32(p, 0) | 0 });
-  }
-  if (header.type !== o.ipvsFamily) return okv({ kind: 'other', header, payload: hex(p) });
-  if (p.length < GENL_HDRLEN) return fail('short', `${p.length} bytes, less than a genetlink header`);
+  if (header.type === NLMSG_ERROR || header.type === NLMSG_DONE || header.type !== o.ipvsFamily) return decodeNlBody(header, p);
+  if (p.length < GENL_HDRLEN) return codecFail('short', `${p.length} bytes, less than a genetlink header`);
   const cmdNo = p[0]!;
   const cmd = IPVS_CMDS[cmdNo];
-  if (cmd === undefined || cmd === 'unspec') return fail('cmd', `IPVS command ${cmdNo}`);
+  if (cmd === undefined || cmd === 'unspec') return codecFail('cmd', `IPVS command ${cmdNo}`);
   const body = p.subarray(GENL_HDRLEN);
   const ctx: Ctx = { svcAf: undefined, nested: false, stats: o.stats ?? true };
   // The service's AF is context for a destination in the same message: the first AF attribute
@@ -731,52 +450,19 @@ export function decodeBody(header: NlHeader, p: Uint8Array, o: DecodeOptions): R
   }
   const attrs = decodeNest(cmd === 'set-info' ? 'info' : 'cmd', body, ctx, cmd);
   if (!attrs.ok) return attrs;
-  return okv({ kind: 'ipvs', header, cmd, version: p[1]!, nlaNested: ctx.nested, attrs: attrs.value as IpvsAttrs });
+  return ok({ kind: 'ipvs', header, cmd, version: p[1]!, nlaNested: ctx.nested, attrs: attrs.value as IpvsAttrs });
 }
 
 /** The generic-netlink part of an IPVS message: genlmsghdr and attributes (no nlmsghdr). */
 export function encodeIpvsPayload(cmd: IpvsCmd, attrs: IpvsAttrs, o: { version?: number; nlaNested?: boolean } = {}): Uint8Array {
-  const g = new Uint8Array(GENL_HDRLEN);
-  g[0] = cmdNumber(cmd);
-  g[1] = o.version ?? IPVS_GENL_VERSION;
+  const g = encodeGenlHeader(cmdNumber(cmd), o.version ?? IPVS_GENL_VERSION);
   return concat([g, encodeNest(cmd === 'set-info' ? 'info' : 'cmd', attrs, o.nlaNested ?? true, undefined)]);
 }
 
 /** A whole message, nlmsghdr included (length computed). Throws BugError on values out of range. */
 export function encodeMessage(m: NetlinkMessage): Uint8Array {
-  let payload: Uint8Array;
-  switch (m.kind) {
-    case 'ipvs':
-      payload = encodeIpvsPayload(m.cmd, m.attrs, { version: m.version, nlaNested: m.nlaNested });
-      break;
-    case 'ack':
-    case 'error': {
-      const e = new Uint8Array(4);
-      view(e).setInt32(0, m.kind === 'ack' ? 0 : -m.errno, true);
-      const parts = [e, encodeHeader(m.request, m.request.len)];
-      if (m.requestPayload !== undefined) {
-        const rp = unhex(m.requestPayload);
-        const padded = new Uint8Array(align4(rp.length));
-        padded.set(rp);
-        parts.push(padded);
-      }
-      if (m.kind === 'error' && m.extack) {
-        if (m.extack.message !== undefined) parts.push(encodeField(f('msg', 1, 'string'), m.extack.message, false, undefined, 'extack.msg'));
-        if (m.extack.offset !== undefined) parts.push(encodeField(f('offs', 2, 'u32'), m.extack.offset, false, undefined, 'extack.offs'));
-      }
-      payload = concat(parts);
-      break;
-    }
-    case 'done': {
-      payload = new Uint8Array(4);
-      view(payload).setInt32(0, m.status, true);
-      break;
-    }
-    case 'other':
-      payload = unhex(m.payload);
-      break;
-  }
-  return concat([encodeHeader(m.header, NLMSG_HDRLEN + payload.length), payload]);
+  const body = m.kind === 'ipvs' ? encodeIpvsPayload(m.cmd, m.attrs, { version: m.version, nlaNested: m.nlaNested }) : encodeNlBody(m);
+  return encodeNlMessage(m.header, body);
 }
 
 // ---------------------------------------------------------------------------------------------

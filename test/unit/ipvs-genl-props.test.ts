@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import {
   IPVS_CMDS, decodeBody, decodeMessage, decodeMessages, destFromWire, encodeMessage, encodeRequest, ipvsRequest, serviceFromWire,
   statsFromWire, destToWire, serviceToWire,
-  type CodecErrorReason, type IpvsAttrs, type IpvsCmd, type NetlinkMessage, type WireDaemon, type WireDest, type WireService, type WireStats,
+  type IpvsAttrs, type IpvsCmd, type NetlinkMessage, type WireDaemon, type WireDest, type WireService, type WireStats,
 } from '../../src/ipvs/genl-codec.js';
+import type { CodecErrorReason } from '../../src/netlink/attrs.js';
 import {
   FORWARDS, NO_FLAGS, SCHEDULERS, TUNNEL_CSUMS, TUNNEL_TYPES, canonicalDest, type Destination, type Service,
 } from '../../src/ipvs/model.js';

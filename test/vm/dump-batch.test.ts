@@ -39,6 +39,7 @@ const D = process.env.DUET_ROOT + '/build/src';
 const { IpvsClient, serviceIdOf } = await import(D + '/ipvs/genl-client.js');
 const { GenlSocket, loadGenlBatchAddon } = await import(D + '/netlink/genl.js');
 const codec = await import(D + '/ipvs/genl-codec.js');
+const { NLMSG_ERROR } = await import(D + '/netlink/attrs.js');
 const { performance } = await import('node:perf_hooks');
 const out = { times: {}, addon: loadGenlBatchAddon() !== null };
 const ser = (d) => JSON.parse(JSON.stringify({
@@ -77,7 +78,7 @@ const raw = async (nativeBatch) => {
   try {
     return (await s.requestMany(fast.family, ps, { dump: true, what: (i) => 'request ' + i })).map((r) => r.map((m) => {
       const data = Buffer.from(m.data);
-      if (m.type === codec.NLMSG_ERROR) data.fill(0, 4 + 6, 4 + 16); // the echoed flags, seq, port
+      if (m.type === NLMSG_ERROR) data.fill(0, 4 + 6, 4 + 16); // the echoed flags, seq, port
       return { type: m.type, flags: m.flags, data: data.toString('hex') };
     }));
   } finally { s.close(); }
