@@ -4,7 +4,7 @@ import type { VrrpTransport } from '../vrrp/transport.js';
 import type { IpvsKernel } from '../ipvs/reconciler.js';
 import type { CheckHost } from '../check/host.js';
 import type { CheckEvent } from '../check/engine.js';
-import type { DaemonConfig } from '../ipvs/genl-codec.js';
+import type { DaemonConfig } from '../ipvs/genl-map.js';
 import type { KernelDaemon } from '../sync/plan.js';
 import type { Override } from '../control/views.js';
 import type { RestartMarker } from './restart.js';

@@ -1,178 +1,30 @@
-// IPVS generic-netlink codec: whole netlink messages (nlmsghdr + genlmsghdr + attributes) to and
-// from plain objects, and the mapping between those wire objects and ipvs/model.ts; the framing
-// and the attribute codec are netlink/attrs.ts. Pure: no I/O, no clock; decoders never throw
-// (malformed input is a CodecError value).
-//
-// Wire facts (linux/ip_vs.h; checked against ipvsadm 1.31 and Linux 6.1 on the wire, see
-// test/vectors/ipvs/; the netlink ones are in netlink/attrs.ts):
-//  - service and destination ports, and the destination tunnel port, are big-endian;
-//  - addresses are 16-byte union nf_inet_addr (an IPv4 address in the first 4 bytes, the rest 0);
-//  - IPVS_SVC_ATTR_NETMASK is a __be32 IPv4 netmask for IPv4 services but a prefix length in host
-//    order for IPv6 ones (the kernel compares the raw u32 with 1..128): `netmask` holds the IPv4
-//    mask as a number (0xffffff00) or the IPv6 prefix length (64);
-//  - IPVS_SVC_ATTR_FLAGS is struct ip_vs_flags { u32 flags; u32 mask };
-//  - the sync daemon's multicast port is host order (unlike every other port), its IPv4 group an
-//    in_addr (network order);
-//  - IPVS_*_ATTR_STATS has u32 counters and rates but u64 byte counters; *_STATS64 is all u64;
-//  - ipvsadm (libnl) sets NLA_F_NESTED on nested attributes, the kernel's dumps do not;
-//  - the reply to GET_INFO is cmd SET_INFO with IPVS_INFO_ATTR_* at the top level, to GET_CONFIG
-//    SET_CONFIG, and dumps answer with NEW_SERVICE / NEW_DEST / NEW_DAEMON messages.
+// IPVS generic-netlink codec: whole IPVS messages (nlmsghdr + genlmsghdr + attributes) to and
+// from plain wire objects, by the field tables of genl-fields.ts; the framing and the attribute
+// codec are netlink/attrs.ts, the mapping to and from ipvs/model.ts genl-map.ts. Pure: no I/O,
+// no clock; decoders never throw (malformed input is a CodecError value).
 //
 // Attribute order: the decoder builds each wire object in the order its attributes appear, and
 // the encoder writes the attributes of an object in the order of its own keys. So a decoded
 // message (also after a JSON round trip) re-encodes byte for byte, and objects built in code
-// choose their order (the *ToWire mappers use ipvsadm's). Unknown attribute types are skipped.
+// choose their order (genl-map's *ToWire mappers use ipvsadm's). Unknown attribute types are
+// skipped.
 
 import { ok, type Result } from '../core/result.js';
 import { BugError } from '../core/errors.js';
-import {
-  GENL_HDRLEN, NLA_F_NESTED, NLA_TYPE_MASK, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, align4, checkAttrs, checkUint, codecFail, concat,
-  decodeNlBody, decodeNlMessage, decodeNlMessages, encodeAttr, encodeGenlHeader, encodeIntAttr, encodeNameAttr, encodeNlBody,
-  encodeNlMessage, rdBe16, rdBe32, rdU16, rdU32, rdU64, readName, view,
-  type AckMessage, type CodecError, type CodecErrorReason, type DoneMessage, type ErrorMessage, type NlHeader, type OtherMessage,
-} from '../netlink/attrs.js';
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, type Family } from '../core/addr.js';
 import {
-  SCHEDULERS, ipv4LenFromMask, ipv4MaskFromLen,
-  type DestStats, type Destination, type Forward, type Protocol, type Scheduler, type Service,
-  type ServiceFlags, type Stats, type TunnelCsum, type TunnelType,
-} from './model.js';
+  GENL_HDRLEN, NLA_F_NESTED, NLA_TYPE_MASK, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, align4,
+  checkAttrs, checkUint, codecFail, concat, decodeNlBody, decodeNlMessage, decodeNlMessages, encodeAttr, encodeGenlHeader,
+  encodeIntAttr, encodeNameAttr, encodeNlBody, encodeNlMessage, rdBe16, rdBe32, rdU16, rdU32, rdU64, readName, view,
+  type AckMessage, type CodecError, type CodecErrorReason, type DoneMessage, type ErrorMessage, type NlHeader, type OtherMessage,
+} from '../netlink/attrs.js';
+import {
+  AF_INET6, BY_KEY, BY_TYPE_ARRAY, IPVS_CMDS, IPVS_GENL_VERSION, cmdNumber, familyOfAf,
+  type Field, type FieldSet, type IpvsAttrs, type IpvsCmd, type WireFlags, type WireService,
+} from './genl-fields.js';
 
 // ---------------------------------------------------------------------------------------------
-// Constants (linux/ip_vs.h)
-
-export const IPVS_GENL_NAME = 'IPVS';
-export const IPVS_GENL_VERSION = 1;
-
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
-export const IPPROTO_SCTP = 132;
-
-export const IP_VS_SVC_F_PERSISTENT = 0x1;
-export const IP_VS_SVC_F_HASHED = 0x2;
-export const IP_VS_SVC_F_ONEPACKET = 0x4;
-export const IP_VS_SVC_F_SCHED1 = 0x8;
-export const IP_VS_SVC_F_SCHED2 = 0x10;
-
-export const IP_VS_CONN_F_FWD_MASK = 0x7;
-export const IP_VS_TUNNEL_ENCAP_FLAG_CSUM = 0x1;
-export const IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM = 0x2;
-
-/** IPVS_CMD_* by number (index = command number; 0 is IPVS_CMD_UNSPEC). */
-export const IPVS_CMDS = [
-  'unspec',
-  'new-service', 'set-service', 'del-service', 'get-service',
-  'new-dest', 'set-dest', 'del-dest', 'get-dest',
-  'new-daemon', 'del-daemon', 'get-daemon',
-  'set-config', 'get-config',
-  'set-info', 'get-info',
-  'zero', 'flush',
-] as const;
-export type IpvsCmd = Exclude<(typeof IPVS_CMDS)[number], 'unspec'>;
-
-export const cmdNumber = (c: IpvsCmd): number => IPVS_CMDS.indexOf(c);
-
-/** IPVS_DAEMON_ATTR_STATE values. */
-export const IP_VS_STATE_MASTER = 1;
-export const IP_VS_STATE_BACKUP = 2;
-
-// ---------------------------------------------------------------------------------------------
-// Wire objects. Every attribute is optional: requests carry what the command needs, replies
-// what the kernel fills in. Addresses are canonical text (core/addr.ts).
-
-export interface WireFlags {
-  readonly flags: number;
-  readonly mask: number;
-}
-
-/** IPVS_STATS_ATTR_*; which of them a message carries is the sender's business. */
-export interface WireStats {
-  readonly conns?: number;
-  readonly inpkts?: number;
-  readonly outpkts?: number;
-  readonly inbytes?: number;
-  readonly outbytes?: number;
-  readonly cps?: number;
-  readonly inpps?: number;
-  readonly outpps?: number;
-  readonly inbps?: number;
-  readonly outbps?: number;
-}
-
-/** IPVS_SVC_ATTR_* (nested in IPVS_CMD_ATTR_SERVICE). */
-export interface WireService {
-  /** AF_INET (2) or AF_INET6 (10). */
-  readonly af?: number;
-  /** IPPROTO_TCP (6), IPPROTO_UDP (17), IPPROTO_SCTP (132). */
-  readonly protocol?: number;
-  readonly addr?: string;
-  readonly port?: number;
-  readonly fwmark?: number;
-  readonly schedName?: string;
-  readonly flags?: WireFlags;
-  /** Persistence timeout, seconds. */
-  readonly timeout?: number;
-  /** IPv4: the netmask as a number (0xffffff00); IPv6: the prefix length. See the header. */
-  readonly netmask?: number;
-  readonly stats?: WireStats;
-  /** Persistence engine ("sip"). */
-  readonly peName?: string;
-  readonly stats64?: WireStats;
-}
-
-/** IPVS_DEST_ATTR_* (nested in IPVS_CMD_ATTR_DEST). */
-export interface WireDest {
-  readonly addr?: string;
-  readonly port?: number;
-  /** IP_VS_CONN_F_* forwarding method: 0 masq, 1 local, 2 tunnel, 3 route, 4 bypass. */
-  readonly fwdMethod?: number;
-  readonly weight?: number;
-  readonly uThresh?: number;
-  readonly lThresh?: number;
-  readonly activeConns?: number;
-  readonly inactConns?: number;
-  readonly persistConns?: number;
-  readonly stats?: WireStats;
-  /** AF_INET / AF_INET6; when absent the address has the service's family. */
-  readonly addrFamily?: number;
-  readonly stats64?: WireStats;
-  /** IP_VS_CONN_F_TUNNEL_TYPE_*: 0 ipip, 1 gue, 2 gre. */
-  readonly tunType?: number;
-  readonly tunPort?: number;
-  /** IP_VS_TUNNEL_ENCAP_FLAG_*: 1 csum, 2 remcsum. */
-  readonly tunFlags?: number;
-}
-
-/** IPVS_DAEMON_ATTR_* (nested in IPVS_CMD_ATTR_DAEMON). */
-export interface WireDaemon {
-  /** IP_VS_STATE_MASTER (1) or IP_VS_STATE_BACKUP (2). */
-  readonly state?: number;
-  readonly mcastIfn?: string;
-  readonly syncId?: number;
-  readonly syncMaxlen?: number;
-  readonly mcastGroup?: string;
-  readonly mcastGroup6?: string;
-  /** Host byte order on the wire, unlike service ports. */
-  readonly mcastPort?: number;
-  readonly mcastTtl?: number;
-}
-
-/** Top-level attributes of an IPVS message. version/connTabSize only in SET_INFO (GET_INFO's reply). */
-export interface IpvsAttrs {
-  readonly service?: WireService;
-  readonly dest?: WireDest;
-  readonly daemon?: WireDaemon;
-  /** Seconds (IPVS_CMD_ATTR_TIMEOUT_TCP, _TCP_FIN, _UDP). */
-  readonly timeoutTcp?: number;
-  readonly timeoutTcpFin?: number;
-  readonly timeoutUdp?: number;
-  /** IPVS_INFO_ATTR_VERSION: (major << 16) | (minor << 8) | patch. */
-  readonly version?: number;
-  /** IPVS_INFO_ATTR_CONN_TAB_SIZE. */
-  readonly connTabSize?: number;
-}
+// Messages
 
 export interface IpvsMessage {
   readonly kind: 'ipvs';
@@ -197,73 +49,8 @@ export interface DecodeOptions {
   readonly stats?: boolean;
 }
 
-// Field kinds: how one attribute's payload maps to a JS value.
-type Kind =
-  | 'u8' | 'u16' | 'u32' | 'u64' | 'be16' | 'be32'
-  | 'string' // NUL-terminated
-  | 'addr' // 16-byte nf_inet_addr, text by the object's family
-  | 'in-addr' // 4-byte IPv4 address
-  | 'in6-addr' // 16-byte IPv6 address
-  | 'netmask' // be32 for IPv4 services, host u32 for IPv6 ones
-  | 'flags' // struct ip_vs_flags
-  | 'stats' | 'stats64' // nested IPVS_STATS_ATTR_*
-  | 'service' | 'dest' | 'daemon'; // nested
-
-interface Field {
-  readonly key: string;
-  readonly type: number;
-  readonly kind: Kind;
-  /** The payload size a fixed-size kind needs; 0 for the others. */
-  readonly size: number;
-  /** A nested kind (NLA_F_NESTED applies). */
-  readonly nest: boolean;
-}
-
-const NEST_KINDS: ReadonlySet<Kind> = new Set<Kind>(['stats', 'stats64', 'service', 'dest', 'daemon']);
-const SIZES: Partial<Record<Kind, number>> = { u8: 1, u16: 2, u32: 4, u64: 8, be16: 2, be32: 4, 'in-addr': 4, 'in6-addr': 16, netmask: 4, flags: 8 };
-
-const f = (key: string, type: number, kind: Kind): Field => ({ key, type, kind, size: SIZES[kind] ?? 0, nest: NEST_KINDS.has(kind) });
-
-const SVC_FIELDS: readonly Field[] = [
-  f('af', 1, 'u16'), f('protocol', 2, 'u16'), f('addr', 3, 'addr'), f('port', 4, 'be16'), f('fwmark', 5, 'u32'),
-  f('schedName', 6, 'string'), f('flags', 7, 'flags'), f('timeout', 8, 'u32'), f('netmask', 9, 'netmask'),
-  f('stats', 10, 'stats'), f('peName', 11, 'string'), f('stats64', 12, 'stats64'),
-];
-const DEST_FIELDS: readonly Field[] = [
-  f('addr', 1, 'addr'), f('port', 2, 'be16'), f('fwdMethod', 3, 'u32'), f('weight', 4, 'u32'), f('uThresh', 5, 'u32'),
-  f('lThresh', 6, 'u32'), f('activeConns', 7, 'u32'), f('inactConns', 8, 'u32'), f('persistConns', 9, 'u32'),
-  f('stats', 10, 'stats'), f('addrFamily', 11, 'u16'), f('stats64', 12, 'stats64'), f('tunType', 13, 'u8'),
-  f('tunPort', 14, 'be16'), f('tunFlags', 15, 'u16'),
-];
-const DAEMON_FIELDS: readonly Field[] = [
-  f('state', 1, 'u32'), f('mcastIfn', 2, 'string'), f('syncId', 3, 'u32'), f('syncMaxlen', 4, 'u16'),
-  f('mcastGroup', 5, 'in-addr'), f('mcastGroup6', 6, 'in6-addr'), f('mcastPort', 7, 'u16'), f('mcastTtl', 8, 'u8'),
-];
-const STAT_KEYS = ['conns', 'inpkts', 'outpkts', 'inbytes', 'outbytes', 'cps', 'inpps', 'outpps', 'inbps', 'outbps'] as const;
-/** IPVS_*_ATTR_STATS: u32 except the byte counters. */
-const STATS_FIELDS: readonly Field[] = STAT_KEYS.map((k, i) => f(k, i + 1, k === 'inbytes' || k === 'outbytes' ? 'u64' : 'u32'));
-const STATS64_FIELDS: readonly Field[] = STAT_KEYS.map((k, i) => f(k, i + 1, 'u64'));
-const CMD_FIELDS: readonly Field[] = [
-  f('service', 1, 'service'), f('dest', 2, 'dest'), f('daemon', 3, 'daemon'),
-  f('timeoutTcp', 4, 'u32'), f('timeoutTcpFin', 5, 'u32'), f('timeoutUdp', 6, 'u32'),
-];
-const INFO_FIELDS: readonly Field[] = [f('version', 1, 'u32'), f('connTabSize', 2, 'u32')];
-
-const byType = (fields: readonly Field[]): ReadonlyMap<number, Field> => new Map(fields.map((x) => [x.type, x]));
-const byKey = (fields: readonly Field[]): ReadonlyMap<string, Field> => new Map(fields.map((x) => [x.key, x]));
-const FIELDSETS = {
-  service: SVC_FIELDS, dest: DEST_FIELDS, daemon: DAEMON_FIELDS, stats: STATS_FIELDS, stats64: STATS64_FIELDS, cmd: CMD_FIELDS, info: INFO_FIELDS,
-} as const;
-type FieldSet = keyof typeof FIELDSETS;
-const BY_TYPE = Object.fromEntries(Object.entries(FIELDSETS).map(([k, v]) => [k, byType(v)])) as Record<FieldSet, ReadonlyMap<number, Field>>;
-/** Fields by attribute type, as arrays (a hole for unknown types). */
-const byTypeArray = (fields: readonly Field[]): ReadonlyArray<Field | undefined> => {
-  const out: Array<Field | undefined> = [];
-  for (const x of fields) out[x.type] = x;
-  return out;
-};
-const BY_TYPE_ARRAY = Object.fromEntries(Object.entries(FIELDSETS).map(([k, v]) => [k, byTypeArray(v)])) as Record<FieldSet, ReadonlyArray<Field | undefined>>;
-const BY_KEY = Object.fromEntries(Object.entries(FIELDSETS).map(([k, v]) => [k, byKey(v)])) as Record<FieldSet, ReadonlyMap<string, Field>>;
+// ---------------------------------------------------------------------------------------------
+// Nests: a run of attributes to and from a wire object, field by field
 
 /** Context a nest is decoded in: the family its addresses and netmask use. */
 interface Ctx {
@@ -274,8 +61,6 @@ interface Ctx {
   /** Decode stats/stats64 nests (DecodeOptions.stats). */
   readonly stats: boolean;
 }
-
-const familyOfAf = (af: number | undefined): Family | undefined => (af === AF_INET ? 4 : af === AF_INET6 ? 6 : undefined);
 
 /** A decode failure travelling up through decodeField (which otherwise returns bare values). */
 class Bad {
@@ -406,7 +191,7 @@ function addrBytes(fam: Family, v: unknown, what: string): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Messages
+// Whole messages
 
 /** One netlink message: exactly the bytes of one nlmsghdr's length (trailing padding allowed). */
 export function decodeMessage(b: Uint8Array, o: DecodeOptions): Result<NetlinkMessage, CodecError> {
@@ -466,8 +251,7 @@ export function encodeMessage(m: NetlinkMessage): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Requests duet sends (pure: the client adds the header). Identity-only services where the
-// kernel needs no more (deletes, dest commands, gets); full services and dests for add/edit.
+// Requests (the client adds the header; genl-map.ts's ipvsRequest builds them from the model)
 
 export interface IpvsRequest {
   readonly cmd: IpvsCmd;
@@ -476,68 +260,6 @@ export interface IpvsRequest {
   readonly attrs: IpvsAttrs;
 }
 
-/** A service's identity: what the kernel looks a service up by. */
-export type ServiceId =
-  | { readonly kind: 'addr'; readonly family: Family; readonly protocol: Protocol; readonly address: string; readonly port: number }
-  | { readonly kind: 'fwmark'; readonly family: Family; readonly fwmark: number };
-
-export type DestId = Pick<Destination, 'family' | 'address' | 'port'>;
-
-export interface Timeouts {
-  /** Seconds; 0 in a set request leaves the value unchanged. */
-  readonly tcp: number;
-  readonly tcpFin: number;
-  readonly udp: number;
-}
-
-export type DaemonState = 'master' | 'backup';
-
-export interface DaemonConfig {
-  readonly state: DaemonState;
-  readonly mcastIfn: string;
-  readonly syncId: number;
-  /** UDP payload size of sync messages (kernel default 1472 for IPv4). */
-  readonly syncMaxlen?: number;
-  /** Multicast group, IPv4 or IPv6 (kernel default 224.0.0.81). */
-  readonly mcastGroup?: string;
-  /** Default 8848. */
-  readonly mcastPort?: number;
-  /** Default 1. */
-  readonly mcastTtl?: number;
-}
-
-export interface IpvsInfo {
-  /** "1.2.1" */
-  readonly version: string;
-  readonly versionCode: number;
-  readonly connTabSize: number;
-}
-
-export const ipvsRequest = {
-  newService: (s: Service): IpvsRequest => ({ cmd: 'new-service', dump: false, attrs: { service: serviceToWire(s) } }),
-  setService: (s: Service): IpvsRequest => ({ cmd: 'set-service', dump: false, attrs: { service: serviceToWire(s) } }),
-  delService: (s: ServiceId): IpvsRequest => ({ cmd: 'del-service', dump: false, attrs: { service: serviceIdToWire(s) } }),
-  getService: (s: ServiceId): IpvsRequest => ({ cmd: 'get-service', dump: false, attrs: { service: serviceIdToWire(s) } }),
-  getServices: (): IpvsRequest => ({ cmd: 'get-service', dump: true, attrs: {} }),
-  newDest: (s: ServiceId, d: Destination): IpvsRequest => ({ cmd: 'new-dest', dump: false, attrs: { service: serviceIdToWire(s), dest: destToWire(d) } }),
-  setDest: (s: ServiceId, d: Destination): IpvsRequest => ({ cmd: 'set-dest', dump: false, attrs: { service: serviceIdToWire(s), dest: destToWire(d) } }),
-  delDest: (s: ServiceId, d: DestId): IpvsRequest => ({ cmd: 'del-dest', dump: false, attrs: { service: serviceIdToWire(s), dest: destIdToWire(d) } }),
-  getDests: (s: ServiceId): IpvsRequest => ({ cmd: 'get-dest', dump: true, attrs: { service: serviceIdToWire(s) } }),
-  getInfo: (): IpvsRequest => ({ cmd: 'get-info', dump: false, attrs: {} }),
-  getConfig: (): IpvsRequest => ({ cmd: 'get-config', dump: false, attrs: {} }),
-  setConfig: (t: Partial<Timeouts>): IpvsRequest => ({
-    cmd: 'set-config', dump: false,
-    attrs: { timeoutTcp: t.tcp ?? 0, timeoutTcpFin: t.tcpFin ?? 0, timeoutUdp: t.udp ?? 0 },
-  }),
-  newDaemon: (d: DaemonConfig): IpvsRequest => ({ cmd: 'new-daemon', dump: false, attrs: { daemon: daemonToWire(d) } }),
-  delDaemon: (state: DaemonState): IpvsRequest => ({ cmd: 'del-daemon', dump: false, attrs: { daemon: { state: daemonStateNumber(state) } } }),
-  getDaemons: (): IpvsRequest => ({ cmd: 'get-daemon', dump: true, attrs: {} }),
-  /** Zero the counters of one service, or of all. */
-  zero: (s?: ServiceId): IpvsRequest => ({ cmd: 'zero', dump: false, attrs: s ? { service: serviceIdToWire(s) } : {} }),
-  /** Delete every service. duet never flushes to reload; tests may. */
-  flush: (): IpvsRequest => ({ cmd: 'flush', dump: false, attrs: {} }),
-} as const;
-
 /** The whole request message. Flags: REQUEST | ACK, plus DUMP for dumps (as ipvsadm sends). */
 export function encodeRequest(r: IpvsRequest, h: { ipvsFamily: number; seq: number; port: number }): Uint8Array {
   return encodeMessage({
@@ -545,192 +267,4 @@ export function encodeRequest(r: IpvsRequest, h: { ipvsFamily: number; seq: numb
     header: { type: h.ipvsFamily, flags: NLM_F_REQUEST | NLM_F_ACK | (r.dump ? NLM_F_DUMP : 0), seq: h.seq, port: h.port },
     cmd: r.cmd, version: IPVS_GENL_VERSION, nlaNested: true, attrs: r.attrs,
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Model <-> wire
-
-const PROTOCOLS: Readonly<Record<Protocol, number>> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP, sctp: IPPROTO_SCTP };
-const FORWARD_NUMBERS: Readonly<Record<Forward, number>> = { masq: 0, local: 1, tunnel: 2, route: 3, bypass: 4 };
-const TUNNEL_TYPE_NUMBERS: Readonly<Record<TunnelType, number>> = { ipip: 0, gue: 1, gre: 2 };
-const TUNNEL_CSUM_NUMBERS: Readonly<Record<TunnelCsum, number>> = { nocsum: 0, csum: IP_VS_TUNNEL_ENCAP_FLAG_CSUM, remcsum: IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM };
-
-const afOf = (fam: Family): number => (fam === 4 ? AF_INET : AF_INET6);
-const daemonStateNumber = (s: DaemonState): number => (s === 'master' ? IP_VS_STATE_MASTER : IP_VS_STATE_BACKUP);
-
-export function serviceIdToWire(s: ServiceId): WireService {
-  return s.kind === 'fwmark'
-    ? { af: afOf(s.family), fwmark: s.fwmark }
-    : { af: afOf(s.family), protocol: PROTOCOLS[s.protocol], addr: s.address, port: s.port };
-}
-
-export function serviceFlagsToWire(s: Pick<Service, 'scheduler' | 'flags'>): number {
-  const fl: ServiceFlags = s.flags;
-  let n = 0;
-  if (fl.persistent) n |= IP_VS_SVC_F_PERSISTENT;
-  if (fl.onePacket) n |= IP_VS_SVC_F_ONEPACKET;
-  if ((s.scheduler === 'sh' && fl.shFallback) || (s.scheduler === 'mh' && fl.mhFallback)) n |= IP_VS_SVC_F_SCHED1;
-  if ((s.scheduler === 'sh' && fl.shPort) || (s.scheduler === 'mh' && fl.mhPort)) n |= IP_VS_SVC_F_SCHED2;
-  return n;
-}
-
-/** A full service (add/edit): identity, scheduler, flags (mask all), persistence. ipvsadm's order. */
-export function serviceToWire(s: Service): WireService {
-  const netmask = s.family === 4 ? ipv4MaskFromLen(s.persistenceNetmaskLen) : s.persistenceNetmaskLen;
-  return {
-    ...serviceIdToWire(s),
-    schedName: s.scheduler,
-    flags: { flags: serviceFlagsToWire(s), mask: 0xffffffff },
-    timeout: s.persistenceTimeoutS,
-    netmask,
-  };
-}
-
-export function destIdToWire(d: DestId): WireDest {
-  return { addrFamily: afOf(d.family), addr: d.address, port: d.port };
-}
-
-/** A full destination (add/edit), ipvsadm's order; tunnel fields at their canonical values when unused. */
-export function destToWire(d: Destination): WireDest {
-  const tunnel = d.forward === 'tunnel';
-  const tunType = tunnel ? d.tunnelType : 'ipip';
-  return {
-    ...destIdToWire(d),
-    fwdMethod: FORWARD_NUMBERS[d.forward],
-    weight: d.weight,
-    tunType: TUNNEL_TYPE_NUMBERS[tunType],
-    tunPort: tunType === 'gue' ? d.tunnelPort : 0,
-    tunFlags: tunType === 'ipip' || (tunType === 'gre' && d.tunnelFlags === 'remcsum') ? 0 : TUNNEL_CSUM_NUMBERS[d.tunnelFlags],
-    uThresh: d.upperThreshold,
-    lThresh: d.lowerThreshold,
-  };
-}
-
-export function daemonToWire(d: DaemonConfig): WireDaemon {
-  const out: { -readonly [K in keyof WireDaemon]: WireDaemon[K] } = { state: daemonStateNumber(d.state), mcastIfn: d.mcastIfn, syncId: d.syncId };
-  if (d.syncMaxlen !== undefined) out.syncMaxlen = d.syncMaxlen;
-  if (d.mcastPort !== undefined) out.mcastPort = d.mcastPort;
-  if (d.mcastTtl !== undefined) out.mcastTtl = d.mcastTtl;
-  if (d.mcastGroup !== undefined) {
-    if (parseIpv4(d.mcastGroup)) out.mcastGroup = d.mcastGroup;
-    else out.mcastGroup6 = d.mcastGroup;
-  }
-  return out;
-}
-
-/** Why a wire object does not map onto the model. */
-export interface MapError {
-  readonly reason: 'missing' | 'family' | 'protocol' | 'scheduler' | 'netmask' | 'forward' | 'tunnel' | 'state';
-  readonly detail: string;
-}
-
-const mfail = (reason: MapError['reason'], detail: string): { ok: false; error: MapError } => ({ ok: false, error: { reason, detail } });
-
-const isScheduler = (s: string): s is Scheduler => (SCHEDULERS as readonly string[]).includes(s);
-
-/** A service from a dump or a request (with no destinations: they come in their own messages). */
-export function serviceFromWire(w: WireService): Result<Service, MapError> {
-  const family = familyOfAf(w.af);
-  if (family === undefined) return mfail('family', `service address family ${w.af ?? 'missing'}`);
-  if (w.schedName === undefined || w.flags === undefined || w.timeout === undefined || w.netmask === undefined) {
-    return mfail('missing', 'service without scheduler, flags, timeout or netmask');
-  }
-  if (!isScheduler(w.schedName)) return mfail('scheduler', `unknown scheduler ${JSON.stringify(w.schedName)}`);
-  const scheduler = w.schedName;
-  let persistenceNetmaskLen: number;
-  if (family === 4) {
-    const len = ipv4LenFromMask(w.netmask);
-    if (len === undefined) return mfail('netmask', `non-contiguous IPv4 netmask ${formatIpv4(Uint8Array.of(w.netmask >>> 24, (w.netmask >>> 16) & 255, (w.netmask >>> 8) & 255, w.netmask & 255))}`);
-    persistenceNetmaskLen = len;
-  } else {
-    if (w.netmask > 128) return mfail('netmask', `IPv6 prefix length ${w.netmask}`);
-    persistenceNetmaskLen = w.netmask;
-  }
-  const n = w.flags.flags;
-  const s1 = (n & IP_VS_SVC_F_SCHED1) !== 0;
-  const s2 = (n & IP_VS_SVC_F_SCHED2) !== 0;
-  const flags: ServiceFlags = {
-    persistent: (n & IP_VS_SVC_F_PERSISTENT) !== 0,
-    onePacket: (n & IP_VS_SVC_F_ONEPACKET) !== 0,
-    shFallback: scheduler === 'sh' && s1,
-    shPort: scheduler === 'sh' && s2,
-    mhFallback: scheduler === 'mh' && s1,
-    mhPort: scheduler === 'mh' && s2,
-  };
-  const attrs = { family, scheduler, flags, persistenceTimeoutS: w.timeout, persistenceNetmaskLen, dests: new Map<string, Destination>() };
-  if (w.fwmark !== undefined && w.fwmark !== 0) return { ok: true, value: { kind: 'fwmark', fwmark: w.fwmark, ...attrs } };
-  const protocol = w.protocol === IPPROTO_TCP ? 'tcp' : w.protocol === IPPROTO_UDP ? 'udp' : w.protocol === IPPROTO_SCTP ? 'sctp' : undefined;
-  if (protocol === undefined) return mfail('protocol', `protocol ${w.protocol ?? 'missing'}`);
-  if (w.addr === undefined || w.port === undefined) return mfail('missing', 'service without address or port');
-  return { ok: true, value: { kind: 'addr', protocol, address: w.addr, port: w.port, ...attrs } };
-}
-
-/** A destination; `svcFamily` stands in for a missing IPVS_DEST_ATTR_ADDR_FAMILY. */
-export function destFromWire(w: WireDest, svcFamily?: Family): Result<Destination, MapError> {
-  const family = w.addrFamily !== undefined ? familyOfAf(w.addrFamily) : svcFamily;
-  if (family === undefined) return mfail('family', `destination address family ${w.addrFamily ?? 'missing'}`);
-  if (w.addr === undefined || w.port === undefined || w.fwdMethod === undefined || w.weight === undefined) {
-    return mfail('missing', 'destination without address, port, forwarding method or weight');
-  }
-  const fwd = (Object.keys(FORWARD_NUMBERS) as Forward[]).find((k) => FORWARD_NUMBERS[k] === (w.fwdMethod! & IP_VS_CONN_F_FWD_MASK));
-  if (fwd === undefined) return mfail('forward', `forwarding method ${w.fwdMethod}`);
-  const tt = w.tunType ?? 0;
-  const tunnelType = (Object.keys(TUNNEL_TYPE_NUMBERS) as TunnelType[]).find((k) => TUNNEL_TYPE_NUMBERS[k] === tt);
-  if (tunnelType === undefined) return mfail('tunnel', `tunnel type ${tt}`);
-  const tf = w.tunFlags ?? 0;
-  const tunnelFlags: TunnelCsum = tf & IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM ? 'remcsum' : tf & IP_VS_TUNNEL_ENCAP_FLAG_CSUM ? 'csum' : 'nocsum';
-  return {
-    ok: true,
-    value: {
-      family, address: w.addr, port: w.port, forward: fwd, weight: w.weight,
-      upperThreshold: w.uThresh ?? 0, lowerThreshold: w.lThresh ?? 0,
-      tunnelType, tunnelPort: w.tunPort ?? 0, tunnelFlags,
-    },
-  };
-}
-
-/** Counters and rates: STATS64 where the kernel sent it, else STATS, else zeros. */
-export function statsFromWire(w: { readonly stats?: WireStats; readonly stats64?: WireStats }): Stats {
-  const s = w.stats64 ?? w.stats ?? {};
-  return {
-    conns: s.conns ?? 0, inpkts: s.inpkts ?? 0, outpkts: s.outpkts ?? 0, inbytes: s.inbytes ?? 0, outbytes: s.outbytes ?? 0,
-    cps: s.cps ?? 0, inpps: s.inpps ?? 0, outpps: s.outpps ?? 0, inbps: s.inbps ?? 0, outbps: s.outbps ?? 0,
-  };
-}
-
-export function destStatsFromWire(w: WireDest): DestStats {
-  // statsFromWire's fields and order, built in one go (no spread: this runs per destination).
-  const s = w.stats64 ?? w.stats ?? {};
-  return {
-    conns: s.conns ?? 0, inpkts: s.inpkts ?? 0, outpkts: s.outpkts ?? 0, inbytes: s.inbytes ?? 0, outbytes: s.outbytes ?? 0,
-    cps: s.cps ?? 0, inpps: s.inpps ?? 0, outpps: s.outpps ?? 0, inbps: s.inbps ?? 0, outbps: s.outbps ?? 0,
-    activeConns: w.activeConns ?? 0, inactConns: w.inactConns ?? 0, persistConns: w.persistConns ?? 0,
-  };
-}
-
-export function timeoutsFromWire(a: IpvsAttrs): Timeouts {
-  return { tcp: a.timeoutTcp ?? 0, tcpFin: a.timeoutTcpFin ?? 0, udp: a.timeoutUdp ?? 0 };
-}
-
-export function infoFromWire(a: IpvsAttrs): Result<IpvsInfo, MapError> {
-  if (a.version === undefined || a.connTabSize === undefined) return mfail('missing', 'GET_INFO reply without version or table size');
-  const v = a.version;
-  return { ok: true, value: { version: `${(v >> 16) & 0xff}.${(v >> 8) & 0xff}.${v & 0xff}`, versionCode: v, connTabSize: a.connTabSize } };
-}
-
-/** A running sync daemon as GET_DAEMON reports it. */
-export function daemonFromWire(w: WireDaemon): Result<Required<DaemonConfig>, MapError> {
-  if (w.state !== IP_VS_STATE_MASTER && w.state !== IP_VS_STATE_BACKUP) return mfail('state', `daemon state ${w.state ?? 'missing'}`);
-  return {
-    ok: true,
-    value: {
-      state: w.state === IP_VS_STATE_MASTER ? 'master' : 'backup',
-      mcastIfn: w.mcastIfn ?? '',
-      syncId: w.syncId ?? 0,
-      syncMaxlen: w.syncMaxlen ?? 0,
-      mcastGroup: w.mcastGroup6 ?? w.mcastGroup ?? '',
-      mcastPort: w.mcastPort ?? 0,
-      mcastTtl: w.mcastTtl ?? 0,
-    },
-  };
 }

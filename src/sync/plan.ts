@@ -5,7 +5,7 @@
 // master daemon, which multicasts its connection table; every other node runs the backup daemon,
 // which fills its table from those messages, so a takeover finds the connections there. A
 // shutdown leaves the backup daemon running: the state a restarting node starts in.
-import type { DaemonConfig, DaemonState } from '../ipvs/genl-codec.js';
+import type { DaemonConfig, DaemonState } from '../ipvs/genl-map.js';
 
 export interface SyncDaemonConfig {
   /** Interface the sync messages go out on / come in on. keepalived: lvs_sync_daemon <IF> */

@@ -3,7 +3,7 @@
 import { applyOps, type Op } from '../../src/ipvs/diff.js';
 import { serviceKey, type Service, type Table, type Destination, type TableStats } from '../../src/ipvs/model.js';
 import type { IpvsHandle } from '../../src/daemon/platform.js';
-import type { DaemonConfig } from '../../src/ipvs/genl-codec.js';
+import type { DaemonConfig } from '../../src/ipvs/genl-map.js';
 import type { KernelDaemon } from '../../src/sync/plan.js';
 
 export class MemKernel implements IpvsHandle {

@@ -38,7 +38,8 @@ const JOB_JS = String.raw`
 const D = process.env.DUET_ROOT + '/build/src';
 const { IpvsClient, serviceIdOf } = await import(D + '/ipvs/genl-client.js');
 const { GenlSocket, loadGenlBatchAddon } = await import(D + '/netlink/genl.js');
-const codec = await import(D + '/ipvs/genl-codec.js');
+const { encodeIpvsPayload } = await import(D + '/ipvs/genl-codec.js');
+const { ipvsRequest } = await import(D + '/ipvs/genl-map.js');
 const { NLMSG_ERROR } = await import(D + '/netlink/attrs.js');
 const { performance } = await import('node:perf_hooks');
 const out = { times: {}, addon: loadGenlBatchAddon() !== null };
@@ -69,10 +70,10 @@ for (const [name, c] of [['fast', fast], ['slow', slow]]) {
 }
 // Raw answers, request by request: a gone service, the multi-datagram dump, and an error
 // (GET_INFO has no dump: EOPNOTSUPP) among good ones.
-const payload = (s) => { const r = codec.ipvsRequest.getDests(serviceIdOf(s)); return codec.encodeIpvsPayload(r.cmd, r.attrs); };
+const payload = (s) => { const r = ipvsRequest.getDests(serviceIdOf(s)); return encodeIpvsPayload(r.cmd, r.attrs); };
 const first = { kind: 'addr', family: 4, protocol: 'tcp', address: '10.1.0.0', port: 80 };
-const info = codec.ipvsRequest.getInfo();
-const ps = [payload(first), payload(gone), payload(big), codec.encodeIpvsPayload(info.cmd, info.attrs), payload(first)];
+const info = ipvsRequest.getInfo();
+const ps = [payload(first), payload(gone), payload(big), encodeIpvsPayload(info.cmd, info.attrs), payload(first)];
 const raw = async (nativeBatch) => {
   const s = new GenlSocket({ nativeBatch });
   try {
