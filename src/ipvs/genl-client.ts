@@ -22,8 +22,9 @@ import {
 } from './genl-codec.js';
 import {
   daemonFromWire, destFromWire, destStatsFromWire, infoFromWire, ipvsRequest, serviceFromWire, statsFromWire, timeoutsFromWire,
-  type DaemonConfig, type DaemonState, type DestId, type IpvsInfo, type MapError, type ServiceId, type Timeouts,
+  type DestId, type IpvsInfo, type MapError, type ServiceId, type Timeouts,
 } from './genl-map.js';
+import type { KernelDaemon, SyncDaemonSettings, SyncRole } from '../sync/plan.js';
 import {
   destKey, serviceKey, type DestStats, type Destination, type Service, type ServiceStats, type Stats, type Table, type TableStats,
 } from './model.js';
@@ -356,9 +357,9 @@ export class IpvsClient {
   }
 
   /** Running sync daemons (master and/or backup). */
-  async getDaemons(): Promise<Array<Required<DaemonConfig>>> {
+  async getDaemons(): Promise<KernelDaemon[]> {
     const ms = await this.call(ipvsRequest.getDaemons(), 'list sync daemons');
-    const out: Array<Required<DaemonConfig>> = [];
+    const out: KernelDaemon[] = [];
     for (const m of ms) {
       if (!m.attrs.daemon) continue;
       const d = daemonFromWire(m.attrs.daemon);
@@ -403,11 +404,11 @@ export class IpvsClient {
     return this.write(ipvsRequest.setConfig(t), `set timeouts tcp ${t.tcp ?? 0} tcpfin ${t.tcpFin ?? 0} udp ${t.udp ?? 0}`);
   }
 
-  startDaemon(d: DaemonConfig): Promise<void> {
+  startDaemon(d: SyncDaemonSettings): Promise<void> {
     return this.write(ipvsRequest.newDaemon(d), `start ${d.state} sync daemon (${d.mcastIfn}, syncid ${d.syncId})`);
   }
 
-  stopDaemon(state: DaemonState): Promise<void> {
+  stopDaemon(state: SyncRole): Promise<void> {
     return this.write(ipvsRequest.delDaemon(state), `stop ${state} sync daemon`);
   }
 

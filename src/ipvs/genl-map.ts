@@ -1,6 +1,6 @@
 // IPVS over generic netlink, the meaning: ipvs/model.ts services and destinations, timeouts, the
-// version and the sync daemons, to and from the wire objects of genl-fields.ts, and the requests
-// duet sends, built from them. Pure.
+// version and the sync daemons (sync/plan.ts settings), to and from the wire objects of
+// genl-fields.ts, and the requests duet sends, built from them. Pure.
 
 import type { Result } from '../core/result.js';
 import { formatIpv4, parseIpv4, type Family } from '../core/addr.js';
@@ -11,6 +11,7 @@ import {
   type IpvsAttrs, type WireDaemon, type WireDest, type WireService, type WireStats,
 } from './genl-fields.js';
 import type { IpvsRequest } from './genl-codec.js';
+import type { KernelDaemon, SyncDaemonSettings, SyncRole } from '../sync/plan.js';
 import {
   SCHEDULERS, ipv4LenFromMask, ipv4MaskFromLen,
   type DestStats, type Destination, type Forward, type Protocol, type Scheduler, type Service,
@@ -29,22 +30,6 @@ export interface Timeouts {
   readonly tcp: number;
   readonly tcpFin: number;
   readonly udp: number;
-}
-
-export type DaemonState = 'master' | 'backup';
-
-export interface DaemonConfig {
-  readonly state: DaemonState;
-  readonly mcastIfn: string;
-  readonly syncId: number;
-  /** UDP payload size of sync messages (kernel default 1472 for IPv4). */
-  readonly syncMaxlen?: number;
-  /** Multicast group, IPv4 or IPv6 (kernel default 224.0.0.81). */
-  readonly mcastGroup?: string;
-  /** Default 8848. */
-  readonly mcastPort?: number;
-  /** Default 1. */
-  readonly mcastTtl?: number;
 }
 
 export interface IpvsInfo {
@@ -74,8 +59,8 @@ export const ipvsRequest = {
     cmd: 'set-config', dump: false,
     attrs: { timeoutTcp: t.tcp ?? 0, timeoutTcpFin: t.tcpFin ?? 0, timeoutUdp: t.udp ?? 0 },
   }),
-  newDaemon: (d: DaemonConfig): IpvsRequest => ({ cmd: 'new-daemon', dump: false, attrs: { daemon: daemonToWire(d) } }),
-  delDaemon: (state: DaemonState): IpvsRequest => ({ cmd: 'del-daemon', dump: false, attrs: { daemon: { state: daemonStateNumber(state) } } }),
+  newDaemon: (d: SyncDaemonSettings): IpvsRequest => ({ cmd: 'new-daemon', dump: false, attrs: { daemon: daemonToWire(d) } }),
+  delDaemon: (state: SyncRole): IpvsRequest => ({ cmd: 'del-daemon', dump: false, attrs: { daemon: { state: daemonStateNumber(state) } } }),
   getDaemons: (): IpvsRequest => ({ cmd: 'get-daemon', dump: true, attrs: {} }),
   /** Zero the counters of one service, or of all. */
   zero: (s?: ServiceId): IpvsRequest => ({ cmd: 'zero', dump: false, attrs: s ? { service: serviceIdToWire(s) } : {} }),
@@ -92,7 +77,7 @@ const TUNNEL_TYPE_NUMBERS: Readonly<Record<TunnelType, number>> = { ipip: 0, gue
 const TUNNEL_CSUM_NUMBERS: Readonly<Record<TunnelCsum, number>> = { nocsum: 0, csum: IP_VS_TUNNEL_ENCAP_FLAG_CSUM, remcsum: IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM };
 
 const afOf = (fam: Family): number => (fam === 4 ? AF_INET : AF_INET6);
-const daemonStateNumber = (s: DaemonState): number => (s === 'master' ? IP_VS_STATE_MASTER : IP_VS_STATE_BACKUP);
+const daemonStateNumber = (s: SyncRole): number => (s === 'master' ? IP_VS_STATE_MASTER : IP_VS_STATE_BACKUP);
 
 export function serviceIdToWire(s: ServiceId): WireService {
   return s.kind === 'fwmark'
@@ -142,7 +127,8 @@ export function destToWire(d: Destination): WireDest {
   };
 }
 
-export function daemonToWire(d: DaemonConfig): WireDaemon {
+/** A sync daemon's settings (sync/plan.ts) as IPVS_DAEMON_ATTR_*: the group by its family. */
+export function daemonToWire(d: SyncDaemonSettings): WireDaemon {
   const out: { -readonly [K in keyof WireDaemon]: WireDaemon[K] } = { state: daemonStateNumber(d.state), mcastIfn: d.mcastIfn, syncId: d.syncId };
   if (d.syncMaxlen !== undefined) out.syncMaxlen = d.syncMaxlen;
   if (d.mcastPort !== undefined) out.mcastPort = d.mcastPort;
@@ -255,7 +241,7 @@ export function infoFromWire(a: IpvsAttrs): Result<IpvsInfo, MapError> {
 }
 
 /** A running sync daemon as GET_DAEMON reports it. */
-export function daemonFromWire(w: WireDaemon): Result<Required<DaemonConfig>, MapError> {
+export function daemonFromWire(w: WireDaemon): Result<KernelDaemon, MapError> {
   if (w.state !== IP_VS_STATE_MASTER && w.state !== IP_VS_STATE_BACKUP) return mfail('state', `daemon state ${w.state ?? 'missing'}`);
   return {
     ok: true,
