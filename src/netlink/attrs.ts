@@ -14,6 +14,7 @@
 
 import { ok, type Result } from '../core/result.js';
 import { BugError } from '../core/errors.js';
+import { errnoName } from './errno.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constants (linux/netlink.h, linux/genetlink.h)
@@ -67,7 +68,7 @@ export interface ErrorMessage {
   readonly header: NlHeader;
   /** Positive errno (the wire carries -errno). */
   readonly errno: number;
-  /** 'EEXIST', or 'E<number>' when not in this codec's table. Ignored when encoding. */
+  /** 'EEXIST', or 'E<number>' when not in errno.ts's table. Ignored when encoding. */
   readonly errnoName: string;
   readonly request: EchoedHeader;
   readonly requestPayload?: string;
@@ -106,20 +107,6 @@ export interface CodecError {
 }
 
 export const codecFail = (reason: CodecErrorReason, detail: string): { ok: false; error: CodecError } => ({ ok: false, error: { reason, detail } });
-
-// ---------------------------------------------------------------------------------------------
-// Errno names (Linux asm-generic numbers) for messages and IoError.errno.
-
-const ERRNO_NAMES: Readonly<Record<number, string>> = {
-  1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 4: 'EINTR', 5: 'EIO', 6: 'ENXIO', 7: 'E2BIG', 9: 'EBADF',
-  11: 'EAGAIN', 12: 'ENOMEM', 13: 'EACCES', 14: 'EFAULT', 16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV',
-  22: 'EINVAL', 23: 'ENFILE', 24: 'EMFILE', 28: 'ENOSPC', 34: 'ERANGE', 36: 'ENAMETOOLONG',
-  38: 'ENOSYS', 61: 'ENODATA', 71: 'EPROTO', 75: 'EOVERFLOW', 90: 'EMSGSIZE', 93: 'EPROTONOSUPPORT',
-  95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL', 100: 'ENETDOWN',
-  105: 'ENOBUFS', 110: 'ETIMEDOUT', 114: 'EALREADY', 115: 'EINPROGRESS', 524: 'ENOTSUPP',
-};
-
-export const errnoName = (errno: number): string => ERRNO_NAMES[errno] ?? `E${errno}`;
 
 // ---------------------------------------------------------------------------------------------
 // Bytes

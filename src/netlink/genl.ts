@@ -31,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { createGenericNetlink, genl, FlagsGet, type GenericNetlinkSocket } from 'netlink';
 import { IoError } from '../core/errors.js';
 import { NLMSG_HDRLEN, align4, decodeNlHeader, type NlHeader } from './attrs.js';
+import { errnoOf } from './errno.js';
 
 /** A received message: nlmsghdr fields and the payload after it (genlmsghdr included). */
 export interface GenlRaw extends NlHeader {
@@ -97,14 +98,6 @@ export function splitBatch(data: Uint8Array, ends: ArrayLike<number>): GenlRaw[]
     out.push(msgs);
   }
   return out;
-}
-
-/** The errno name in an error from the netlink package ("Request rejected: ENOENT"), if any. */
-export function errnoOf(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code;
-  const m = /Request rejected: (\w+)/.exec(e instanceof Error ? e.message : String(e));
-  return m?.[1];
 }
 
 /** An I/O failure of a generic-netlink request, with the errno name when the kernel gave one. */
