@@ -159,7 +159,8 @@ mkdir -p "$out"
 DUET_ROOT=$root node --input-type=module - "$job" "$out" <<'EOF_JS'
 import { readFileSync, writeFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-const { decodeMessage, IPVS_CMDS, NLM_F_REQUEST, GENL_ID_CTRL } = await import(join(process.env.DUET_ROOT, 'dist/src/ipvs/genl-codec.js'));
+const { decodeMessage } = await import(join(process.env.DUET_ROOT, 'dist/src/ipvs/genl-codec.js'));
+const { NLM_F_REQUEST, GENL_ID_CTRL } = await import(join(process.env.DUET_ROOT, 'dist/src/netlink/attrs.js'));
 const [job, out] = process.argv.slice(2);
 
 // pcap (microsecond or nanosecond, little-endian) with link type NETLINK (253): each record is a

@@ -4,8 +4,7 @@ import type { VrrpTransport } from '../vrrp/transport.js';
 import type { IpvsKernel } from '../ipvs/reconciler.js';
 import type { CheckHost } from '../check/host.js';
 import type { CheckEvent } from '../check/engine.js';
-import type { DaemonConfig } from '../ipvs/genl-codec.js';
-import type { KernelDaemon } from '../sync/plan.js';
+import type { KernelDaemon, SyncDaemonSettings, SyncRole } from '../sync/plan.js';
 import type { Override } from '../control/views.js';
 import type { RestartMarker } from './restart.js';
 
@@ -44,8 +43,8 @@ export interface Platform {
 /** The table operations the reconciler needs, plus the connection timeouts (ipvsadm --set). */
 export interface IpvsHandle extends IpvsKernel {
   getDaemons(): Promise<KernelDaemon[]>;
-  startDaemon(d: DaemonConfig): Promise<void>;
-  stopDaemon(state: 'master' | 'backup'): Promise<void>;
+  startDaemon(d: SyncDaemonSettings): Promise<void>;
+  stopDaemon(state: SyncRole): Promise<void>;
   getTimeouts(): Promise<{ tcp: number; tcpFin: number; udp: number }>;
   /** 0 leaves a value unchanged. */
   setTimeouts(t: { tcp: number; tcpFin: number; udp: number }): Promise<void>;

@@ -1,8 +1,8 @@
 // IPVS over generic netlink: the adapter that reads and writes the kernel's IPVS table of the
 // network namespace it was opened in. Requests are built and replies decoded by the pure
-// ipvs/genl-codec.ts; the socket is netlink/genl.ts (npm `netlink`). One request at a time,
-// except dump()'s destination dumps (one per service), which go together through
-// GenlSocket.requestMany (the native batch addon: no JS per request).
+// ipvs/genl-map.ts and ipvs/genl-codec.ts; the socket is netlink/genl.ts (npm `netlink`). One
+// request at a time, except dump()'s destination dumps (one per service), which go together
+// through GenlSocket.requestMany (the native batch addon: no JS per request).
 //
 // Errors: every kernel refusal or I/O failure rejects with an IpvsError (an IoError, code
 // DUET_E_IO) naming the exact operation and object, e.g.
@@ -16,12 +16,15 @@ import { GenlError, GenlSocket, type GenlRaw } from '../netlink/genl.js';
 import { IoError } from '../core/errors.js';
 import { assertNever } from '../core/result.js';
 import type { Family } from '../core/addr.js';
+import { IPVS_GENL_NAME, type WireDest, type WireService } from './genl-fields.js';
 import {
-  IPVS_GENL_NAME, decodeBody, daemonFromWire, destFromWire, destStatsFromWire, encodeIpvsPayload, infoFromWire,
-  ipvsRequest, serviceFromWire, statsFromWire, timeoutsFromWire,
-  type DaemonConfig, type DaemonState, type DestId, type IpvsInfo, type IpvsMessage, type IpvsRequest, type MapError,
-  type DecodeOptions, type NetlinkMessage, type ServiceId, type Timeouts, type WireDest, type WireService,
+  decodeBody, encodeIpvsPayload, type DecodeOptions, type IpvsMessage, type IpvsRequest, type NetlinkMessage,
 } from './genl-codec.js';
+import {
+  daemonFromWire, destFromWire, destStatsFromWire, infoFromWire, ipvsRequest, serviceFromWire, statsFromWire, timeoutsFromWire,
+  type DestId, type IpvsInfo, type MapError, type ServiceId, type Timeouts,
+} from './genl-map.js';
+import type { KernelDaemon, SyncDaemonSettings, SyncRole } from '../sync/plan.js';
 import {
   destKey, serviceKey, type DestStats, type Destination, type Service, type ServiceStats, type Stats, type Table, type TableStats,
 } from './model.js';
@@ -354,9 +357,9 @@ export class IpvsClient {
   }
 
   /** Running sync daemons (master and/or backup). */
-  async getDaemons(): Promise<Array<Required<DaemonConfig>>> {
+  async getDaemons(): Promise<KernelDaemon[]> {
     const ms = await this.call(ipvsRequest.getDaemons(), 'list sync daemons');
-    const out: Array<Required<DaemonConfig>> = [];
+    const out: KernelDaemon[] = [];
     for (const m of ms) {
       if (!m.attrs.daemon) continue;
       const d = daemonFromWire(m.attrs.daemon);
@@ -401,11 +404,11 @@ export class IpvsClient {
     return this.write(ipvsRequest.setConfig(t), `set timeouts tcp ${t.tcp ?? 0} tcpfin ${t.tcpFin ?? 0} udp ${t.udp ?? 0}`);
   }
 
-  startDaemon(d: DaemonConfig): Promise<void> {
+  startDaemon(d: SyncDaemonSettings): Promise<void> {
     return this.write(ipvsRequest.newDaemon(d), `start ${d.state} sync daemon (${d.mcastIfn}, syncid ${d.syncId})`);
   }
 
-  stopDaemon(state: DaemonState): Promise<void> {
+  stopDaemon(state: SyncRole): Promise<void> {
     return this.write(ipvsRequest.delDaemon(state), `stop ${state} sync daemon`);
   }
 

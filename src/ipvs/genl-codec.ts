@@ -1,203 +1,30 @@
-// IPVS generic-netlink codec: whole netlink messages (nlmsghdr + genlmsghdr + attributes) to and
-// from plain objects, and the mapping between those wire objects and ipvs/model.ts. Pure: no I/O,
+// IPVS generic-netlink codec: whole IPVS messages (nlmsghdr + genlmsghdr + attributes) to and
+// from plain wire objects, by the field tables of genl-fields.ts; the framing and the attribute
+// codec are netlink/attrs.ts, the mapping to and from ipvs/model.ts genl-map.ts. Pure: no I/O,
 // no clock; decoders never throw (malformed input is a CodecError value).
-//
-// Wire facts (linux/ip_vs.h; checked against ipvsadm 1.31 and Linux 6.1 on the wire, see
-// test/vectors/ipvs/):
-//  - netlink and generic-netlink headers, and u16/u32/u64 attributes, are host byte order; this
-//    codec writes little-endian (x86-64, arm64): duet does not run on big-endian hosts;
-//  - service and destination ports, and the destination tunnel port, are big-endian;
-//  - addresses are 16-byte union nf_inet_addr (an IPv4 address in the first 4 bytes, the rest 0);
-//  - IPVS_SVC_ATTR_NETMASK is a __be32 IPv4 netmask for IPv4 services but a prefix length in host
-//    order for IPv6 ones (the kernel compares the raw u32 with 1..128): `netmask` holds the IPv4
-//    mask as a number (0xffffff00) or the IPv6 prefix length (64);
-//  - IPVS_SVC_ATTR_FLAGS is struct ip_vs_flags { u32 flags; u32 mask };
-//  - the sync daemon's multicast port is host order (unlike every other port), its IPv4 group an
-//    in_addr (network order);
-//  - IPVS_*_ATTR_STATS has u32 counters and rates but u64 byte counters; *_STATS64 is all u64;
-//  - ipvsadm (libnl) sets NLA_F_NESTED on nested attributes, the kernel's dumps do not;
-//  - the reply to GET_INFO is cmd SET_INFO with IPVS_INFO_ATTR_* at the top level, to GET_CONFIG
-//    SET_CONFIG, and dumps answer with NEW_SERVICE / NEW_DEST / NEW_DAEMON messages.
 //
 // Attribute order: the decoder builds each wire object in the order its attributes appear, and
 // the encoder writes the attributes of an object in the order of its own keys. So a decoded
 // message (also after a JSON round trip) re-encodes byte for byte, and objects built in code
-// choose their order (the *ToWire mappers use ipvsadm's). Unknown attribute types are skipped.
+// choose their order (genl-map's *ToWire mappers use ipvsadm's). Unknown attribute types are
+// skipped.
 
-import type { Result } from '../core/result.js';
+import { ok, type Result } from '../core/result.js';
 import { BugError } from '../core/errors.js';
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, type Family } from '../core/addr.js';
 import {
-  SCHEDULERS, ipv4LenFromMask, ipv4MaskFromLen,
-  type DestStats, type Destination, type Forward, type Protocol, type Scheduler, type Service,
-  type ServiceFlags, type Stats, type TunnelCsum, type TunnelType,
-} from './model.js';
+  GENL_HDRLEN, NLA_F_NESTED, NLA_TYPE_MASK, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, align4,
+  checkAttrs, checkUint, codecFail, concat, decodeNlBody, decodeNlMessage, decodeNlMessages, encodeAttr, encodeGenlHeader,
+  encodeIntAttr, encodeNameAttr, encodeNlBody, encodeNlMessage, rdBe16, rdBe32, rdU16, rdU32, rdU64, readName, view,
+  type AckMessage, type CodecError, type CodecErrorReason, type DoneMessage, type ErrorMessage, type NlHeader, type OtherMessage,
+} from '../netlink/attrs.js';
+import {
+  AF_INET6, BY_KEY, BY_TYPE_ARRAY, IPVS_CMDS, IPVS_GENL_VERSION, cmdNumber, familyOfAf,
+  type Field, type FieldSet, type IpvsAttrs, type IpvsCmd, type WireFlags, type WireService,
+} from './genl-fields.js';
 
 // ---------------------------------------------------------------------------------------------
-// Constants (linux/netlink.h, linux/genetlink.h, linux/ip_vs.h)
-
-export const NLMSG_HDRLEN = 16;
-export const GENL_HDRLEN = 4;
-export const NLMSG_NOOP = 1;
-export const NLMSG_ERROR = 2;
-export const NLMSG_DONE = 3;
-export const NLM_F_REQUEST = 0x1;
-export const NLM_F_MULTI = 0x2;
-export const NLM_F_ACK = 0x4;
-export const NLM_F_DUMP = 0x300;
-/** NLMSG_ERROR flags: the echoed request is its header only / extended-ack TLVs follow. */
-export const NLM_F_CAPPED = 0x100;
-export const NLM_F_ACK_TLVS = 0x200;
-export const NLA_F_NESTED = 0x8000;
-export const NLA_F_NET_BYTEORDER = 0x4000;
-const NLA_TYPE_MASK = ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER) & 0xffff;
-export const GENL_ID_CTRL = 0x10;
-
-export const IPVS_GENL_NAME = 'IPVS';
-export const IPVS_GENL_VERSION = 1;
-
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
-export const IPPROTO_SCTP = 132;
-
-export const IP_VS_SVC_F_PERSISTENT = 0x1;
-export const IP_VS_SVC_F_HASHED = 0x2;
-export const IP_VS_SVC_F_ONEPACKET = 0x4;
-export const IP_VS_SVC_F_SCHED1 = 0x8;
-export const IP_VS_SVC_F_SCHED2 = 0x10;
-
-export const IP_VS_CONN_F_FWD_MASK = 0x7;
-export const IP_VS_TUNNEL_ENCAP_FLAG_CSUM = 0x1;
-export const IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM = 0x2;
-
-/** IPVS_CMD_* by number (index = command number; 0 is IPVS_CMD_UNSPEC). */
-export const IPVS_CMDS = [
-  'unspec',
-  'new-service', 'set-service', 'del-service', 'get-service',
-  'new-dest', 'set-dest', 'del-dest', 'get-dest',
-  'new-daemon', 'del-daemon', 'get-daemon',
-  'set-config', 'get-config',
-  'set-info', 'get-info',
-  'zero', 'flush',
-] as const;
-export type IpvsCmd = Exclude<(typeof IPVS_CMDS)[number], 'unspec'>;
-
-export const cmdNumber = (c: IpvsCmd): number => IPVS_CMDS.indexOf(c);
-
-/** IPVS_DAEMON_ATTR_STATE values. */
-export const IP_VS_STATE_MASTER = 1;
-export const IP_VS_STATE_BACKUP = 2;
-
-// ---------------------------------------------------------------------------------------------
-// Wire objects. Every attribute is optional: requests carry what the command needs, replies
-// what the kernel fills in. Addresses are canonical text (core/addr.ts).
-
-export interface WireFlags {
-  readonly flags: number;
-  readonly mask: number;
-}
-
-/** IPVS_STATS_ATTR_*; which of them a message carries is the sender's business. */
-export interface WireStats {
-  readonly conns?: number;
-  readonly inpkts?: number;
-  readonly outpkts?: number;
-  readonly inbytes?: number;
-  readonly outbytes?: number;
-  readonly cps?: number;
-  readonly inpps?: number;
-  readonly outpps?: number;
-  readonly inbps?: number;
-  readonly outbps?: number;
-}
-
-/** IPVS_SVC_ATTR_* (nested in IPVS_CMD_ATTR_SERVICE). */
-export interface WireService {
-  /** AF_INET (2) or AF_INET6 (10). */
-  readonly af?: number;
-  /** IPPROTO_TCP (6), IPPROTO_UDP (17), IPPROTO_SCTP (132). */
-  readonly protocol?: number;
-  readonly addr?: string;
-  readonly port?: number;
-  readonly fwmark?: number;
-  readonly schedName?: string;
-  readonly flags?: WireFlags;
-  /** Persistence timeout, seconds. */
-  readonly timeout?: number;
-  /** IPv4: the netmask as a number (0xffffff00); IPv6: the prefix length. See the header. */
-  readonly netmask?: number;
-  readonly stats?: WireStats;
-  /** Persistence engine ("sip"). */
-  readonly peName?: string;
-  readonly stats64?: WireStats;
-}
-
-/** IPVS_DEST_ATTR_* (nested in IPVS_CMD_ATTR_DEST). */
-export interface WireDest {
-  readonly addr?: string;
-  readonly port?: number;
-  /** IP_VS_CONN_F_* forwarding method: 0 masq, 1 local, 2 tunnel, 3 route, 4 bypass. */
-  readonly fwdMethod?: number;
-  readonly weight?: number;
-  readonly uThresh?: number;
-  readonly lThresh?: number;
-  readonly activeConns?: number;
-  readonly inactConns?: number;
-  readonly persistConns?: number;
-  readonly stats?: WireStats;
-  /** AF_INET / AF_INET6; when absent the address has the service's family. */
-  readonly addrFamily?: number;
-  readonly stats64?: WireStats;
-  /** IP_VS_CONN_F_TUNNEL_TYPE_*: 0 ipip, 1 gue, 2 gre. */
-  readonly tunType?: number;
-  readonly tunPort?: number;
-  /** IP_VS_TUNNEL_ENCAP_FLAG_*: 1 csum, 2 remcsum. */
-  readonly tunFlags?: number;
-}
-
-/** IPVS_DAEMON_ATTR_* (nested in IPVS_CMD_ATTR_DAEMON). */
-export interface WireDaemon {
-  /** IP_VS_STATE_MASTER (1) or IP_VS_STATE_BACKUP (2). */
-  readonly state?: number;
-  readonly mcastIfn?: string;
-  readonly syncId?: number;
-  readonly syncMaxlen?: number;
-  readonly mcastGroup?: string;
-  readonly mcastGroup6?: string;
-  /** Host byte order on the wire, unlike service ports. */
-  readonly mcastPort?: number;
-  readonly mcastTtl?: number;
-}
-
-/** Top-level attributes of an IPVS message. version/connTabSize only in SET_INFO (GET_INFO's reply). */
-export interface IpvsAttrs {
-  readonly service?: WireService;
-  readonly dest?: WireDest;
-  readonly daemon?: WireDaemon;
-  /** Seconds (IPVS_CMD_ATTR_TIMEOUT_TCP, _TCP_FIN, _UDP). */
-  readonly timeoutTcp?: number;
-  readonly timeoutTcpFin?: number;
-  readonly timeoutUdp?: number;
-  /** IPVS_INFO_ATTR_VERSION: (major << 16) | (minor << 8) | patch. */
-  readonly version?: number;
-  /** IPVS_INFO_ATTR_CONN_TAB_SIZE. */
-  readonly connTabSize?: number;
-}
-
-/** nlmsghdr without its length (computed when encoding, checked when decoding). */
-export interface NlHeader {
-  readonly type: number;
-  readonly flags: number;
-  readonly seq: number;
-  readonly port: number;
-}
-
-/** The echoed request header in an NLMSG_ERROR: its length is the original message's. */
-export interface EchoedHeader extends NlHeader {
-  readonly len: number;
-}
+// Messages
 
 export interface IpvsMessage {
   readonly kind: 'ipvs';
@@ -210,57 +37,7 @@ export interface IpvsMessage {
   readonly attrs: IpvsAttrs;
 }
 
-/** NLMSG_ERROR with error 0: the request succeeded. */
-export interface AckMessage {
-  readonly kind: 'ack';
-  readonly header: NlHeader;
-  readonly request: EchoedHeader;
-  /** The echoed request's payload, hex; absent when the kernel capped it (NLM_F_CAPPED). */
-  readonly requestPayload?: string;
-}
-
-/** NLMSG_ERROR with a negative errno. */
-export interface ErrorMessage {
-  readonly kind: 'error';
-  readonly header: NlHeader;
-  /** Positive errno (the wire carries -errno). */
-  readonly errno: number;
-  /** 'EEXIST', or 'E<number>' when not in this codec's table. Ignored when encoding. */
-  readonly errnoName: string;
-  readonly request: EchoedHeader;
-  readonly requestPayload?: string;
-  /** Extended ack (NLM_F_ACK_TLVS): NLMSGERR_ATTR_MSG and NLMSGERR_ATTR_OFFS. */
-  readonly extack?: { readonly message?: string; readonly offset?: number };
-}
-
-export interface DoneMessage {
-  readonly kind: 'done';
-  readonly header: NlHeader;
-  /** The int that follows the header (0, or a negative errno when the dump failed). */
-  readonly status: number;
-}
-
-/** Any other message (the ctrl family, NOOP, other families): header and payload hex. */
-export interface OtherMessage {
-  readonly kind: 'other';
-  readonly header: NlHeader;
-  readonly payload: string;
-}
-
 export type NetlinkMessage = IpvsMessage | AckMessage | ErrorMessage | DoneMessage | OtherMessage;
-
-export type CodecErrorReason =
-  | 'short' // fewer bytes than a header or attribute needs
-  | 'length' // a length field disagrees with the bytes present
-  | 'attr-length' // an attribute's payload has the wrong size for its type
-  | 'cmd' // unknown IPVS command number
-  | 'family' // an address without a usable family
-  | 'value'; // a value the field cannot hold (e.g. a string that is not text)
-
-export interface CodecError {
-  readonly reason: CodecErrorReason;
-  readonly detail: string;
-}
 
 export interface DecodeOptions {
   /** The IPVS family id (nlmsg_type of IPVS messages), from the ctrl family. */
@@ -272,181 +49,8 @@ export interface DecodeOptions {
   readonly stats?: boolean;
 }
 
-const fail = (reason: CodecErrorReason, detail: string): { ok: false; error: CodecError } => ({ ok: false, error: { reason, detail } });
-const okv = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
-
 // ---------------------------------------------------------------------------------------------
-// Errno names (Linux asm-generic numbers) for messages and IoError.errno.
-
-const ERRNO_NAMES: Readonly<Record<number, string>> = {
-  1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 4: 'EINTR', 5: 'EIO', 6: 'ENXIO', 7: 'E2BIG', 9: 'EBADF',
-  11: 'EAGAIN', 12: 'ENOMEM', 13: 'EACCES', 14: 'EFAULT', 16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV',
-  22: 'EINVAL', 23: 'ENFILE', 24: 'EMFILE', 28: 'ENOSPC', 34: 'ERANGE', 36: 'ENAMETOOLONG',
-  38: 'ENOSYS', 61: 'ENODATA', 71: 'EPROTO', 75: 'EOVERFLOW', 90: 'EMSGSIZE', 93: 'EPROTONOSUPPORT',
-  95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL', 100: 'ENETDOWN',
-  105: 'ENOBUFS', 110: 'ETIMEDOUT', 114: 'EALREADY', 115: 'EINPROGRESS', 524: 'ENOTSUPP',
-};
-
-export const errnoName = (errno: number): string => ERRNO_NAMES[errno] ?? `E${errno}`;
-
-// ---------------------------------------------------------------------------------------------
-// Bytes
-
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-
-function unhex(h: string): Uint8Array {
-  if (!/^(?:[0-9a-fA-F]{2})*$/.test(h)) throw new BugError(`not a hex string: ${h.slice(0, 40)}`);
-  const out = new Uint8Array(h.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
-const align4 = (n: number): number => (n + 3) & ~3;
-
-// Integer reads straight from the bytes (no DataView per field). Host order is little-endian.
-const rdU16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
-const rdU32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 0x1000000;
-const rdBe16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
-const rdBe32 = (b: Uint8Array, o: number): number => b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
-/** Saturated at 2^53 - 1 (counters: 9 PB), so every decoded value encodes again. */
-const rdU64 = (b: Uint8Array, o: number): number => {
-  const hi = rdU32(b, o + 4);
-  return hi > 0x1fffff ? Number.MAX_SAFE_INTEGER : hi * 0x100000000 + rdU32(b, o);
-};
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-function checkUint(v: number, bits: 8 | 16 | 32 | 64, what: string): void {
-  const max = bits === 64 ? Number.MAX_SAFE_INTEGER : 2 ** bits - 1;
-  if (!Number.isInteger(v) || v < 0 || v > max) throw new BugError(`${what} out of range for u${bits}: ${v}`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Attributes
-
-interface RawAttr {
-  readonly type: number;
-  readonly nested: boolean;
-  readonly data: Uint8Array;
-}
-
-/** Splits a run of attributes. The last one's padding may be missing (as nla_ok allows). */
-function splitAttrs(b: Uint8Array, where: string): Result<RawAttr[], CodecError> {
-  const bad = checkAttrs(b, where);
-  if (bad) return bad;
-  const out: RawAttr[] = [];
-  for (let off = 0; off < b.length; ) {
-    const len = rdU16(b, off);
-    const type = rdU16(b, off + 2);
-    out.push({ type: type & NLA_TYPE_MASK, nested: (type & NLA_F_NESTED) !== 0, data: b.subarray(off + 4, off + len) });
-    off += align4(len);
-  }
-  return okv(out);
-}
-
-/** The framing checks of splitAttrs without building anything: an error, or undefined when sound. */
-function checkAttrs(b: Uint8Array, where: string): { ok: false; error: CodecError } | undefined {
-  const n = b.length;
-  let off = 0;
-  while (off < n) {
-    if (n - off < 4) return fail('short', `${where}: ${n - off} trailing bytes, less than an attribute header`);
-    const len = rdU16(b, off);
-    if (len < 4) return fail('length', `${where}: attribute ${rdU16(b, off + 2) & NLA_TYPE_MASK} at ${off} has length ${len}`);
-    if (off + len > n) return fail('length', `${where}: attribute ${rdU16(b, off + 2) & NLA_TYPE_MASK} at ${off} runs past the end (${len} > ${n - off})`);
-    off += align4(len);
-  }
-  return undefined;
-}
-
-function encodeAttr(type: number, payload: Uint8Array, flags = 0): Uint8Array {
-  const len = 4 + payload.length;
-  if (len > 0xffff) throw new BugError(`attribute ${type} too long: ${len}`);
-  const out = new Uint8Array(align4(len));
-  const dv = view(out);
-  dv.setUint16(0, len, true);
-  dv.setUint16(2, type | flags, true);
-  out.set(payload, 4);
-  return out;
-}
-
-// Field kinds: how one attribute's payload maps to a JS value.
-type Kind =
-  | 'u8' | 'u16' | 'u32' | 'u64' | 'be16' | 'be32'
-  | 'string' // NUL-terminated
-  | 'addr' // 16-byte nf_inet_addr, text by the object's family
-  | 'in-addr' // 4-byte IPv4 address
-  | 'in6-addr' // 16-byte IPv6 address
-  | 'netmask' // be32 for IPv4 services, host u32 for IPv6 ones
-  | 'flags' // struct ip_vs_flags
-  | 'stats' | 'stats64' // nested IPVS_STATS_ATTR_*
-  | 'service' | 'dest' | 'daemon'; // nested
-
-interface Field {
-  readonly key: string;
-  readonly type: number;
-  readonly kind: Kind;
-  /** The payload size a fixed-size kind needs; 0 for the others. */
-  readonly size: number;
-  /** A nested kind (NLA_F_NESTED applies). */
-  readonly nest: boolean;
-}
-
-const NEST_KINDS: ReadonlySet<Kind> = new Set<Kind>(['stats', 'stats64', 'service', 'dest', 'daemon']);
-const SIZES: Partial<Record<Kind, number>> = { u8: 1, u16: 2, u32: 4, u64: 8, be16: 2, be32: 4, 'in-addr': 4, 'in6-addr': 16, netmask: 4, flags: 8 };
-
-const f = (key: string, type: number, kind: Kind): Field => ({ key, type, kind, size: SIZES[kind] ?? 0, nest: NEST_KINDS.has(kind) });
-
-const SVC_FIELDS: readonly Field[] = [
-  f('af', 1, 'u16'), f('protocol', 2, 'u16'), f('addr', 3, 'addr'), f('port', 4, 'be16'), f('fwmark', 5, 'u32'),
-  f('schedName', 6, 'string'), f('flags', 7, 'flags'), f('timeout', 8, 'u32'), f('netmask', 9, 'netmask'),
-  f('stats', 10, 'stats'), f('peName', 11, 'string'), f('stats64', 12, 'stats64'),
-];
-const DEST_FIELDS: readonly Field[] = [
-  f('addr', 1, 'addr'), f('port', 2, 'be16'), f('fwdMethod', 3, 'u32'), f('weight', 4, 'u32'), f('uThresh', 5, 'u32'),
-  f('lThresh', 6, 'u32'), f('activeConns', 7, 'u32'), f('inactConns', 8, 'u32'), f('persistConns', 9, 'u32'),
-  f('stats', 10, 'stats'), f('addrFamily', 11, 'u16'), f('stats64', 12, 'stats64'), f('tunType', 13, 'u8'),
-  f('tunPort', 14, 'be16'), f('tunFlags', 15, 'u16'),
-];
-const DAEMON_FIELDS: readonly Field[] = [
-  f('state', 1, 'u32'), f('mcastIfn', 2, 'string'), f('syncId', 3, 'u32'), f('syncMaxlen', 4, 'u16'),
-  f('mcastGroup', 5, 'in-addr'), f('mcastGroup6', 6, 'in6-addr'), f('mcastPort', 7, 'u16'), f('mcastTtl', 8, 'u8'),
-];
-const STAT_KEYS = ['conns', 'inpkts', 'outpkts', 'inbytes', 'outbytes', 'cps', 'inpps', 'outpps', 'inbps', 'outbps'] as const;
-/** IPVS_*_ATTR_STATS: u32 except the byte counters. */
-const STATS_FIELDS: readonly Field[] = STAT_KEYS.map((k, i) => f(k, i + 1, k === 'inbytes' || k === 'outbytes' ? 'u64' : 'u32'));
-const STATS64_FIELDS: readonly Field[] = STAT_KEYS.map((k, i) => f(k, i + 1, 'u64'));
-const CMD_FIELDS: readonly Field[] = [
-  f('service', 1, 'service'), f('dest', 2, 'dest'), f('daemon', 3, 'daemon'),
-  f('timeoutTcp', 4, 'u32'), f('timeoutTcpFin', 5, 'u32'), f('timeoutUdp', 6, 'u32'),
-];
-const INFO_FIELDS: readonly Field[] = [f('version', 1, 'u32'), f('connTabSize', 2, 'u32')];
-
-const byType = (fields: readonly Field[]): ReadonlyMap<number, Field> => new Map(fields.map((x) => [x.type, x]));
-const byKey = (fields: readonly Field[]): ReadonlyMap<string, Field> => new Map(fields.map((x) => [x.key, x]));
-const FIELDSETS = {
-  service: SVC_FIELDS, dest: DEST_FIELDS, daemon: DAEMON_FIELDS, stats: STATS_FIELDS, stats64: STATS64_FIELDS, cmd: CMD_FIELDS, info: INFO_FIELDS,
-} as const;
-type FieldSet = keyof typeof FIELDSETS;
-const BY_TYPE = Object.fromEntries(Object.entries(FIELDSETS).map(([k, v]) => [k, byType(v)])) as Record<FieldSet, ReadonlyMap<number, Field>>;
-/** Fields by attribute type, as arrays (a hole for unknown types). */
-const byTypeArray = (fields: readonly Field[]): ReadonlyArray<Field | undefined> => {
-  const out: Array<Field | undefined> = [];
-  for (const x of fields) out[x.type] = x;
-  return out;
-};
-const BY_TYPE_ARRAY = Object.fromEntries(Object.entries(FIELDSETS).map(([k, v]) => [k, byTypeArray(v)])) as Record<FieldSet, ReadonlyArray<Field | undefined>>;
-const BY_KEY = Object.fromEntries(Object.entries(FIELDSETS).map(([k, v]) => [k, byKey(v)])) as Record<FieldSet, ReadonlyMap<string, Field>>;
+// Nests: a run of attributes to and from a wire object, field by field
 
 /** Context a nest is decoded in: the family its addresses and netmask use. */
 interface Ctx {
@@ -458,13 +62,11 @@ interface Ctx {
   readonly stats: boolean;
 }
 
-const familyOfAf = (af: number | undefined): Family | undefined => (af === AF_INET ? 4 : af === AF_INET6 ? 6 : undefined);
-
 /** A decode failure travelling up through decodeField (which otherwise returns bare values). */
 class Bad {
   constructor(readonly r: { ok: false; error: CodecError }) {}
 }
-const bad = (reason: CodecErrorReason, detail: string): Bad => new Bad(fail(reason, detail));
+const bad = (reason: CodecErrorReason, detail: string): Bad => new Bad(codecFail(reason, detail));
 
 function decodeNest(set: FieldSet, b: Uint8Array, ctx: Ctx, where: string): Result<Record<string, unknown>, CodecError> {
   const broken = checkAttrs(b, where);
@@ -498,7 +100,7 @@ function decodeNest(set: FieldSet, b: Uint8Array, ctx: Ctx, where: string): Resu
     if (v instanceof Bad) return v.r;
     out[fld.key] = v;
   }
-  return okv(out);
+  return ok(out);
 }
 
 /** One attribute's payload, b[s, e), as field `fld` of the nest at `where`. */
@@ -525,14 +127,8 @@ function decodeField(fld: Field, b: Uint8Array, s: number, e: number, af: number
     }
     case 'string': {
       // Names (schedulers, interfaces, persistence engines) are printable ASCII, up to a NUL.
-      let text = '';
-      for (let i = s; i < e; i++) {
-        const c = b[i]!;
-        if (c === 0) break;
-        if (c < 0x20 || c > 0x7e) return bad('value', `${where}.${fld.key}: byte 0x${c.toString(16)} in a name`);
-        text += String.fromCharCode(c);
-      }
-      return text;
+      const r = readName(b, s, e, `${where}.${fld.key}`);
+      return r.ok ? r.value : new Bad(r);
     }
     case 'stats': case 'stats64': case 'service': case 'dest': case 'daemon': {
       const r = decodeNest(fld.kind, b.subarray(s, e), ctx, `${where}.${fld.key}`);
@@ -558,29 +154,19 @@ function encodeNest(set: FieldSet, obj: object, nestFlag: boolean, af: number | 
 }
 
 function encodeField(fld: Field, v: unknown, nestFlag: boolean, af: number | undefined, what: string): Uint8Array {
-  const num = (bits: 8 | 16 | 32 | 64): number => {
-    if (typeof v !== 'number') throw new BugError(`${what}: not a number: ${String(v)}`);
-    checkUint(v, bits, what);
-    return v;
-  };
-  const fixed = (n: number, put: (dv: DataView) => void): Uint8Array => {
-    const b = new Uint8Array(n);
-    put(view(b));
-    return encodeAttr(fld.type, b);
-  };
   switch (fld.kind) {
-    case 'u8': return fixed(1, (dv) => dv.setUint8(0, num(8)));
-    case 'u16': return fixed(2, (dv) => dv.setUint16(0, num(16), true));
-    case 'u32': return fixed(4, (dv) => dv.setUint32(0, num(32), true));
-    case 'u64': return fixed(8, (dv) => dv.setBigUint64(0, BigInt(num(64)), true));
-    case 'be16': return fixed(2, (dv) => dv.setUint16(0, num(16), false));
-    case 'be32': return fixed(4, (dv) => dv.setUint32(0, num(32), false));
-    case 'netmask': return fixed(4, (dv) => dv.setUint32(0, num(32), af === AF_INET6));
+    case 'u8': case 'u16': case 'u32': case 'u64': case 'be16': case 'be32':
+      return encodeIntAttr(fld.type, fld.kind, v, what);
+    case 'netmask': return encodeIntAttr(fld.type, af === AF_INET6 ? 'u32' : 'be32', v, what);
     case 'flags': {
       const fl = v as WireFlags;
       checkUint(fl.flags, 32, `${what}.flags`);
       checkUint(fl.mask, 32, `${what}.mask`);
-      return fixed(8, (dv) => { dv.setUint32(0, fl.flags, true); dv.setUint32(4, fl.mask, true); });
+      const b = new Uint8Array(8);
+      const dv = view(b);
+      dv.setUint32(0, fl.flags, true);
+      dv.setUint32(4, fl.mask, true);
+      return encodeAttr(fld.type, b);
     }
     case 'in-addr': return encodeAttr(fld.type, addrBytes(4, v, what));
     case 'in6-addr': return encodeAttr(fld.type, addrBytes(6, v, what));
@@ -591,12 +177,7 @@ function encodeField(fld: Field, v: unknown, nestFlag: boolean, af: number | und
       b.set(addrBytes(fam, v, what));
       return encodeAttr(fld.type, b);
     }
-    case 'string': {
-      if (typeof v !== 'string' || !/^[\x20-\x7e]*$/.test(v)) throw new BugError(`${what}: not a printable ASCII string: ${String(v)}`);
-      const b = new Uint8Array(v.length + 1);
-      for (let i = 0; i < v.length; i++) b[i] = v.charCodeAt(i);
-      return encodeAttr(fld.type, b);
-    }
+    case 'string': return encodeNameAttr(fld.type, v, what);
     case 'stats': case 'stats64': case 'service': case 'dest': case 'daemon':
       if (typeof v !== 'object' || v === null) throw new BugError(`${what}: not an object`);
       return encodeAttr(fld.type, encodeNest(fld.kind, v, nestFlag, af), nestFlag ? NLA_F_NESTED : 0);
@@ -610,55 +191,16 @@ function addrBytes(fam: Family, v: unknown, what: string): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Messages
-
-function decodeHeader(b: Uint8Array, off: number): NlHeader & { len: number } {
-  return { len: rdU32(b, off), type: rdU16(b, off + 4), flags: rdU16(b, off + 6), seq: rdU32(b, off + 8), port: rdU32(b, off + 12) };
-}
-
-function encodeHeader(h: NlHeader, len: number): Uint8Array {
-  checkUint(h.type, 16, 'nlmsg_type');
-  checkUint(h.flags, 16, 'nlmsg_flags');
-  checkUint(h.seq, 32, 'nlmsg_seq');
-  checkUint(h.port, 32, 'nlmsg_pid');
-  checkUint(len, 32, 'nlmsg_len');
-  const b = new Uint8Array(NLMSG_HDRLEN);
-  const dv = view(b);
-  dv.setUint32(0, len, true);
-  dv.setUint16(4, h.type, true);
-  dv.setUint16(6, h.flags, true);
-  dv.setUint32(8, h.seq, true);
-  dv.setUint32(12, h.port, true);
-  return b;
-}
-
-const EXTACK_MSG = f('msg', 1, 'string');
-
-const headerOf = (h: NlHeader): NlHeader => ({ type: h.type, flags: h.flags, seq: h.seq, port: h.port });
+// Whole messages
 
 /** One netlink message: exactly the bytes of one nlmsghdr's length (trailing padding allowed). */
 export function decodeMessage(b: Uint8Array, o: DecodeOptions): Result<NetlinkMessage, CodecError> {
-  if (b.length < NLMSG_HDRLEN) return fail('short', `${b.length} bytes, less than a netlink header`);
-  const h = decodeHeader(b, 0);
-  if (h.len < NLMSG_HDRLEN || h.len > b.length) return fail('length', `nlmsg_len ${h.len} with ${b.length} bytes`);
-  if (align4(h.len) < b.length) return fail('length', `${b.length - h.len} bytes after a message of ${h.len}`);
-  return decodeBody(headerOf(h), b.subarray(NLMSG_HDRLEN, h.len), o);
+  return decodeNlMessage(b, (h, p) => decodeBody(h, p, o));
 }
 
 /** A datagram holding one or more messages (a dump part, an ack after a reply). */
 export function decodeMessages(b: Uint8Array, o: DecodeOptions): Result<NetlinkMessage[], CodecError> {
-  const out: NetlinkMessage[] = [];
-  let off = 0;
-  while (off < b.length) {
-    if (b.length - off < NLMSG_HDRLEN) return fail('short', `${b.length - off} trailing bytes at ${off}, less than a netlink header`);
-    const len = rdU32(b, off);
-    if (len < NLMSG_HDRLEN || off + len > b.length) return fail('length', `nlmsg_len ${len} at ${off} with ${b.length - off} bytes left`);
-    const m = decodeMessage(b.subarray(off, off + len), o);
-    if (!m.ok) return fail(m.error.reason, `message at ${off}: ${m.error.detail}`);
-    out.push(m.value);
-    off += align4(len);
-  }
-  return okv(out);
+  return decodeNlMessages(b, (h, p) => decodeBody(h, p, o));
 }
 
 /**
@@ -666,49 +208,11 @@ export function decodeMessages(b: Uint8Array, o: DecodeOptions): Result<NetlinkM
  * parsed the nlmsghdr already.
  */
 export function decodeBody(header: NlHeader, p: Uint8Array, o: DecodeOptions): Result<NetlinkMessage, CodecError> {
-  if (header.type === NLMSG_ERROR) {
-    if (p.length < 4 + NLMSG_HDRLEN) return fail('short', `NLMSG_ERROR payload of ${p.length} bytes`);
-    const e = -(rdU32(p, 0) | 0);
-    const rq = decodeHeader(p, 4);
-    const request: EchoedHeader = { len: rq.len, ...headerOf(rq) };
-    let off = 4 + NLMSG_HDRLEN;
-    let requestPayload: string | undefined;
-    if (!(header.flags & NLM_F_CAPPED)) {
-      if (rq.len < NLMSG_HDRLEN || 4 + rq.len > p.length) return fail('length', `NLMSG_ERROR echoes ${rq.len} bytes of request with ${p.length - 4} present`);
-      requestPayload = hex(p.subarray(off, 4 + rq.len));
-      off = 4 + align4(rq.len);
-    }
-    let extack: ErrorMessage['extack'];
-    if (header.flags & NLM_F_ACK_TLVS && off < p.length) {
-      const tl = splitAttrs(p.subarray(off), 'extack');
-      if (!tl.ok) return tl;
-      let message: string | undefined;
-      let offset: number | undefined;
-      for (const a of tl.value) {
-        if (a.type === 1) {
-          const s = decodeField(EXTACK_MSG, a.data, 0, a.data.length, undefined, { svcAf: undefined, nested: false, stats: true }, 'extack');
-          if (s instanceof Bad) return s.r;
-          message = s as string;
-        } else if (a.type === 2 && a.data.length === 4) offset = rdU32(a.data, 0);
-      }
-      if (message !== undefined || offset !== undefined) {
-        extack = { ...(message !== undefined ? { message } : {}), ...(offset !== undefined ? { offset } : {}) };
-      }
-    }
-    const base = { header, request, ...(requestPayload !== undefined ? { requestPayload } : {}) };
-    if (e === 0) return okv({ kind: 'ack', ...base });
-    if (e < 0) return fail('value', `NLMSG_ERROR with positive error ${-e}`);
-    return okv({ kind: 'error', header, errno: e, errnoName: errnoName(e), request, ...(requestPayload !== undefined ? { requestPayload } : {}), ...(extack ? { extack } : {}) });
-  }
-  if (header.type === NLMSG_DONE) {
-    if (p.length < 4) return fail('short', `NLMSG_DONE payload of ${p.length} bytes`);
-    return okv({ kind: 'done', header, status: rdU32(p, 0) | 0 });
-  }
-  if (header.type !== o.ipvsFamily) return okv({ kind: 'other', header, payload: hex(p) });
-  if (p.length < GENL_HDRLEN) return fail('short', `${p.length} bytes, less than a genetlink header`);
+  if (header.type === NLMSG_ERROR || header.type === NLMSG_DONE || header.type !== o.ipvsFamily) return decodeNlBody(header, p);
+  if (p.length < GENL_HDRLEN) return codecFail('short', `${p.length} bytes, less than a genetlink header`);
   const cmdNo = p[0]!;
   const cmd = IPVS_CMDS[cmdNo];
-  if (cmd === undefined || cmd === 'unspec') return fail('cmd', `IPVS command ${cmdNo}`);
+  if (cmd === undefined || cmd === 'unspec') return codecFail('cmd', `IPVS command ${cmdNo}`);
   const body = p.subarray(GENL_HDRLEN);
   const ctx: Ctx = { svcAf: undefined, nested: false, stats: o.stats ?? true };
   // The service's AF is context for a destination in the same message: the first AF attribute
@@ -731,57 +235,23 @@ export function decodeBody(header: NlHeader, p: Uint8Array, o: DecodeOptions): R
   }
   const attrs = decodeNest(cmd === 'set-info' ? 'info' : 'cmd', body, ctx, cmd);
   if (!attrs.ok) return attrs;
-  return okv({ kind: 'ipvs', header, cmd, version: p[1]!, nlaNested: ctx.nested, attrs: attrs.value as IpvsAttrs });
+  return ok({ kind: 'ipvs', header, cmd, version: p[1]!, nlaNested: ctx.nested, attrs: attrs.value as IpvsAttrs });
 }
 
 /** The generic-netlink part of an IPVS message: genlmsghdr and attributes (no nlmsghdr). */
 export function encodeIpvsPayload(cmd: IpvsCmd, attrs: IpvsAttrs, o: { version?: number; nlaNested?: boolean } = {}): Uint8Array {
-  const g = new Uint8Array(GENL_HDRLEN);
-  g[0] = cmdNumber(cmd);
-  g[1] = o.version ?? IPVS_GENL_VERSION;
+  const g = encodeGenlHeader(cmdNumber(cmd), o.version ?? IPVS_GENL_VERSION);
   return concat([g, encodeNest(cmd === 'set-info' ? 'info' : 'cmd', attrs, o.nlaNested ?? true, undefined)]);
 }
 
 /** A whole message, nlmsghdr included (length computed). Throws BugError on values out of range. */
 export function encodeMessage(m: NetlinkMessage): Uint8Array {
-  let payload: Uint8Array;
-  switch (m.kind) {
-    case 'ipvs':
-      payload = encodeIpvsPayload(m.cmd, m.attrs, { version: m.version, nlaNested: m.nlaNested });
-      break;
-    case 'ack':
-    case 'error': {
-      const e = new Uint8Array(4);
-      view(e).setInt32(0, m.kind === 'ack' ? 0 : -m.errno, true);
-      const parts = [e, encodeHeader(m.request, m.request.len)];
-      if (m.requestPayload !== undefined) {
-        const rp = unhex(m.requestPayload);
-        const padded = new Uint8Array(align4(rp.length));
-        padded.set(rp);
-        parts.push(padded);
-      }
-      if (m.kind === 'error' && m.extack) {
-        if (m.extack.message !== undefined) parts.push(encodeField(f('msg', 1, 'string'), m.extack.message, false, undefined, 'extack.msg'));
-        if (m.extack.offset !== undefined) parts.push(encodeField(f('offs', 2, 'u32'), m.extack.offset, false, undefined, 'extack.offs'));
-      }
-      payload = concat(parts);
-      break;
-    }
-    case 'done': {
-      payload = new Uint8Array(4);
-      view(payload).setInt32(0, m.status, true);
-      break;
-    }
-    case 'other':
-      payload = unhex(m.payload);
-      break;
-  }
-  return concat([encodeHeader(m.header, NLMSG_HDRLEN + payload.length), payload]);
+  const body = m.kind === 'ipvs' ? encodeIpvsPayload(m.cmd, m.attrs, { version: m.version, nlaNested: m.nlaNested }) : encodeNlBody(m);
+  return encodeNlMessage(m.header, body);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Requests duet sends (pure: the client adds the header). Identity-only services where the
-// kernel needs no more (deletes, dest commands, gets); full services and dests for add/edit.
+// Requests (the client adds the header; genl-map.ts's ipvsRequest builds them from the model)
 
 export interface IpvsRequest {
   readonly cmd: IpvsCmd;
@@ -790,68 +260,6 @@ export interface IpvsRequest {
   readonly attrs: IpvsAttrs;
 }
 
-/** A service's identity: what the kernel looks a service up by. */
-export type ServiceId =
-  | { readonly kind: 'addr'; readonly family: Family; readonly protocol: Protocol; readonly address: string; readonly port: number }
-  | { readonly kind: 'fwmark'; readonly family: Family; readonly fwmark: number };
-
-export type DestId = Pick<Destination, 'family' | 'address' | 'port'>;
-
-export interface Timeouts {
-  /** Seconds; 0 in a set request leaves the value unchanged. */
-  readonly tcp: number;
-  readonly tcpFin: number;
-  readonly udp: number;
-}
-
-export type DaemonState = 'master' | 'backup';
-
-export interface DaemonConfig {
-  readonly state: DaemonState;
-  readonly mcastIfn: string;
-  readonly syncId: number;
-  /** UDP payload size of sync messages (kernel default 1472 for IPv4). */
-  readonly syncMaxlen?: number;
-  /** Multicast group, IPv4 or IPv6 (kernel default 224.0.0.81). */
-  readonly mcastGroup?: string;
-  /** Default 8848. */
-  readonly mcastPort?: number;
-  /** Default 1. */
-  readonly mcastTtl?: number;
-}
-
-export interface IpvsInfo {
-  /** "1.2.1" */
-  readonly version: string;
-  readonly versionCode: number;
-  readonly connTabSize: number;
-}
-
-export const ipvsRequest = {
-  newService: (s: Service): IpvsRequest => ({ cmd: 'new-service', dump: false, attrs: { service: serviceToWire(s) } }),
-  setService: (s: Service): IpvsRequest => ({ cmd: 'set-service', dump: false, attrs: { service: serviceToWire(s) } }),
-  delService: (s: ServiceId): IpvsRequest => ({ cmd: 'del-service', dump: false, attrs: { service: serviceIdToWire(s) } }),
-  getService: (s: ServiceId): IpvsRequest => ({ cmd: 'get-service', dump: false, attrs: { service: serviceIdToWire(s) } }),
-  getServices: (): IpvsRequest => ({ cmd: 'get-service', dump: true, attrs: {} }),
-  newDest: (s: ServiceId, d: Destination): IpvsRequest => ({ cmd: 'new-dest', dump: false, attrs: { service: serviceIdToWire(s), dest: destToWire(d) } }),
-  setDest: (s: ServiceId, d: Destination): IpvsRequest => ({ cmd: 'set-dest', dump: false, attrs: { service: serviceIdToWire(s), dest: destToWire(d) } }),
-  delDest: (s: ServiceId, d: DestId): IpvsRequest => ({ cmd: 'del-dest', dump: false, attrs: { service: serviceIdToWire(s), dest: destIdToWire(d) } }),
-  getDests: (s: ServiceId): IpvsRequest => ({ cmd: 'get-dest', dump: true, attrs: { service: serviceIdToWire(s) } }),
-  getInfo: (): IpvsRequest => ({ cmd: 'get-info', dump: false, attrs: {} }),
-  getConfig: (): IpvsRequest => ({ cmd: 'get-config', dump: false, attrs: {} }),
-  setConfig: (t: Partial<Timeouts>): IpvsRequest => ({
-    cmd: 'set-config', dump: false,
-    attrs: { timeoutTcp: t.tcp ?? 0, timeoutTcpFin: t.tcpFin ?? 0, timeoutUdp: t.udp ?? 0 },
-  }),
-  newDaemon: (d: DaemonConfig): IpvsRequest => ({ cmd: 'new-daemon', dump: false, attrs: { daemon: daemonToWire(d) } }),
-  delDaemon: (state: DaemonState): IpvsRequest => ({ cmd: 'del-daemon', dump: false, attrs: { daemon: { state: daemonStateNumber(state) } } }),
-  getDaemons: (): IpvsRequest => ({ cmd: 'get-daemon', dump: true, attrs: {} }),
-  /** Zero the counters of one service, or of all. */
-  zero: (s?: ServiceId): IpvsRequest => ({ cmd: 'zero', dump: false, attrs: s ? { service: serviceIdToWire(s) } : {} }),
-  /** Delete every service. duet never flushes to reload; tests may. */
-  flush: (): IpvsRequest => ({ cmd: 'flush', dump: false, attrs: {} }),
-} as const;
-
 /** The whole request message. Flags: REQUEST | ACK, plus DUMP for dumps (as ipvsadm sends). */
 export function encodeRequest(r: IpvsRequest, h: { ipvsFamily: number; seq: number; port: number }): Uint8Array {
   return encodeMessage({
@@ -859,192 +267,4 @@ export function encodeRequest(r: IpvsRequest, h: { ipvsFamily: number; seq: numb
     header: { type: h.ipvsFamily, flags: NLM_F_REQUEST | NLM_F_ACK | (r.dump ? NLM_F_DUMP : 0), seq: h.seq, port: h.port },
     cmd: r.cmd, version: IPVS_GENL_VERSION, nlaNested: true, attrs: r.attrs,
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Model <-> wire
-
-const PROTOCOLS: Readonly<Record<Protocol, number>> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP, sctp: IPPROTO_SCTP };
-const FORWARD_NUMBERS: Readonly<Record<Forward, number>> = { masq: 0, local: 1, tunnel: 2, route: 3, bypass: 4 };
-const TUNNEL_TYPE_NUMBERS: Readonly<Record<TunnelType, number>> = { ipip: 0, gue: 1, gre: 2 };
-const TUNNEL_CSUM_NUMBERS: Readonly<Record<TunnelCsum, number>> = { nocsum: 0, csum: IP_VS_TUNNEL_ENCAP_FLAG_CSUM, remcsum: IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM };
-
-const afOf = (fam: Family): number => (fam === 4 ? AF_INET : AF_INET6);
-const daemonStateNumber = (s: DaemonState): number => (s === 'master' ? IP_VS_STATE_MASTER : IP_VS_STATE_BACKUP);
-
-export function serviceIdToWire(s: ServiceId): WireService {
-  return s.kind === 'fwmark'
-    ? { af: afOf(s.family), fwmark: s.fwmark }
-    : { af: afOf(s.family), protocol: PROTOCOLS[s.protocol], addr: s.address, port: s.port };
-}
-
-export function serviceFlagsToWire(s: Pick<Service, 'scheduler' | 'flags'>): number {
-  const fl: ServiceFlags = s.flags;
-  let n = 0;
-  if (fl.persistent) n |= IP_VS_SVC_F_PERSISTENT;
-  if (fl.onePacket) n |= IP_VS_SVC_F_ONEPACKET;
-  if ((s.scheduler === 'sh' && fl.shFallback) || (s.scheduler === 'mh' && fl.mhFallback)) n |= IP_VS_SVC_F_SCHED1;
-  if ((s.scheduler === 'sh' && fl.shPort) || (s.scheduler === 'mh' && fl.mhPort)) n |= IP_VS_SVC_F_SCHED2;
-  return n;
-}
-
-/** A full service (add/edit): identity, scheduler, flags (mask all), persistence. ipvsadm's order. */
-export function serviceToWire(s: Service): WireService {
-  const netmask = s.family === 4 ? ipv4MaskFromLen(s.persistenceNetmaskLen) : s.persistenceNetmaskLen;
-  return {
-    ...serviceIdToWire(s),
-    schedName: s.scheduler,
-    flags: { flags: serviceFlagsToWire(s), mask: 0xffffffff },
-    timeout: s.persistenceTimeoutS,
-    netmask,
-  };
-}
-
-export function destIdToWire(d: DestId): WireDest {
-  return { addrFamily: afOf(d.family), addr: d.address, port: d.port };
-}
-
-/** A full destination (add/edit), ipvsadm's order; tunnel fields at their canonical values when unused. */
-export function destToWire(d: Destination): WireDest {
-  const tunnel = d.forward === 'tunnel';
-  const tunType = tunnel ? d.tunnelType : 'ipip';
-  return {
-    ...destIdToWire(d),
-    fwdMethod: FORWARD_NUMBERS[d.forward],
-    weight: d.weight,
-    tunType: TUNNEL_TYPE_NUMBERS[tunType],
-    tunPort: tunType === 'gue' ? d.tunnelPort : 0,
-    tunFlags: tunType === 'ipip' || (tunType === 'gre' && d.tunnelFlags === 'remcsum') ? 0 : TUNNEL_CSUM_NUMBERS[d.tunnelFlags],
-    uThresh: d.upperThreshold,
-    lThresh: d.lowerThreshold,
-  };
-}
-
-export function daemonToWire(d: DaemonConfig): WireDaemon {
-  const out: { -readonly [K in keyof WireDaemon]: WireDaemon[K] } = { state: daemonStateNumber(d.state), mcastIfn: d.mcastIfn, syncId: d.syncId };
-  if (d.syncMaxlen !== undefined) out.syncMaxlen = d.syncMaxlen;
-  if (d.mcastPort !== undefined) out.mcastPort = d.mcastPort;
-  if (d.mcastTtl !== undefined) out.mcastTtl = d.mcastTtl;
-  if (d.mcastGroup !== undefined) {
-    if (parseIpv4(d.mcastGroup)) out.mcastGroup = d.mcastGroup;
-    else out.mcastGroup6 = d.mcastGroup;
-  }
-  return out;
-}
-
-/** Why a wire object does not map onto the model. */
-export interface MapError {
-  readonly reason: 'missing' | 'family' | 'protocol' | 'scheduler' | 'netmask' | 'forward' | 'tunnel' | 'state';
-  readonly detail: string;
-}
-
-const mfail = (reason: MapError['reason'], detail: string): { ok: false; error: MapError } => ({ ok: false, error: { reason, detail } });
-
-const isScheduler = (s: string): s is Scheduler => (SCHEDULERS as readonly string[]).includes(s);
-
-/** A service from a dump or a request (with no destinations: they come in their own messages). */
-export function serviceFromWire(w: WireService): Result<Service, MapError> {
-  const family = familyOfAf(w.af);
-  if (family === undefined) return mfail('family', `service address family ${w.af ?? 'missing'}`);
-  if (w.schedName === undefined || w.flags === undefined || w.timeout === undefined || w.netmask === undefined) {
-    return mfail('missing', 'service without scheduler, flags, timeout or netmask');
-  }
-  if (!isScheduler(w.schedName)) return mfail('scheduler', `unknown scheduler ${JSON.stringify(w.schedName)}`);
-  const scheduler = w.schedName;
-  let persistenceNetmaskLen: number;
-  if (family === 4) {
-    const len = ipv4LenFromMask(w.netmask);
-    if (len === undefined) return mfail('netmask', `non-contiguous IPv4 netmask ${formatIpv4(Uint8Array.of(w.netmask >>> 24, (w.netmask >>> 16) & 255, (w.netmask >>> 8) & 255, w.netmask & 255))}`);
-    persistenceNetmaskLen = len;
-  } else {
-    if (w.netmask > 128) return mfail('netmask', `IPv6 prefix length ${w.netmask}`);
-    persistenceNetmaskLen = w.netmask;
-  }
-  const n = w.flags.flags;
-  const s1 = (n & IP_VS_SVC_F_SCHED1) !== 0;
-  const s2 = (n & IP_VS_SVC_F_SCHED2) !== 0;
-  const flags: ServiceFlags = {
-    persistent: (n & IP_VS_SVC_F_PERSISTENT) !== 0,
-    onePacket: (n & IP_VS_SVC_F_ONEPACKET) !== 0,
-    shFallback: scheduler === 'sh' && s1,
-    shPort: scheduler === 'sh' && s2,
-    mhFallback: scheduler === 'mh' && s1,
-    mhPort: scheduler === 'mh' && s2,
-  };
-  const attrs = { family, scheduler, flags, persistenceTimeoutS: w.timeout, persistenceNetmaskLen, dests: new Map<string, Destination>() };
-  if (w.fwmark !== undefined && w.fwmark !== 0) return { ok: true, value: { kind: 'fwmark', fwmark: w.fwmark, ...attrs } };
-  const protocol = w.protocol === IPPROTO_TCP ? 'tcp' : w.protocol === IPPROTO_UDP ? 'udp' : w.protocol === IPPROTO_SCTP ? 'sctp' : undefined;
-  if (protocol === undefined) return mfail('protocol', `protocol ${w.protocol ?? 'missing'}`);
-  if (w.addr === undefined || w.port === undefined) return mfail('missing', 'service without address or port');
-  return { ok: true, value: { kind: 'addr', protocol, address: w.addr, port: w.port, ...attrs } };
-}
-
-/** A destination; `svcFamily` stands in for a missing IPVS_DEST_ATTR_ADDR_FAMILY. */
-export function destFromWire(w: WireDest, svcFamily?: Family): Result<Destination, MapError> {
-  const family = w.addrFamily !== undefined ? familyOfAf(w.addrFamily) : svcFamily;
-  if (family === undefined) return mfail('family', `destination address family ${w.addrFamily ?? 'missing'}`);
-  if (w.addr === undefined || w.port === undefined || w.fwdMethod === undefined || w.weight === undefined) {
-    return mfail('missing', 'destination without address, port, forwarding method or weight');
-  }
-  const fwd = (Object.keys(FORWARD_NUMBERS) as Forward[]).find((k) => FORWARD_NUMBERS[k] === (w.fwdMethod! & IP_VS_CONN_F_FWD_MASK));
-  if (fwd === undefined) return mfail('forward', `forwarding method ${w.fwdMethod}`);
-  const tt = w.tunType ?? 0;
-  const tunnelType = (Object.keys(TUNNEL_TYPE_NUMBERS) as TunnelType[]).find((k) => TUNNEL_TYPE_NUMBERS[k] === tt);
-  if (tunnelType === undefined) return mfail('tunnel', `tunnel type ${tt}`);
-  const tf = w.tunFlags ?? 0;
-  const tunnelFlags: TunnelCsum = tf & IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM ? 'remcsum' : tf & IP_VS_TUNNEL_ENCAP_FLAG_CSUM ? 'csum' : 'nocsum';
-  return {
-    ok: true,
-    value: {
-      family, address: w.addr, port: w.port, forward: fwd, weight: w.weight,
-      upperThreshold: w.uThresh ?? 0, lowerThreshold: w.lThresh ?? 0,
-      tunnelType, tunnelPort: w.tunPort ?? 0, tunnelFlags,
-    },
-  };
-}
-
-/** Counters and rates: STATS64 where the kernel sent it, else STATS, else zeros. */
-export function statsFromWire(w: { readonly stats?: WireStats; readonly stats64?: WireStats }): Stats {
-  const s = w.stats64 ?? w.stats ?? {};
-  return {
-    conns: s.conns ?? 0, inpkts: s.inpkts ?? 0, outpkts: s.outpkts ?? 0, inbytes: s.inbytes ?? 0, outbytes: s.outbytes ?? 0,
-    cps: s.cps ?? 0, inpps: s.inpps ?? 0, outpps: s.outpps ?? 0, inbps: s.inbps ?? 0, outbps: s.outbps ?? 0,
-  };
-}
-
-export function destStatsFromWire(w: WireDest): DestStats {
-  // statsFromWire's fields and order, built in one go (no spread: this runs per destination).
-  const s = w.stats64 ?? w.stats ?? {};
-  return {
-    conns: s.conns ?? 0, inpkts: s.inpkts ?? 0, outpkts: s.outpkts ?? 0, inbytes: s.inbytes ?? 0, outbytes: s.outbytes ?? 0,
-    cps: s.cps ?? 0, inpps: s.inpps ?? 0, outpps: s.outpps ?? 0, inbps: s.inbps ?? 0, outbps: s.outbps ?? 0,
-    activeConns: w.activeConns ?? 0, inactConns: w.inactConns ?? 0, persistConns: w.persistConns ?? 0,
-  };
-}
-
-export function timeoutsFromWire(a: IpvsAttrs): Timeouts {
-  return { tcp: a.timeoutTcp ?? 0, tcpFin: a.timeoutTcpFin ?? 0, udp: a.timeoutUdp ?? 0 };
-}
-
-export function infoFromWire(a: IpvsAttrs): Result<IpvsInfo, MapError> {
-  if (a.version === undefined || a.connTabSize === undefined) return mfail('missing', 'GET_INFO reply without version or table size');
-  const v = a.version;
-  return { ok: true, value: { version: `${(v >> 16) & 0xff}.${(v >> 8) & 0xff}.${v & 0xff}`, versionCode: v, connTabSize: a.connTabSize } };
-}
-
-/** A running sync daemon as GET_DAEMON reports it. */
-export function daemonFromWire(w: WireDaemon): Result<Required<DaemonConfig>, MapError> {
-  if (w.state !== IP_VS_STATE_MASTER && w.state !== IP_VS_STATE_BACKUP) return mfail('state', `daemon state ${w.state ?? 'missing'}`);
-  return {
-    ok: true,
-    value: {
-      state: w.state === IP_VS_STATE_MASTER ? 'master' : 'backup',
-      mcastIfn: w.mcastIfn ?? '',
-      syncId: w.syncId ?? 0,
-      syncMaxlen: w.syncMaxlen ?? 0,
-      mcastGroup: w.mcastGroup6 ?? w.mcastGroup ?? '',
-      mcastPort: w.mcastPort ?? 0,
-      mcastTtl: w.mcastTtl ?? 0,
-    },
-  };
 }

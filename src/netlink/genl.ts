@@ -30,13 +30,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGenericNetlink, genl, FlagsGet, type GenericNetlinkSocket } from 'netlink';
 import { IoError } from '../core/errors.js';
+import { NLMSG_HDRLEN, align4, decodeNlHeader, type NlHeader } from './attrs.js';
+import { errnoOf } from './errno.js';
 
 /** A received message: nlmsghdr fields and the payload after it (genlmsghdr included). */
-export interface GenlRaw {
-  readonly type: number;
-  readonly flags: number;
-  readonly seq: number;
-  readonly port: number;
+export interface GenlRaw extends NlHeader {
   readonly data: Uint8Array;
 }
 
@@ -86,29 +84,20 @@ export function loadGenlBatchAddon(): GenlBatchAddon | null {
  * each request's messages. Pure.
  */
 export function splitBatch(data: Uint8Array, ends: ArrayLike<number>): GenlRaw[][] {
-  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const out: GenlRaw[][] = [];
   let off = 0;
   for (let i = 0; i < ends.length; i++) {
     const end = ends[i]!;
     const msgs: GenlRaw[] = [];
     while (off < end) {
-      const len = dv.getUint32(off, true);
-      if (len < 16 || off + len > end) throw new GenlError(`genl batch: message of ${len} bytes at ${off} of ${end}`, 'EPROTO');
-      msgs.push({ type: dv.getUint16(off + 4, true), flags: dv.getUint16(off + 6, true), seq: dv.getUint32(off + 8, true), port: dv.getUint32(off + 12, true), data: data.subarray(off + 16, off + len) });
-      off += (len + 3) & ~3;
+      const h = decodeNlHeader(data, off);
+      if (off + NLMSG_HDRLEN > data.length || h.len < NLMSG_HDRLEN || off + h.len > end) throw new GenlError(`genl batch: message of ${h.len} bytes at ${off} of ${end}`, 'EPROTO');
+      msgs.push({ type: h.type, flags: h.flags, seq: h.seq, port: h.port, data: data.subarray(off + NLMSG_HDRLEN, off + h.len) });
+      off += align4(h.len);
     }
     out.push(msgs);
   }
   return out;
-}
-
-/** The errno name in an error from the netlink package ("Request rejected: ENOENT"), if any. */
-export function errnoOf(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code;
-  const m = /Request rejected: (\w+)/.exec(e instanceof Error ? e.message : String(e));
-  return m?.[1];
 }
 
 /** An I/O failure of a generic-netlink request, with the errno name when the kernel gave one. */

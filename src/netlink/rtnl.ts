@@ -10,6 +10,7 @@
 import { createRtNetlink, FlagsNew, rt, type ifla, type RtNetlinkSocket, type NetlinkMessage } from 'netlink';
 import { IoError } from '../core/errors.js';
 import { formatIpv4, formatIpv6, formatMac, ipv4Bytes, ipv6Bytes, isIpv4, isIpv6 } from '../core/addr.js';
+import { errnoOf } from './errno.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -76,14 +77,6 @@ function familyOf(address: string): Family {
 const addrBuf = (address: string, family: Family): Buffer =>
   Buffer.from(family === 4 ? ipv4Bytes(address) : ipv6Bytes(address));
 
-/** The errno name of a failed netlink request, if the message says which. */
-export function errnoName(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code;
-  const m = /Request rejected: (\w+)/.exec(e instanceof Error ? e.message : String(e));
-  return m?.[1];
-}
-
 function linkInfo(m: { data: rt.Link; attrs: ifla.LinkAttrs }): LinkInfo {
   const f = m.data.flags ?? {};
   const op = m.attrs.operstate;
@@ -138,12 +131,12 @@ export class Rtnl {
       try {
         return await this.exclusive(fn);
       } catch (e) {
-        const name = errnoName(e);
+        const name = errnoOf(e);
         if (name !== undefined && benign.includes(name)) return undefined;
         last = e;
       }
     }
-    const name = errnoName(last);
+    const name = errnoOf(last);
     throw new IoError(`rtnl ${what}: ${name ?? (last instanceof Error ? last.message : String(last))}`, { cause: last });
   }
 
@@ -300,7 +293,7 @@ export class Rtnl {
       }
     });
     s.socket.on('error', (e: Error) => {
-      if (errnoName(e) === 'ENOBUFS') {
+      if (errnoOf(e) === 'ENOBUFS') {
         this.listLinks().then(
           (ls) => ls.forEach((l) => this.deliver({ type: 'new', ...l })),
           (err: Error) => this.watchers.forEach((w) => w.onError?.(err)),

@@ -5,7 +5,6 @@
 // master daemon, which multicasts its connection table; every other node runs the backup daemon,
 // which fills its table from those messages, so a takeover finds the connections there. A
 // shutdown leaves the backup daemon running: the state a restarting node starts in.
-import type { DaemonConfig, DaemonState } from '../ipvs/genl-codec.js';
 
 export interface SyncDaemonConfig {
   /** Interface the sync messages go out on / come in on. keepalived: lvs_sync_daemon <IF> */
@@ -22,11 +21,32 @@ export interface SyncDaemonConfig {
 
 export type SyncRole = 'master' | 'backup';
 
-export type KernelDaemon = Required<DaemonConfig>;
+/**
+ * A sync daemon's settings, as the kernel takes them to start one (a setting left out takes the
+ * kernel's default). Whoever starts the daemon maps them to the wire (ipvs/genl-map.ts).
+ */
+export interface SyncDaemonSettings {
+  /** Which of the two daemons: master (sends) or backup (receives). */
+  readonly state: SyncRole;
+  /** Interface the sync messages go out on / come in on. */
+  readonly mcastIfn: string;
+  readonly syncId: number;
+  /** UDP payload size of sync messages (kernel default 1472 for IPv4). */
+  readonly syncMaxlen?: number;
+  /** Multicast group, IPv4 or IPv6 (kernel default 224.0.0.81). */
+  readonly mcastGroup?: string;
+  /** Default 8848. */
+  readonly mcastPort?: number;
+  /** Default 1. */
+  readonly mcastTtl?: number;
+}
 
-export type DaemonOp = { op: 'start'; daemon: DaemonConfig } | { op: 'stop'; state: DaemonState };
+/** A running daemon as the kernel reports it: every setting filled in. */
+export type KernelDaemon = Required<SyncDaemonSettings>;
 
-export function wantedDaemon(c: SyncDaemonConfig, role: SyncRole): DaemonConfig {
+export type DaemonOp = { op: 'start'; daemon: SyncDaemonSettings } | { op: 'stop'; state: SyncRole };
+
+export function wantedDaemon(c: SyncDaemonConfig, role: SyncRole): SyncDaemonSettings {
   return {
     state: role,
     mcastIfn: c.interface,
@@ -39,7 +59,7 @@ export function wantedDaemon(c: SyncDaemonConfig, role: SyncRole): DaemonConfig 
 }
 
 /** Does a running daemon match what we want (fields we leave to the kernel's default match anything)? */
-function matches(have: KernelDaemon, want: DaemonConfig): boolean {
+function matches(have: KernelDaemon, want: SyncDaemonSettings): boolean {
   return have.state === want.state && have.mcastIfn === want.mcastIfn && have.syncId === want.syncId &&
     (want.syncMaxlen === undefined || have.syncMaxlen === want.syncMaxlen) &&
     (want.mcastGroup === undefined || have.mcastGroup === want.mcastGroup) &&
@@ -53,7 +73,7 @@ function matches(have: KernelDaemon, want: DaemonConfig): boolean {
  * and receives its own sync stream), then start what is missing. A daemon with other settings
  * is stopped and started again: the kernel cannot edit one.
  */
-export function daemonOps(have: readonly KernelDaemon[], want: DaemonConfig | undefined): DaemonOp[] {
+export function daemonOps(have: readonly KernelDaemon[], want: SyncDaemonSettings | undefined): DaemonOp[] {
   const stops: DaemonOp[] = [];
   let keep = false;
   for (const h of have) {

@@ -3,8 +3,7 @@
 import { applyOps, type Op } from '../../src/ipvs/diff.js';
 import { serviceKey, type Service, type Table, type Destination, type TableStats } from '../../src/ipvs/model.js';
 import type { IpvsHandle } from '../../src/daemon/platform.js';
-import type { DaemonConfig } from '../../src/ipvs/genl-codec.js';
-import type { KernelDaemon } from '../../src/sync/plan.js';
+import type { KernelDaemon, SyncDaemonSettings } from '../../src/sync/plan.js';
 
 export class MemKernel implements IpvsHandle {
   table: Table = new Map();
@@ -29,7 +28,7 @@ export class MemKernel implements IpvsHandle {
   editDest(svc: Service, dest: Destination) { return this.do({ op: 'edit-dest', svc, dest, old: dest }); }
   delDest(svc: Service, dest: Destination) { return this.do({ op: 'del-dest', svc, dest }); }
   async getDaemons() { return this.daemons.map((d) => ({ ...d })); }
-  async startDaemon(d: DaemonConfig) {
+  async startDaemon(d: SyncDaemonSettings) {
     this.daemonOps.push(`start ${d.state}`);
     // The kernel fills in what the request left out.
     this.daemons.push({ syncMaxlen: 1472, mcastGroup: '224.0.0.81', mcastPort: 8848, mcastTtl: 1, ...d });

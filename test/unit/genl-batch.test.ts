@@ -3,7 +3,7 @@
 // no privilege, so this runs here; the IPVS side is test/vm/dump-batch.test.ts.
 import test from 'ava';
 import { GenlError, GenlSocket, loadGenlBatchAddon, splitBatch, type GenlRaw } from '../../src/netlink/genl.js';
-import { GENL_ID_CTRL, NLMSG_ERROR } from '../../src/ipvs/genl-codec.js';
+import { GENL_ID_CTRL, NLMSG_ERROR } from '../../src/netlink/attrs.js';
 
 const CTRL_CMD_GETFAMILY = 3;
 const CTRL_ATTR_FAMILY_NAME = 2;

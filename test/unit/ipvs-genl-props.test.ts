@@ -5,11 +5,12 @@ import test from 'ava';
 import fc from 'fast-check';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodeBody, decodeMessage, decodeMessages, encodeMessage, encodeRequest, type NetlinkMessage } from '../../src/ipvs/genl-codec.js';
+import { destFromWire, ipvsRequest, serviceFromWire, statsFromWire, destToWire, serviceToWire } from '../../src/ipvs/genl-map.js';
 import {
-  IPVS_CMDS, decodeBody, decodeMessage, decodeMessages, destFromWire, encodeMessage, encodeRequest, ipvsRequest, serviceFromWire,
-  statsFromWire, destToWire, serviceToWire,
-  type CodecErrorReason, type IpvsAttrs, type IpvsCmd, type NetlinkMessage, type WireDaemon, type WireDest, type WireService, type WireStats,
-} from '../../src/ipvs/genl-codec.js';
+  IPVS_CMDS, type IpvsAttrs, type IpvsCmd, type WireDaemon, type WireDest, type WireService, type WireStats,
+} from '../../src/ipvs/genl-fields.js';
+import type { CodecErrorReason } from '../../src/netlink/attrs.js';
 import {
   FORWARDS, NO_FLAGS, SCHEDULERS, TUNNEL_CSUMS, TUNNEL_TYPES, canonicalDest, type Destination, type Service,
 } from '../../src/ipvs/model.js';

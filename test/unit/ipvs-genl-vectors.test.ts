@@ -6,11 +6,12 @@
 import test from 'ava';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodeMessage, decodeMessages, encodeMessage, encodeRequest, type IpvsMessage, type NetlinkMessage } from '../../src/ipvs/genl-codec.js';
 import {
-  decodeMessage, decodeMessages, destFromWire, destStatsFromWire, destToWire, encodeMessage, encodeRequest, ipvsRequest,
-  serviceFromWire, statsFromWire, timeoutsFromWire, daemonFromWire, infoFromWire,
-  type IpvsMessage, type NetlinkMessage, type ServiceId, type WireService,
-} from '../../src/ipvs/genl-codec.js';
+  destFromWire, destStatsFromWire, destToWire, ipvsRequest, serviceFromWire, statsFromWire, timeoutsFromWire, daemonFromWire, infoFromWire,
+  type ServiceId,
+} from '../../src/ipvs/genl-map.js';
+import type { WireService } from '../../src/ipvs/genl-fields.js';
 import { NO_FLAGS, type Destination, type Service, type ServiceFlags } from '../../src/ipvs/model.js';
 
 const DIR = join(process.cwd(), 'test/vectors/ipvs');

@@ -38,7 +38,9 @@ const JOB_JS = String.raw`
 const D = process.env.DUET_ROOT + '/build/src';
 const { IpvsClient, serviceIdOf } = await import(D + '/ipvs/genl-client.js');
 const { GenlSocket, loadGenlBatchAddon } = await import(D + '/netlink/genl.js');
-const codec = await import(D + '/ipvs/genl-codec.js');
+const { encodeIpvsPayload } = await import(D + '/ipvs/genl-codec.js');
+const { ipvsRequest } = await import(D + '/ipvs/genl-map.js');
+const { NLMSG_ERROR } = await import(D + '/netlink/attrs.js');
 const { performance } = await import('node:perf_hooks');
 const out = { times: {}, addon: loadGenlBatchAddon() !== null };
 const ser = (d) => JSON.parse(JSON.stringify({
@@ -68,16 +70,16 @@ for (const [name, c] of [['fast', fast], ['slow', slow]]) {
 }
 // Raw answers, request by request: a gone service, the multi-datagram dump, and an error
 // (GET_INFO has no dump: EOPNOTSUPP) among good ones.
-const payload = (s) => { const r = codec.ipvsRequest.getDests(serviceIdOf(s)); return codec.encodeIpvsPayload(r.cmd, r.attrs); };
+const payload = (s) => { const r = ipvsRequest.getDests(serviceIdOf(s)); return encodeIpvsPayload(r.cmd, r.attrs); };
 const first = { kind: 'addr', family: 4, protocol: 'tcp', address: '10.1.0.0', port: 80 };
-const info = codec.ipvsRequest.getInfo();
-const ps = [payload(first), payload(gone), payload(big), codec.encodeIpvsPayload(info.cmd, info.attrs), payload(first)];
+const info = ipvsRequest.getInfo();
+const ps = [payload(first), payload(gone), payload(big), encodeIpvsPayload(info.cmd, info.attrs), payload(first)];
 const raw = async (nativeBatch) => {
   const s = new GenlSocket({ nativeBatch });
   try {
     return (await s.requestMany(fast.family, ps, { dump: true, what: (i) => 'request ' + i })).map((r) => r.map((m) => {
       const data = Buffer.from(m.data);
-      if (m.type === codec.NLMSG_ERROR) data.fill(0, 4 + 6, 4 + 16); // the echoed flags, seq, port
+      if (m.type === NLMSG_ERROR) data.fill(0, 4 + 6, 4 + 16); // the echoed flags, seq, port
       return { type: m.type, flags: m.flags, data: data.toString('hex') };
     }));
   } finally { s.close(); }
