@@ -50,9 +50,10 @@ export interface ServiceStatus {
 }
 
 interface CheckRec {
+  /** What it checks (position, type and target, not timing): a reload keeps a check with the same id. */
   readonly id: string;
   readonly name: string;
-  readonly cfg: CheckConfig;
+  cfg: CheckConfig;
   readonly server: ServerRec;
   state: CheckState;
   due: number;
@@ -152,10 +153,11 @@ export class CheckEngine {
     srv.rs = rs;
     const byId = new Map((old?.checks ?? []).map((c) => [c.id, c]));
     srv.checks = rs.checks.map((cfg, n) => {
-      const id = `${n}|${JSON.stringify(cfg)}`;
+      const id = targetId(n, cfg);
       const kept = byId.get(id);
       if (kept) {
         byId.delete(id);
+        this.retime(kept, cfg);
         return kept;
       }
       const c: CheckRec = {
@@ -226,6 +228,21 @@ export class CheckEngine {
   }
 
   // -------------------------------------------------------------------------------------------
+
+  /**
+   * Same target, maybe new timing (interval, timeout, rise, fall, retry delay): the check keeps
+   * its health and counters; the new settings apply from its next run, which comes no later
+   * than one new interval from now.
+   */
+  private retime(c: CheckRec, cfg: CheckConfig): void {
+    const before = c.cfg;
+    c.cfg = cfg;
+    const now = this.o.clock.now();
+    if (cfg.intervalMs < before.intervalMs && c.cancelTimer && c.due > now + cfg.intervalMs) {
+      c.cancelTimer();
+      this.schedule(c, now + cfg.intervalMs);
+    }
+  }
 
   private schedule(c: CheckRec, due: number): void {
     c.due = due;
@@ -325,4 +342,10 @@ export class CheckEngine {
     for (const c of s.checks) this.stopCheck(c);
     this.stopRamp(s);
   }
+}
+
+/** A check's identity across reloads: its position on the server, its type and what it targets (timing left out). */
+function targetId(n: number, cfg: CheckConfig): string {
+  const { timeoutMs: _timing, ...target } = cfg.spec;
+  return `${n}|${JSON.stringify(target)}`;
 }

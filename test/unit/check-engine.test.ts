@@ -202,7 +202,7 @@ test('quorum: lost below quorum - hysteresis, the sorry server takes over, regai
   l.engine.stop();
 });
 
-test('reconfigure keeps the health of unchanged checks and restarts changed ones', async (t) => {
+test('reconfigure keeps the health of unchanged checks and of checks whose timing alone changed; a new target restarts', async (t) => {
   const cfg = servers(TWO());
   const l = lab(cfg);
   l.set('192.0.2.21', FAIL);
@@ -211,11 +211,20 @@ test('reconfigure keeps the health of unchanged checks and restarts changed ones
   l.engine.configure(servers(TWO().replace('192.0.2.22, weight: 4', '192.0.2.22, weight: 8')));
   t.deepEqual(l.weights(), { '192.0.2.21:80': 'remove', '192.0.2.22:80': 8 }, 'failed server stays out; weight edit applies at once');
   t.like(l.events.at(-1), { kind: 'weight', server: '192.0.2.22:80', from: 4, to: 8 });
+  // Timing only (interval, timeout, rise, fall): the same check, keyed by its target, keeps its health.
+  l.engine.configure(servers(TWO('', '{ type: tcp, interval: 2, timeout: 0.8, rise: 1, fall: 2 }')));
+  t.is(l.weights()['192.0.2.21:80'], 'remove', 'a timing change keeps the failed server out');
   l.set('192.0.2.21', OK);
-  l.engine.configure(servers(TWO('', '{ type: tcp, interval: 2, timeout: 0.5, rise: 2, fall: 3 }')));
-  t.is(l.weights()['192.0.2.21:80'], 4, 'a changed check starts unknown: the server counts as up until its first result');
-  await l.advance(100);
-  t.is(l.weights()['192.0.2.21:80'], 4);
+  l.runs.length = 0;
+  await l.advance(2000);
+  t.is(l.weights()['192.0.2.21:80'], 4, 'back after one success: the new rise (1) applies');
+  t.is(l.runs.filter((r) => r.endsWith('192.0.2.21')).length, 1, 'at the new interval (2 s)');
+  // A new target (another port) is another check: it starts unknown, the server counts as up.
+  l.set('192.0.2.21', FAIL);
+  await l.advance(4000);
+  t.is(l.weights()['192.0.2.21:80'], 'remove');
+  l.engine.configure(servers(TWO('', '{ type: tcp, connect_port: 8080, interval: 2, timeout: 0.8, rise: 1, fall: 2 }')));
+  t.is(l.weights()['192.0.2.21:80'], 4, 'a changed target starts unknown: the server counts as up until its first result');
   l.engine.configure([]);
   t.deepEqual(l.engine.verdicts(), new Map());
   l.runs.length = 0;
