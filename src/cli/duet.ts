@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // duet: one executable. `duet run` is the daemon; the other subcommands validate or talk to it.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { request } from '../control/client.js';
 import { DEFAULT_SOCKET, type Request } from '../control/protocol.js';
@@ -133,6 +133,24 @@ export function commandUsage(cmd: string): string | undefined {
   return u === undefined ? undefined : `usage: duet ${u}\n\n${DEFAULTS}`;
 }
 
+/** The interfaces a config names that this host does not have (from /sys/class/net). */
+function missingInterfaces(c: { vrrp: { instances: ReadonlyArray<{ name: string; interface: string; vips: ReadonlyArray<{ dev?: string | undefined }>; trackInterfaces: ReadonlyArray<{ name: string }> }> }; syncDaemon?: { interface: string } | undefined }): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const check = (ifname: string, where: string): void => {
+    if (seen.has(ifname)) return;
+    seen.add(ifname);
+    if (!existsSync(`/sys/class/net/${ifname}`)) out.push(`interface ${ifname} (${where}) does not exist on this host`);
+  };
+  for (const i of c.vrrp.instances) {
+    check(i.interface, `instance ${i.name}`);
+    for (const v of i.vips) if (v.dev) check(v.dev, `a VIP of ${i.name}`);
+    for (const t of i.trackInterfaces) check(t.name, `tracked by ${i.name}`);
+  }
+  if (c.syncDaemon) check(c.syncDaemon.interface, 'sync_daemon');
+  return out;
+}
+
 /** package.json's version (two folders up from dist/src/cli, three from src/cli under ts). */
 function version(): string {
   for (const rel of ['../../../package.json', '../../package.json']) {
@@ -199,6 +217,8 @@ async function main(argv: string[]): Promise<number> {
       const r = await loadConfig(values.config);
       if (!r.ok) { for (const i of r.error) console.error(formatIssue(i)); return 1; }
       const n = r.value.vrrp.instances.length;
+      // Valid, but meant for another host? Say which interfaces this one lacks (a reload there is refused).
+      for (const w of missingInterfaces(r.value)) console.error(`duet: warning: ${w}`);
       console.log(`${values.config}: ok (${n} VRRP instance${n === 1 ? '' : 's'})`);
       return 0;
     }

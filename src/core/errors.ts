@@ -4,6 +4,7 @@ export const ERROR_CODES = {
   DUET_E_IO: 'a system call or netlink request failed',
   DUET_E_BUG: 'something that must not happen did',
   DUET_E_CONFIG: 'the config file is invalid; nothing was changed',
+  DUET_E_RELOAD: 'the new config cannot be applied on this host; nothing was changed',
   DUET_E_CONN_PARSE: 'a line of /proc/net/ip_vs_conn could not be read',
   DUET_E_REQUEST: 'the control request is malformed',
   DUET_E_INTERNAL: 'the daemon failed while answering a request',
@@ -32,6 +33,11 @@ export abstract class DuetError extends Error {
 /** A system call or netlink request failed. */
 export class IoError extends DuetError {
   readonly code = 'DUET_E_IO';
+}
+
+/** A valid config that this host cannot run (an interface it names is missing); nothing changed. */
+export class ReloadError extends DuetError {
+  readonly code = 'DUET_E_RELOAD';
 }
 
 /** Something that must not happen did. */

@@ -14,6 +14,7 @@ import type { ServerAction } from '../control/protocol.js';
 import type { TransitionEvent } from '../vrrp/instance.js';
 import type { Table, TableStats } from '../ipvs/model.js';
 import type { LatencyHistogram, ServiceStatus } from '../check/engine.js';
+import { ReloadError } from '../core/errors.js';
 import { Fanout, type DaemonContext } from './context.js';
 import type { Platform } from './platform.js';
 import { VrrpRunner } from './vrrp-runner.js';
@@ -67,6 +68,9 @@ export class Daemon {
 
   /** Apply a new, already validated config: keep identical instances, replace changed ones. */
   async reload(next: Config): Promise<ReloadResult> {
+    // Checked against this host first: a reload that cannot be applied changes nothing.
+    const missing = await this.vrrp.missingInterfaces(next);
+    if (missing.length) throw new ReloadError(`no interface ${missing.join(', ')} on this host; nothing changed`);
     const before = this.cfg;
     this.cfg = next;
     // Operator overrides last until a reload unless sticky; gone instances lose theirs.

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { loadConfig, formatIssue } from '../config/load.js';
 import { loadConfigOffThread } from '../config/load-worker.js';
 import { realClock } from '../core/clock.js';
+import { DuetError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { groupId, listenControl } from '../control/server.js';
 import { errorReply, type Reply, type Request } from '../control/protocol.js';
@@ -56,7 +57,14 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
       return errorReply('DUET_E_CONFIG', `${o.configFile} is invalid; nothing changed`, lines);
     }
     r.value.node.name ??= cfg.node.name;
-    const result = await daemon.reload(r.value);
+    let result;
+    try {
+      result = await daemon.reload(r.value);
+    } catch (e) {
+      if (!(e instanceof DuetError)) throw e;
+      log.error({ file: o.configFile, err: e.message, code: e.code }, 'reload rejected, running state unchanged');
+      return errorReply(e.code, e.message);
+    }
     const applyMs = Math.round(realClock.now() - t0) - parseMs;
     log.info({ parseMs, applyMs }, 'reload timing');
     return { ok: true, result: { ...result, parseMs, applyMs } };

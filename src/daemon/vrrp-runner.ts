@@ -90,6 +90,18 @@ export class VrrpRunner {
     }
   }
 
+  /**
+   * The interfaces `next` needs that no running instance has open: the ones a reload would
+   * open sockets on or put VIPs on, checked before anything is changed.
+   */
+  async missingInterfaces(next: Config): Promise<string[]> {
+    const open = new Set([...this.running.values()].flatMap((r) => [r.cfg.interface, ...r.cfg.vips.map((v) => v.dev ?? r.cfg.interface)]));
+    const need = new Set(next.vrrp.instances.flatMap((ic) => [ic.interface, ...ic.vips.map((v) => v.dev ?? ic.interface)]).filter((n) => !open.has(n)));
+    const missing: string[] = [];
+    for (const n of need) if (!(await this.ctx.p.linkUp(n).then(() => true, () => false))) missing.push(n);
+    return missing;
+  }
+
   /** An operator override changed: the instance's settings and tracking follow it. */
   overrideChanged(name: string): void {
     const r = this.running.get(name);

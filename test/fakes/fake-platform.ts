@@ -85,7 +85,10 @@ export class FakePlatform implements Platform {
     this.addresses.delete(`${address}/${prefixLen} ${ifname}`);
     this.log.push(`del ${address}/${prefixLen} ${ifname}`);
   }
-  async linkUp(ifname: string): Promise<boolean> { return this.links.get(ifname) ?? true; }
+  async linkUp(ifname: string): Promise<boolean> {
+    if (this.missing.has(ifname)) throw new Error(`rtnl get link ${ifname}: ENODEV`);
+    return this.links.get(ifname) ?? true;
+  }
   watchLinks(cb: (ifname: string, up: boolean) => void): () => void {
     this.linkWatch = cb;
     return () => { this.linkWatch = undefined; };

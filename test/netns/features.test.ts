@@ -187,3 +187,28 @@ test.serial('IPv6 VRRPv3 pair: link-local adverts with hop limit 255, VIP moves 
   await d2.waitState('VI_1', 'master', 3000);
   await waitFor(() => has6('d2'), { timeoutMs: 3000, what: 'VIP6 on d2' });
 });
+
+test.serial('reload naming a missing interface: refused with its code, nothing changes, the queue is not poisoned, SIGHUP does not kill', async (t) => {
+  const d1 = await start('d1', cfg('d1', 150));
+  await d1.waitState('VI_1', 'master');
+  const before = d1.transitions().length;
+  const typo = cfg('d1', 150) + '    - { name: VI_2, interface: nosuch9, vrid: 52, virtual_ipaddress: [192.0.2.101/24] }\n';
+  writeFileSync(d1.configFile, typo);
+  const r = await request(d1.socket, { cmd: 'reload' });
+  t.false(r.ok);
+  if (!r.ok) {
+    t.is(r.error.code, 'DUET_E_RELOAD');
+    t.regex(r.error.message, /no interface nosuch9 on this host; nothing changed/);
+  }
+  t.deepEqual((await d1.status()).instances.map((i) => [i.name, i.state]), [['VI_1', 'master']]);
+  // The same file again on SIGHUP: logged, the daemon lives on.
+  d1.kill('SIGHUP');
+  await waitFor(() => d1.logs.filter((l) => l.msg.startsWith('reload rejected')).length >= 2, { timeoutMs: 5000, what: 'second rejection logged' });
+  t.is(d1.proc.exitCode, null, 'still running');
+  // Fixed: the next reload applies (a rejected one left nothing behind to trip over).
+  writeFileSync(d1.configFile, cfg('d1', 120));
+  const fixed = await request(d1.socket, { cmd: 'reload' });
+  t.true(fixed.ok, JSON.stringify(fixed));
+  t.like(await d1.instance('VI_1'), { state: 'master', priority: { configured: 120 } });
+  t.is(d1.transitions().length, before, 'no transition from any of it');
+});

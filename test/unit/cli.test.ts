@@ -97,3 +97,14 @@ for (const [name, line] of Object.entries(pkgScripts).filter(([n]) => n === 'dem
     t.notRegex(b.stderr, /\n\s+at /, 'no stack trace');
   });
 }
+
+test('duet check warns about interfaces this host lacks (a reload would be refused) and still passes the file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'duet-cli-'));
+  const f = join(dir, 'other-host.yaml');
+  writeFileSync(f, 'vrrp:\n  instances:\n    - { name: VI_1, interface: nosuch9, vrid: 51, virtual_ipaddress: [192.0.2.100/24], track_interface: [lo] }\n');
+  const r = await duet(['check', '-c', f]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /ok \(1 VRRP instance\)/);
+  t.regex(r.stderr, /^duet: warning: interface nosuch9 \(instance VI_1\) does not exist on this host$/m);
+  t.notRegex(r.stderr, /interface lo /, 'lo exists everywhere');
+});

@@ -319,3 +319,19 @@ test('restart: a master stops without priority 0 and keeps its VIP; the next run
   await late.start();
   t.deepEqual(lt, ['init->backup startup']);
 });
+
+test('a reload naming an interface this host lacks is refused before anything changes; the next good reload applies', async (t) => {
+  const s = await master();
+  const cfg = s.d.config;
+  s.p.missing.add('eth9');
+  const bad = config({ extra: '    - { name: VI_2, interface: eth9, vrid: 52, virtual_ipaddress: [192.0.2.101/24] }\n' });
+  const log = s.p.log.length;
+  const e = await t.throwsAsync(s.d.reload(bad));
+  t.is((e as { code?: string }).code, 'DUET_E_RELOAD');
+  t.regex(e?.message ?? '', /no interface eth9 on this host; nothing changed/);
+  t.is(s.d.config, cfg, 'the running config is the one before');
+  t.deepEqual(s.d.status().instances.map((i) => [i.name, i.state]), [['VI_1', 'master']]);
+  t.deepEqual(s.p.log.slice(log), [], 'no socket opened, no address touched');
+  const good = await s.d.reload(config({ priority: 120 }));
+  t.deepEqual(good.updated, ['VI_1']);
+});
