@@ -51,7 +51,9 @@ export interface VmResult {
 /** For a failed test: the job's exit code, its output's tail and the daemons' log tails. */
 export function describeVm(vm: VmResult | undefined): string {
   if (!vm) return 'the VM job did not run (see the hook that started it)';
-  return `VM job exit ${vm.code}\n--- job output (tail)\n${tail(vm.stdout + (vm.stderr ? `\n--- stderr\n${vm.stderr}` : ''), 40)}\n${vm.logs || '(no daemon logs)'}`;
+  // Lines cut at 400 characters: some jobs print whole JSON reports, which would drown CI's log.
+  const cut = (text: string): string => text.split('\n').map((l) => (l.length > 400 ? `${l.slice(0, 400)}...` : l)).join('\n');
+  return cut(`VM job exit ${vm.code}\n--- job output (tail)\n${tail(vm.stdout + (vm.stderr ? `\n--- stderr\n${vm.stderr}` : ''), 40)}\n${vm.logs || '(no daemon logs)'}`);
 }
 
 export class VmError extends Error {
