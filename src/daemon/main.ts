@@ -190,7 +190,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
   process.on('SIGHUP', () => {
     void started.then(() => reload()).then(
       (r) => { if (!r.ok) log.warn({ code: r.error.code }, 'reload on SIGHUP failed'); },
-      (e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'reload on SIGHUP failed; running state kept'));
+      (e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'reload on SIGHUP failed'));
   });
 
   started = daemon.start();
