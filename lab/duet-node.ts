@@ -134,9 +134,12 @@ export async function inject(lab: Lab, host: string, dst: string, packets: reado
  */
 export function describeNodes(nodes: readonly DuetNode[], lastLines = 80): string[] {
   return nodes.map((n) => {
-    const lines = n.logs.slice(-lastLines).map((l) => { const j = JSON.stringify(l); return j.length > 400 ? `${j.slice(0, 400)}...` : j; });
+    // Read-only control replies (a test polling status) would crowd out what happened: counted, not shown.
+    const quiet = (l: { msg: string; [k: string]: unknown }): boolean => l.msg === 'control reply' && l['ok'] === true && (l['cmd'] === 'status' || l['cmd'] === 'ipvs');
+    const polls = n.logs.filter(quiet).length;
+    const lines = n.logs.filter((l) => !quiet(l)).slice(-lastLines).map((l) => { const j = JSON.stringify(l); return j.length > 400 ? `${j.slice(0, 400)}...` : j; });
     const exit = n.proc.exitCode ?? n.proc.signalCode;
-    return `--- duet ${n.host} (pid ${n.proc.pid ?? '?'}${exit !== null ? `, exited ${String(exit)}` : ''}; last ${lines.length} of ${n.logs.length} log lines)\n${lines.join('\n')}`
+    return `--- duet ${n.host} (pid ${n.proc.pid ?? '?'}${exit !== null ? `, exited ${String(exit)}` : ''}; last ${lines.length} of ${n.logs.length} log lines; ${polls} successful status replies left out)\n${lines.join('\n')}`
       + (n.stderr.length ? `\n--- stderr of ${n.host}\n${n.stderr.join('').slice(-4000)}` : '');
   });
 }

@@ -100,7 +100,9 @@ test.serial('restart too late: the peer has taken over; the new run starts as a 
   await waitFor(() => again.logs.find((l) => l.msg === 'not resuming as master'), { timeoutMs: 5000, intervalMs: 20, what: 'resume decision' });
   const why = String(again.logs.find((l) => l.msg === 'not resuming as master')?.['why']);
   t.regex(why, new RegExp(`^too late: \\d+ ms since the last advert, window ${WINDOW_MS} ms$`));
-  t.deepEqual(again.transitions()[0] && [again.transitions()[0]!['from'], again.transitions()[0]!['to'], again.transitions()[0]!['reason']], ['init', 'backup', 'startup']);
+  // The transition is logged just after the decision (pino writes asynchronously): wait for it.
+  const first = await waitFor(() => again.transitions()[0], { timeoutMs: 2000, intervalMs: 20, what: 'r1 first transition log' });
+  t.deepEqual([first['from'], first['to'], first['reason']], ['init', 'backup', 'startup']);
   await again.waitState('VI_1', 'master', 4 * ADVERT_S * 1000);
   await r2.waitState('VI_1', 'backup', 3000);
   await waitFor(() => again.transitions().find((l) => l['to'] === 'master'), { timeoutMs: 2000, intervalMs: 20, what: 'r1 transition log' });
