@@ -36,12 +36,17 @@ export interface DuetNode {
  * Start duet in a namespace. dir: reuse an earlier node's directory (config, socket, state), as
  * a restarted daemon would; that node's cleanup then removes it, this one's does not.
  */
-export async function startDuet(lab: Lab, host: string, yaml: string, o: { waitReady?: boolean; dir?: string } = {}): Promise<DuetNode> {
+/**
+ * Start `duet run` in a lab host. nodeArgs go before the CLI (a fault-injection module with
+ * --import, say) and env is added to the daemon's environment.
+ */
+export async function startDuet(lab: Lab, host: string, yaml: string, o: { waitReady?: boolean; dir?: string; nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<DuetNode> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), `duet-${lab.prefix}-${host}-`));
   const configFile = join(dir, 'duet.yaml');
   const socket = join(dir, 'duet.sock');
   writeFileSync(configFile, yaml);
-  const proc = lab.spawn(host, [process.execPath, DUET_CLI, 'run', '-c', configFile, '-s', socket], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = lab.spawn(host, [process.execPath, ...(o.nodeArgs ?? []), DUET_CLI, 'run', '-c', configFile, '-s', socket],
+    { stdio: ['ignore', 'pipe', 'pipe'], ...(o.env ? { env: { ...process.env, ...o.env } } : {}) });
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   let buf = '';

@@ -42,6 +42,10 @@ export interface Lab {
   exec(host: string, argv: string[], o?: { timeoutMs?: number; input?: string }): Promise<ExecResult>;
   /** Spawn argv in the host's namespace; killed by destroy() if still running. */
   spawn(host: string, argv: string[], opts?: SpawnOptions): ChildProcess;
+  /** Delete the host's link to the bridge (both veth ends go), as a bond or VLAN torn down. */
+  deleteLink(host: string): Promise<void>;
+  /** Create it again as at the start (same name, MAC and addresses; a new ifindex), and wait until it is up. */
+  createLink(host: string): Promise<void>;
   /** Remove everything; safe to call more than once. */
   destroy(): Promise<void>;
 }
@@ -150,12 +154,27 @@ export async function createLab(prefix: string, hosts: LabHostSpec[]): Promise<L
     await removeStale(prefix);
   };
 
+  const vethOf = (h: LabHost): string => `link add ${h.ifname} netns ${h.ns} address ${h.mac} type veth peer name ${h.brPort} netns ${brNs}`;
+  const bridgeSteps = (h: LabHost): string[] => [`link set ${h.brPort} master br0`, `link set ${h.brPort} up`];
+  const hostSteps = (h: LabHost): string[] => [
+    `addr add ${h.addr}/${h.prefixLen} dev ${h.ifname}`,
+    ...(h.addr6 ? [`addr add ${h.addr6}/64 dev ${h.ifname} nodad`] : []),
+    `link set ${h.ifname} up`,
+  ];
+  const linksUp = async (hs: LabHost[]): Promise<void> => {
+    await waitFor(async () => (await Promise.all([...hs.map((h) => operUp(h.ns, h.ifname)), ...hs.map((h) => operUp(brNs, h.brPort))])).every(Boolean), {
+      timeoutMs: 5000,
+      intervalMs: 25,
+      what: `lab ${prefix} links up`,
+    });
+  };
+
   try {
     // 1. namespaces and veth pairs, created directly in their namespaces (no host-side names).
     await ipBatch([
       `netns add ${brNs}`,
       ...all.map((h) => `netns add ${h.ns}`),
-      ...all.map((h) => `link add ${h.ifname} netns ${h.ns} address ${h.mac} type veth peer name ${h.brPort} netns ${brNs}`),
+      ...all.map(vethOf),
     ]);
     // 2. the bridge: no STP, no forwarding delay.
     await ipBatch(
@@ -163,7 +182,7 @@ export async function createLab(prefix: string, hosts: LabHostSpec[]): Promise<L
         'link set lo up',
         'link add br0 type bridge stp_state 0 forward_delay 0',
         'link set br0 up',
-        ...all.flatMap((h) => [`link set ${h.brPort} master br0`, `link set ${h.brPort} up`]),
+        ...all.flatMap(bridgeSteps),
       ],
       { ns: brNs },
     );
@@ -171,23 +190,14 @@ export async function createLab(prefix: string, hosts: LabHostSpec[]): Promise<L
     await Promise.all(
       all.map((h) =>
         ipBatch(
-          [
-            'link set lo up',
-            `addr add ${h.addr}/${h.prefixLen} dev ${h.ifname}`,
-            ...(h.addr6 ? [`addr add ${h.addr6}/64 dev ${h.ifname} nodad`] : []),
-            `link set ${h.ifname} up`,
-          ],
+          ['link set lo up', ...hostSteps(h)],
           { ns: h.ns },
         ),
       ),
     );
     // 4. veth carrier comes up through the kernel's linkwatch, up to ~1 s later: wait for it,
     // so tests start from links that are operationally up on both ends.
-    await waitFor(async () => (await Promise.all([...all.map((h) => operUp(h.ns, h.ifname)), ...all.map((h) => operUp(brNs, h.brPort))])).every(Boolean), {
-      timeoutMs: 5000,
-      intervalMs: 25,
-      what: `lab ${prefix} links up`,
-    });
+    await linksUp(all);
   } catch (e) {
     await destroy();
     throw e;
@@ -207,6 +217,19 @@ export async function createLab(prefix: string, hosts: LabHostSpec[]): Promise<L
       const h = table[name];
       if (!h) throw new Error(`lab ${prefix}: no host ${name}`);
       return h;
+    },
+    async deleteLink(host) {
+      const h = table[host];
+      if (!h) throw new Error(`lab ${prefix}: no host ${host}`);
+      await run([IP, '-n', h.ns, 'link', 'del', h.ifname]);
+    },
+    async createLink(host) {
+      const h = table[host];
+      if (!h) throw new Error(`lab ${prefix}: no host ${host}`);
+      await ipBatch([vethOf(h)]);
+      await ipBatch(bridgeSteps(h), { ns: brNs });
+      await ipBatch(hostSteps(h), { ns: h.ns });
+      await linksUp([h]);
     },
     exec(host, argv, o) {
       return run([IP, 'netns', 'exec', nsOf(host), ...argv], o);

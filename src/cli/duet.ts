@@ -217,7 +217,7 @@ async function main(argv: string[]): Promise<number> {
       const r = await loadConfig(values.config);
       if (!r.ok) { for (const i of r.error) console.error(formatIssue(i)); return 1; }
       const n = r.value.vrrp.instances.length;
-      // Valid, but meant for another host? Say which interfaces this one lacks (a reload there is refused).
+      // Valid, but meant for another host? Say which interfaces this one lacks (those instances would sit in FAULT).
       for (const w of missingInterfaces(r.value)) console.error(`duet: warning: ${w}`);
       console.log(`${values.config}: ok (${n} VRRP instance${n === 1 ? '' : 's'})`);
       return 0;

@@ -18,6 +18,11 @@ export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: numb
       String(i.counters.advertsReceived), String(i.counters.advertsSent), dropped]);
   }
   const lines = [`node ${s.node}${s.maintenance ? ' (MAINTENANCE: will not be master)' : ''}`, table(rows)];
+  for (const i of s.instances) if (i.faultReasons?.length) lines.push(`${i.name}: FAULT: ${i.faultReasons.join('; ')}`);
+  for (const k of s.sockets ?? []) {
+    if (k.open && k.opens <= 1 && k.errors === 0) continue;
+    lines.push(`socket ${k.kind}/IPv${k.family} on ${k.ifname}: ${k.open ? 'open' : 'CLOSED'}; opened ${k.opens} time${k.opens === 1 ? '' : 's'}, ${k.errors} error${k.errors === 1 ? '' : 's'}${k.lastError ? ` (last: ${k.lastError})` : ''}`);
+  }
   if (s.ipvs) {
     const r = s.ipvs.lastReconcile;
     const ops = r ? Object.entries(r.ops).map(([k, v]) => `${k} ${v}`).join(', ') || 'no change' : 'not yet';
@@ -65,7 +70,7 @@ export function formatEvent(e: unknown): string {
 export function formatReload(r: unknown): string {
   const o = r as { added?: string[]; removed?: string[]; replaced?: string[]; updated?: string[]; unchanged?: string[];
     virtualServers?: { added: string[]; removed: string[]; changed: string[]; unchanged: string[] }; ipvs?: Record<string, number>; ipvsError?: string;
-    parseMs?: number; applyMs?: number };
+    parseMs?: number; applyMs?: number; warnings?: string[] };
   const list = (label: string, xs: string[] | undefined): string | undefined => (xs?.length ? `${label} ${xs.join(', ')}` : undefined);
   const part = (...xs: Array<string | undefined>): string => xs.filter(Boolean).join('; ') || 'no change';
   const lines = [`instances: ${part(list('added', o.added), list('removed', o.removed), list('replaced', o.replaced), list('updated', o.updated), list('unchanged', o.unchanged))}`];
@@ -73,6 +78,7 @@ export function formatReload(r: unknown): string {
   if (v) lines.push(`virtual servers: ${part(list('added', v.added), list('removed', v.removed), list('changed', v.changed), list('unchanged', v.unchanged))}`);
   if (o.ipvs) lines.push(`ipvs: ${Object.entries(o.ipvs).map(([k, n]) => `${k} ${n}`).join(', ') || 'no writes (the kernel already matched)'}`);
   if (o.ipvsError) lines.push(`ipvs: error: ${o.ipvsError}`);
+  for (const w of o.warnings ?? []) lines.push(`warning: ${w}`);
   if (typeof o.parseMs === 'number' && typeof o.applyMs === 'number') lines.push(`took: ${o.parseMs + o.applyMs} ms (parse ${o.parseMs} ms off the main thread, apply ${o.applyMs} ms)`);
   return lines.join('\n');
 }

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { VirtualServerSpec } from '../ipvs/service.js';
 import type { CheckedService } from '../check/types.js';
 import { compact, expecting, familyName, ms } from './blocks.js';
-import { controlSchema, ipvsSysctlSchema, logSchema, lvsTimeoutsSchema, metricsSchema, nodeSchema, type LOG_LEVELS } from './sections-schema.js';
+import { controlSchema, hooksSchema, ipvsSysctlSchema, logSchema, lvsTimeoutsSchema, metricsSchema, nodeSchema, type LOG_LEVELS } from './sections-schema.js';
 import { normalizeSync, syncDaemonSchema } from './sync-schema.js';
 import { virtualServersSchema } from './virtual-server-schema.js';
 import { normalizeInstance, vrrpSchema } from './vrrp-schema.js';
@@ -30,7 +30,7 @@ export type { VipConfig } from './vrrp-schema.js';
 export const RESERVED_KEYS: readonly string[] = [];
 
 const rawConfigSchema = z.strictObject(
-  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, ipvs_sysctl: ipvsSysctlSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema, control: controlSchema },
+  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, ipvs_sysctl: ipvsSysctlSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema, control: controlSchema, hooks: hooksSchema },
   { error: expecting('a mapping with a vrrp section') },
 );
 
@@ -127,6 +127,7 @@ function normalize(c: RawConfig) {
     // The cores declare what they take of a virtual server: the config's output must stay that.
     virtualServers: c.virtual_servers satisfies readonly (VirtualServerSpec & CheckedService)[],
     metrics: c.metrics,
+    hooks: { timeoutMs: ms(c.hooks.timeout) },
     control: c.control === undefined ? undefined : compact({ statusGroup: c.control.status_group, statusSocket: c.control.status_socket }),
     syncDaemon: c.sync_daemon === undefined ? undefined : normalizeSync(c.sync_daemon),
     /** sysctl name under net.ipv4.vs → the value to write ("0"/"1" for booleans). */

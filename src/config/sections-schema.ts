@@ -1,8 +1,8 @@
 // The small top-level sections: node, log, lvs_timeouts and ipvs_sysctl (namespace-wide IPVS
-// settings), control, metrics.
+// settings), control, hooks, metrics.
 
 import { z } from 'zod';
-import { expecting, intIn } from './blocks.js';
+import { expecting, intIn, seconds } from './blocks.js';
 import { show } from './messages.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
@@ -75,6 +75,14 @@ export const controlSchema = z
     { error: expecting('a mapping {status_group, status_socket}') },
   )
   .optional();
+
+/**
+ * Notify and quorum hooks: a hook still running after `timeout` seconds is killed with every
+ * process it started (its process group), and the next hook of the same instance runs.
+ */
+export const hooksSchema = z
+  .strictObject({ timeout: seconds(0.1, 3600).default(30) }, { error: expecting('a mapping {timeout}') })
+  .prefault({});
 
 /** Prometheus endpoint; off unless `listen` is given. */
 export const metricsSchema = z

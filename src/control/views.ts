@@ -43,6 +43,18 @@ export interface DaemonStatus {
   instances: InstanceStatus[];
   unmatched: Record<string, number>;
   tracking: Record<string, { up: boolean }>;
+  /** The VRRP sockets: open or not, how often opened, errors. */
+  sockets: SocketView[];
+}
+
+export interface SocketView {
+  ifname: string;
+  kind: 'raw' | 'udp';
+  family: 4 | 6;
+  open: boolean;
+  opens: number;
+  errors: number;
+  lastError: string | undefined;
 }
 
 export interface ServiceView {
@@ -71,6 +83,8 @@ export interface ReloadResult {
   /** Operations the reconcile after the reload applied ({} = the kernel already matched). */
   ipvs?: Partial<Record<Op['op'], number>>;
   ipvsError?: string;
+  /** What was applied but cannot work yet (an instance on an interface this host lacks). */
+  warnings?: string[];
 }
 
 /** One line of `duet events`. */

@@ -5,6 +5,7 @@ import type { Logger } from '../core/log.js';
 import type { Config } from '../config/schema.js';
 import type { DuetEvent } from '../control/views.js';
 import type { Platform } from './platform.js';
+import type { HookQueues } from './hooks.js';
 
 export interface DaemonContext {
   /** The config being applied or running (a reload switches it before the parts apply it). */
@@ -12,6 +13,8 @@ export interface DaemonContext {
   readonly clock: Clock;
   readonly log: Logger;
   readonly p: Platform;
+  /** Notify and quorum hooks, in order per queue. */
+  readonly hooks: HookQueues;
   emit(e: DuetEvent): void;
 }
 

@@ -14,10 +14,10 @@ import type { ServerAction } from '../control/protocol.js';
 import type { TransitionEvent } from '../vrrp/instance.js';
 import type { Table, TableStats } from '../ipvs/model.js';
 import type { LatencyHistogram, ServiceStatus } from '../check/engine.js';
-import { ReloadError } from '../core/errors.js';
 import { Fanout, type DaemonContext } from './context.js';
 import type { Platform } from './platform.js';
 import { VrrpRunner } from './vrrp-runner.js';
+import { HookQueues } from './hooks.js';
 import { IpvsLoop, KernelQueue, type ReconcileCounters } from './ipvs-loop.js';
 import { SyncFollower } from './sync-follower.js';
 import { OperatorActions, Overrides, findServer } from './operator-actions.js';
@@ -42,7 +42,7 @@ export class Daemon {
     this.cfg = cfg;
     this.events = new Fanout(log, 'event');
     const self = this;
-    const ctx: DaemonContext = { get cfg() { return self.cfg; }, clock, log, p, emit: (e) => this.events.emit(e) };
+    const ctx: DaemonContext = { get cfg() { return self.cfg; }, clock, log, p, hooks: new HookQueues(p, log, () => this.cfg.hooks.timeoutMs), emit: (e) => this.events.emit(e) };
     this.overrides = new Overrides(ctx);
     this.vrrp = new VrrpRunner(ctx, (name) => this.overrides.get(name));
     this.ipvs = new IpvsLoop(ctx, this.queue);
@@ -68,9 +68,8 @@ export class Daemon {
 
   /** Apply a new, already validated config: keep identical instances, replace changed ones. */
   async reload(next: Config): Promise<ReloadResult> {
-    // Checked against this host first: a reload that cannot be applied changes nothing.
-    const missing = await this.vrrp.missingInterfaces(next);
-    if (missing.length) throw new ReloadError(`no interface ${missing.join(', ')} on this host; nothing changed`);
+    // As keepalived: an instance whose interface this host lacks is in FAULT until it appears.
+    const warnings = (await this.vrrp.missingInterfaces(next)).map((m) => `${m.instance}: no interface ${m.interfaces.join(', ')} on this host; the instance stays in FAULT until it appears`);
     const before = this.cfg;
     this.cfg = next;
     // Operator overrides last until a reload unless sticky; gone instances lose theirs.
@@ -83,7 +82,7 @@ export class Daemon {
     const runsBefore = this.ipvs.counters.reconciles;
     await this.ipvs.reconcile();
     const ipvs = this.ipvs.counters.reconciles > runsBefore ? this.ipvs.lastOps?.ops ?? {} : undefined;
-    const result: ReloadResult = { ...r, virtualServers, ...(ipvs ? { ipvs } : {}), ...(this.ipvs.error ? { ipvsError: this.ipvs.error } : {}) };
+    const result: ReloadResult = { ...r, virtualServers, ...(ipvs ? { ipvs } : {}), ...(this.ipvs.error ? { ipvsError: this.ipvs.error } : {}), ...(warnings.length ? { warnings } : {}) };
     this.log.info(result, 'config reloaded');
     await this.onReload?.(next);
     return result;
@@ -116,6 +115,7 @@ export class Daemon {
       instances: this.vrrp.instances(),
       unmatched: this.vrrp.unmatchedCounts(),
       tracking: this.vrrp.tracking(),
+      sockets: this.vrrp.sockets(),
     };
   }
 

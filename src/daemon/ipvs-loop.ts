@@ -11,7 +11,6 @@ import type { CheckHost } from '../check/host.js';
 import type { CheckEvent, LatencyHistogram, ServiceStatus } from '../check/engine.js';
 import type { DaemonContext } from './context.js';
 import type { IpvsHandle } from './platform.js';
-import { runHook } from './vrrp-runner.js';
 
 /**
  * Kernel changes (table reconciles, sync-daemon switches) run one at a time, in order. A
@@ -107,7 +106,7 @@ export class IpvsLoop {
           e.up ? 'quorum regained' : 'quorum lost');
         const v = this.ctx.cfg.virtualServers.find((x) => serviceKey(x) === e.service);
         const hook = e.up ? v?.quorumUp : v?.quorumDown;
-        if (hook) runHook(this.ctx, hook, { DUET_SERVICE: e.service, DUET_QUORUM: e.up ? 'up' : 'down', DUET_HEALTHY_WEIGHT: String(e.healthyWeight) }, 'quorum hook failed');
+        if (hook) this.ctx.hooks.run(`service:${e.service}`, hook, { DUET_SERVICE: e.service, DUET_QUORUM: e.up ? 'up' : 'down', DUET_HEALTHY_WEIGHT: String(e.healthyWeight) }, 'quorum hook failed');
         this.reconcileSoon();
       }
     }

@@ -9,7 +9,7 @@ import { createRaw6Transport } from '../vrrp/raw6-transport.js';
 import { createGarpSender, type GarpSender } from '../vrrp/garp.js';
 import { IoError } from '../core/errors.js';
 import { IpvsClient } from '../ipvs/genl-client.js';
-import { execFile } from 'node:child_process';
+import { runChild } from './child.js';
 import { readFileSync, writeFileSync, renameSync, mkdirSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,21 +45,22 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
     },
     addAddress: (ifname, address, prefixLen, label) => rtnl.addAddress(ifname, address, prefixLen, label ? { label } : {}),
     delAddress: (ifname, address, prefixLen) => rtnl.delAddress(ifname, address, prefixLen),
-    async linkUp(ifname) {
-      const l = await rtnl.getLink(ifname);
-      return l.up && l.running;
+    async link(ifname) {
+      const l = await rtnl.findLink(ifname);
+      return l && { index: l.index, up: l.up && l.running };
     },
     watchLinks(cb) {
-      return rtnl.watchLinks((e) => cb(e.name, e.type === 'new' && e.up && e.running),
+      return rtnl.watchLinks((e) => cb(e.name, e.type === 'new' ? { index: e.index, up: e.up && e.running } : undefined),
         (e) => log.error({ err: e.message }, 'link watch failed'));
     },
     macAddress: (ifname) => readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim(),
-    runHook(argv, vars) {
-      const [file, ...args] = argv;
-      return new Promise((resolve, reject) => {
-        execFile(file!, args, { env: { ...process.env, ...vars }, timeout: 30_000 }, (e) => (e ? reject(e) : resolve()));
-      });
+    async runHook(argv, vars, timeoutMs) {
+      const r = await runChild(argv, { timeoutMs, vars });
+      if (r.code === 0 && !r.timedOut) return;
+      const how = r.timedOut ? `timed out after ${timeoutMs} ms (its process group was killed)` : r.code !== null ? `exit ${r.code}` : `killed by ${r.signal}`;
+      throw new IoError(`${argv[0]}: ${how}${r.output ? `; output: ${r.output.trim().slice(0, 500)}` : ''}`);
     },
+    runScript: (argv, timeoutMs) => runChild(argv, { timeoutMs }),
     sendGarp: (ifname, address, mac) => garpSender().sendGarp(ifname, address, mac),
     sendUnsolicitedNa: (ifname, address, mac) => garpSender().sendUnsolicitedNa(ifname, address, mac),
     async openIpvs() { return (ipvs ??= await IpvsClient.open()); },

@@ -18,6 +18,7 @@ import { Daemon, OperatorError } from './daemon.js';
 import { createNotifier, watchdogMs, type Notifier } from '../systemd/notify.js';
 import type { Logger } from '../core/log.js';
 import { createLinuxPlatform } from './linux-platform.js';
+import { installCrashPolicy, EXIT_FATAL } from './crash.js';
 
 export async function runDaemon(o: { configFile: string; socket: string; pretty?: boolean }): Promise<number> {
   const first = await loadConfig(o.configFile);
@@ -85,7 +86,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
   // Stopping happens once, for a signal or for `duet restart`; the exit waits for the reply.
   let exit: ((code: number) => void) | undefined;
   let stopped: Promise<string[]> | undefined;
-  const stopping = (why: string, forRestart: boolean): Promise<string[]> => {
+  const stopping = (why: string, forRestart: boolean, code = forRestart ? EXIT_RESTART : 0): Promise<string[]> => {
     if (stopped) return stopped;
     log.info({ why, forRestart }, 'stopping');
     sd?.send('STOPPING=1');
@@ -93,7 +94,6 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     // A stop during start waits for the start to finish, so nothing is started after the stop.
     stopped = started.catch(() => undefined).then(() => daemon.stop(forRestart)).finally(() => {
       // A restart's reply goes out first: the control client is waiting for it (see server.ts).
-      const code = forRestart ? EXIT_RESTART : 0;
       if (forRestart) setTimeout(() => exit?.(code), 100);
       else exit?.(code);
     });
@@ -185,6 +185,11 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     };
   });
   const stop = (signal: string): void => { void stopping(signal, false).catch(() => []); };
+  // Anything thrown that nothing caught: release VIPs (bounded) and exit non-zero for a restart.
+  installCrashPolicy(process, {
+    log, release: () => stopping('fatal error', false, EXIT_FATAL), after: (ms, fn) => { setTimeout(fn, ms); },
+    exit: (code) => { log.flush(() => process.exit(code)); },
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
@@ -194,7 +199,14 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
   });
 
   started = daemon.start();
-  await started;
+  try {
+    await started;
+  } catch (e) {
+    // Undo what was started (instances stop and release their VIPs) and exit non-zero.
+    log.fatal({ err: e instanceof Error ? e.message : String(e) }, 'start failed; stopping what was started');
+    void stopping('start failed', false, EXIT_START_FAILED).catch(() => exit?.(EXIT_START_FAILED));
+    return done;
+  }
   log.info({ config: o.configFile, socket: o.socket, instances: cfg.vrrp.instances.map((i) => i.name) }, 'duet started');
   sd = systemd(log);
   // READY once the initial state is applied (IPVS table reconciled, instances started).
@@ -208,6 +220,8 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
  * (RestartForceExitStatus) and does not count it as a failure (SuccessExitStatus).
  */
 export const EXIT_RESTART = 75;
+/** A start that failed half way (after undoing it). */
+export const EXIT_START_FAILED = 1;
 
 /** STATUS= text for systemctl status: each instance's state. */
 function statusLine(d: Daemon): string {

@@ -12,14 +12,21 @@ export interface Platform {
   openTransport(key: TransportKey): Promise<VrrpTransport>;
   addAddress(ifname: string, address: string, prefixLen: number, label?: string): Promise<void>;
   delAddress(ifname: string, address: string, prefixLen: number): Promise<void>;
-  linkUp(ifname: string): Promise<boolean>;
-  watchLinks(cb: (ifname: string, up: boolean) => void): () => void;
+  /** The link by name; undefined when this host has none. */
+  link(ifname: string): Promise<LinkState | undefined>;
+  /** Every change of any link: its new state, or undefined once it is deleted. */
+  watchLinks(cb: (ifname: string, state: LinkState | undefined) => void): () => void;
   /** The interface's hardware address ("02:00:..."); throws if it cannot be read. */
   macAddress(ifname: string): string;
   sendGarp(ifname: string, address: string, mac: string): void;
   sendUnsolicitedNa(ifname: string, address: string, mac: string): void;
-  /** Run a hook (argv, no shell) with extra environment; rejects if it fails or times out. */
-  runHook(argv: readonly string[], vars: Record<string, string>): Promise<void>;
+  /**
+   * Run a hook (argv, no shell) in its own process group with a fixed environment plus vars;
+   * rejects if it fails or times out (then the whole group is killed).
+   */
+  runHook(argv: readonly string[], vars: Record<string, string>, timeoutMs: number): Promise<void>;
+  /** Run a track script the same way; its exit status is the verdict. */
+  runScript(argv: readonly string[], timeoutMs: number): Promise<ScriptResult>;
   /** The kernel's IPVS table; opened only when the config has virtual servers. */
   openIpvs(): Promise<IpvsHandle>;
   /** Service keys duet applied last time (kept across restarts so removals still happen). */
@@ -48,6 +55,21 @@ export interface IpvsHandle extends IpvsKernel {
   getTimeouts(): Promise<{ tcp: number; tcpFin: number; udp: number }>;
   /** 0 leaves a value unchanged. */
   setTimeouts(t: { tcp: number; tcpFin: number; udp: number }): Promise<void>;
+}
+
+export interface ScriptResult {
+  code: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  /** The start of its output, for the log. */
+  output: string;
+}
+
+/** What the daemon needs of a link: which one it is now (a recreated link has a new index) and whether it carries traffic. */
+export interface LinkState {
+  index: number;
+  /** Administratively up and running (RFC 2863 up or unknown). */
+  up: boolean;
 }
 
 export interface TransportKey {

@@ -3,7 +3,7 @@
 // notify hooks. Transitions fan out to subscribers (operator waits, sync role, events, systemd).
 import { isDeepStrictEqual } from 'node:util';
 import type { Config, InstanceConfig } from '../config/schema.js';
-import type { Override } from '../control/views.js';
+import type { Override, SocketView } from '../control/views.js';
 import { VrrpInstance, type InstanceSettings, type InstanceStatus, type TransitionEvent } from '../vrrp/instance.js';
 import type { VrrpTransport, TransportRinfo } from '../vrrp/transport.js';
 import type { State, Reason } from '../vrrp/fsm.js';
@@ -14,7 +14,8 @@ import { scheduleAnnouncements } from './announce.js';
 import { decideResume, markInstance, type RestartMarker } from './restart.js';
 import { withOverride } from './operator.js';
 import { Fanout, type DaemonContext } from './context.js';
-import { transportKeyString, type TransportKey } from './platform.js';
+import { transportKeyString, type LinkState, type TransportKey } from './platform.js';
+import { TransportSlot } from './transport-slot.js';
 
 interface Running {
   cfg: InstanceConfig;
@@ -26,9 +27,10 @@ export interface ApplyResult { added: string[]; removed: string[]; replaced: str
 
 export class VrrpRunner {
   private running = new Map<string, Running>();
-  private transports = new Map<string, { t: VrrpTransport; users: number }>();
+  private transports = new Map<string, { t: TransportSlot; users: number }>();
   private scripts = new Map<string, TrackScript>();
-  private links = new Map<string, boolean>();
+  /** Every link an instance uses or tracks, as last read or reported (undefined: none on this host). */
+  private links = new Map<string, LinkState | undefined>();
   private unwatchLinks: (() => void) | undefined;
   /** Packets on a shared socket for a VRID no instance here serves, by "ifname/vrid". */
   private unmatched: Record<string, number> = {};
@@ -48,7 +50,7 @@ export class VrrpRunner {
   stateOf(name: string): State | undefined { return this.running.get(name)?.inst.state; }
 
   watch(): void {
-    this.unwatchLinks = this.ctx.p.watchLinks((ifname, up) => this.linkChanged(ifname, up));
+    this.unwatchLinks = this.ctx.p.watchLinks((ifname, state) => this.linkChanged(ifname, state));
   }
 
   /** Start (first) or bring the running instances to `next`: keep identical ones, update soft changes, replace the rest. */
@@ -91,15 +93,17 @@ export class VrrpRunner {
   }
 
   /**
-   * The interfaces `next` needs that no running instance has open: the ones a reload would
-   * open sockets on or put VIPs on, checked before anything is changed.
+   * The interfaces instances of `next` send on or put VIPs on that this host does not have, by
+   * instance: those instances start (or stay) in FAULT until the interface appears.
    */
-  async missingInterfaces(next: Config): Promise<string[]> {
-    const open = new Set([...this.running.values()].flatMap((r) => [r.cfg.interface, ...r.cfg.vips.map((v) => v.dev ?? r.cfg.interface)]));
-    const need = new Set(next.vrrp.instances.flatMap((ic) => [ic.interface, ...ic.vips.map((v) => v.dev ?? ic.interface)]).filter((n) => !open.has(n)));
-    const missing: string[] = [];
-    for (const n of need) if (!(await this.ctx.p.linkUp(n).then(() => true, () => false))) missing.push(n);
-    return missing;
+  async missingInterfaces(next: Config): Promise<{ instance: string; interfaces: string[] }[]> {
+    const out: { instance: string; interfaces: string[] }[] = [];
+    for (const ic of next.vrrp.instances) {
+      const missing: string[] = [];
+      for (const n of ownInterfaces(ic)) if ((await this.readLink(n)) === undefined) missing.push(n);
+      if (missing.length) out.push({ instance: ic.name, interfaces: missing });
+    }
+    return out;
   }
 
   /** An operator override changed: the instance's settings and tracking follow it. */
@@ -131,15 +135,21 @@ export class VrrpRunner {
 
   /** Configured is the config's priority; effective includes tracking and operator overrides. */
   instances(): InstanceStatus[] {
-    return [...this.running.values()].map((r) => { const st = r.inst.status(); return { ...st, priority: { ...st.priority, configured: r.cfg.priority } }; });
+    return [...this.running.values()].map((r) => {
+      const st = r.inst.status();
+      return { ...st, priority: { ...st.priority, configured: r.cfg.priority }, faultReasons: st.fault ? this.faultReasons(r) : [] };
+    });
   }
+
+  /** The VRRP sockets, one per interface and kind, with their open and error counts. */
+  sockets(): SocketView[] { return [...this.transports.values()].map((x) => x.t.view()); }
 
   unmatchedCounts(): Record<string, number> { return { ...this.unmatched }; }
 
   tracking(): Record<string, { up: boolean }> {
     const out: Record<string, { up: boolean }> = {};
     for (const [name, s] of this.scripts) out[`script:${name}`] = { up: s.up };
-    for (const [name, up] of this.links) out[`interface:${name}`] = { up };
+    for (const [name, l] of this.links) out[`interface:${name}`] = { up: l?.up ?? false };
     return out;
   }
 
@@ -159,7 +169,7 @@ export class VrrpRunner {
       const used = next.vrrp.instances.some((i) => i.trackScripts.some((t) => t.name === name));
       if (!used) continue;
       const s = new TrackScript({ name, command: c.command, intervalMs: c.intervalMs, timeoutMs: c.timeoutMs, rise: c.rise, fall: c.fall },
-        this.ctx.clock, this.ctx.log, () => this.refreshTracking());
+        this.ctx.clock, this.ctx.log, (argv, ms) => this.ctx.p.runScript(argv, ms), () => this.refreshTracking());
       this.scripts.set(name, s);
       s.start();
     }
@@ -171,6 +181,7 @@ export class VrrpRunner {
       srcAddress: ic.unicastSrcIp, unicast: ic.unicastPeers.length > 0,
     };
     const ks = transportKeyString(key);
+    for (const n of [...ownInterfaces(ic), ...ic.trackInterfaces.map((t) => t.name)]) if (!this.links.has(n)) this.links.set(n, await this.readLink(n));
     const transport = await this.acquireTransport(key, ks);
     const log = this.ctx.log.child({ mod: 'vrrp', instance: ic.name, vrid: ic.vrid });
     // The hooks read r.cfg, not ic: a reload may update the config of a running instance.
@@ -188,25 +199,49 @@ export class VrrpRunner {
     const inst = r.inst;
     inst.on('transition', (e: TransitionEvent) => this.transitions.emit(e));
     this.running.set(ic.name, r);
-    for (const t of ic.trackInterfaces) if (!this.links.has(t.name)) this.links.set(t.name, await this.ctx.p.linkUp(t.name).catch(() => false));
     this.applyTracking(r);
     const d = decideResume(ic, this.restartMarker, this.overrideOf(ic.name), this.ctx.p.wallNow());
     if (this.restartMarker) log.info({ resume: d.resume, ...(d.resume ? {} : { why: d.why }) }, d.resume ? 'resuming as master after a restart' : 'not resuming as master');
     inst.start(d.resume);
   }
 
+  /**
+   * The slot for this socket, shared by the instances on it. It opens a socket while the link is
+   * there and up; an instance whose slot has none is in FAULT until it has one again.
+   */
   private async acquireTransport(key: TransportKey, ks: string): Promise<VrrpTransport> {
     const have = this.transports.get(ks);
     if (have) { have.users++; return have.t; }
-    const t = await this.ctx.p.openTransport(key);
+    const t = new TransportSlot(key, {
+      clock: this.ctx.clock, log: this.ctx.log.child({ mod: 'vrrp' }),
+      open: (k) => this.ctx.p.openTransport(k),
+      changed: () => this.slotChanged(ks),
+    });
     t.on('message', (msg: Buffer, rinfo: TransportRinfo) => this.demux(ks, msg, rinfo));
     t.on('drop', (d: { reason: string; detail: string; address?: string }) => {
       // An IP-level malformation cannot be attributed to a VRID; count it on the interface.
       this.unmatched[`${key.ifname}/${d.reason}`] = (this.unmatched[`${key.ifname}/${d.reason}`] ?? 0) + 1;
     });
-    t.on('error', (e: Error) => this.ctx.log.error({ ifname: key.ifname, err: e }, 'transport error'));
     this.transports.set(ks, { t, users: 1 });
+    t.link(this.links.get(key.ifname));
+    await t.ready();
     return t;
+  }
+
+  /** A socket opened or was lost: the instances on it take its address, and tracking follows. */
+  private slotChanged(ks: string): void {
+    for (const r of this.running.values()) if (r.transportKey === ks) r.inst.transportChanged();
+    this.refreshTracking();
+  }
+
+  /** The link now; a failure to read it counts as no link (and is logged). */
+  private async readLink(ifname: string): Promise<LinkState | undefined> {
+    try {
+      return await this.ctx.p.link(ifname);
+    } catch (e) {
+      this.ctx.log.warn({ ifname, err: e instanceof Error ? e.message : String(e) }, 'reading the link failed');
+      return undefined;
+    }
   }
 
   private releaseTransport(ks: string): void {
@@ -239,7 +274,12 @@ export class VrrpRunner {
     await Promise.all(ic.vips.map(async (v) => {
       const dev = v.dev ?? ic.interface;
       if (op === 'add') await this.ctx.p.addAddress(dev, v.address, v.prefixLen, v.label);
-      else await this.ctx.p.delAddress(dev, v.address, v.prefixLen);
+      // A deleted link took its addresses with it: nothing to remove (also when it went meanwhile).
+      else if (!this.links.has(dev) || this.links.get(dev) !== undefined) {
+        await this.ctx.p.delAddress(dev, v.address, v.prefixLen).catch((e: unknown) => {
+          if (!/\bENODEV\b/.test(e instanceof Error ? e.message : String(e))) throw e;
+        });
+      }
     }));
     this.ctx.log.info({ instance: ic.name, op, vips: ic.vips.map((v) => `${v.address}/${v.prefixLen}`) }, op === 'add' ? 'VIPs added' : 'VIPs removed');
   }
@@ -262,7 +302,8 @@ export class VrrpRunner {
     if (reason === 'restart' || reason === 'resumed') return;
     const hook = to === 'init' ? ic.notify.stop : to === 'master' ? ic.notify.master : to === 'backup' ? ic.notify.backup : ic.notify.fault;
     const vars = { DUET_INSTANCE: ic.name, DUET_FROM: from, DUET_TO: to, DUET_REASON: reason, DUET_VRID: String(ic.vrid) };
-    const run = (argv: readonly string[]): void => runHook(this.ctx, argv, vars, 'notify hook failed', { instance: ic.name });
+    // One queue per instance: its hooks run in transition order.
+    const run = (argv: readonly string[]): void => this.ctx.hooks.run(`instance:${ic.name}`, argv, vars, 'notify hook failed', { instance: ic.name });
     for (const argv of hook ?? []) run(argv);
     for (const argv of ic.notify.any ?? []) run([...argv, ic.name, from, to, reason]);
     for (const g of this.ctx.cfg.vrrp.syncGroups) {
@@ -281,11 +322,13 @@ export class VrrpRunner {
     });
   }
 
-  private linkChanged(ifname: string, up: boolean): void {
-    if (this.links.get(ifname) === up || !this.links.has(ifname)) return;
-    this.links.set(ifname, up);
-    this.ctx.log.info({ ifname, up }, 'tracked interface changed');
+  private linkChanged(ifname: string, state: LinkState | undefined): void {
+    if (!this.links.has(ifname) || isDeepStrictEqual(this.links.get(ifname), state)) return;
+    this.links.set(ifname, state);
+    this.ctx.log.info({ ifname, present: state !== undefined, up: state?.up ?? false, index: state?.index }, 'interface changed');
+    // Tracking first: a master whose link went down sends its priority 0 while its socket is still open.
     this.refreshTracking();
+    for (const { t } of this.transports.values()) if (t.key.ifname === ifname) t.link(state);
   }
 
   refreshTracking(): void {
@@ -294,28 +337,53 @@ export class VrrpRunner {
 
   /** Recompute priority and fault for one instance, including its sync group's fault. */
   private applyTracking(r: Running): void {
-    const own = evaluateTracking(this.trackersOf(r.cfg));
+    const own = evaluateTracking(this.trackersOf(r));
     const g = this.ctx.cfg.vrrp.syncGroups.find((x) => x.instances.includes(r.cfg.name));
     // Maintenance: never master, like a fault (a master would have handed over first).
     const fault = this.overrideOf(r.cfg.name)?.mode === 'maintenance' ? true : g
-      ? groupFault(g.instances.map((n) => { const m = this.running.get(n); return m ? evaluateTracking(this.trackersOf(m.cfg)).fault : false; }))
+      ? groupFault(g.instances.map((n) => { const m = this.running.get(n); return m ? evaluateTracking(this.trackersOf(m)).fault : false; }))
       : own.fault;
     r.inst.setTracking(own.delta, fault);
   }
 
-  private trackersOf(ic: InstanceConfig): Tracker[] {
+  /**
+   * The instance's own interface and its VIPs' interfaces are always tracked (down or gone:
+   * FAULT), and so is its socket; then the configured interfaces and scripts.
+   */
+  private trackersOf(r: Running): Tracker[] {
+    const ic = r.cfg;
+    const socketOpen = this.transports.get(r.transportKey)?.t.usable ?? false;
     return [
-      ...ic.trackInterfaces.map((t) => ({ id: `interface:${t.name}`, weight: t.weight, up: this.links.get(t.name) ?? false })),
+      ...ownInterfaces(ic).map((n) => ({ id: `interface:${n}`, weight: 0, up: (this.links.get(n)?.up ?? false) && (n !== ic.interface || socketOpen) })),
+      ...ic.trackInterfaces.map((t) => ({ id: `interface:${t.name}`, weight: t.weight, up: this.links.get(t.name)?.up ?? false })),
       ...ic.trackScripts.map((t) => ({ id: `script:${t.name}`, weight: t.weight, up: this.scripts.get(t.name)?.up ?? true })),
     ];
   }
+
+  /** Why an instance is held in FAULT, in words. */
+  private faultReasons(r: Running): string[] {
+    const out: string[] = [];
+    if (this.overrideOf(r.cfg.name)?.mode === 'maintenance') out.push('maintenance');
+    const slot = this.transports.get(r.transportKey)?.t;
+    for (const n of ownInterfaces(r.cfg)) {
+      const l = this.links.get(n);
+      if (!l) out.push(`interface ${n} missing`);
+      else if (!l.up) out.push(`interface ${n} down`);
+      else if (n === r.cfg.interface && slot && !slot.usable) out.push(`no VRRP socket on ${n}${slot.view().lastError ? ` (${slot.view().lastError})` : ''}`);
+    }
+    for (const t of r.cfg.trackInterfaces) if (t.weight === 0 && !(this.links.get(t.name)?.up ?? false)) out.push(`tracked interface ${t.name} ${this.links.get(t.name) ? 'down' : 'missing'}`);
+    for (const t of r.cfg.trackScripts) if (t.weight === 0 && !(this.scripts.get(t.name)?.up ?? true)) out.push(`script ${t.name} down`);
+    const g = this.ctx.cfg.vrrp.syncGroups.find((x) => x.instances.includes(r.cfg.name));
+    if (g && out.length === 0) out.push(`sync group ${g.name}`);
+    return out;
+  }
 }
 
-/** Run a hook through the platform; a failure is logged, never fatal. */
-export function runHook(ctx: DaemonContext, argv: readonly string[], vars: Record<string, string>, failMsg: string, fields: Record<string, unknown> = {}): void {
-  if (argv.length === 0) return;
-  ctx.p.runHook(argv, vars).catch((e: unknown) => ctx.log.warn({ ...fields, argv, err: e instanceof Error ? e.message : String(e) }, failMsg));
+/** The interfaces an instance cannot work without: the one it sends on and those its VIPs go on. */
+function ownInterfaces(ic: InstanceConfig): string[] {
+  return [...new Set([ic.interface, ...ic.vips.map((v) => v.dev ?? ic.interface)])];
 }
+
 
 /**
  * What a running instance cannot change in place: its socket, its VRID, what it advertises. The

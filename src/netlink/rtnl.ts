@@ -160,6 +160,13 @@ export class Rtnl {
     return this.getLinkAs(ifname, `get link ${ifname}`);
   }
 
+  /** Link state by name; undefined if there is no such link (other failures throw IoError). */
+  async findLink(ifname: string): Promise<LinkInfo | undefined> {
+    const r = await this.call(`get link ${ifname}`, () => this.sock.getLink({}, { ifname }, this.reqOpts), ['ENODEV']);
+    const m = r?.[0];
+    return m ? linkInfo(m) : undefined;
+  }
+
   async listLinks(): Promise<LinkInfo[]> {
     const r = await this.call('list links', () => this.sock.getLinks(undefined, undefined, this.reqOpts));
     return (r ?? []).map(linkInfo);

@@ -69,6 +69,8 @@ export interface InstanceStatus {
   sinceMs: number;
   lastReason: Reason | undefined;
   fault: boolean;
+  /** Why the instance is held in FAULT ("interface eth1 missing", "script chk_web down", "maintenance"); [] when not. */
+  faultReasons: string[];
   counters: InstanceCounters;
 }
 
@@ -89,7 +91,7 @@ export class VrrpInstance extends EventEmitter {
   private priorityDelta = 0;
   private rx: ReceiveConfig;
   /** Our own source address: a packet from it is our own, looped back. */
-  private readonly own: { addresses: ReadonlySet<string> };
+  private own: { addresses: ReadonlySet<string> };
   private readonly rejectLog: RateLimitedLog;
   /** VIP operations are serialised so an add never overtakes the del that preceded it. */
   private vipChain: Promise<void> = Promise.resolve();
@@ -146,6 +148,17 @@ export class VrrpInstance extends EventEmitter {
     if (p !== this.s.priority) this.dispatch({ type: 'priority', priority: p });
   }
 
+  /**
+   * The transport has a new socket (a recreated interface): its source address may have changed,
+   * and with it our tie-breaking primary address and what counts as our own packet.
+   */
+  transportChanged(): void {
+    const src = this.deps.transport.srcAddress;
+    if (src === this.fsmCfg.primaryAddress) return;
+    this.fsmCfg = fsmConfigOf(this.cfg, src);
+    this.own = { addresses: new Set([src]) };
+  }
+
   force(to: 'master' | 'backup', reason: 'sync-group' | 'operator'): void {
     this.dispatch({ type: 'force', to, reason });
   }
@@ -175,7 +188,7 @@ export class VrrpInstance extends EventEmitter {
       name: this.cfg.name, interface: this.cfg.interface, vrid: this.cfg.vrid, version: this.cfg.version,
       state: this.s.state, priority: { configured: this.cfg.priority, effective: this.s.priority },
       masterAddress: this.s.masterAddress, masterPriority: this.s.masterPriority,
-      sinceMs: this.s.since, lastReason: this.s.lastReason, fault: this.s.fault,
+      sinceMs: this.s.since, lastReason: this.s.lastReason, fault: this.s.fault, faultReasons: [],
       counters: structuredClone(this.counters),
     };
   }

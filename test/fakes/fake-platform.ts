@@ -1,7 +1,7 @@
 // A recording platform for daemon unit tests (seesaw's dummy NCC is the model): sockets are
 // in-memory transports, addresses a set, IPVS an in-memory kernel, checks a host the test
 // drives, state files plain fields. Every effect is recorded in `log` in order.
-import type { Platform, TransportKey } from '../../src/daemon/platform.js';
+import type { LinkState, Platform, TransportKey } from '../../src/daemon/platform.js';
 import type { VrrpTransport } from '../../src/vrrp/transport.js';
 import type { CheckHost } from '../../src/check/host.js';
 import type { CheckEvent, ServiceVerdicts } from '../../src/check/engine.js';
@@ -52,9 +52,13 @@ export class FakePlatform implements Platform {
   managed: Set<string> | undefined;
   overrides: Record<string, Override> | undefined;
   marker: RestartMarker | undefined;
-  /** Interfaces whose socket cannot be opened (as if they did not exist). */
+  /** Interfaces this host does not have (every other name exists, up unless setLink said down). */
   readonly missing = new Set<string>();
-  private linkWatch: ((ifname: string, up: boolean) => void) | undefined;
+  /** Opens of a socket on this interface that fail before one succeeds. */
+  readonly openFailures = new Map<string, number>();
+  private readonly indexes = new Map<string, number>();
+  private nextIndex = 2;
+  private linkWatch: ((ifname: string, state: LinkState | undefined) => void) | undefined;
 
   constructor(private readonly clock: Clock, private readonly wallOffset = 1_700_000_000_000) {}
 
@@ -67,11 +71,40 @@ export class FakePlatform implements Platform {
 
   setLink(ifname: string, up: boolean): void {
     this.links.set(ifname, up);
-    this.linkWatch?.(ifname, up);
+    this.linkWatch?.(ifname, this.linkState(ifname));
+  }
+
+  /** The link is deleted (a bond or VLAN torn down, a driver unloaded). */
+  deleteLink(ifname: string): void {
+    this.missing.add(ifname);
+    // Its addresses go with it.
+    for (const a of [...this.addresses]) if (a.endsWith(` ${ifname}`)) this.addresses.delete(a);
+    this.indexes.delete(ifname);
+    this.linkWatch?.(ifname, undefined);
+  }
+
+  /** The link appears (again): a new index, up. */
+  createLink(ifname: string): void {
+    this.missing.delete(ifname);
+    this.links.set(ifname, true);
+    this.indexes.set(ifname, this.nextIndex++);
+    this.linkWatch?.(ifname, this.linkState(ifname));
+  }
+
+  private linkState(ifname: string): LinkState | undefined {
+    if (this.missing.has(ifname)) return undefined;
+    if (!this.indexes.has(ifname)) this.indexes.set(ifname, this.nextIndex++);
+    return { index: this.indexes.get(ifname)!, up: this.links.get(ifname) ?? true };
   }
 
   async openTransport(k: TransportKey): Promise<VrrpTransport> {
     if (this.missing.has(k.ifname)) throw new Error(`rtnl get link ${k.ifname}: ENODEV`);
+    const fails = this.openFailures.get(k.ifname) ?? 0;
+    if (fails > 0) {
+      this.openFailures.set(k.ifname, fails - 1);
+      this.log.push(`open-failed ${k.kind} ${k.ifname}`);
+      throw new Error(`socket on ${k.ifname}: EPERM`);
+    }
     const t = new MemTransport(k.srcAddress ?? '192.0.2.11', k.ifname);
     this.transports.set(`${k.kind}/${k.ifname}/${k.family}`, t);
     this.log.push(`open ${k.kind} ${k.ifname}`);
@@ -85,20 +118,27 @@ export class FakePlatform implements Platform {
     this.addresses.delete(`${address}/${prefixLen} ${ifname}`);
     this.log.push(`del ${address}/${prefixLen} ${ifname}`);
   }
-  async linkUp(ifname: string): Promise<boolean> {
-    if (this.missing.has(ifname)) throw new Error(`rtnl get link ${ifname}: ENODEV`);
-    return this.links.get(ifname) ?? true;
-  }
-  watchLinks(cb: (ifname: string, up: boolean) => void): () => void {
+  async link(ifname: string): Promise<LinkState | undefined> { return this.linkState(ifname); }
+  watchLinks(cb: (ifname: string, state: LinkState | undefined) => void): () => void {
     this.linkWatch = cb;
     return () => { this.linkWatch = undefined; };
   }
   macAddress(ifname: string): string { return `02:00:00:00:00:${ifname === 'eth0' ? '01' : '02'}`; }
   sendGarp(ifname: string, address: string): void { this.log.push(`garp ${ifname} ${address}`); }
   sendUnsolicitedNa(ifname: string, address: string): void { this.log.push(`na ${ifname} ${address}`); }
+  /** Set by a test to hold hooks (resolve to let one finish); hooks are recorded when they start. */
+  hookGate: ((argv: readonly string[]) => Promise<void>) | undefined;
   async runHook(argv: readonly string[], vars: Record<string, string>): Promise<void> {
     this.hooks.push({ argv, vars });
     this.log.push(`hook ${argv.join(' ')}`);
+    await this.hookGate?.(argv);
+    this.log.push(`hook-done ${argv.join(' ')}`);
+  }
+  /** Exit status of a track script by its program (argv[0]); 0 unless set. */
+  readonly scriptExits = new Map<string, number>();
+  async runScript(argv: readonly string[]) {
+    this.log.push(`script ${argv.join(' ')}`);
+    return { code: this.scriptExits.get(argv[0]!) ?? 0, signal: null, timedOut: false, output: '' };
   }
   async openIpvs() { return this.kernel; }
   loadManaged() { return this.managed ? new Set(this.managed) : undefined; }

@@ -39,12 +39,14 @@ test('the main thread keeps its timers while a large file parses on the worker',
   const blockedMs = performance.now() - t0;
   t.true(direct.ok);
   // The same parse off the thread: a 10 ms timer measures how long this thread was held at most.
-  let last = performance.now(), worst = 0;
-  const tick = setInterval(() => { const now = performance.now(); worst = Math.max(worst, now - last); last = now; }, 10);
+  let last = performance.now(), worst = 0, ticks = 0;
+  const tick = setInterval(() => { const now = performance.now(); worst = Math.max(worst, now - last); last = now; ticks++; }, 10);
   t.true(statSync(big).size > OFF_THREAD_MIN_BYTES);
   const off = await loadConfigOffThread(big);
   clearInterval(tick);
   t.true(off.ok);
   t.log(`parse on the main thread: ${Math.round(blockedMs)} ms; worst timer gap while parsing on the worker: ${Math.round(worst)} ms`);
-  t.true(worst < blockedMs / 2, `timers ran on: worst gap ${worst} ms vs ${blockedMs} ms blocked`);
+  // Not a speed target (those are in the benchmarks): a parse held on this thread would let the
+  // 10 ms timer fire once or twice at most, however loaded the machine is.
+  t.true(ticks >= 10, `timers ran on while the worker parsed: ${ticks} ticks`);
 });

@@ -80,6 +80,7 @@ test('defaults fill a minimal instance', async (t) => {
   t.deepEqual(c, {
     node: {},
     log: { level: 'info', format: 'json' },
+    hooks: { timeoutMs: 30_000 },
     vrrp: { scripts: {}, instances: [expected], syncGroups: [] },
     virtualServers: [],
     lvsTimeouts: undefined,

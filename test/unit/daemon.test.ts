@@ -320,18 +320,107 @@ test('restart: a master stops without priority 0 and keeps its VIP; the next run
   t.deepEqual(lt, ['init->backup startup']);
 });
 
-test('a reload naming an interface this host lacks is refused before anything changes; the next good reload applies', async (t) => {
+test('a reload naming an interface this host lacks applies: that instance is in FAULT (said in the reply and status), the rest untouched; it joins when the interface appears', async (t) => {
   const s = await master();
-  const cfg = s.d.config;
   s.p.missing.add('eth9');
-  const bad = config({ extra: '    - { name: VI_2, interface: eth9, vrid: 52, virtual_ipaddress: [192.0.2.101/24] }\n' });
-  const log = s.p.log.length;
-  const e = await t.throwsAsync(s.d.reload(bad));
-  t.is((e as { code?: string }).code, 'DUET_E_RELOAD');
-  t.regex(e?.message ?? '', /no interface eth9 on this host; nothing changed/);
-  t.is(s.d.config, cfg, 'the running config is the one before');
-  t.deepEqual(s.d.status().instances.map((i) => [i.name, i.state]), [['VI_1', 'master']]);
-  t.deepEqual(s.p.log.slice(log), [], 'no socket opened, no address touched');
-  const good = await s.d.reload(config({ priority: 120 }));
-  t.deepEqual(good.updated, ['VI_1']);
+  const next = config({ extra: '    - { name: VI_2, interface: eth9, vrid: 52, virtual_ipaddress: [192.0.2.101/24] }\n' });
+  const r = await s.d.reload(next);
+  t.deepEqual(r.added, ['VI_2']);
+  t.deepEqual(r.warnings, ['VI_2: no interface eth9 on this host; the instance stays in FAULT until it appears']);
+  t.is(s.d.config, next);
+  const st = (): string[] => s.d.status().instances.map((i) => `${i.name} ${i.state} ${i.faultReasons.join(',')}`);
+  t.deepEqual(st(), ['VI_1 master ', 'VI_2 fault interface eth9 missing']);
+  t.false(s.p.log.some((l) => l.startsWith('open raw eth9')), 'no socket tried on a missing interface');
+  // A second reload and a fixed one work as usual.
+  t.deepEqual((await s.d.reload(next)).unchanged, ['VI_1', 'VI_2']);
+  s.p.createLink('eth9');
+  await s.advance(10);
+  t.true(s.p.log.includes('open raw eth9'));
+  t.deepEqual(st(), ['VI_1 master ', 'VI_2 backup ']);
+  await s.advance(4 * ADVERT_MS);
+  t.deepEqual(st(), ['VI_1 master ', 'VI_2 master ']);
+});
+
+test('start with an interface missing: the daemon runs, the instance is in FAULT, and it becomes backup then master when the interface is created', async (t) => {
+  const clock = new FakeClock(10_000);
+  const p = new FakePlatform(clock);
+  p.missing.add('eth0');
+  const d = new Daemon(config(), p, clock, pino({ level: 'silent' }));
+  await d.start();
+  t.like(d.status().instances[0], { state: 'fault', faultReasons: ['interface eth0 missing'] });
+  t.like(d.status().sockets[0], { ifname: 'eth0', open: false, opens: 0 });
+  p.createLink('eth0');
+  for (let i = 0; i < 80; i++) { clock.advance(50); await flush(); }
+  t.like(d.status().instances[0], { state: 'master', faultReasons: [] });
+  t.true(p.addresses.has(`${VIP}/24 eth0`));
+  t.like(d.status().sockets[0], { open: true, opens: 1 });
+  await d.stop();
+});
+
+test('the interface is deleted under a master: FAULT at once; recreated (new index): a new socket, backup, master again, VIP back', async (t) => {
+  const s = await master();
+  const old = s.p.transport();
+  s.p.deleteLink('eth0');
+  await s.advance(10);
+  t.like(s.d.status().instances[0], { state: 'fault', faultReasons: ['interface eth0 missing'] });
+  t.false(s.p.addresses.has(`${VIP}/24 eth0`), 'the VIP goes with the fault');
+  t.true(old.closed, 'the dead socket is closed');
+  t.like(s.d.status().sockets[0], { open: false });
+  s.p.createLink('eth0');
+  await s.advance(10);
+  const fresh = s.p.transport();
+  t.not(fresh, old, 'a new socket on the new link');
+  t.is(s.state(), 'backup');
+  await s.advance(3 * ADVERT_MS + 500);
+  t.is(s.state(), 'master');
+  t.true(s.p.addresses.has(`${VIP}/24 eth0`));
+  t.true(fresh.sent.length > 0, 'adverts leave on the new socket');
+  t.like(s.d.status().sockets[0], { open: true, opens: 2 });
+  t.deepEqual(s.events.flatMap((e) => (e.type === 'transition' ? [`${e.from}->${e.to} ${e.reason}`] : [])).slice(-3),
+    ['master->fault fault', 'fault->backup fault-cleared', 'backup->master master-down-timer']);
+});
+
+test('the link goes down under a master: priority 0 leaves on the still-open socket first, then FAULT; up again: reopened, rejoins', async (t) => {
+  const s = await master();
+  const old = s.p.transport();
+  const sent = old.sent.length;
+  s.p.setLink('eth0', false);
+  await s.advance(10);
+  t.is(s.state(), 'fault');
+  t.deepEqual(s.sentPriorities().slice(sent), [0], 'one priority-0 advert, then silence');
+  t.true(old.closed);
+  s.p.setLink('eth0', true);
+  await s.advance(10);
+  t.is(s.state(), 'backup');
+  t.not(s.p.transport(), old);
+});
+
+test('a socket error is mended by a reopen within the grace: no FAULT, no transition; counted in status', async (t) => {
+  const s = await master();
+  const old = s.p.transport();
+  const transitions = s.events.filter((e) => e.type === 'transition').length;
+  old.emit('error', new Error('recvfrom: ENOBUFS'));
+  await s.advance(200);
+  t.true(old.closed);
+  t.not(s.p.transport(), old);
+  t.is(s.state(), 'master');
+  t.is(s.events.filter((e) => e.type === 'transition').length, transitions);
+  t.like(s.d.status().sockets[0], { open: true, opens: 2, errors: 1, lastError: 'recvfrom: ENOBUFS' });
+});
+
+test('a socket that cannot be opened is retried with backoff (FAULT meanwhile, the reason in status), then the instance runs', async (t) => {
+  const clock = new FakeClock(10_000);
+  const p = new FakePlatform(clock);
+  p.openFailures.set('eth0', 3);
+  const d = new Daemon(config(), p, clock, pino({ level: 'silent' }));
+  await d.start();
+  t.like(d.status().instances[0], { state: 'fault', faultReasons: ['no VRRP socket on eth0 (socket on eth0: EPERM)'] });
+  // Retries after 100, 200 and 400 ms: the fourth open (700 ms after start) succeeds.
+  for (let i = 0; i < 6; i++) { clock.advance(100); await flush(); }
+  t.is(d.status().instances[0]?.state, 'fault');
+  clock.advance(100); await flush();
+  t.is(d.status().instances[0]?.state, 'backup');
+  t.deepEqual(p.log.filter((l) => l.startsWith('open')), ['open-failed raw eth0', 'open-failed raw eth0', 'open-failed raw eth0', 'open raw eth0']);
+  t.like(d.status().sockets[0], { open: true, opens: 1, errors: 3 });
+  await d.stop();
 });
