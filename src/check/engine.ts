@@ -17,6 +17,19 @@ export type CheckEvent =
   | { kind: 'weight'; service: string; server: string; from: Verdict | undefined; to: Verdict; reason: string }
   | { kind: 'quorum'; service: string; up: boolean; healthyWeight: number; quorum: number; hysteresis: number };
 
+/**
+ * What a replaced engine knew, for the one that takes over: each check's health (by checkKey),
+ * and per service its quorum and each server's verdict. The new engine starts there, so taking
+ * over changes no weight, runs no quorum hook and logs no change.
+ */
+export interface EngineSeed {
+  health: ReadonlyMap<string, Health>;
+  verdicts: ReadonlyMap<string, ServiceVerdicts>;
+}
+
+/** One check's key across engines: service, server and the check's name ("http#0"). */
+export const checkKey = (service: string, server: string, check: string): string => `${service}|${server}|${check}`;
+
 export interface ServiceVerdicts {
   quorumUp: boolean;
   /** By destKey; servers without an entry take their configured weight. */
@@ -113,6 +126,8 @@ export class CheckEngine {
   private lateN = 0;
   private runs = 0;
   private readonly hist = new Map<string, LatencyHistogram>();
+  /** During configure(): health carried over from an engine that was replaced, by checkKey. */
+  private seed: EngineSeed | undefined;
 
   constructor(private readonly o: EngineOptions) {
     this.random = o.random ?? Math.random;
@@ -122,12 +137,13 @@ export class CheckEngine {
    * Start, keep or stop checks so they match `list`. A check whose service, server and settings
    * are unchanged keeps its state and schedule (a reload does not reset health).
    */
-  configure(list: readonly CheckedService[]): void {
+  configure(list: readonly CheckedService[], seed?: EngineSeed): void {
+    this.seed = seed;
     const next = new Map<string, ServiceRec>();
     for (const cfg of list) {
       const key = serviceKey(cfg);
       const old = this.services.get(key);
-      const svc: ServiceRec = old ?? { key, cfg, servers: new Map(), quorumUp: true };
+      const svc: ServiceRec = old ?? { key, cfg, servers: new Map(), quorumUp: this.seed?.verdicts.get(key)?.quorumUp ?? true };
       svc.cfg = cfg;
       const servers = new Map<string, ServerRec>();
       for (const rs of cfg.realServers) {
@@ -144,11 +160,12 @@ export class CheckEngine {
       for (const srv of svc.servers.values()) this.refresh(srv, 'configured');
       this.refreshQuorum(svc);
     }
+    this.seed = undefined;
   }
 
   private configureServer(svc: ServiceRec, old: ServerRec | undefined, key: string, rs: CheckedServer): ServerRec {
     const srv: ServerRec = old ?? {
-      key, rs, service: svc, checks: [], latency: INITIAL_LATENCY, upSinceMs: undefined, verdict: rs.weight, reason: 'not checked yet', cancelRamp: undefined,
+      key, rs, service: svc, checks: [], latency: INITIAL_LATENCY, upSinceMs: undefined, verdict: this.seed?.verdicts.get(svc.key)?.dests.get(key) ?? rs.weight, reason: 'not checked yet', cancelRamp: undefined,
     };
     srv.rs = rs;
     const byId = new Map((old?.checks ?? []).map((c) => [c.id, c]));
@@ -160,8 +177,11 @@ export class CheckEngine {
         this.retime(kept, cfg);
         return kept;
       }
+      const name = `${cfg.spec.type}#${n}`;
+      const carried = this.seed?.health.get(checkKey(svc.key, key, name));
+      const state = carried === undefined || carried === 'unknown' ? INITIAL_CHECK_STATE : { ...INITIAL_CHECK_STATE, health: carried, reason: 'carried over from the restarted check worker' };
       const c: CheckRec = {
-        id, name: `${cfg.spec.type}#${n}`, cfg, server: srv, state: INITIAL_CHECK_STATE, due: 0, cancelTimer: undefined, abort: new AbortController(), stopped: false,
+        id, name, cfg, server: srv, state, due: 0, cancelTimer: undefined, abort: new AbortController(), stopped: false,
       };
       // Jittered start: thousands of checks configured at once must not fire together.
       this.schedule(c, this.o.clock.now() + Math.floor(this.random() * cfg.intervalMs));

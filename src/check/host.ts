@@ -4,7 +4,8 @@
 // daemon reads verdicts synchronously from a mirror kept current by the engine's events.
 import { Worker } from 'node:worker_threads';
 import type { Clock } from '../core/clock.js';
-import { CheckEngine, type CheckEvent, type LatencyHistogram, type RunCheck, type ServiceStatus, type ServiceVerdicts } from './engine.js';
+import { CheckEngine, checkKey, type EngineSeed, type CheckEvent, type LatencyHistogram, type RunCheck, type ServiceStatus, type ServiceVerdicts } from './engine.js';
+import type { Health } from './health.js';
 import type { CheckedService } from './types.js';
 
 export interface CheckTiming {
@@ -21,8 +22,26 @@ export interface CheckHost {
   status(): Promise<ServiceStatus[]>;
   timing(): Promise<CheckTiming>;
   latency(): Promise<LatencyHistogram[]>;
+  /** Whether the engine answers, and how often it was restarted for not answering or exiting. */
+  liveness(): CheckLiveness;
   close(): Promise<void>;
 }
+
+export interface CheckLiveness {
+  /** The last heartbeat was answered in time (always true in-process). */
+  answering: boolean;
+  restarts: number;
+  /** Why the last restart happened. */
+  lastRestart: string | undefined;
+}
+
+/** The worker is asked this often whether it is alive... */
+export const HEARTBEAT_MS = 1000;
+/** ...and restarted when an answer (or any request's) takes longer than this. */
+export const HEARTBEAT_TIMEOUT_MS = 3000;
+/** Requests other than configure get this long (status, scrapes and reloads never wait forever). */
+export const REQUEST_TIMEOUT_MS = 5000;
+export const CONFIGURE_TIMEOUT_MS = 30_000;
 
 /** Keeps the verdict mirror in step with engine events. */
 class Mirror {
@@ -44,13 +63,15 @@ export function inProcessChecks(o: { clock: Clock; run: RunCheck; onEvent: (e: C
     status: () => Promise.resolve(engine.status()),
     timing: () => Promise.resolve(engine.timing()),
     latency: () => Promise.resolve(engine.latency()),
+    liveness: () => ({ answering: true, restarts: 0, lastRestart: undefined }),
     close: () => { engine.stop(); return Promise.resolve(); },
   };
 }
 
 /** Messages between the daemon and the check worker (worker.ts). */
 export type ToWorker =
-  | { type: 'configure'; id: number; list: readonly CheckedService[] }
+  | { type: 'configure'; id: number; list: readonly CheckedService[]; seed?: EngineSeed }
+  | { type: 'ping'; id: number }
   | { type: 'status'; id: number }
   | { type: 'timing'; id: number }
   | { type: 'latency'; id: number }
@@ -62,65 +83,113 @@ export type FromWorker =
   | { type: 'events'; events: CheckEvent[] }
   | { type: 'reply'; id: number; value: unknown };
 
-export function workerChecks(o: { onEvent: (e: CheckEvent) => void; onError: (err: Error) => void }): CheckHost {
+/**
+ * The engine in a worker thread, watched: every request has a deadline (an unanswered one
+ * resolves as "no answer"), a heartbeat goes out every HEARTBEAT_MS, and a worker that leaves one
+ * unanswered for HEARTBEAT_TIMEOUT_MS (a wedged loop) is terminated and started again, as is one
+ * that exits. The new engine gets the last config and each check's last health, so a restart
+ * changes no weight by itself.
+ */
+export function workerChecks(o: { onEvent: (e: CheckEvent) => void; onError: (err: Error) => void; workerUrl?: URL; heartbeatMs?: number; heartbeatTimeoutMs?: number }): CheckHost {
   const mirror = new Mirror();
+  const health = new Map<string, Health>();
   const waiting = new Map<number, (v: unknown) => void>();
   let seq = 0;
   let last: readonly CheckedService[] = [];
   let closing = false;
-  let worker = spawn();
+  const live: CheckLiveness = { answering: true, restarts: 0, lastRestart: undefined };
+  const hbMs = o.heartbeatMs ?? HEARTBEAT_MS;
+  const hbTimeoutMs = o.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
+  /** undefined between a restart and the new worker's start. */
+  let worker: Worker | undefined = spawn();
 
   function spawn(): Worker {
-    const w = new Worker(new URL('./worker.js', import.meta.url));
+    const w = new Worker(o.workerUrl ?? new URL('./worker.js', import.meta.url));
     w.on('message', (m: FromWorker) => {
       if (m.type === 'events') {
-        for (const e of m.events) { mirror.apply(e); o.onEvent(e); }
+        for (const e of m.events) {
+          mirror.apply(e);
+          if (e.kind === 'check') health.set(checkKey(e.service, e.server, e.check), e.to);
+          o.onEvent(e);
+        }
       } else waiting.get(m.id)?.(m.value);
       if (m.type === 'reply') waiting.delete(m.id);
     });
     w.on('error', (err) => o.onError(err));
     w.on('exit', (code) => {
-      if (closing) return;
-      // A crashed engine would leave the table frozen: start a new one with the last config
-      // (its checks start over from 'unknown', i.e. configured weights until the first results).
-      o.onError(new Error(`check worker exited with code ${code}; restarting it`));
-      for (const r of waiting.values()) r(undefined);
-      waiting.clear();
-      setTimeout(() => {
-        if (closing) return;
-        worker = spawn();
-        void configure(last);
-      }, 1000).unref();
+      if (closing || w !== worker) return;
+      restart(`check worker exited with code ${code}`);
     });
     return w;
   }
 
-  function ask(m: WithoutId<ToWorker>): Promise<unknown> {
+  /** Replace the worker: the old one is terminated (a wedged thread too), a new one configured. */
+  let lastRestartAt = -Infinity;
+  function restart(why: string): void {
+    const old = worker;
+    worker = undefined;
+    live.restarts++;
+    live.lastRestart = why;
+    o.onError(new Error(`${why}; restarting it with the last config and health`));
+    for (const r of waiting.values()) r(undefined);
+    waiting.clear();
+    void old?.terminate().catch(() => undefined);
+    // A worker that dies again at once is not restarted in a tight loop.
+    const now = performance.now();
+    const delay = now - lastRestartAt < 5000 ? 1000 : 0;
+    lastRestartAt = now;
+    setTimeout(() => {
+      if (closing) return;
+      worker = spawn();
+      void configure(last, true);
+    }, delay).unref();
+  }
+
+  const beat = setInterval(() => {
+    if (closing || !worker) return;
+    const w = worker;
+    void ask({ type: 'ping' }, hbTimeoutMs).then((v) => {
+      if (closing || w !== worker) return;
+      live.answering = v === true;
+      if (!live.answering) restart(`check worker did not answer a heartbeat in ${hbTimeoutMs} ms`);
+    });
+  }, hbMs);
+  beat.unref();
+
+  function ask(m: WithoutId<ToWorker>, timeoutMs = REQUEST_TIMEOUT_MS): Promise<unknown> {
     const id = ++seq;
+    const w = worker;
+    if (!w) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      waiting.set(id, resolve);
-      worker.postMessage({ ...m, id });
+      const timer = setTimeout(() => { waiting.delete(id); resolve(undefined); }, timeoutMs);
+      timer.unref();
+      waiting.set(id, (v) => { clearTimeout(timer); resolve(v); });
+      w.postMessage({ ...m, id });
     });
   }
 
-  async function configure(list: readonly CheckedService[]): Promise<void> {
+  /** takeOver: a new worker replaces one that died or wedged, and starts where it left off. */
+  async function configure(list: readonly CheckedService[], takeOver = false): Promise<void> {
     last = list;
-    const snapshot = await ask({ type: 'configure', list });
+    const seed: EngineSeed | undefined = takeOver ? { health: new Map(health), verdicts: mirror.map } : undefined;
+    const snapshot = await ask({ type: 'configure', list, ...(seed ? { seed } : {}) }, CONFIGURE_TIMEOUT_MS);
     // The worker flushes its pending events before replying, so the snapshot is newer than any
     // event already applied and older than any still to come.
     if (snapshot instanceof Map) mirror.map = snapshot as Map<string, ServiceVerdicts>;
   }
 
   return {
-    configure,
+    configure: (list) => configure(list),
     verdicts: () => mirror.map,
     status: async () => ((await ask({ type: 'status' })) as ServiceStatus[] | undefined) ?? [],
     timing: async () => ((await ask({ type: 'timing' })) as CheckTiming | undefined) ?? { runs: 0, lateP99Ms: 0, lateMaxMs: 0 },
     latency: async () => ((await ask({ type: 'latency' })) as LatencyHistogram[] | undefined) ?? [],
+    liveness: () => ({ ...live }),
     close: async () => {
       closing = true;
-      await Promise.race([ask({ type: 'stop' }), new Promise((r) => setTimeout(r, 1000).unref())]);
-      await worker.terminate();
+      clearInterval(beat);
+      await ask({ type: 'stop' }, 1000);
+      await worker?.terminate();
     },
   };
 }

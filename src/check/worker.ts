@@ -38,9 +38,10 @@ const reply = (id: number, value: unknown): void => port.postMessage({ type: 're
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'configure':
-      engine.configure(m.list);
+      engine.configure(m.list, m.seed);
       flush();
       return reply(m.id, engine.verdicts());
+    case 'ping': return reply(m.id, true);
     case 'status': return reply(m.id, engine.status());
     case 'timing': return reply(m.id, engine.timing());
     case 'latency': return reply(m.id, engine.latency());

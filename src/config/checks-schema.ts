@@ -2,6 +2,7 @@
 // its real servers, or on one real server to replace that default), failure handling, slow
 // start, quorum with a sorry server, latency-aware weights. keepalived names where it has them
 // (inhibit_on_failure, quorum, hysteresis, sorry_server, delay_before_retry as retry_delay).
+import { compileLinearRegex } from '../core/linear-regex.js';
 import { z } from 'zod';
 import type { CheckConfig, CheckTarget, LatencyWeightConfig, StatusRange } from '../check/types.js';
 import { argv, compact, expecting, intIn, ms, seconds, unicastIp } from './blocks.js';
@@ -44,9 +45,12 @@ const statusEntry = z.union([z.number(), z.string()]).transform((v, ctx): Status
   return code(from) && code(to) && from <= to ? { from, to } : bad();
 });
 
-const regexText = z.string().refine((s) => {
-  try { new RegExp(s); return true; } catch { return false; }
-}, { error: (iss) => `must be a valid regular expression, got ${show(iss.input)}` });
+/** Compiled as the checker will (linear time, see core/linear-regex.ts): what RE2 refuses is an error here. */
+const regexText = z.string().superRefine((s, ctx) => {
+  try { compileLinearRegex(s); } catch (e) {
+    ctx.addIssue({ code: 'custom', message: `must be a regular expression in RE2 syntax (no backreferences or lookaround), got ${show(s)}: ${(e as Error).message}` });
+  }
+});
 
 const http = {
   ...common,

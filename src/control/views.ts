@@ -45,6 +45,8 @@ export interface DaemonStatus {
   tracking: Record<string, { up: boolean }>;
   /** The VRRP sockets: open or not, how often opened, errors. */
   sockets: SocketView[];
+  /** The health-check worker (undefined without checks): answering heartbeats, restarts. */
+  checkWorker: { answering: boolean; restarts: number; lastRestart: string | undefined } | undefined;
 }
 
 export interface SocketView {

@@ -12,6 +12,23 @@ export const CHILD_OUTPUT_BYTES = 4096;
 /** Between TERM and KILL of a group past its deadline. */
 export const CHILD_KILL_GRACE_MS = 1000;
 
+/** Process groups started here whose deadline has not passed yet. */
+const live = new Set<number>();
+
+/**
+ * Kill every process group still within its deadline: duet is exiting, and nothing it started
+ * may outlive it (as systemd's control-group kill would do for the unit). Synchronous, so it can
+ * run in an 'exit' handler.
+ */
+export function killChildGroups(signal: NodeJS.Signals = 'SIGKILL'): number {
+  let n = 0;
+  for (const pgid of live) {
+    try { process.kill(-pgid, signal); n++; } catch { /* ESRCH: gone */ }
+  }
+  live.clear();
+  return n;
+}
+
 export interface ChildResult {
   /** Exit status of the direct child; null when it died of a signal. */
   code: number | null;
@@ -64,6 +81,7 @@ export function runChild(argv: readonly string[], o: ChildOptions): Promise<Chil
     child.stdout.on('error', () => {});
     child.stderr.on('error', () => {});
     const pgid = child.pid;
+    if (pgid !== undefined) live.add(pgid);
     let exited = false;
     let timedOut = false;
     const killGroup = (sig: NodeJS.Signals): void => {
@@ -74,7 +92,7 @@ export function runChild(argv: readonly string[], o: ChildOptions): Promise<Chil
     const deadline = setTimeout(() => {
       if (!exited) timedOut = true;
       killGroup('SIGTERM');
-      setTimeout(() => killGroup('SIGKILL'), grace).unref();
+      setTimeout(() => { killGroup('SIGKILL'); if (pgid !== undefined) live.delete(pgid); }, grace).unref();
     }, o.timeoutMs);
     deadline.unref();
     child.once('error', (e) => {

@@ -116,7 +116,20 @@ export class Daemon {
       unmatched: this.vrrp.unmatchedCounts(),
       tracking: this.vrrp.tracking(),
       sockets: this.vrrp.sockets(),
+      checkWorker: this.ipvs.checkLiveness(),
     };
+  }
+
+  /**
+   * What the systemd watchdog gates on: every master's adverts getting out, and the check
+   * worker answering its heartbeat. [] when healthy. (The main loop is checked by the ping
+   * itself: it runs on this loop.)
+   */
+  healthProblems(): string[] {
+    const out = this.vrrp.sendProblems();
+    const cw = this.ipvs.checkLiveness();
+    if (cw && !cw.answering) out.push(`check worker not answering (${cw.restarts} restarts${cw.lastRestart ? `; last: ${cw.lastRestart}` : ''})`);
+    return out;
   }
 
   // The control socket's and the metrics' window into the parts.

@@ -2,7 +2,7 @@
 // kernel writes, one reconcile at a time; connection timeouts and ipvs sysctls; the health-check
 // engine whose verdicts feed the desired table; the per-service view for `duet status`.
 import type { Logger } from '../core/log.js';
-import type { IpvsStatus, ServerOverride, ServiceView } from '../control/views.js';
+import type { DaemonStatus, IpvsStatus, ServerOverride, ServiceView } from '../control/views.js';
 import { desiredTable } from '../ipvs/desired.js';
 import { destKey, serviceKey, type Table, type TableStats } from '../ipvs/model.js';
 import { reconcile, type ReconcileResult } from '../ipvs/reconciler.js';
@@ -77,6 +77,9 @@ export class IpvsLoop {
   prunePins(has: (service: string, server: string) => boolean): void {
     for (const [k, o] of [...this.pins]) if (!has(o.service, o.server)) this.pins.delete(k);
   }
+
+  /** The check worker's liveness; undefined without checks. */
+  checkLiveness(): DaemonStatus['checkWorker'] { return this.checks?.liveness(); }
 
   /** Health of every checked real server (empty without checks). */
   async checkStatus(): Promise<ServiceStatus[]> { return this.checks ? this.checks.status() : []; }

@@ -9,7 +9,7 @@ import { createRaw6Transport } from '../vrrp/raw6-transport.js';
 import { createGarpSender, type GarpSender } from '../vrrp/garp.js';
 import { IoError } from '../core/errors.js';
 import { IpvsClient } from '../ipvs/genl-client.js';
-import { runChild } from './child.js';
+import { runChild, killChildGroups } from './child.js';
 import { readFileSync, writeFileSync, renameSync, mkdirSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -103,7 +103,7 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
     },
     saveRestartMarker(m) { writeAtomic(restartFile, JSON.stringify(m)); },
     wallNow: () => Date.now(),
-    close() { garp?.close(); ipvs?.close(); rtnl.close(); },
+    close() { garp?.close(); ipvs?.close(); rtnl.close(); killChildGroups(); },
   };
 }
 

@@ -19,6 +19,7 @@ import { createNotifier, watchdogMs, type Notifier } from '../systemd/notify.js'
 import type { Logger } from '../core/log.js';
 import { createLinuxPlatform } from './linux-platform.js';
 import { installCrashPolicy, EXIT_FATAL } from './crash.js';
+import { killChildGroups } from './child.js';
 
 export async function runDaemon(o: { configFile: string; socket: string; pretty?: boolean }): Promise<number> {
   const first = await loadConfig(o.configFile);
@@ -185,6 +186,8 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     };
   });
   const stop = (signal: string): void => { void stopping(signal, false).catch(() => []); };
+  // Whatever way the process ends, no hook or track script it started outlives it.
+  process.on('exit', () => { killChildGroups(); });
   // Anything thrown that nothing caught: release VIPs (bounded) and exit non-zero for a restart.
   installCrashPolicy(process, {
     log, release: () => stopping('fatal error', false, EXIT_FATAL), after: (ms, fn) => { setTimeout(fn, ms); },
@@ -208,7 +211,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     return done;
   }
   log.info({ config: o.configFile, socket: o.socket, instances: cfg.vrrp.instances.map((i) => i.name) }, 'duet started');
-  sd = systemd(log);
+  sd = systemd(log, () => daemon.healthProblems());
   // READY once the initial state is applied (IPVS table reconciled, instances started).
   sd.send(`READY=1\nSTATUS=${statusLine(daemon)}`);
   daemon.onTransition(() => sd.send(`STATUS=${statusLine(daemon)}`));
@@ -231,10 +234,11 @@ function statusLine(d: Daemon): string {
 
 /**
  * The systemd notify side: READY/RELOADING/STOPPING/STATUS, and WATCHDOG=1 pings from this event
- * loop at half the WatchdogSec interval, so a stuck loop is what systemd notices. Without
+ * loop at half the WatchdogSec interval while the daemon's parts are healthy, so a stuck loop or a
+ * stuck part is what systemd notices. Without
  * NOTIFY_SOCKET all of it is a no-op; a failing notify is logged, never fatal.
  */
-function systemd(log: Logger): { send(state: string): void; close(): void } {
+function systemd(log: Logger, problems: () => string[]): { send(state: string): void; close(): void } {
   let n: Notifier;
   try {
     n = createNotifier();
@@ -246,7 +250,20 @@ function systemd(log: Logger): { send(state: string): void; close(): void } {
     try { n.notify(state); } catch (e) { log.warn({ err: (e as Error).message }, 'systemd notify failed'); }
   };
   const wd = watchdogMs();
-  const timer = wd ? setInterval(() => send('WATCHDOG=1'), wd / 2) : undefined;
+  // Health-gated: a part that is stuck (a master whose adverts do not leave, a check worker that
+  // does not answer) withholds the ping, so systemd restarts the service instead of being told all is well.
+  let withheld = false;
+  const timer = wd ? setInterval(() => {
+    const p = problems();
+    if (p.length === 0) {
+      if (withheld) log.warn('healthy again: watchdog pings resume');
+      withheld = false;
+      send('WATCHDOG=1');
+      return;
+    }
+    withheld = true;
+    log.error({ problems: p }, 'unhealthy: watchdog ping withheld');
+  }, wd / 2) : undefined;
   timer?.unref();
   if (n.enabled) log.info({ watchdogMs: wd }, 'systemd notify enabled');
   return { send, close: () => { if (timer) clearInterval(timer); n.close(); } };

@@ -141,6 +141,11 @@ export class VrrpRunner {
     });
   }
 
+  /** Masters whose adverts are not getting out (the watchdog's send-path check). */
+  sendProblems(): string[] {
+    return [...this.running.values()].flatMap((r) => r.inst.sendProblem() ?? []);
+  }
+
   /** The VRRP sockets, one per interface and kind, with their open and error counts. */
   sockets(): SocketView[] { return [...this.transports.values()].map((x) => x.t.view()); }
 

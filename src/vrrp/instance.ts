@@ -97,6 +97,8 @@ export class VrrpInstance extends EventEmitter {
   private vipChain: Promise<void> = Promise.resolve();
   /** Adverts handed to the transport and not yet sent: stop() waits for the priority-0 one. */
   private readonly inflight = new Set<Promise<void>>();
+  /** Clock time of the last advert the transport took (undefined: none yet). */
+  private lastSentAt: number | undefined;
   readonly counters: InstanceCounters = { advertsSent: 0, advertsReceived: 0, sendErrors: 0, dropped: {}, addressMismatch: 0, transitions: 0 };
 
   constructor(private cfg: InstanceSettings, private readonly deps: InstanceDeps) {
@@ -157,6 +159,20 @@ export class VrrpInstance extends EventEmitter {
     if (src === this.fsmCfg.primaryAddress) return;
     this.fsmCfg = fsmConfigOf(this.cfg, src);
     this.own = { addresses: new Set([src]) };
+  }
+
+  /**
+   * The send path, for the watchdog: a master that has been master for three advert intervals
+   * must have got an advert out within the last three (plus a second of slack). Why not, or undefined.
+   */
+  sendProblem(): string | undefined {
+    if (this.s.state !== 'master') return undefined;
+    const now = this.deps.clock.now();
+    const limit = 3 * this.fsmCfg.adverIntCs * 10 + 1000;
+    if (now - this.s.since < limit) return undefined;
+    const since = this.lastSentAt === undefined ? now - this.s.since : now - this.lastSentAt;
+    if (since <= limit) return undefined;
+    return `${this.cfg.name}: master, but no advert sent for ${Math.round(since)} ms (${this.counters.sendErrors} send errors)`;
   }
 
   force(to: 'master' | 'backup', reason: 'sync-group' | 'operator'): void {
@@ -246,7 +262,7 @@ export class VrrpInstance extends EventEmitter {
     for (const dst of dsts) {
       const bytes = encodeAdvert(adv, { family: this.cfg.family, src: this.deps.transport.srcAddress, dst, pseudoHeader: this.cfg.checksumPseudoHeader });
       const p = this.deps.transport.send(bytes, dst).then(
-        () => { this.counters.advertsSent++; },
+        () => { this.counters.advertsSent++; this.lastSentAt = this.deps.clock.now(); },
         (e: unknown) => {
           this.counters.sendErrors++;
           this.rejectLog.warn('send-error', { instance: this.cfg.name, dst, err: String(e) }, 'advert send failed');

@@ -23,6 +23,7 @@ export class FakeChecks implements CheckHost {
   async status() { return []; }
   async timing() { return { lateMs: { p50: 0, p99: 0, max: 0 }, runs: 0 } as never; }
   async latency() { return []; }
+  liveness() { return { answering: true, restarts: 0, lastRestart: undefined }; }
   async close(): Promise<void> { this.closed = true; }
   /** A weight or quorum change, as the engine reports it (the mirror follows first). */
   emit(e: CheckEvent): void {

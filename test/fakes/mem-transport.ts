@@ -6,7 +6,12 @@ export class MemTransport extends EventEmitter {
   sent: { bytes: Uint8Array; dst: string }[] = [];
   closed = false;
   constructor(readonly srcAddress = '192.0.2.11', readonly ifname = 'eth0') { super(); }
-  async send(payload: Uint8Array, dst: string): Promise<void> { this.sent.push({ bytes: payload, dst }); }
+  /** Set to make every send fail with it. */
+  failSends: Error | undefined;
+  async send(payload: Uint8Array, dst: string): Promise<void> {
+    if (this.failSends) throw this.failSends;
+    this.sent.push({ bytes: payload, dst });
+  }
   close(): void { this.closed = true; }
   /** A packet as the socket would hand it up (VRRP payload; sender, TTL 255 unless said). */
   deliver(msg: Uint8Array, src: string, o: { dst?: string; ttl?: number } = {}): void {

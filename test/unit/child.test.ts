@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { runChild, CHILD_OUTPUT_BYTES } from '../../src/daemon/child.js';
+import { runChild, killChildGroups, CHILD_OUTPUT_BYTES } from '../../src/daemon/child.js';
 import { HookQueues } from '../../src/daemon/hooks.js';
 
 /** Running (a zombie waiting for whoever inherited it to reap it is dead). */
@@ -98,4 +98,16 @@ test('a queue backed up past its bound refuses more (logged), and runs again onc
   q.run('x', ['e'], {}, 'failed');
   await q.idle();
   t.deepEqual(ran, ['a', 'b', 'c', 'e']);
+});
+
+test.serial('killChildGroups (serial: it kills every group of this process): everything still within its deadline dies at once (duet exiting)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'duet-child-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await runChild(['/bin/sh', '-c', `sleep 60 & echo $! > ${dir}/pid; exit 0`], { timeoutMs: 60_000 });
+  t.is(r.code, 0);
+  const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+  t.true(alive(pid));
+  t.true(killChildGroups() >= 1);
+  await sleep(200);
+  t.false(alive(pid));
 });

@@ -3,7 +3,7 @@ import { formatReload, formatStatus } from '../../src/cli/format.js';
 import type { DaemonStatus } from '../../src/control/views.js';
 
 const status = (ipvs: DaemonStatus['ipvs']): DaemonStatus & { nowMs: number } => ({
-  node: 'lb1', nowMs: 12_500, unmatched: {}, tracking: {}, ipvs, operator: {}, maintenance: false, serverOverrides: [], sync: undefined, sockets: [],
+  node: 'lb1', nowMs: 12_500, unmatched: {}, tracking: {}, ipvs, operator: {}, maintenance: false, serverOverrides: [], sync: undefined, sockets: [], checkWorker: undefined,
   instances: [{
     name: 'VI_1', interface: 'eth0', vrid: 51, version: 3, state: 'master', priority: { configured: 150, effective: 130 },
     masterAddress: '192.0.2.11', masterPriority: 130, sinceMs: 10_000, lastReason: 'preempt', fault: false, faultReasons: [],

@@ -95,7 +95,7 @@ const BAD: Array<[string, string, string[]]> = [
   ['bad status, digest, regex, boolean', WEB("      - { type: https, status: ['500-400'], digest: abc, body_regex: '(', tls_verify: yes }\n"),
     ["duet.yaml:9:33 virtual_servers[0].checks[0].status[0]: expected a status code 100..599 or a range such as '200-299', got '500-400'",
       "duet.yaml:9:53 virtual_servers[0].checks[0].digest: must be 32 hex digits (an MD5), got 'abc'",
-      "duet.yaml:9:70 virtual_servers[0].checks[0].body_regex: must be a valid regular expression, got '('",
+      "duet.yaml:9:70 virtual_servers[0].checks[0].body_regex: must be a regular expression in RE2 syntax (no backreferences or lookaround), got '(': missing closing ): `(`",
       "duet.yaml:9:87 virtual_servers[0].checks[0].tls_verify: expected true or false, got 'yes'"]],
   ['a port-less real server needs connect_port', '  - fwmark: 5\n    lb_kind: dr\n    checks: [{ type: tcp }]\n    real_servers: [{ address: 192.0.2.21 }, { address: 192.0.2.22 }]\n',
     ['duet.yaml:7:14 virtual_servers[0].checks[0].connect_port: missing: the real server has no port (fwmark or port 0), so the check needs connect_port']],

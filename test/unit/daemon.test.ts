@@ -424,3 +424,17 @@ test('a socket that cannot be opened is retried with backoff (FAULT meanwhile, t
   t.like(d.status().sockets[0], { open: true, opens: 1, errors: 3 });
   await d.stop();
 });
+
+test('watchdog health: a master whose adverts do not leave is a problem after three intervals and a second; it clears when they leave again', async (t) => {
+  const s = await master();
+  t.deepEqual(s.d.healthProblems(), []);
+  s.p.transport().failSends = new Error('send: ENETUNREACH');
+  await s.advance(3 * ADVERT_MS);
+  t.deepEqual(s.d.healthProblems(), [], 'not within the limit');
+  await s.advance(1500);
+  t.is(s.state(), 'master', 'no peer: it stays master');
+  t.regex(s.d.healthProblems()[0] ?? '', /^VI_1: master, but no advert sent for \d+ ms \(\d+ send errors\)$/);
+  s.p.transport().failSends = undefined;
+  await s.advance(ADVERT_MS + 100);
+  t.deepEqual(s.d.healthProblems(), []);
+});

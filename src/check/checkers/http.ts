@@ -1,10 +1,12 @@
 // HTTP_GET / SSL_GET: one request on a fresh connection (no agent, `Connection: close`: nothing
 // is reused between checks, so every check proves connect + TLS + response), judged on the
-// status and optionally the body (regex and/or keepalived-style MD5 of the whole body).
+// status and optionally the body (a regex, matched in linear time, and/or keepalived-style MD5 of
+// the whole body).
 //
 // Per spec, everything that does not change between runs (request options, headers, compiled
 // regex) is prepared once and kept in a WeakMap; regexes are also cached by source text so a
 // reload that rebuilds the specs does not recompile them.
+import { compileLinearRegex, type LinearRegex } from '../../core/linear-regex.js';
 import { createHash, type Hash } from 'node:crypto';
 import { request, type ClientRequest, type ClientRequestArgs, type IncomingMessage, type RequestOptions } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
@@ -18,7 +20,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 interface Prepared {
   readonly options: RequestOptions & ConnectionOptions;
   /** undefined: no regex; null: the source does not compile. */
-  readonly regex: RegExp | null | undefined;
+  readonly regex: LinearRegex | null | undefined;
   readonly digest: string | undefined;
 }
 
@@ -199,13 +201,13 @@ function connectTls(args: ClientRequestArgs): Socket {
 }
 
 const MAX_CACHED_REGEXES = 1024;
-const regexCache = new Map<string, RegExp | null>();
+const regexCache = new Map<string, LinearRegex | null>();
 
 /** Compiled once per source text; null when it does not compile (the check then fails). */
-export function compileRegex(source: string): RegExp | null {
+export function compileRegex(source: string): LinearRegex | null {
   let re = regexCache.get(source);
   if (re !== undefined) return re;
-  try { re = new RegExp(source); } catch { re = null; }
+  try { re = compileLinearRegex(source); } catch { re = null; }
   // Sources come from config, so the cache only grows across many reloads: start over then.
   if (regexCache.size >= MAX_CACHED_REGEXES) regexCache.clear();
   regexCache.set(source, re);

@@ -1,0 +1,79 @@
+// The check worker under watch, with real worker threads and a real TCP server to check: a
+// wedged worker is found by its heartbeat, terminated and replaced; the new engine starts from the
+// last config and each check's last health, so no weight moves because of the restart.
+import test from 'ava';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { workerChecks } from '../../src/check/host.js';
+import type { CheckEvent } from '../../src/check/engine.js';
+import type { CheckedService } from '../../src/check/types.js';
+import { parseConfig } from '../../src/config/load.js';
+import { compileLinearRegex } from '../../src/core/linear-regex.js';
+
+const until = async (fn: () => boolean, ms: number, what: string): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!fn()) { if (Date.now() > end) throw new Error(`timed out: ${what}`); await new Promise((r) => setTimeout(r, 20)); }
+};
+
+test('a wedged worker is restarted within the heartbeat timeout; health carried over, no weight change', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'duet-wedge-'));
+  const flag = join(dir, 'wedge');
+  process.env['DUET_TEST_WEDGE_FILE'] = flag;
+  const server = createServer((s) => { s.on('error', () => {}); s.end(); }).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as { port: number }).port;
+  t.teardown(() => { server.close(() => undefined); rmSync(dir, { recursive: true, force: true }); delete process.env['DUET_TEST_WEDGE_FILE']; });
+  // Built by hand: the config refuses loopback addresses, and this server is on loopback.
+  const svc: CheckedService = {
+    name: 'web', kind: 'addr', protocol: 'tcp', address: '192.0.2.100', family: 4, port: 80, slowStartMs: 0, quorum: 1, hysteresis: 0,
+    realServers: [{ family: 4, address: '192.0.2.21', port: 80, weight: 5, inhibitOnFailure: false,
+      checks: [{ spec: { type: 'tcp', target: { address: '127.0.0.1', family: 4, port }, timeoutMs: 150 }, intervalMs: 200, retryDelayMs: 200, rise: 1, fall: 1 }] }],
+  };
+  const events: CheckEvent[] = [];
+  const errors: string[] = [];
+  const host = workerChecks({
+    onEvent: (e) => events.push(e), onError: (e) => errors.push(e.message),
+    workerUrl: new URL('../fakes/wedge-worker.js', import.meta.url), heartbeatMs: 100, heartbeatTimeoutMs: 400,
+  });
+  t.teardown(() => host.close());
+  await host.configure([svc]);
+  await until(() => events.some((e) => e.kind === 'check' && e.to === 'up'), 5000, 'check up');
+  // The server goes away: the check goes down and the server out (a fresh engine would put it
+  // back at its configured weight 5 until its first result).
+  await new Promise((r) => server.close(r));
+  await until(() => events.some((e) => e.kind === 'check' && e.to === 'down') && events.some((e) => e.kind === 'quorum' && !e.up), 5000, 'check down, quorum lost');
+  await new Promise((r) => setTimeout(r, 300));
+  const key = [...host.verdicts().keys()][0]!;
+  const down = host.verdicts().get(key)?.dests.values().next().value;
+  t.not(down, 5);
+  const before = events.length;
+  writeFileSync(flag, '');
+  await until(() => host.liveness().restarts === 1, 5000, 'restart');
+  t.false(existsSync(flag), 'the worker wedged (it took the flag)');
+  t.regex(errors[0] ?? '', /^check worker did not answer a heartbeat in 400 ms; restarting it with the last config and health$/);
+  // The new worker answers, with the check and the server as they were.
+  await until(() => host.liveness().answering && (host.verdicts().get(key)?.dests.size ?? 0) > 0, 3000, 'answering');
+  t.is(host.verdicts().get(key)?.dests.values().next().value, down, 'the restart put no weight back');
+  const st = await host.status();
+  t.is(st[0]?.servers[0]?.checks[0]?.health, 'down');
+  await new Promise((r) => setTimeout(r, 600));
+  t.deepEqual(events.slice(before).filter((e) => e.kind !== 'check' || e.to !== 'down'), [], 'no weight, quorum or health change from the restart');
+});
+
+test('body_regex runs in linear time: a pattern that backtracks catastrophically elsewhere returns at once', (t) => {
+  const re = compileLinearRegex('(a+)+b');
+  t.false(re.test('a'.repeat(100_000)));
+  t.true(re.test(`${'a'.repeat(1000)}b`));
+  t.throws(() => compileLinearRegex('(a)\\1'), { message: /^invalid escape sequence: `\\1`$/ });
+});
+
+test('the config refuses a body_regex RE2 cannot run, naming the field', (t) => {
+  const r = parseConfig(`vrrp: { instances: [] }
+virtual_servers:
+  - { name: web, address: 192.0.2.1, port: 80, lb_kind: dr, real_servers: [{ address: 192.0.2.2, checks: [{ type: http, body_regex: '(?=x)y' }] }] }
+`, 'test.yaml');
+  t.false(r.ok);
+  if (!r.ok) t.regex(JSON.stringify(r.error), /body_regex.*RE2 syntax/);
+});
