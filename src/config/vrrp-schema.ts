@@ -7,24 +7,32 @@ import type { Family } from '../core/addr.js';
 import { argv, compact, expecting, familyName, ifName, intIn, ipPrefix, ms, objectName, seconds, stringOr, unicastIp } from './blocks.js';
 import { show } from './messages.js';
 
+const notifyFields = {
+  master: argv.optional(),
+  backup: argv.optional(),
+  fault: argv.optional(),
+  stop: argv.optional(),
+  /** keepalived's plain `notify`: runs on every transition. */
+  any: argv.optional(),
+};
+// Output: a list of commands per hook (the YAML form gives one), so hooks can be combined later.
+const one = (c: string[] | undefined): string[][] | undefined => (c === undefined ? undefined : [c]);
+
+/** A sync group's hooks. */
 const notifySchema = z
-  .strictObject(
-    {
-      master: argv.optional(),
-      backup: argv.optional(),
-      fault: argv.optional(),
-      stop: argv.optional(),
-      /** keepalived's plain `notify`: runs on every transition. */
-      any: argv.optional(),
-    },
-    { error: expecting('a mapping of state to command') },
-  )
+  .strictObject(notifyFields, { error: expecting('a mapping of state to command') })
   .default({})
-  // Output: a list of commands per hook (the YAML form gives one), so hooks can be combined later.
-  .transform((n) => {
-    const one = (c: string[] | undefined): string[][] | undefined => (c === undefined ? undefined : [c]);
-    return compact({ master: one(n.master), backup: one(n.backup), fault: one(n.fault), stop: one(n.stop), any: one(n.any) });
-  });
+  .transform((n) => compact({ master: one(n.master), backup: one(n.backup), fault: one(n.fault), stop: one(n.stop), any: one(n.any) }));
+
+/** An instance's hooks: the states, and dual_master (not in keepalived). */
+const instanceNotifySchema = z
+  .strictObject({
+    ...notifyFields,
+    /** Another router keeps advertising as master while this one is (env DUET_OTHER, DUET_OTHER_PRIORITY). */
+    dual_master: argv.optional(),
+  }, { error: expecting('a mapping of state (or dual_master) to command') })
+  .default({})
+  .transform((n) => compact({ master: one(n.master), backup: one(n.backup), fault: one(n.fault), stop: one(n.stop), any: one(n.any), dual_master: one(n.dual_master) }));
 
 const trackScriptSchema = z.strictObject(
   {
@@ -123,7 +131,7 @@ const instanceSchema = z
       checksum_pseudo_header: z.boolean().optional(),
       track_interface: z.array(trackInterfaceSchema, { error: expecting('a list') }).default([]),
       track_script: z.array(trackScriptRefSchema, { error: expecting('a list') }).default([]),
-      notify: notifySchema,
+      notify: instanceNotifySchema,
       garp: garpSchema,
     },
     { error: expecting('a mapping') },

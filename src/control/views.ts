@@ -97,6 +97,7 @@ export type DuetEvent =
   | { type: 'reconcile-error'; error: string }
   | { type: 'sync'; role: SyncRole | null; daemons: string[] }
   | { type: 'operator'; action: string; instance?: string; service?: string; server?: string; weight?: number }
+  | { type: 'dual-master'; instance: string; vrid: number; other: string; otherPriority: number; priority: number }
   /** The stream's first line: attached, nothing after it is missed. */
   | { type: 'subscribed' };
 

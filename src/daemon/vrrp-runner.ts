@@ -4,7 +4,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Config, InstanceConfig } from '../config/schema.js';
 import type { Override, SocketView } from '../control/views.js';
-import { VrrpInstance, type InstanceSettings, type InstanceStatus, type TransitionEvent } from '../vrrp/instance.js';
+import { VrrpInstance, type DualMasterEvent, type InstanceSettings, type InstanceStatus, type TransitionEvent } from '../vrrp/instance.js';
 import type { VrrpTransport, TransportRinfo } from '../vrrp/transport.js';
 import type { State, Reason } from '../vrrp/fsm.js';
 import { evaluateTracking, type Tracker } from '../vrrp/tracking.js';
@@ -203,6 +203,13 @@ export class VrrpRunner {
     });
     const inst = r.inst;
     inst.on('transition', (e: TransitionEvent) => this.transitions.emit(e));
+    inst.on('dual-master', (e: DualMasterEvent) => {
+      this.ctx.emit({ type: 'dual-master', instance: e.instance, vrid: e.vrid, other: e.other, otherPriority: e.otherPriority, priority: e.priority });
+      for (const argv of r.cfg.notify.dual_master ?? []) {
+        this.ctx.hooks.run(`instance:${r.cfg.name}`, argv, { DUET_INSTANCE: r.cfg.name, DUET_VRID: String(r.cfg.vrid), DUET_OTHER: e.other, DUET_OTHER_PRIORITY: String(e.otherPriority) },
+          'dual-master hook failed', { instance: r.cfg.name });
+      }
+    });
     this.running.set(ic.name, r);
     this.applyTracking(r);
     const d = decideResume(ic, this.restartMarker, this.overrideOf(ic.name), this.ctx.p.wallNow());

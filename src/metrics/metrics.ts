@@ -78,6 +78,21 @@ function vrrpMetrics(src: MetricsSource, reg: Registry[]): void {
   readCounter('duet_vrrp_adverts_dropped_total', 'Adverts dropped, by reason', ['instance', 'reason'], reg, (set) => {
     for (const i of src.status().instances) for (const [reason, n] of Object.entries(i.counters.dropped)) set({ instance: i.name, reason }, n ?? 0);
   });
+  readCounter('duet_vrrp_dual_master_total', 'Dual-master episodes: another router kept advertising as master while this one was', ['instance'], reg, (set) => {
+    for (const i of src.status().instances) set({ instance: i.name }, i.counters.dualMasters);
+  });
+  readGauge('duet_vrrp_fault', 'Instance held in FAULT, by reason (interface missing or down, script, maintenance...)', ['instance', 'reason'], reg, (set) => {
+    for (const i of src.status().instances) for (const reason of i.faultReasons) set({ instance: i.name, reason }, 1);
+  });
+  readCounter('duet_vrrp_socket_opens_total', 'VRRP sockets opened (the first included; more means reopened)', ['interface', 'kind'], reg, (set) => {
+    for (const k of src.status().sockets) set({ interface: k.ifname, kind: `${k.kind}${k.family}` }, k.opens);
+  });
+  readCounter('duet_vrrp_socket_errors_total', 'VRRP socket open failures, socket errors and sockets given up after failed sends', ['interface', 'kind'], reg, (set) => {
+    for (const k of src.status().sockets) set({ interface: k.ifname, kind: `${k.kind}${k.family}` }, k.errors);
+  });
+  readCounter('duet_check_worker_restarts_total', 'Check worker restarts (it stopped answering its heartbeat, or exited)', [], reg, (set) => {
+    set({}, src.status().checkWorker?.restarts ?? 0);
+  });
   readGauge('duet_operator_override', 'Operator override in force (failover, takeover, maintenance)', ['instance', 'mode'], reg, (set) => {
     for (const [instance, o] of Object.entries(src.status().operator)) set({ instance, mode: o.mode }, 1);
   });

@@ -53,6 +53,8 @@ export interface Vrrp {
   /** When the current state was entered. */
   since: number;
   lastReason: Reason | undefined;
+  /** Master only: another router advertising as master that we outrank (see onAdvert). */
+  dualMaster: { src: string; priority: number; lastAt: number } | undefined;
 }
 
 export type Event =
@@ -70,6 +72,8 @@ export type Action =
   | { type: 'send-advert'; priority: number }
   | { type: 'vips'; op: 'add' | 'del' }
   | { type: 'garp' }
+  /** A new dual-master episode: another router keeps advertising as master for our VRID. */
+  | { type: 'dual-master'; src: string; priority: number }
   | { type: 'transition'; from: State; to: State; reason: Reason };
 
 export interface StepResult { state: Vrrp; actions: Action[] }
@@ -78,7 +82,7 @@ export function initialVrrp(cfg: FsmConfig, now: number): Vrrp {
   return {
     state: 'init', priority: cfg.priority, fault: false, masterAdverIntCs: cfg.adverIntCs,
     adverDeadline: undefined, masterDownDeadline: undefined, preemptAt: undefined, downCause: undefined,
-    masterAddress: undefined, masterPriority: undefined, since: now, lastReason: undefined,
+    masterAddress: undefined, masterPriority: undefined, since: now, lastReason: undefined, dualMaster: undefined,
   };
 }
 
@@ -261,7 +265,20 @@ function onAdvert(cfg: FsmConfig, s: Vrrp, src: string, adv: Advert, now: number
       s.masterAddress = src;
       s.masterPriority = adv.priority;
     }
-    // Lower priority: discard. Our next advert makes the other side back off.
+    // Lower priority: discard (RFC 5798 §6.4.3). But a router that sends adverts believes it is
+    // master too. Just after we became master its advert may have crossed ours in flight; once it
+    // has had an advert interval to hear us, it should have yielded: if it still advertises, both
+    // of us hold the VIP (one-way loss, a partition that healed, a misconfigured peer). Said once
+    // per episode (an episode ends after three quiet intervals), and answered at once with our
+    // own advert, at most every half interval, so a peer that can hear us yields now.
+    const interval = cs(cfg.adverIntCs);
+    if (now - s.since < interval) return;
+    if (s.dualMaster === undefined || now - s.dualMaster.lastAt > 3 * interval) actions.push({ type: 'dual-master', src, priority: adv.priority });
+    s.dualMaster = { src, priority: adv.priority, lastAt: now };
+    if (s.adverDeadline !== undefined && s.adverDeadline - now <= interval / 2) {
+      actions.push({ type: 'send-advert', priority: s.priority });
+      s.adverDeadline = now + interval;
+    }
   }
 }
 
@@ -280,6 +297,7 @@ function enter(cfg: FsmConfig, s: Vrrp, to: State, reason: Reason, now: number, 
   s.lastReason = reason;
   s.preemptAt = undefined;
   s.downCause = undefined;
+  s.dualMaster = undefined;
   s.adverDeadline = undefined;
   s.masterDownDeadline = undefined;
   // Leaving Initialize for a non-master state: drop any VIP a crashed earlier run left behind.

@@ -57,6 +57,16 @@ export interface TransitionEvent {
   at: number;
 }
 
+export interface DualMasterEvent {
+  instance: string;
+  vrid: number;
+  /** The other router's address and advertised priority. */
+  other: string;
+  otherPriority: number;
+  priority: number;
+  at: number;
+}
+
 export interface InstanceStatus {
   name: string;
   interface: string;
@@ -69,12 +79,16 @@ export interface InstanceStatus {
   sinceMs: number;
   lastReason: Reason | undefined;
   fault: boolean;
+  /** The other router of the current dual-master episode, while it lasts (master only). */
+  dualMaster: { other: string; otherPriority: number } | undefined;
   /** Why the instance is held in FAULT ("interface eth1 missing", "script chk_web down", "maintenance"); [] when not. */
   faultReasons: string[];
   counters: InstanceCounters;
 }
 
 export interface InstanceCounters {
+  /** Dual-master episodes: another router kept advertising as master while we were (fsm.ts). */
+  dualMasters: number;
   advertsSent: number;
   advertsReceived: number;
   sendErrors: number;
@@ -99,7 +113,7 @@ export class VrrpInstance extends EventEmitter {
   private readonly inflight = new Set<Promise<void>>();
   /** Clock time of the last advert the transport took (undefined: none yet). */
   private lastSentAt: number | undefined;
-  readonly counters: InstanceCounters = { advertsSent: 0, advertsReceived: 0, sendErrors: 0, dropped: {}, addressMismatch: 0, transitions: 0 };
+  readonly counters: InstanceCounters = { dualMasters: 0, advertsSent: 0, advertsReceived: 0, sendErrors: 0, dropped: {}, addressMismatch: 0, transitions: 0 };
 
   constructor(private cfg: InstanceSettings, private readonly deps: InstanceDeps) {
     super();
@@ -205,6 +219,8 @@ export class VrrpInstance extends EventEmitter {
       state: this.s.state, priority: { configured: this.cfg.priority, effective: this.s.priority },
       masterAddress: this.s.masterAddress, masterPriority: this.s.masterPriority,
       sinceMs: this.s.since, lastReason: this.s.lastReason, fault: this.s.fault, faultReasons: [],
+      dualMaster: this.s.dualMaster && this.deps.clock.now() - this.s.dualMaster.lastAt <= 3 * this.fsmCfg.adverIntCs * 10
+        ? { other: this.s.dualMaster.src, otherPriority: this.s.dualMaster.priority } : undefined,
       counters: structuredClone(this.counters),
     };
   }
@@ -241,6 +257,13 @@ export class VrrpInstance extends EventEmitter {
           if (this.s.state === 'master') { this.cancelAnnounce?.(); this.cancelAnnounce = this.deps.announce(); }
         });
         return;
+      case 'dual-master': {
+        this.counters.dualMasters++;
+        const ev: DualMasterEvent = { instance: this.cfg.name, vrid: this.cfg.vrid, other: a.src, otherPriority: a.priority, priority: this.s.priority, at: now };
+        this.deps.log.warn({ ...ev, at: undefined }, 'dual-master: another router keeps advertising as master for this VRID');
+        this.emit('dual-master', ev);
+        return;
+      }
       case 'transition': {
         this.counters.transitions++;
         const ev: TransitionEvent = { instance: this.cfg.name, vrid: this.cfg.vrid, from: a.from, to: a.to, reason: a.reason, priority: this.s.priority, at: now };

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLab, waitFor, type Lab } from '../../lab/netns.js';
+import { createLab, run, waitFor, type Lab } from '../../lab/netns.js';
 import { startDuet, pairConfig, describeNodes, type DuetNode } from '../../lab/duet-node.js';
 
 const VIP = '192.0.2.100';
@@ -250,4 +250,40 @@ test.serial('a notify hook that forks and hangs: VRRP goes on; at hooks.timeout 
   t.deepEqual(readFileSync(out, 'utf8').trim().split('\n'), ['backup', 'master']);
   t.is(await steady(t, [d1, d2]), 'd1');
   t.deepEqual(path(d2), ['init->backup startup'], 'the peer never moved: adverts went on while the hook hung');
+});
+
+test.serial('one-way loss (the backup stops hearing the master): both are master; the master reports dual-master within an advert interval, runs its hook, counts it; healed: one master', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'duet-ch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'dual');
+  const hook = join(dir, 'dual.sh');
+  writeFileSync(hook, `#!/bin/sh\necho "$DUET_INSTANCE $DUET_OTHER $DUET_OTHER_PRIORITY" >> ${out}\n`, { mode: 0o755 });
+  const yaml = pairConfig('d1', { ifname: lab.host('d1').ifname, priority: 150, advertInt: ADVERT_S, extra: `      notify: { dual_master: [${hook}] }\n` });
+  const d1 = await startDuet(lab, 'd1', yaml);
+  nodes.push(d1);
+  const d2 = await start('d2', 100);
+  await d1.waitState('VI_1', 'master');
+  await d2.waitState('VI_1', 'backup');
+  // The bridge stops flooding multicast to d2's port: d2 hears no adverts, d1 still hears d2's.
+  const port = lab.host('d2').brPort;
+  const flood = (on: boolean) => run(['ip', 'netns', 'exec', lab.brNs, 'bridge', 'link', 'set', 'dev', port, 'mcast_flood', on ? 'on' : 'off']);
+  t.teardown(() => flood(true).then(() => undefined, () => undefined));
+  await flood(false);
+  await d2.waitState('VI_1', 'master', 3000);
+  const seen = await waitFor(() => d1.logs.find((l) => String(l.msg).startsWith('dual-master')), { timeoutMs: 2000, intervalMs: 10, what: 'dual-master logged on d1' });
+  t.like(seen, { other: '192.0.2.12', otherPriority: 100, priority: 150, instance: 'VI_1' });
+  const d2Master = Date.parse(String(d2.transitions('VI_1').find((l) => l['to'] === 'master')?.['time']));
+  const detectMs = Date.parse(String(seen['time'])) - d2Master;
+  t.true(detectMs <= ADVERT_S * 1000 + 50, `detected ${detectMs} ms after d2 became master`);
+  const st = await d1.instance('VI_1');
+  t.like(st, { state: 'master', dualMaster: { other: '192.0.2.12', otherPriority: 100 } });
+  t.is(st?.counters.dualMasters, 1, 'one episode, however many adverts');
+  await waitFor(() => existsSync(out), { timeoutMs: 3000, what: 'dual-master hook ran' });
+  t.is(readFileSync(out, 'utf8').trim(), 'VI_1 192.0.2.12 100');
+  // Healed: d2 hears d1 again and yields; d1's episode ends.
+  await flood(true);
+  await d2.waitState('VI_1', 'backup', 3000);
+  t.is(await steady(t, [d1, d2]), 'd1');
+  await waitFor(async () => (await d1.instance('VI_1'))?.dualMaster === undefined, { timeoutMs: 2000, what: 'episode over' });
+  t.log(`dual master detected ${detectMs} ms after the backup became master`);
 });

@@ -7,7 +7,8 @@ const status = (ipvs: DaemonStatus['ipvs']): DaemonStatus & { nowMs: number } =>
   instances: [{
     name: 'VI_1', interface: 'eth0', vrid: 51, version: 3, state: 'master', priority: { configured: 150, effective: 130 },
     masterAddress: '192.0.2.11', masterPriority: 130, sinceMs: 10_000, lastReason: 'preempt', fault: false, faultReasons: [],
-    counters: { advertsSent: 25, advertsReceived: 3, sendErrors: 0, dropped: { ttl: 2 }, addressMismatch: 0, transitions: 2 },
+    dualMaster: undefined,
+    counters: { dualMasters: 0, advertsSent: 25, advertsReceived: 3, sendErrors: 0, dropped: { ttl: 2 }, addressMismatch: 0, transitions: 2 },
   }],
 });
 

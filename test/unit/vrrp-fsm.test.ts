@@ -273,3 +273,30 @@ test('restart hand-off: a backup stops as usual, a fault beats resume, keep with
   const plain = run(cfg(), [[0, { type: 'startup' }], [5000, { type: 'shutdown' }]], 5000);
   t.deepEqual(plain.log.filter((l) => l.at === 5000 && l.a.type !== 'transition').map((l) => l.a), [{ type: 'send-advert', priority: 0 }, { type: 'vips', op: 'del' }]);
 });
+
+test('dual master: a lower-priority advert right after we became master is a crossing, not a dual master', (t) => {
+  // Master at 3410 (priority 150: 3 s + skew); a lower advert 50 ms later (it had no time to hear us) changes nothing.
+  const r = run(cfg({ priority: 150 }), [[0, { type: 'startup' }], [3460, { type: 'advert', src: '192.0.2.12', adv: adv(100) }]], 5000);
+  t.is(r.s.state, 'master');
+  t.false(r.log.some((l) => l.a.type === 'dual-master'));
+  t.deepEqual(r.log.filter((l) => l.a.type === 'send-advert').map((l) => l.at), [3410, 4410], 'no extra advert');
+});
+
+test('dual master: lower-priority adverts past one interval are one episode, answered with our advert at most every half interval; a new episode after three quiet intervals', (t) => {
+  const other = (at: number): [number, Event] => [at, { type: 'advert', src: '192.0.2.12', adv: adv(100) }];
+  const r = run(cfg({ priority: 150 }), [[0, { type: 'startup' }], other(4500), other(5000), other(5100), other(9500)], 9600);
+  t.is(r.s.state, 'master', 'we outrank it: we stay master');
+  t.deepEqual(r.log.filter((l) => l.a.type === 'dual-master').map((l) => [l.at, (l.a as { src: string }).src, (l.a as { priority: number }).priority]),
+    [[4500, '192.0.2.12', 100], [9500, '192.0.2.12', 100]], 'said at the first advert past one interval, and again only after a quiet spell');
+  const sends = r.log.filter((l) => l.a.type === 'send-advert').map((l) => l.at);
+  // Master at 3410, adverts at 3410 and 4410. Not answered at 4500 (ours left 90 ms before), answered at 5000,
+  // not again at 5100 (under half an interval since), then every interval from 5000.
+  t.deepEqual(sends.filter((x) => x < 7000), [3410, 4410, 5000, 6000]);
+  t.deepEqual(r.s.dualMaster, { src: '192.0.2.12', priority: 100, lastAt: 9500 });
+});
+
+test('dual master: the episode ends when we leave master', (t) => {
+  const r = run(cfg({ priority: 150 }), [[0, { type: 'startup' }], [4500, { type: 'advert', src: '192.0.2.12', adv: adv(100) }], [4600, { type: 'advert', src: '192.0.2.13', adv: adv(200) }]], 4700);
+  t.is(r.s.state, 'backup');
+  t.is(r.s.dualMaster, undefined);
+});
