@@ -107,6 +107,30 @@ const garpSchema = z
   )
   .prefault({});
 
+/**
+ * Not in keepalived: addresses this node must reach (ICMP echo, IPv4) to take or keep
+ * mastership, typically the default gateway. Reachable when any answers; a node that reaches
+ * none is in FAULT (reason witness), so the side of a partition cut off from the network does
+ * not claim the VIP.
+ */
+const witnessSchema = z
+  .strictObject(
+    {
+      targets: z.array(unicastIp, { error: expecting('a list of IPv4 addresses') }).min(1),
+      interval: seconds(0.05, 60).default(1),
+      /** Default: half the interval. */
+      timeout: seconds(0.01, 60).optional(),
+      rise: intIn(1, 100).default(1),
+      fall: intIn(1, 100).default(3),
+    },
+    { error: expecting('a mapping {targets, interval, timeout, rise, fall}') },
+  )
+  .superRefine((w, ctx) => {
+    w.targets.forEach((t, n) => { if (t.family !== 4) ctx.addIssue({ code: 'custom', path: ['targets', n], message: 'must be an IPv4 address (the witness probes with ICMP echo over IPv4)' }); });
+    if (w.timeout !== undefined && w.timeout > w.interval) ctx.addIssue({ code: 'custom', path: ['timeout'], message: `${w.timeout} s is longer than interval (${w.interval} s)` });
+  })
+  .optional();
+
 // ---------------------------------------------------------------------------------------------
 // VRRP instance
 
@@ -133,6 +157,7 @@ const instanceSchema = z
       track_script: z.array(trackScriptRefSchema, { error: expecting('a list') }).default([]),
       notify: instanceNotifySchema,
       garp: garpSchema,
+      witness: witnessSchema,
     },
     { error: expecting('a mapping') },
   )
@@ -234,6 +259,10 @@ export function normalizeInstance(i: RawInstance, scriptWeight: ReadonlyMap<stri
     trackInterfaces: i.track_interface.map((t) => ({ name: t.name, weight: t.weight })),
     trackScripts: i.track_script.map((t) => ({ name: t.name, weight: t.weight ?? scriptWeight.get(t.name) ?? 0 })),
     notify: i.notify,
+    witness: i.witness === undefined ? undefined : {
+      targets: i.witness.targets.map((t) => t.address), intervalMs: ms(i.witness.interval),
+      timeoutMs: ms(i.witness.timeout ?? i.witness.interval / 2), rise: i.witness.rise, fall: i.witness.fall,
+    },
     garp: {
       masterDelayMs: ms(i.garp.master_delay),
       masterRepeat: i.garp.master_repeat,

@@ -10,6 +10,7 @@ import { createGarpSender, type GarpSender } from '../vrrp/garp.js';
 import { IoError } from '../core/errors.js';
 import { IpvsClient } from '../ipvs/genl-client.js';
 import { runChild, killChildGroups } from './child.js';
+import { createPinger, type Pinger } from './icmp-ping.js';
 import { readFileSync, writeFileSync, renameSync, mkdirSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
   const rtnl = new Rtnl();
   let garp: GarpSender | undefined;
   let ipvs: IpvsClient | undefined;
+  let pinger: Pinger | undefined;
   const managedFile = join(o.stateDir, 'ipvs-managed.json');
   const operatorFile = join(o.stateDir, 'operator.json');
   const restartFile = join(o.stateDir, 'restart.json');
@@ -61,6 +63,7 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
       throw new IoError(`${argv[0]}: ${how}${r.output ? `; output: ${r.output.trim().slice(0, 500)}` : ''}`);
     },
     runScript: (argv, timeoutMs) => runChild(argv, { timeoutMs }),
+    ping: (address, timeoutMs) => (pinger ??= createPinger()).ping(address, timeoutMs),
     sendGarp: (ifname, address, mac) => garpSender().sendGarp(ifname, address, mac),
     sendUnsolicitedNa: (ifname, address, mac) => garpSender().sendUnsolicitedNa(ifname, address, mac),
     async openIpvs() { return (ipvs ??= await IpvsClient.open()); },
@@ -103,7 +106,7 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
     },
     saveRestartMarker(m) { writeAtomic(restartFile, JSON.stringify(m)); },
     wallNow: () => Date.now(),
-    close() { garp?.close(); ipvs?.close(); rtnl.close(); killChildGroups(); },
+    close() { garp?.close(); ipvs?.close(); pinger?.close(); rtnl.close(); killChildGroups(); },
   };
 }
 

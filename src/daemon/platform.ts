@@ -25,6 +25,8 @@ export interface Platform {
    * rejects if it fails or times out (then the whole group is killed).
    */
   runHook(argv: readonly string[], vars: Record<string, string>, timeoutMs: number): Promise<void>;
+  /** ICMP echo to an IPv4 address (the witness): true when it answers within timeoutMs; never rejects. */
+  ping(address: string, timeoutMs: number): Promise<boolean>;
   /** Run a track script the same way; its exit status is the verdict. */
   runScript(argv: readonly string[], timeoutMs: number): Promise<ScriptResult>;
   /** The kernel's IPVS table; opened only when the config has virtual servers. */

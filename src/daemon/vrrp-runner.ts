@@ -10,6 +10,7 @@ import type { State, Reason } from '../vrrp/fsm.js';
 import { evaluateTracking, type Tracker } from '../vrrp/tracking.js';
 import { syncGroupForces, groupFault } from '../vrrp/sync-group.js';
 import { TrackScript } from '../vrrp/track-script.js';
+import { Witness } from '../vrrp/witness.js';
 import { scheduleAnnouncements } from './announce.js';
 import { decideResume, markInstance, type RestartMarker } from './restart.js';
 import { withOverride } from './operator.js';
@@ -21,6 +22,7 @@ interface Running {
   cfg: InstanceConfig;
   inst: VrrpInstance;
   transportKey: string;
+  witness: Witness | undefined;
 }
 
 export interface ApplyResult { added: string[]; removed: string[]; replaced: string[]; updated: string[]; unchanged: string[] }
@@ -66,10 +68,12 @@ export class VrrpRunner {
           // Priority, preempt, tracking, notify, garp: applied to the running instance, which keeps
           // its state, so a reload changes no mastership unless the new priorities call for it.
           r.cfg = w;
+          await this.syncWitness(r);
           r.inst.reconfigure(this.settingsFor(w));
           result.updated.push(name);
           continue;
         }
+        r.witness?.stop();
         await r.inst.stop();
         this.releaseTransport(r.transportKey);
         this.running.delete(name);
@@ -121,6 +125,7 @@ export class VrrpRunner {
   async stop(forRestart: boolean): Promise<string[]> {
     this.unwatchLinks?.();
     for (const s of this.scripts.values()) s.stop();
+    for (const r of this.running.values()) r.witness?.stop();
     const kept = forRestart ? [...this.running.values()].filter((r) => r.inst.state === 'master') : [];
     await Promise.all([...this.running.values()].map((r) => r.inst.stop(forRestart)));
     if (forRestart) {
@@ -154,6 +159,7 @@ export class VrrpRunner {
   tracking(): Record<string, { up: boolean }> {
     const out: Record<string, { up: boolean }> = {};
     for (const [name, s] of this.scripts) out[`script:${name}`] = { up: s.up };
+    for (const [name, r] of this.running) if (r.witness) out[`witness:${name}`] = { up: r.witness.up };
     for (const [name, l] of this.links) out[`interface:${name}`] = { up: l?.up ?? false };
     return out;
   }
@@ -190,7 +196,7 @@ export class VrrpRunner {
     const transport = await this.acquireTransport(key, ks);
     const log = this.ctx.log.child({ mod: 'vrrp', instance: ic.name, vrid: ic.vrid });
     // The hooks read r.cfg, not ic: a reload may update the config of a running instance.
-    const r = { cfg: ic, transportKey: ks } as Running;
+    const r = { cfg: ic, transportKey: ks, witness: undefined } as Running;
     r.inst = new VrrpInstance(this.settingsFor(ic), {
       clock: this.ctx.clock, log, transport,
       vips: (op) => this.setVips(r.cfg, op),
@@ -211,6 +217,8 @@ export class VrrpRunner {
       }
     });
     this.running.set(ic.name, r);
+    // The first witness round decides before the instance starts: a node cut off starts in FAULT.
+    await this.syncWitness(r);
     this.applyTracking(r);
     const d = decideResume(ic, this.restartMarker, this.overrideOf(ic.name), this.ctx.p.wallNow());
     if (this.restartMarker) log.info({ resume: d.resume, ...(d.resume ? {} : { why: d.why }) }, d.resume ? 'resuming as master after a restart' : 'not resuming as master');
@@ -238,6 +246,19 @@ export class VrrpRunner {
     t.link(this.links.get(key.ifname));
     await t.ready();
     return t;
+  }
+
+  /** Start, keep or replace the instance's witness to match its config. */
+  private async syncWitness(r: Running): Promise<void> {
+    const want = r.cfg.witness;
+    if (r.witness && want && isDeepStrictEqual(r.witness.cfg, want)) return;
+    r.witness?.stop();
+    r.witness = undefined;
+    if (!want) return;
+    const w = new Witness(want, this.ctx.clock, this.ctx.log.child({ mod: 'vrrp', instance: r.cfg.name }),
+      (address, ms) => this.ctx.p.ping(address, ms), () => this.applyTracking(r));
+    r.witness = w;
+    await w.start();
   }
 
   /** A socket opened or was lost: the instances on it take its address, and tracking follows. */
@@ -367,6 +388,7 @@ export class VrrpRunner {
     const socketOpen = this.transports.get(r.transportKey)?.t.usable ?? false;
     return [
       ...ownInterfaces(ic).map((n) => ({ id: `interface:${n}`, weight: 0, up: (this.links.get(n)?.up ?? false) && (n !== ic.interface || socketOpen) })),
+      ...(r.witness ? [{ id: 'witness', weight: 0, up: r.witness.up }] : []),
       ...ic.trackInterfaces.map((t) => ({ id: `interface:${t.name}`, weight: t.weight, up: this.links.get(t.name)?.up ?? false })),
       ...ic.trackScripts.map((t) => ({ id: `script:${t.name}`, weight: t.weight, up: this.scripts.get(t.name)?.up ?? true })),
     ];
@@ -383,6 +405,7 @@ export class VrrpRunner {
       else if (!l.up) out.push(`interface ${n} down`);
       else if (n === r.cfg.interface && slot && !slot.usable) out.push(`no VRRP socket on ${n}${slot.view().lastError ? ` (${slot.view().lastError})` : ''}`);
     }
+    if (r.witness && !r.witness.up) out.push(`witness: none of ${r.witness.cfg.targets.join(', ')} answers`);
     for (const t of r.cfg.trackInterfaces) if (t.weight === 0 && !(this.links.get(t.name)?.up ?? false)) out.push(`tracked interface ${t.name} ${this.links.get(t.name) ? 'down' : 'missing'}`);
     for (const t of r.cfg.trackScripts) if (t.weight === 0 && !(this.scripts.get(t.name)?.up ?? true)) out.push(`script ${t.name} down`);
     const g = this.ctx.cfg.vrrp.syncGroups.find((x) => x.instances.includes(r.cfg.name));

@@ -135,6 +135,12 @@ export class FakePlatform implements Platform {
     await this.hookGate?.(argv);
     this.log.push(`hook-done ${argv.join(' ')}`);
   }
+  /** Witness targets that do not answer (every other address does). */
+  readonly unreachable = new Set<string>();
+  async ping(address: string): Promise<boolean> {
+    this.log.push(`ping ${address}`);
+    return !this.unreachable.has(address);
+  }
   /** Exit status of a track script by its program (argv[0]); 0 unless set. */
   readonly scriptExits = new Map<string, number>();
   async runScript(argv: readonly string[]) {

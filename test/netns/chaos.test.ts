@@ -287,3 +287,49 @@ test.serial('one-way loss (the backup stops hearing the master): both are master
   await waitFor(async () => (await d1.instance('VI_1'))?.dualMaster === undefined, { timeoutMs: 2000, what: 'episode over' });
   t.log(`dual master detected ${detectMs} ms after the backup became master`);
 });
+
+/** Cut a director off at the bridge (its port stops forwarding; its link stays up), or heal it. */
+const partition = (host: string, cut: boolean) =>
+  run(['ip', 'netns', 'exec', lab.brNs, 'bridge', 'link', 'set', 'dev', lab.host(host).brPort, 'state', cut ? '0' : '3']);
+
+test.serial('partition without a witness: the cut-off master keeps the VIP while the peer takes it too (why the witness exists); healed: one master', async (t) => {
+  const [d1, d2] = await pair();
+  t.teardown(() => partition('d1', false).then(() => undefined, () => undefined));
+  await partition('d1', true);
+  await d2.waitState('VI_1', 'master', 3000);
+  await new Promise((r) => setTimeout(r, 500));
+  t.is((await d1.instance('VI_1'))?.state, 'master', 'd1 cannot tell it is the one cut off');
+  t.true(await hasVip('d1') && await hasVip('d2'), 'both hold the VIP');
+  await partition('d1', false);
+  await d2.waitState('VI_1', 'backup', 3000);
+  t.is(await steady(t, [d1, d2]), 'd1');
+});
+
+test.serial('partition with a witness (the client side\'s address): the cut-off master goes to FAULT and releases the VIP, so one holder; healed: it rejoins and preempts back', async (t) => {
+  const w = '      witness: { targets: [192.0.2.50], interval: 0.2, timeout: 0.15, fall: 2, rise: 1 }\n';
+  const d1 = await startDuet(lab, 'd1', pairConfig('d1', { ifname: lab.host('d1').ifname, priority: 150, advertInt: ADVERT_S, extra: w }));
+  nodes.push(d1);
+  const d2 = await startDuet(lab, 'd2', pairConfig('d2', { ifname: lab.host('d2').ifname, priority: 100, advertInt: ADVERT_S, extra: w }));
+  nodes.push(d2);
+  await d1.waitState('VI_1', 'master');
+  await d2.waitState('VI_1', 'backup');
+  t.teardown(() => partition('d1', false).then(() => undefined, () => undefined));
+  const t0 = Date.now();
+  await partition('d1', true);
+  const f = await d1.waitState('VI_1', 'fault', 3000);
+  const faultMs = Date.now() - t0;
+  t.deepEqual(f.faultReasons, ['witness: none of 192.0.2.50 answers']);
+  await d2.waitState('VI_1', 'master', 3000);
+  await waitFor(async () => !(await hasVip('d1')), { timeoutMs: 2000, what: 'd1 released the VIP' });
+  // The client (the witness itself) reaches the VIP at d2.
+  await lab.exec('c', ['ip', 'neigh', 'flush', 'all']).catch(() => undefined);
+  await waitFor(async () => lab.exec('c', ['ping', '-c', '1', '-W', '1', VIP]).then(() => true, () => false), { timeoutMs: 3000, intervalMs: 100, what: 'client pings the VIP at d2' });
+  const t1 = Date.now();
+  await partition('d1', false);
+  await d1.waitState('VI_1', 'master', 3000);
+  const backMs = Date.now() - t1;
+  t.is(await steady(t, [d1, d2]), 'd1');
+  t.deepEqual(d1.transitions('VI_1').slice(-3).map((l) => `${String(l['from'])}->${String(l['to'])} ${String(l['reason'])}`),
+    ['master->fault fault', 'fault->backup fault-cleared', 'backup->master preempt']);
+  t.log(`d1 in FAULT ${faultMs} ms after the cut; master again ${backMs} ms after the heal`);
+});

@@ -438,3 +438,46 @@ test('watchdog health: a master whose adverts do not leave is a problem after th
   await s.advance(ADVERT_MS + 100);
   t.deepEqual(s.d.healthProblems(), []);
 });
+
+test('witness: a node that reaches none of its witnesses starts in FAULT and never takes mastership; reachable again, it runs', async (t) => {
+  const clock = new FakeClock(10_000);
+  const p = new FakePlatform(clock);
+  p.unreachable.add('192.0.2.1');
+  const d = new Daemon(config({ instanceExtra: '      witness: { targets: [192.0.2.1], interval: 0.5, fall: 2, rise: 1 }\n' }), p, clock, pino({ level: 'silent' }));
+  await d.start();
+  t.like(d.status().instances[0], { state: 'fault', faultReasons: ['witness: none of 192.0.2.1 answers'] });
+  t.deepEqual(d.status().tracking['witness:VI_1'], { up: false });
+  const advance = async (ms: number): Promise<void> => { for (let i = 0; i < ms / 50; i++) { clock.advance(50); await flush(); } };
+  await advance(5000);
+  t.is(d.status().instances[0]?.state, 'fault', 'no mastership while cut off');
+  t.false(p.addresses.has(`${VIP}/24 eth0`));
+  p.unreachable.delete('192.0.2.1');
+  await advance(600);
+  t.is(d.status().instances[0]?.state, 'backup');
+  await advance(4000);
+  t.is(d.status().instances[0]?.state, 'master');
+  // Lost again: fall 2 at 0.5 s: FAULT within about a second, the VIP released.
+  p.unreachable.add('192.0.2.1');
+  await advance(1100);
+  t.is(d.status().instances[0]?.state, 'fault');
+  t.false(p.addresses.has(`${VIP}/24 eth0`));
+  await d.stop();
+});
+
+test('witness: any one target answering is enough; a reload that drops the witness clears its FAULT', async (t) => {
+  const clock = new FakeClock(10_000);
+  const p = new FakePlatform(clock);
+  p.unreachable.add('192.0.2.1');
+  const w = '      witness: { targets: [192.0.2.1, 192.0.2.2], interval: 0.5 }\n';
+  const d = new Daemon(config({ instanceExtra: w }), p, clock, pino({ level: 'silent' }));
+  await d.start();
+  t.is(d.status().instances[0]?.state, 'backup', 'one of two answers');
+  p.unreachable.add('192.0.2.2');
+  for (let i = 0; i < 40; i++) { clock.advance(50); await flush(); }
+  t.is(d.status().instances[0]?.state, 'fault');
+  const r = await d.reload(config());
+  t.deepEqual(r.updated, ['VI_1']);
+  t.is(d.status().instances[0]?.state, 'backup');
+  t.is(d.status().tracking['witness:VI_1'], undefined);
+  await d.stop();
+});
