@@ -114,10 +114,16 @@ export class IpvsClient {
   private readonly decodeAll: DecodeOptions;
   private readonly decodeNoStats: DecodeOptions;
 
+  /** Set when a request got no answer at all (time-out, socket error): the next call uses a new socket. */
+  private broken = false;
+  private _reopens = 0;
+
   private constructor(
-    private readonly sock: GenlSocket,
+    private sock: GenlSocket,
     /** The IPVS generic-netlink family id, resolved when the client was opened. */
     readonly family: number,
+    /** Makes a new socket when the one in use failed. */
+    private readonly newSocket: () => GenlSocket,
   ) {
     this.decodeAll = { ipvsFamily: family };
     this.decodeNoStats = { ipvsFamily: family, stats: false };
@@ -128,13 +134,14 @@ export class IpvsClient {
    * "IPVS not available in this kernel" when the kernel has no IPVS family (ip_vs not loaded).
    */
   static async open(o: IpvsClientOptions = {}): Promise<IpvsClient> {
-    const sock = new GenlSocket({ ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), ...(o.nativeBatch !== undefined ? { nativeBatch: o.nativeBatch } : {}) });
+    const newSocket = (): GenlSocket => new GenlSocket({ ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), ...(o.nativeBatch !== undefined ? { nativeBatch: o.nativeBatch } : {}) });
+    const sock = newSocket();
     try {
       const id = await sock.resolveFamily(IPVS_GENL_NAME);
       if (id === undefined) {
         throw new IpvsError('IPVS not available in this kernel (no generic netlink family "IPVS": is ip_vs loaded?)', 'ENOENT');
       }
-      return new IpvsClient(sock, id);
+      return new IpvsClient(sock, id, newSocket);
     } catch (e) {
       sock.close();
       if (e instanceof IpvsError) throw e;
@@ -147,8 +154,39 @@ export class IpvsClient {
     return this._writes;
   }
 
+  /** Sockets replaced after a request got no answer. */
+  get reopens(): number {
+    return this._reopens;
+  }
+
+  /** For tests: a client on sockets the caller makes (a fake GenlSocket). */
+  static withSockets(newSocket: () => GenlSocket, family: number): IpvsClient {
+    return new IpvsClient(newSocket(), family, newSocket);
+  }
+
   close(): void {
     this.sock.close();
+  }
+
+  /**
+   * The socket for the next request. A request that got no answer (GenlError: time-out, a
+   * socket error, a closed socket) may leave replies in flight or the socket dead; it is closed
+   * and a new one used, so one bad moment does not fail every later call. The failed request
+   * itself was reported; the reconciler's next pass redoes what it was for.
+   */
+  private socket(): GenlSocket {
+    if (this.broken) {
+      this.broken = false;
+      this._reopens++;
+      this.sock.close();
+      this.sock = this.newSocket();
+    }
+    return this.sock;
+  }
+
+  private failed(e: unknown): never {
+    if (e instanceof GenlError) this.broken = true;
+    throw ipvsErrorOf(e);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -161,9 +199,9 @@ export class IpvsClient {
   private async call(r: IpvsRequest, what: string, stats = true): Promise<IpvsMessage[]> {
     let raws: GenlRaw[];
     try {
-      raws = await this.sock.request(this.family, encodeIpvsPayload(r.cmd, r.attrs), { dump: r.dump, what });
+      raws = await this.socket().request(this.family, encodeIpvsPayload(r.cmd, r.attrs), { dump: r.dump, what });
     } catch (e) {
-      throw ipvsErrorOf(e);
+      this.failed(e);
     }
     return this.messagesOf(raws, () => what, stats);
   }
@@ -176,9 +214,9 @@ export class IpvsClient {
    */
   private async requestDumps(payloads: readonly Uint8Array[], what: (i: number) => string): Promise<GenlRaw[][]> {
     try {
-      return await this.sock.requestMany(this.family, payloads, { dump: true, what });
+      return await this.socket().requestMany(this.family, payloads, { dump: true, what });
     } catch (e) {
-      throw ipvsErrorOf(e);
+      this.failed(e);
     }
   }
 
