@@ -46,6 +46,11 @@ ${withWeb ? `  - name: web
       - { address: 192.0.2.24, weight: 2 }
 `;
 
+// A reload the kernel refuses half of: the dns real server's weight changes (accepted), and a
+// service with the twos scheduler is added, which this VM's kernel lacks (refused).
+const REFUSED = CONFIG(5, false).replace('{ address: 192.0.2.23, port: 5353 }', '{ address: 192.0.2.23, port: 5353, weight: 4 }')
+  + '  - { address: 192.0.2.100, port: 9100, scheduler: twos, lb_kind: nat, real_servers: [{ address: 192.0.2.33 }] }\n';
+
 // One shell job; each step prints "=== name" so the host side reads its own part.
 const JOB = String.raw`
 set -u
@@ -85,6 +90,20 @@ cat > /tmp/duet/duet.yaml <<'YAML'
 ${CONFIG(5, false)}
 YAML
 kill -HUP $pid; waitlog '"IPVS table' 4
+ip netns exec d ipvsadm -Ln
+section refused
+cat > /tmp/duet/duet.yaml <<'YAML'
+${REFUSED}
+YAML
+kill -HUP $pid; waitlog '"IPVS table' 5
+ip netns exec d ipvsadm -Ln
+section refused-status
+ip netns exec d node build/src/cli/duet.js status --json -s /tmp/duet/duet.sock
+section refused-fixed
+cat > /tmp/duet/duet.yaml <<'YAML'
+${CONFIG(5, false)}
+YAML
+kill -HUP $pid; waitlog '"IPVS table' 6
 ip netns exec d ipvsadm -Ln
 section stop
 kill -TERM $pid; wait $pid; echo "exit=$?"
@@ -162,4 +181,22 @@ test('ipvs_sysctl: written in duet\'s namespace only where the kernel differs, o
   const log = part('sysctl-log').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { sysctl: string; from: string; to: string });
   // expire_nodest_conn is already 0 in a fresh namespace: no write.
   t.deepEqual(log.map((l) => `${l.sysctl} ${l.from} -> ${l.to}`).sort(), ['net.ipv4.vs.conn_reuse_mode 1 -> 3', 'net.ipv4.vs.sloppy_tcp 0 -> 1']);
+});
+
+test('a reload the kernel refuses in part: what it accepts is applied, what it refuses is reported, the table stays consistent; the next good reload is clean', (t) => {
+  const r = reconciles();
+  t.true(r.length >= 6, JSON.stringify(r));
+  t.like(r[4], { ops: { 'add-svc': 1, 'add-dest': 1, 'edit-dest': 1 } });
+  t.is(r[4]!.failed, 1, 'the refused add-svc (its real server is then skipped, not tried)');
+  t.is(r[4]!.applied, 1, 'the weight edit');
+  const refused = part('refused');
+  t.regex(refused, /^UDP  192\.0\.2\.100:53 rr\n  -> 192\.0\.2\.23:5353 +Masq +4 /m, 'the accepted edit is in the kernel');
+  t.notRegex(refused, /:9100/, 'nothing of the refused service is left half-made');
+  t.regex(refused, /^TCP  192\.0\.2\.200:25 rr$/m, 'the foreign service is untouched');
+  const services = (s: string): string[] => s.split('\n').filter((l) => /^(TCP|UDP|FWM) /.test(l)).sort();
+  t.deepEqual(services(refused), services(part('foreign')), 'every other service as before');
+  const st = JSON.parse(part('refused-status')) as { ipvs: { lastReconcile: { failed: { what: string; error: string }[] } } };
+  t.true(st.ipvs.lastReconcile.failed.some((f) => /9100/.test(f.what) && /E[A-Z]+/.test(f.error)), JSON.stringify(st.ipvs.lastReconcile.failed));
+  t.like(r[5], { failed: 0 });
+  t.is(part('refused-fixed'), part('foreign'), 'the table is back to the earlier one exactly');
 });
