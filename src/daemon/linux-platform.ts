@@ -11,12 +11,13 @@ import { IoError } from '../core/errors.js';
 import { IpvsClient } from '../ipvs/genl-client.js';
 import { runChild, killChildGroups } from './child.js';
 import { createPinger, type Pinger } from './icmp-ping.js';
-import { readFileSync, writeFileSync, renameSync, mkdirSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Platform } from './platform.js';
 import type { Override } from '../control/views.js';
 import { parseMarker } from './restart.js';
+import { readStateFile, stateDirProblem, writeStateFile } from './state-files.js';
 
 /** The names come from the config schema's fixed list, never from input paths. */
 const ipvsSysctlPath = (name: string): string => `/proc/sys/net/ipv4/vs/${name}`;
@@ -29,11 +30,26 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
   const managedFile = join(o.stateDir, 'ipvs-managed.json');
   const operatorFile = join(o.stateDir, 'operator.json');
   const restartFile = join(o.stateDir, 'restart.json');
-  // Written whole to a temp file and renamed, so a crash never leaves half a file.
+  // See state-files.ts: an unsafe directory is not used; a file that cannot be trusted or
+  // written is reported and costs only itself.
+  const dirProblem = stateDirProblem(o.stateDir);
+  if (dirProblem) log.error({ dir: o.stateDir, problem: dirProblem }, 'state directory unsafe: state files are neither read nor written');
   const writeAtomic = (file: string, text: string): void => {
-    mkdirSync(o.stateDir, { recursive: true });
-    writeFileSync(`${file}.tmp`, text);
-    renameSync(`${file}.tmp`, file);
+    if (dirProblem) return;
+    try { writeStateFile(file, text); } catch (e) { log.error({ file, err: (e as Error).message }, 'state file not saved'); }
+  };
+  const readTrusted = (file: string): string | undefined => {
+    if (dirProblem) return undefined;
+    try { return readStateFile(file); } catch (e) { log.error({ file, err: (e as Error).message }, 'state file not trusted; ignored'); return undefined; }
+  };
+  const parsed = <T>(file: string, check: (v: unknown) => v is T): T | undefined => {
+    const text = readTrusted(file);
+    if (text === undefined) return undefined;
+    let v: unknown;
+    try { v = JSON.parse(text); } catch { v = undefined; }
+    if (check(v)) return v;
+    log.error({ file }, 'state file malformed; ignored');
+    return undefined;
   };
   const garpSender = (): GarpSender => (garp ??= createGarpSender());
   return {
@@ -80,24 +96,15 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
     },
     openChecks: (onEvent, onError) => workerChecks({ onEvent, onError }),
     loadManaged() {
-      try {
-        return new Set(JSON.parse(readFileSync(managedFile, 'utf8')) as string[]);
-      } catch {
-        return undefined;
-      }
+      const v = parsed(managedFile, isManagedList);
+      return v && new Set(v);
     },
     saveManaged(keys) { writeAtomic(managedFile, JSON.stringify([...keys].sort())); },
-    loadOverrides() {
-      try {
-        return JSON.parse(readFileSync(operatorFile, 'utf8')) as Record<string, Override>;
-      } catch {
-        return undefined;
-      }
-    },
+    loadOverrides: () => parsed(operatorFile, isOverrides),
     saveOverrides(v) { writeAtomic(operatorFile, JSON.stringify(v)); },
     takeRestartMarker() {
-      let text: string;
-      try { text = readFileSync(restartFile, 'utf8'); } catch { return undefined; }
+      const text = readTrusted(restartFile);
+      if (text === undefined) return undefined;
       // Used once: a later crash and start must not resume from an old hand-off.
       rmSync(restartFile, { force: true });
       const m = parseMarker(text);
@@ -108,6 +115,17 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
     wallNow: () => Date.now(),
     close() { garp?.close(); ipvs?.close(); pinger?.close(); rtnl.close(); killChildGroups(); },
   };
+}
+
+/** Service keys as serviceKey() writes them: "tcp:192.0.2.100:80", "udp:[2001:db8::1]:53", "fwmark:7". */
+function isManagedList(v: unknown): v is string[] {
+  return Array.isArray(v) && v.length <= 100_000 && v.every((k) => typeof k === 'string' && /^((tcp|udp|sctp):[0-9a-fA-F.:[\]]+:\d+|fwmark6?:\d+)$/.test(k));
+}
+
+function isOverrides(v: unknown): v is Record<string, Override> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  return Object.entries(v).every(([name, o]) => /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}$/.test(name) && typeof o === 'object' && o !== null
+    && ['failover', 'takeover', 'maintenance'].includes((o as Override).mode) && typeof (o as Override).sticky === 'boolean' && typeof (o as Override).since === 'number');
 }
 
 async function primaryAddress(rtnl: Rtnl, ifname: string, family: 4 | 6): Promise<string> {

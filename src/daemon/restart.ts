@@ -51,8 +51,9 @@ export function decideResume(ic: InstanceConfig, marker: RestartMarker | undefin
   const elapsed = wallNow - m.lastAdvertAt;
   // A clock step backwards shows as a negative age: not evidence of being in time.
   if (elapsed < 0) return { resume: false, why: 'wall clock went backwards' };
-  // The window the peer gives is from the interval the old run advertised.
-  const window = resumeWindowMs(m.advertIntMs);
+  // The window the peer gives is from the interval the old run advertised, but never longer than
+  // this config's: the marker is a file, and a forged one must not stretch the window.
+  const window = resumeWindowMs(Math.min(m.advertIntMs, csToMs(ic.adverIntCs)));
   if (elapsed > window) return { resume: false, why: `too late: ${elapsed} ms since the last advert, window ${window} ms` };
   return { resume: true };
 }

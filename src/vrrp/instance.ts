@@ -307,5 +307,6 @@ function receiveConfigOf(cfg: InstanceSettings): ReceiveConfig {
     version: cfg.version, vrid: cfg.vrid, family: cfg.family, adverIntCs: cfg.adverIntCs,
     authType: cfg.authType, authPassword: cfg.authPassword, addresses: cfg.vipAddresses, checkTtl: cfg.checkTtl,
     expectDst: cfg.unicastPeers.length ? 'unicast' : 'multicast',
+    peers: cfg.unicastPeers,
   };
 }

@@ -26,6 +26,12 @@ export interface ReceiveConfig {
    * unicast peers. keepalived drops the other kind; so do we. Unset: not checked.
    */
   expectDst?: 'multicast' | 'unicast';
+  /**
+   * Unicast mode: the peers we send to, the only routers we accept adverts from (keepalived's
+   * check_unicast_src, always on here). Without it any host that can reach us (over UDP: any
+   * host that routes to the port) could demote the master. Empty: multicast, not checked.
+   */
+  peers?: readonly string[];
 }
 
 const isMulticast = (family: Family, dst: string): boolean =>
@@ -80,6 +86,10 @@ export function checkReceived(
 
   // Multicast loopback or a reflected packet: our own advertisement.
   if (isOwn(r.family, r.src, own.addresses)) return reject('own', `source ${r.src} is ours`);
+
+  if (inst.peers?.length && !inst.peers.some((p) => canon(r.family, p) === canon(r.family, r.src))) {
+    return reject('not-a-peer', `source ${r.src} is not a unicast_peer (${inst.peers.join(', ')})`);
+  }
 
   if (inst.version === 2) {
     // RFC 3768: "MUST perform authentication specified by Auth Type"

@@ -44,6 +44,7 @@ export type RejectReason =
   | 'auth-type'        // v2 auth type differs from ours
   | 'auth'             // v2 password differs
   | 'vrid'             // not our virtual router
+  | 'not-a-peer'       // unicast mode: the source is none of the configured unicast peers
   | 'interval'         // v2 advert interval differs from ours (RFC 3768 §7.1)
   | 'addresses'        // v2 address list differs and the sender is not the owner (RFC 3768 §7.1)
   | 'own'              // our own packet looped back

@@ -3,7 +3,8 @@ import test from 'ava';
 import { readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLab, waitFor, type Lab } from '../../lab/netns.js';
-import { startDuet, pairConfig, describeNodes, type DuetNode } from '../../lab/duet-node.js';
+import { startDuet, pairConfig, describeNodes, inject, type DuetNode } from '../../lab/duet-node.js';
+import { encodeIpv4Vrrp } from '../../src/vrrp/codec.js';
 import { request } from '../../src/control/client.js';
 
 const VIP = '192.0.2.100';
@@ -167,6 +168,20 @@ test.serial('unicast peers elect a master without multicast', async (t) => {
   const s2 = await waitFor(async () => { const i = await d2.instance('VI_1'); return i?.masterAddress === '192.0.2.11' ? i : undefined; }, { timeoutMs: 3000, what: 'd2 hears d1 unicast' });
   t.is(s2.state, 'backup');
   t.is(Object.keys(s2.counters.dropped).length, 0);
+});
+
+test.serial('unicast: a well-formed priority-254 advert from a host that is no unicast_peer is dropped (not-a-peer); the same from the peer\'s address is obeyed', async (t) => {
+  const d1 = await start('d1', cfg('d1', 150, '      unicast_peer: [192.0.2.12]\n'));
+  await d1.waitState('VI_1', 'master');
+  // Sent from d2's namespace with a source of our choosing, to d1's address, TTL 255.
+  const forged = (src: string) => encodeIpv4Vrrp({ version: 3, vrid: 51, priority: 254, maxAdverIntCs: 10, addresses: ['192.0.2.100'] },
+    { src, dst: '192.0.2.11', ttl: 255, tos: 0xc0, id: 0 }, { pseudoHeader: true });
+  await inject(lab, 'd2', '192.0.2.11', [forged('192.0.2.66'), forged('192.0.2.66'), forged('192.0.2.66')], { gapMs: 50 });
+  await waitFor(async () => (await d1.instance('VI_1'))?.counters.dropped['not-a-peer'] === 3 ? true : undefined, { timeoutMs: 3000, what: 'three not-a-peer drops' });
+  t.is((await d1.instance('VI_1'))?.state, 'master', 'a stranger cannot demote the master');
+  // Control: the same advert from the configured peer's address takes mastership (so the drop mattered).
+  await inject(lab, 'd2', '192.0.2.11', [forged('192.0.2.12')]);
+  await d1.waitState('VI_1', 'backup', 3000);
 });
 
 test.serial('IPv6 VRRPv3 pair: link-local adverts with hop limit 255, VIP moves on kill -9 plus link down', async (t) => {

@@ -91,6 +91,10 @@ const rows: Row[] = [
   { name: 'order: vrid before own', cfg: v3cfg, r: rx({ ...v3adv, vrid: 9 }, { src: '192.0.2.12' }), own: own4, want: 'vrid' },
   { name: 'order: own before auth', cfg: v2cfg, r: rx({ ...v2adv, authData: 'x' }, { src: '192.0.2.12' }), own: own4, want: 'own' },
   { name: 'order: auth before interval', cfg: v2cfg, r: rx({ ...v2adv, authData: 'x', maxAdverIntCs: 300 }), want: 'auth' },
+  // Unicast mode: only the configured peers (keepalived's check_unicast_src, always on here)
+  { name: 'unicast from a listed peer', cfg: { ...v3cfg, expectDst: 'unicast', peers: ['192.0.2.99', '192.0.2.11'] }, r: rx(v3adv, { dst: '192.0.2.12' }), want: { mismatch: false } },
+  { name: 'unicast from a host that is no peer', cfg: { ...v3cfg, expectDst: 'unicast', peers: ['192.0.2.99'] }, r: rx(v3adv, { dst: '192.0.2.12' }), want: 'not-a-peer' },
+  { name: 'IPv6 peer compared canonically', cfg: { ...v6cfg, expectDst: 'unicast', peers: ['FE80:0::11'] }, r: rx6(v6adv, { dst: 'fe80::12' }), own: own6, want: { mismatch: false } },
 ];
 
 for (const row of rows) {
@@ -115,7 +119,7 @@ for (const row of rows) {
 
 test('checkReceived: the table covers every reason checkReceived owns', (t) => {
   const covered = new Set(rows.map((r) => r.want).filter((w): w is RejectReason => typeof w === 'string'));
-  const owned: RejectReason[] = ['family', 'ttl', 'version', 'vrid', 'own', 'auth-type', 'auth', 'interval', 'addresses', 'destination'];
+  const owned: RejectReason[] = ['family', 'ttl', 'version', 'vrid', 'own', 'auth-type', 'auth', 'interval', 'addresses', 'destination', 'not-a-peer'];
   t.deepEqual([...covered].sort(), [...owned].sort());
   t.true(rows.some((r) => typeof r.want !== 'string' && r.want.mismatch));
 });
