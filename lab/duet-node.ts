@@ -84,7 +84,15 @@ export async function startDuet(lab: Lab, host: string, yaml: string, o: { waitR
     cleanup() { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); if (!o.dir) rmSync(dir, { recursive: true, force: true }); },
   };
   if (o.waitReady !== false) {
-    await waitFor(async () => (await status()).instances.length > 0, { timeoutMs: 10_000, intervalMs: 25, what: `${host} duet up (stderr: ${stderr.join('').slice(-800)})` });
+    try {
+      await waitFor(async () => (await status()).instances.length > 0, { timeoutMs: 10_000, intervalMs: 25, what: `${host} duet up` });
+    } catch (e) {
+      // Not handed to the caller, so not cleaned up by it: stop it here, and say why it did not come up.
+      const exit = proc.exitCode ?? proc.signalCode;
+      node.cleanup();
+      const last = logs.slice(-20).map((l) => JSON.stringify(l)).join('\n');
+      throw new Error(`${(e as Error).message}; exit ${String(exit)}; stderr: ${stderr.join('').slice(-800)}; last log lines:\n${last}`);
+    }
   }
   return node;
 }

@@ -20,7 +20,12 @@ export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: numb
   const lines = [`node ${s.node}${s.maintenance ? ' (MAINTENANCE: will not be master)' : ''}`, table(rows)];
   const cw = s.checkWorker;
   if (cw && (!cw.answering || cw.restarts > 0)) lines.push(`check worker: ${cw.answering ? 'answering' : 'NOT ANSWERING'}; restarted ${cw.restarts} time${cw.restarts === 1 ? '' : 's'}${cw.lastRestart ? ` (last: ${cw.lastRestart})` : ''}`);
-  for (const i of s.instances) if (i.dualMaster) lines.push(`${i.name}: DUAL MASTER: ${i.dualMaster.other} (priority ${i.dualMaster.otherPriority}) also advertises as master; ${i.counters.dualMasters} episode${i.counters.dualMasters === 1 ? '' : 's'} so far`);
+  for (const i of s.instances) {
+    const d = i.dualMaster;
+    if (!d) continue;
+    const who = d.via === 'arp' ? `${d.other} claims this instance's address in ARP` : `${d.other} (priority ${String(d.otherPriority)}) also advertises as master`;
+    lines.push(`${i.name}: DUAL MASTER: ${who}; ${i.counters.dualMasters} episode${i.counters.dualMasters === 1 ? '' : 's'} so far`);
+  }
   for (const i of s.instances) if (i.faultReasons?.length) lines.push(`${i.name}: FAULT: ${i.faultReasons.join('; ')}`);
   for (const k of s.sockets ?? []) {
     if (k.open && k.opens <= 1 && k.errors === 0) continue;

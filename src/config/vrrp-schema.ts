@@ -28,7 +28,11 @@ const notifySchema = z
 const instanceNotifySchema = z
   .strictObject({
     ...notifyFields,
-    /** Another router keeps advertising as master while this one is (env DUET_OTHER, DUET_OTHER_PRIORITY). */
+    /**
+     * Another router keeps advertising as master while this one is (env DUET_VIA=advert,
+     * DUET_OTHER, DUET_OTHER_PRIORITY), or another MAC sends ARP with one of its IPv4 VIPs as
+     * sender (DUET_VIA=arp, DUET_OTHER the MAC, DUET_ADDRESS).
+     */
     dual_master: argv.optional(),
   }, { error: expecting('a mapping of state (or dual_master) to command') })
   .default({})

@@ -97,7 +97,8 @@ export type DuetEvent =
   | { type: 'reconcile-error'; error: string }
   | { type: 'sync'; role: SyncRole | null; daemons: string[] }
   | { type: 'operator'; action: string; instance?: string; service?: string; server?: string; weight?: number }
-  | { type: 'dual-master'; instance: string; vrid: number; other: string; otherPriority: number; priority: number }
+  /** via advert: other is the router's address, otherPriority its priority; via arp: other is the MAC that claimed address. */
+  | { type: 'dual-master'; instance: string; vrid: number; via: 'advert' | 'arp'; other: string; otherPriority?: number; address?: string; priority: number }
   /** The stream's first line: attached, nothing after it is missed. */
   | { type: 'subscribed' };
 

@@ -6,7 +6,7 @@ import { Rtnl } from '../netlink/rtnl.js';
 import { createRawTransport } from '../vrrp/raw-transport.js';
 import { createUdpTransport } from '../vrrp/udp-transport.js';
 import { createRaw6Transport } from '../vrrp/raw6-transport.js';
-import { createGarpSender, type GarpSender } from '../vrrp/garp.js';
+import { createArpWatch, createGarpSender, type GarpSender } from '../vrrp/garp.js';
 import { IoError } from '../core/errors.js';
 import { IpvsClient } from '../ipvs/genl-client.js';
 import { runChild, killChildGroups } from './child.js';
@@ -82,6 +82,7 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
     ping: (address, timeoutMs) => (pinger ??= createPinger()).ping(address, timeoutMs),
     sendGarp: (ifname, address, mac) => garpSender().sendGarp(ifname, address, mac),
     sendUnsolicitedNa: (ifname, address, mac) => garpSender().sendUnsolicitedNa(ifname, address, mac),
+    openArpWatch: (ifname) => createArpWatch(ifname),
     async openIpvs() { return (ipvs ??= await IpvsClient.open()); },
     async readIpvsSysctl(name) {
       try {

@@ -7,6 +7,9 @@ import type { CheckEvent } from '../check/engine.js';
 import type { KernelDaemon, SyncDaemonSettings, SyncRole } from '../sync/plan.js';
 import type { Override } from '../control/views.js';
 import type { RestartMarker } from './restart.js';
+import type { ArpWatch } from '../vrrp/garp.js';
+
+export type { ArpWatch, ArpPacket } from '../vrrp/garp.js';
 
 export interface Platform {
   openTransport(key: TransportKey): Promise<VrrpTransport>;
@@ -20,6 +23,8 @@ export interface Platform {
   macAddress(ifname: string): string;
   sendGarp(ifname: string, address: string, mac: string): void;
   sendUnsolicitedNa(ifname: string, address: string, mac: string): void;
+  /** A non-blocking reader of the ARP packets arriving on ifname (the dual-master guard); throws if it cannot open. */
+  openArpWatch(ifname: string): ArpWatch;
   /**
    * Run a hook (argv, no shell) in its own process group with a fixed environment plus vars;
    * rejects if it fails or times out (then the whole group is killed).

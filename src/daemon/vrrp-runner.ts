@@ -17,6 +17,8 @@ import { withOverride } from './operator.js';
 import { Fanout, type DaemonContext } from './context.js';
 import { transportKeyString, type LinkState, type TransportKey } from './platform.js';
 import { TransportSlot } from './transport-slot.js';
+import { ArpGuard } from './arp-guard.js';
+import { csToMs } from '../vrrp/timers.js';
 
 interface Running {
   cfg: InstanceConfig;
@@ -39,9 +41,17 @@ export class VrrpRunner {
   /** Set during start() only: which instances may resume as master after a `duet restart`. */
   private restartMarker: RestartMarker | undefined;
   readonly transitions: Fanout<TransitionEvent>;
+  /** Dual-master detection by ARP, for masters' IPv4 VIPs. */
+  readonly arp: ArpGuard;
 
   constructor(private readonly ctx: DaemonContext, private readonly overrideOf: (name: string) => Override | undefined) {
     this.transitions = new Fanout(ctx.log, 'transition');
+    this.arp = new ArpGuard(ctx.p, ctx.clock, ctx.log.child({ mod: 'arp-guard' }), () => [...this.running.values()].map((r) => ({
+      name: r.cfg.name, master: r.inst.state === 'master', advertMs: csToMs(r.cfg.adverIntCs),
+      vips: r.cfg.vips.filter((v) => v.family === 4).map((v) => ({ dev: v.dev ?? r.cfg.interface, address: v.address })),
+      claim: (address: string, mac: string) => r.inst.claim(address, mac),
+    })));
+    this.transitions.on(() => this.arp.sync());
     // Members of a sync group follow one another (deferred: we are inside the member's dispatch).
     this.transitions.on((e) => this.followSyncGroup(e));
   }
@@ -90,6 +100,7 @@ export class VrrpRunner {
         for (const run of this.running.values()) run.inst.reconfigure(this.settingsFor(run.cfg));
         this.refreshTracking();
       }
+      this.arp.sync();
       return result;
     } finally {
       this.restartMarker = undefined;
@@ -124,6 +135,7 @@ export class VrrpRunner {
    */
   async stop(forRestart: boolean): Promise<string[]> {
     this.unwatchLinks?.();
+    this.arp.stop();
     for (const s of this.scripts.values()) s.stop();
     for (const r of this.running.values()) r.witness?.stop();
     const kept = forRestart ? [...this.running.values()].filter((r) => r.inst.state === 'master') : [];
@@ -210,9 +222,13 @@ export class VrrpRunner {
     const inst = r.inst;
     inst.on('transition', (e: TransitionEvent) => this.transitions.emit(e));
     inst.on('dual-master', (e: DualMasterEvent) => {
-      this.ctx.emit({ type: 'dual-master', instance: e.instance, vrid: e.vrid, other: e.other, otherPriority: e.otherPriority, priority: e.priority });
+      this.ctx.emit({ type: 'dual-master', instance: e.instance, vrid: e.vrid, via: e.via, other: e.other, priority: e.priority,
+        ...(e.otherPriority !== undefined ? { otherPriority: e.otherPriority } : {}), ...(e.address !== undefined ? { address: e.address } : {}) });
+      const vars: Record<string, string> = { DUET_INSTANCE: r.cfg.name, DUET_VRID: String(r.cfg.vrid), DUET_VIA: e.via, DUET_OTHER: e.other };
+      if (e.otherPriority !== undefined) vars['DUET_OTHER_PRIORITY'] = String(e.otherPriority);
+      if (e.address !== undefined) vars['DUET_ADDRESS'] = e.address;
       for (const argv of r.cfg.notify.dual_master ?? []) {
-        this.ctx.hooks.run(`instance:${r.cfg.name}`, argv, { DUET_INSTANCE: r.cfg.name, DUET_VRID: String(r.cfg.vrid), DUET_OTHER: e.other, DUET_OTHER_PRIORITY: String(e.otherPriority) },
+        this.ctx.hooks.run(`instance:${r.cfg.name}`, argv, vars,
           'dual-master hook failed', { instance: r.cfg.name });
       }
     });

@@ -53,9 +53,12 @@ export interface Vrrp {
   /** When the current state was entered. */
   since: number;
   lastReason: Reason | undefined;
-  /** Master only: another router advertising as master that we outrank (see onAdvert). */
-  dualMaster: { src: string; priority: number; lastAt: number } | undefined;
+  /** Master only: the current dual-master episode (see noteDualMaster). */
+  dualMaster: { src: string; priority: number | undefined; via: DualMasterVia; lastAt: number } | undefined;
 }
+
+/** How another master showed itself: its adverts, or ARP claiming one of our addresses from another MAC. */
+export type DualMasterVia = 'advert' | 'arp';
 
 export type Event =
   /** resume: the previous run was master and stopped for a restart recently enough (the daemon decides). */
@@ -64,6 +67,8 @@ export type Event =
   | { type: 'shutdown'; keep?: boolean }
   | { type: 'tick' }
   | { type: 'advert'; src: string; adv: Advert }
+  /** ARP from another MAC with one of our addresses as its sender (the daemon filters out our own). */
+  | { type: 'claim'; address: string; mac: string }
   | { type: 'priority'; priority: number }
   | { type: 'fault'; fault: boolean }
   | { type: 'force'; to: 'master' | 'backup'; reason: 'sync-group' | 'operator' };
@@ -72,8 +77,11 @@ export type Action =
   | { type: 'send-advert'; priority: number }
   | { type: 'vips'; op: 'add' | 'del' }
   | { type: 'garp' }
-  /** A new dual-master episode: another router keeps advertising as master for our VRID. */
-  | { type: 'dual-master'; src: string; priority: number }
+  /**
+   * A new dual-master episode: another router keeps advertising as master for our VRID (src: its
+   * address, priority: its priority), or another MAC claims our address (src: the MAC, address).
+   */
+  | { type: 'dual-master'; src: string; priority: number | undefined; via: DualMasterVia; address?: string }
   | { type: 'transition'; from: State; to: State; reason: Reason };
 
 export interface StepResult { state: Vrrp; actions: Action[] }
@@ -157,6 +165,12 @@ export function step(cfg: FsmConfig, s0: Vrrp, e: Event, now: number): StepResul
 
     case 'advert':
       onAdvert(cfg, s, e.src, e.adv, now, go, actions);
+      break;
+
+    case 'claim':
+      // Within the first advert interval the router we took over from may still announce the
+      // address (a GARP refresh in flight): not yet a second master.
+      if (s.state === 'master' && now - s.since >= cs(cfg.adverIntCs)) noteDualMaster(cfg, s, now, actions, { src: e.mac, priority: undefined, via: 'arp', address: e.address });
       break;
 
     case 'priority': {
@@ -273,13 +287,21 @@ function onAdvert(cfg: FsmConfig, s: Vrrp, src: string, adv: Advert, now: number
     // own advert, at most every half interval, so a peer that can hear us yields now.
     const interval = cs(cfg.adverIntCs);
     if (now - s.since < interval) return;
-    if (s.dualMaster === undefined || now - s.dualMaster.lastAt > 3 * interval) actions.push({ type: 'dual-master', src, priority: adv.priority });
-    s.dualMaster = { src, priority: adv.priority, lastAt: now };
+    noteDualMaster(cfg, s, now, actions, { src, priority: adv.priority, via: 'advert' });
     if (s.adverDeadline !== undefined && s.adverDeadline - now <= interval / 2) {
       actions.push({ type: 'send-advert', priority: s.priority });
       s.adverDeadline = now + interval;
     }
   }
+}
+
+/**
+ * One dual-master episode, whatever shows it (adverts, ARP): said once, when it starts; it ends
+ * after three advert intervals without a sign. Status shows the latest sign.
+ */
+function noteDualMaster(cfg: FsmConfig, s: Vrrp, now: number, actions: Action[], d: { src: string; priority: number | undefined; via: DualMasterVia; address?: string }): void {
+  if (s.dualMaster === undefined || now - s.dualMaster.lastAt > 3 * cs(cfg.adverIntCs)) actions.push({ type: 'dual-master', ...d });
+  s.dualMaster = { src: d.src, priority: d.priority, via: d.via, lastAt: now };
 }
 
 /** preempt_delay: keep accepting a lower-priority master until the delay since we first saw it has run. */

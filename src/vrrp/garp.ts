@@ -9,6 +9,9 @@
 // ethertype and destination in sockaddr_ll. The socket is opened with protocol 0, so it never
 // receives (a socket opened for ETH_P_ARP would queue a copy of every ARP frame on the host).
 // Calls are synchronous; sendto on a packet socket does not block in practice.
+// The dual-master guard also reads ARP (createArpWatch): a second packet socket, opened for
+// ETH_P_ARP and bound to one interface, non-blocking, drained by the daemon on a timer while an
+// instance on it is master (koffi cannot wait on a file descriptor in the event loop).
 import os from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import koffi from 'koffi';
@@ -71,6 +74,26 @@ export function buildUnsolicitedNa(ipv6: string, mac: string, o: { router?: bool
   return b;
 }
 
+/** An Ethernet/IPv4 ARP packet (the payload a SOCK_DGRAM packet socket gives: no Ethernet header). */
+export interface ArpPacket {
+  /** 1 request, 2 reply. */
+  op: number;
+  senderMac: string;
+  senderIp: string;
+  targetIp: string;
+}
+
+const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
+
+/** Decode an ARP packet; undefined for anything but Ethernet/IPv4 ARP (short, other hardware or protocol). */
+export function parseArp(b: Uint8Array): ArpPacket | undefined {
+  if (b.length < 28) return undefined;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (v.getUint16(0) !== 1 || v.getUint16(2) !== 0x0800 || b[4] !== 6 || b[5] !== 4) return undefined;
+  const ip = (o: number): string => `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+  return { op: v.getUint16(6), senderMac: Array.from(b.subarray(8, 14), hex2).join(':'), senderIp: ip(14), targetIp: ip(24) };
+}
+
 /** struct sockaddr_ll (20 bytes). ifindex in host byte order, protocol in network order. */
 function sockaddrLl(ifindex: number, ethertype: number, dstMac: Uint8Array): Buffer {
   const b = Buffer.alloc(20);
@@ -89,6 +112,8 @@ function sockaddrLl(ifindex: number, ethertype: number, dstMac: Uint8Array): Buf
 interface Libc {
   socket(domain: number, type: number, protocol: number): number;
   sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number | bigint;
+  recvfrom(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: Buffer): number | bigint;
+  bind(fd: number, addr: Buffer, addrlen: number): number;
   close(fd: number): number;
   if_nametoindex(name: string): number;
 }
@@ -100,6 +125,8 @@ function libc(): Libc {
   libcCache = {
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
+    recvfrom: lib.func('long recvfrom(int fd, void *buf, size_t len, int flags, void *addr, void *addrlen)'),
+    bind: lib.func('int bind(int fd, const void *addr, uint32_t addrlen)'),
     close: lib.func('int close(int fd)'),
     if_nametoindex: lib.func('unsigned int if_nametoindex(const char *name)'),
   } as Libc;
@@ -157,6 +184,67 @@ export function createGarpSender(): GarpSender {
       const what = `unsolicited NA for ${ipv6}`;
       if (!isIpv6(ipv6)) throw new IoError(`${what}: not an IPv6 address`);
       send(what, ifname, ETH_P_IPV6, ALL_NODES_MAC, buildUnsolicitedNa(ipv6, mac, o));
+    },
+    close() {
+      if (fd >= 0) c.close(fd);
+      fd = -1;
+    },
+  };
+}
+
+const SOCK_NONBLOCK = 0o4000;
+const PACKET_OUTGOING = 4;
+const EAGAIN = 11;
+
+export interface ArpWatch {
+  /**
+   * The ARP packets that arrived on the interface since the last call (at most max; frames this
+   * host sent are left out). Throws IoError when the socket fails (the interface went away).
+   */
+  read(max: number): ArpPacket[];
+  close(): void;
+}
+
+/** Open a non-blocking packet socket for ARP on ifname. Throws IoError. */
+export function createArpWatch(ifname: string): ArpWatch {
+  let c: Libc;
+  try {
+    c = libc();
+  } catch (e) {
+    throw new IoError(`arp watch: cannot load libc through koffi: ${(e as Error).message}`, { cause: e });
+  }
+  const ifindex = c.if_nametoindex(ifname);
+  if (ifindex === 0) throw new IoError(`arp watch on ${ifname}: no such interface (${errnoText()})`);
+  const proto = os.endianness() === 'LE' ? ((ETH_P_ARP & 0xff) << 8) | (ETH_P_ARP >> 8) : ETH_P_ARP; // htons
+  let fd = c.socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, proto);
+  if (fd < 0) throw new IoError(`arp watch on ${ifname}: socket(AF_PACKET, SOCK_DGRAM, ETH_P_ARP): ${errnoText()}`);
+  const sll = sockaddrLl(ifindex, ETH_P_ARP, BROADCAST);
+  if (c.bind(fd, sll, sll.length) < 0) {
+    const err = errnoText();
+    c.close(fd);
+    throw new IoError(`arp watch on ${ifname}: bind: ${err}`);
+  }
+  const buf = Buffer.alloc(256);
+  const from = Buffer.alloc(20);
+  const fromLen = Buffer.alloc(4);
+  const le = os.endianness() === 'LE';
+  return {
+    read(max) {
+      const out: ArpPacket[] = [];
+      for (let i = 0; i < max && fd >= 0; i++) {
+        if (le) fromLen.writeUInt32LE(from.length, 0);
+        else fromLen.writeUInt32BE(from.length, 0);
+        const n = Number(c.recvfrom(fd, buf, buf.length, 0, from, fromLen));
+        if (n < 0) {
+          if (koffi.errno() === EAGAIN) break;
+          throw new IoError(`arp watch on ${ifname}: recvfrom: ${errnoText()}`);
+        }
+        // Frames sent by this host come back to a packet socket as PACKET_OUTGOING.
+        if (from[10] === PACKET_OUTGOING) continue;
+        const p = parseArp(buf.subarray(0, Math.min(n, buf.length)));
+        if (p) out.push(p);
+      }
+      return out;
     },
     close() {
       if (fd >= 0) c.close(fd);

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import { RateLimitedLog } from '../core/log.js';
-import { step, initialVrrp, nextDeadline, effectivePriority, type FsmConfig, type Vrrp, type Event, type Action, type State, type Reason } from './fsm.js';
+import { step, initialVrrp, nextDeadline, effectivePriority, type FsmConfig, type Vrrp, type Event, type Action, type State, type Reason, type DualMasterVia } from './fsm.js';
 import { encodeAdvert, decodeAdvert } from './codec.js';
 import { checkReceived, type ReceiveConfig } from './receive.js';
 import type { Advert, RejectReason } from './types.js';
@@ -60,9 +60,11 @@ export interface TransitionEvent {
 export interface DualMasterEvent {
   instance: string;
   vrid: number;
-  /** The other router's address and advertised priority. */
+  /** The other router's address and advertised priority (via advert), or the MAC that claimed address (via arp). */
   other: string;
-  otherPriority: number;
+  otherPriority: number | undefined;
+  via: DualMasterVia;
+  address: string | undefined;
   priority: number;
   at: number;
 }
@@ -80,7 +82,7 @@ export interface InstanceStatus {
   lastReason: Reason | undefined;
   fault: boolean;
   /** The other router of the current dual-master episode, while it lasts (master only). */
-  dualMaster: { other: string; otherPriority: number } | undefined;
+  dualMaster: { other: string; otherPriority: number | undefined; via: DualMasterVia } | undefined;
   /** Why the instance is held in FAULT ("interface eth1 missing", "script chk_web down", "maintenance"); [] when not. */
   faultReasons: string[];
   counters: InstanceCounters;
@@ -189,6 +191,9 @@ export class VrrpInstance extends EventEmitter {
     return `${this.cfg.name}: master, but no advert sent for ${Math.round(since)} ms (${this.counters.sendErrors} send errors)`;
   }
 
+  /** ARP from mac with address (one of ours) as its sender; the caller has left out our own MACs. */
+  claim(address: string, mac: string): void { this.dispatch({ type: 'claim', address, mac }); }
+
   force(to: 'master' | 'backup', reason: 'sync-group' | 'operator'): void {
     this.dispatch({ type: 'force', to, reason });
   }
@@ -220,7 +225,7 @@ export class VrrpInstance extends EventEmitter {
       masterAddress: this.s.masterAddress, masterPriority: this.s.masterPriority,
       sinceMs: this.s.since, lastReason: this.s.lastReason, fault: this.s.fault, faultReasons: [],
       dualMaster: this.s.dualMaster && this.deps.clock.now() - this.s.dualMaster.lastAt <= 3 * this.fsmCfg.adverIntCs * 10
-        ? { other: this.s.dualMaster.src, otherPriority: this.s.dualMaster.priority } : undefined,
+        ? { other: this.s.dualMaster.src, otherPriority: this.s.dualMaster.priority, via: this.s.dualMaster.via } : undefined,
       counters: structuredClone(this.counters),
     };
   }
@@ -259,8 +264,10 @@ export class VrrpInstance extends EventEmitter {
         return;
       case 'dual-master': {
         this.counters.dualMasters++;
-        const ev: DualMasterEvent = { instance: this.cfg.name, vrid: this.cfg.vrid, other: a.src, otherPriority: a.priority, priority: this.s.priority, at: now };
-        this.deps.log.warn({ ...ev, at: undefined }, 'dual-master: another router keeps advertising as master for this VRID');
+        const ev: DualMasterEvent = { instance: this.cfg.name, vrid: this.cfg.vrid, other: a.src, otherPriority: a.priority, via: a.via, address: a.address, priority: this.s.priority, at: now };
+        this.deps.log.warn({ ...ev, at: undefined }, a.via === 'arp'
+          ? 'dual-master: another MAC claims an address of this instance'
+          : 'dual-master: another router keeps advertising as master for this VRID');
         this.emit('dual-master', ev);
         return;
       }

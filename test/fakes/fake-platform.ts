@@ -1,7 +1,7 @@
 // A recording platform for daemon unit tests (seesaw's dummy NCC is the model): sockets are
 // in-memory transports, addresses a set, IPVS an in-memory kernel, checks a host the test
 // drives, state files plain fields. Every effect is recorded in `log` in order.
-import type { LinkState, Platform, TransportKey } from '../../src/daemon/platform.js';
+import type { ArpPacket, ArpWatch, LinkState, Platform, TransportKey } from '../../src/daemon/platform.js';
 import type { VrrpTransport } from '../../src/vrrp/transport.js';
 import type { CheckHost } from '../../src/check/host.js';
 import type { CheckEvent, ServiceVerdicts } from '../../src/check/engine.js';
@@ -127,6 +127,30 @@ export class FakePlatform implements Platform {
   macAddress(ifname: string): string { return `02:00:00:00:00:${ifname === 'eth0' ? '01' : '02'}`; }
   sendGarp(ifname: string, address: string): void { this.log.push(`garp ${ifname} ${address}`); }
   sendUnsolicitedNa(ifname: string, address: string): void { this.log.push(`na ${ifname} ${address}`); }
+  /** ARP packets waiting on each interface (the test pushes them); open watches by interface. */
+  readonly arpQueues = new Map<string, ArpPacket[]>();
+  readonly arpWatches = new Set<string>();
+  /** Interfaces whose ARP watch fails on its next read. */
+  readonly arpReadFailures = new Set<string>();
+  openArpWatch(ifname: string): ArpWatch {
+    if (this.missing.has(ifname)) throw new Error(`arp watch on ${ifname}: no such interface`);
+    this.arpWatches.add(ifname);
+    this.log.push(`arp-watch open ${ifname}`);
+    return {
+      read: (max) => {
+        if (this.arpReadFailures.delete(ifname)) throw new Error(`arp watch on ${ifname}: recvfrom: ENETDOWN`);
+        const q = this.arpQueues.get(ifname) ?? [];
+        return q.splice(0, max);
+      },
+      close: () => { if (this.arpWatches.delete(ifname)) this.log.push(`arp-watch close ${ifname}`); },
+    };
+  }
+  /** Another host's ARP with sender address at mac arrives on ifname. */
+  arpFrom(ifname: string, address: string, mac: string, op = 1): void {
+    const q = this.arpQueues.get(ifname) ?? [];
+    q.push({ op, senderIp: address, senderMac: mac, targetIp: address });
+    this.arpQueues.set(ifname, q);
+  }
   /** Set by a test to hold hooks (resolve to let one finish); hooks are recorded when they start. */
   hookGate: ((argv: readonly string[]) => Promise<void>) | undefined;
   async runHook(argv: readonly string[], vars: Record<string, string>): Promise<void> {

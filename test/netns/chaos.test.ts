@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLab, run, waitFor, type Lab } from '../../lab/netns.js';
 import { startDuet, pairConfig, describeNodes, type DuetNode } from '../../lab/duet-node.js';
+import { request } from '../../src/control/client.js';
+import type { ServiceView } from '../../src/control/views.js';
 
 const VIP = '192.0.2.100';
 const ADVERT_S = 0.1;
@@ -166,6 +168,70 @@ test.serial('50 SIGHUPs in 5 s: every reload applies, none in parallel, no trans
   t.log(`${reloads} reloads applied for 50 SIGHUPs; settled ${Date.now() - t0} ms after the last`);
 });
 
+test.serial('reload with a typo, then one naming a missing interface, then the fixed file, then SIGHUPs: refused, applied with a warning, applied; no transition anywhere, one master', async (t) => {
+  const [d1, d2] = await pair();
+  const before = [path(d1).length, path(d2).length];
+  const good = readFileSync(d1.configFile, 'utf8');
+  writeFileSync(d1.configFile, good.replace('advert_int: 0.1', 'advert_int: fast'));
+  const typo = await request(d1.socket, { cmd: 'reload' });
+  t.false(typo.ok, 'a typo is refused');
+  if (!typo.ok) t.regex(JSON.stringify(typo.error), /advert_int/, 'the error names the field');
+  writeFileSync(d1.configFile, good + '    - { name: VI_2, interface: chnosuch, vrid: 52, advert_int: 0.1, virtual_ipaddress: [192.0.2.101/24] }\n');
+  const missing = await request(d1.socket, { cmd: 'reload' });
+  t.true(missing.ok, JSON.stringify(missing));
+  t.like(await d1.instance('VI_2'), { state: 'fault' });
+  writeFileSync(d1.configFile, good);
+  const fixed = await request(d1.socket, { cmd: 'reload' });
+  t.true(fixed.ok, JSON.stringify(fixed));
+  for (let i = 0; i < 5; i++) { d1.kill('SIGHUP'); await new Promise((r) => setTimeout(r, 50)); }
+  await waitFor(() => d1.logs.filter((l) => l.msg === 'config reloaded').length >= 3, { timeoutMs: 10_000, what: 'the SIGHUP reloads logged' });
+  t.is(d1.proc.exitCode, null, 'still running');
+  t.deepEqual((await d1.status()).instances.map((i) => i.name), ['VI_1']);
+  t.is(await steady(t, [d1, d2]), 'd1');
+  t.deepEqual([path(d1).length, path(d2).length], before, 'no transition on either node');
+});
+
+test.serial('a body_regex that would backtrack for ever (^(a+)+$ on 20,000 a and a !) against a real HTTP server: the check answers down in time, the worker keeps its heartbeat, status answers, VRRP unmoved', async (t) => {
+  const body = 'a'.repeat(20_000) + '!';
+  const srv = lab.spawn('c', [process.execPath, '-e', `require('http').createServer((q, r) => r.end(${JSON.stringify(body)})).listen(8080, '192.0.2.50')`], { stdio: 'ignore' });
+  t.teardown(() => { srv.kill('SIGKILL'); });
+  await waitFor(async () => lab.exec('c', ['bash', '-c', 'exec 3<>/dev/tcp/192.0.2.50/8080']).then(() => true, () => false), { timeoutMs: 5000, intervalMs: 50, what: 'HTTP server listening' });
+  const services = `virtual_servers:
+  - name: web
+    address: ${VIP}
+    port: 80
+    lb_kind: dr
+    checks: [{ type: http, connect_port: 8080, path: /, body_regex: '^(a+)+$', interval: 0.5, timeout: 0.4, rise: 1, fall: 1 }]
+    real_servers:
+      - { address: 192.0.2.50, port: 80 }
+`;
+  const d1 = await startDuet(lab, 'd1', pairConfig('d1', { ifname: lab.host('d1').ifname, priority: 150, advertInt: ADVERT_S, extra: services }));
+  nodes.push(d1);
+  const d2 = await start('d2', 100);
+  await d1.waitState('VI_1', 'master');
+  await d2.waitState('VI_1', 'backup');
+  const before = path(d2).length;
+  const server = async (): Promise<ServiceView['servers'][number] | undefined> =>
+    ((await d1.status()) as { services?: ServiceView[] }).services?.[0]?.servers.find((s) => !s.sorry);
+  let slowest = 0;
+  const t0 = Date.now();
+  const down = await waitFor(async () => {
+    const a = Date.now();
+    const s = await server();
+    slowest = Math.max(slowest, Date.now() - a);
+    return s?.health === 'down' ? s : undefined;
+  }, { timeoutMs: 5000, intervalMs: 100, what: 'the check reports the body mismatch' });
+  t.regex(down.why, /body/, down.why);
+  // A few more intervals: checks keep running (the worker is not stuck in a match) and it answers.
+  await new Promise((r) => setTimeout(r, 1500));
+  const st = await d1.status();
+  t.like(st.checkWorker, { answering: true, restarts: 0 });
+  t.true(slowest < 1000, `status answered in ${slowest} ms at worst`);
+  t.is(path(d2).length, before, 'the peer never moved');
+  t.is(await steady(t, [d1, d2]), 'd1');
+  t.log(`check down (${down.why}) ${Date.now() - t0} ms after the pair settled (interval 500 ms); slowest status ${slowest} ms`);
+});
+
 test.serial('SIGSTOP of the master for 2 s, then SIGCONT: the peer takes over meanwhile; afterwards exactly one master', async (t) => {
   const [d1, d2] = await pair();
   d1.kill('SIGSTOP');
@@ -286,6 +352,31 @@ test.serial('one-way loss (the backup stops hearing the master): both are master
   t.is(await steady(t, [d1, d2]), 'd1');
   await waitFor(async () => (await d1.instance('VI_1'))?.dualMaster === undefined, { timeoutMs: 2000, what: 'episode over' });
   t.log(`dual master detected ${detectMs} ms after the backup became master`);
+});
+
+test.serial('a host that claims the VIP (a server configured with it by mistake sends a gratuitous ARP): the master reports dual-master by ARP within an advert interval, naming that MAC; nothing moves', async (t) => {
+  const [d1, d2] = await pair();
+  await new Promise((r) => setTimeout(r, 2 * ADVERT_S * 1000)); // past d1's first interval as master
+  const cif = lab.host('c').ifname;
+  const cmac = (await lab.exec('c', ['cat', `/sys/class/net/${cif}/address`])).stdout.trim();
+  t.teardown(() => lab.exec('c', ['ip', 'addr', 'del', `${VIP}/32`, 'dev', cif]).then(() => undefined, () => undefined));
+  await lab.exec('c', ['ip', 'addr', 'add', `${VIP}/32`, 'dev', cif]);
+  const t0 = Date.now();
+  await lab.exec('c', ['arping', '-q', '-U', '-c', '1', '-I', cif, VIP], { timeoutMs: 5000 });
+  const seen = await waitFor(() => d1.logs.find((l) => String(l.msg).startsWith('dual-master')), { timeoutMs: 2000, intervalMs: 10, what: 'dual-master logged on d1' });
+  const detectMs = Date.parse(String(seen['time'])) - t0;
+  t.like(seen, { instance: 'VI_1', via: 'arp', other: cmac, address: VIP, priority: 150 });
+  t.true(detectMs <= ADVERT_S * 1000 + 50, `detected ${detectMs} ms after the GARP`);
+  const st = await d1.instance('VI_1');
+  t.is(st?.state, 'master');
+  t.is(st?.counters.dualMasters, 1, 'one episode');
+  t.false(d2.logs.some((l) => String(l.msg).startsWith('dual-master')), 'the backup reads no ARP');
+  // The stray address goes; one holder, nothing moved.
+  await lab.exec('c', ['ip', 'addr', 'del', `${VIP}/32`, 'dev', cif]);
+  t.is(await steady(t, [d1, d2]), 'd1');
+  t.deepEqual(path(d2), ['init->backup startup']);
+  t.deepEqual(path(d1), ['init->backup startup', 'backup->master master-down-timer']);
+  t.log(`ARP claim reported ${detectMs} ms after the GARP left the host`);
 });
 
 /** Cut a director off at the bridge (its port stops forwarding; its link stays up), or heal it. */

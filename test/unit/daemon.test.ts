@@ -28,7 +28,7 @@ vrrp:
       advert_int: 1
       virtual_ipaddress: [${VIP}/24]
       garp: { master_delay: 0, master_repeat: 1 }
-      notify: { master: [/bin/notify, master], backup: [/bin/notify, backup] }
+      notify: { master: [/bin/notify, master], backup: [/bin/notify, backup], dual_master: [/bin/notify, dual] }
 ${o.instanceExtra ?? ''}${o.extra ?? ''}`;
 }
 
@@ -480,4 +480,57 @@ test('witness: any one target answering is enough; a reload that drops the witne
   t.is(d.status().instances[0]?.state, 'backup');
   t.is(d.status().tracking['witness:VI_1'], undefined);
   await d.stop();
+});
+
+test('ARP guard: a master watches its VIP interface; another MAC claiming the VIP is a dual master (event, hook, counter), its own ARP is not; a backup watches nothing', async (t) => {
+  const s = await setup();
+  t.false(s.p.arpWatches.has('eth0'), 'a backup reads no ARP');
+  await s.advance(3 * ADVERT_MS + 500);
+  t.is(s.state(), 'master');
+  t.true(s.p.arpWatches.has('eth0'), 'open once master');
+  await s.advance(1500); // past the first advert interval as master
+  s.p.arpFrom('eth0', VIP, '02:00:00:00:00:01'); // our own MAC (the kernel's reply, our GARP)
+  s.p.arpFrom('eth0', '192.0.2.50', '02:00:00:00:00:77'); // someone else's address
+  await s.advance(ADVERT_MS);
+  t.false(s.events.some((e) => e.type === 'dual-master'), 'own MAC and other addresses are not claims');
+  s.p.arpFrom('eth0', VIP, '02:00:00:00:00:99');
+  await s.advance(ADVERT_MS);
+  t.like(s.events.find((e) => e.type === 'dual-master'), { instance: 'VI_1', via: 'arp', other: '02:00:00:00:00:99', address: VIP });
+  t.like(s.p.hooks.find((h) => h.argv[1] === 'dual')?.vars, { DUET_VIA: 'arp', DUET_OTHER: '02:00:00:00:00:99', DUET_ADDRESS: VIP });
+  t.false('DUET_OTHER_PRIORITY' in (s.p.hooks.find((h) => h.argv[1] === 'dual')?.vars ?? {}));
+  t.like(s.d.status().instances[0], { state: 'master', dualMaster: { other: '02:00:00:00:00:99', via: 'arp' } });
+  t.is(s.state(), 'master', 'a claim does not move the state');
+  // The claims go on: one episode, one event.
+  for (let i = 0; i < 3; i++) { s.p.arpFrom('eth0', VIP, '02:00:00:00:00:99'); await s.advance(ADVERT_MS); }
+  t.is(s.events.filter((e) => e.type === 'dual-master').length, 1);
+  // A higher-priority peer takes over: we are backup and stop reading ARP.
+  await s.peerRuns(200, 2 * ADVERT_MS);
+  t.is(s.state(), 'backup');
+  t.false(s.p.arpWatches.has('eth0'));
+  t.true(s.p.log.includes('arp-watch close eth0'));
+});
+
+test('ARP guard: a watch that fails is closed, logged, and opened again a second later while still master', async (t) => {
+  const s = await master();
+  t.true(s.p.arpWatches.has('eth0'));
+  const opens = (): number => s.p.log.filter((l) => l === 'arp-watch open eth0').length;
+  t.is(opens(), 1);
+  s.p.arpReadFailures.add('eth0');
+  await s.advance(ADVERT_MS);
+  t.false(s.p.arpWatches.has('eth0'), 'closed after the failed read');
+  await s.advance(1500);
+  t.true(s.p.arpWatches.has('eth0'), 'reopened');
+  t.is(opens(), 2);
+  t.is(s.state(), 'master', 'the failure does not touch VRRP');
+  await s.advance(1000);
+  s.p.arpFrom('eth0', VIP, '02:00:00:00:00:99');
+  await s.advance(ADVERT_MS);
+  t.like(s.events.find((e) => e.type === 'dual-master'), { via: 'arp', other: '02:00:00:00:00:99' }, 'the reopened watch sees claims');
+});
+
+test('ARP guard: stop closes every watch', async (t) => {
+  const s = await master();
+  t.true(s.p.arpWatches.has('eth0'));
+  await s.d.stop();
+  t.is(s.p.arpWatches.size, 0);
 });

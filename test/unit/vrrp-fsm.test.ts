@@ -292,11 +292,34 @@ test('dual master: lower-priority adverts past one interval are one episode, ans
   // Master at 3410, adverts at 3410 and 4410. Not answered at 4500 (ours left 90 ms before), answered at 5000,
   // not again at 5100 (under half an interval since), then every interval from 5000.
   t.deepEqual(sends.filter((x) => x < 7000), [3410, 4410, 5000, 6000]);
-  t.deepEqual(r.s.dualMaster, { src: '192.0.2.12', priority: 100, lastAt: 9500 });
+  t.deepEqual(r.s.dualMaster, { src: '192.0.2.12', priority: 100, via: 'advert', lastAt: 9500 });
 });
 
 test('dual master: the episode ends when we leave master', (t) => {
   const r = run(cfg({ priority: 150 }), [[0, { type: 'startup' }], [4500, { type: 'advert', src: '192.0.2.12', adv: adv(100) }], [4600, { type: 'advert', src: '192.0.2.13', adv: adv(200) }]], 4700);
   t.is(r.s.state, 'backup');
+  t.is(r.s.dualMaster, undefined);
+});
+
+test('dual master by ARP: a claim past one interval as master starts an episode, said once; adverts and claims share it', (t) => {
+  const claim = (at: number): [number, Event] => [at, { type: 'claim', address: '192.0.2.100', mac: '02:00:00:00:00:99' }];
+  // Master at 3410; a claim at 3500 is within the first interval (the old master's GARP in flight): nothing.
+  const r = run(cfg({ priority: 150 }), [[0, { type: 'startup' }], claim(3500), claim(4500), claim(4700),
+    [5000, { type: 'advert', src: '192.0.2.12', adv: adv(100) }], claim(9500)], 9600);
+  t.is(r.s.state, 'master', 'a claim alone never moves the state');
+  const said = r.log.filter((l) => l.a.type === 'dual-master').map((l) => ({ at: l.at, ...(l.a as object) }));
+  t.deepEqual(said, [
+    { at: 4500, type: 'dual-master', src: '02:00:00:00:00:99', priority: undefined, via: 'arp', address: '192.0.2.100' },
+    { at: 9500, type: 'dual-master', src: '02:00:00:00:00:99', priority: undefined, via: 'arp', address: '192.0.2.100' },
+  ], 'one episode for the claims and the advert at 5000, a new one after three quiet intervals');
+  t.deepEqual(r.s.dualMaster, { src: '02:00:00:00:00:99', priority: undefined, via: 'arp', lastAt: 9500 });
+  t.false(r.log.some((l) => l.a.type === 'send-advert' && l.at === 4500), 'a claim is not answered with an advert (no VRRP peer to tell)');
+});
+
+test('dual master by ARP: a backup ignores claims (the master owns the address)', (t) => {
+  const r = run(cfg({ priority: 100 }), [[0, { type: 'startup' }], [100, { type: 'advert', src: '192.0.2.12', adv: adv(200) }],
+    [1000, { type: 'claim', address: '192.0.2.100', mac: '02:00:00:00:00:99' }]], 1100);
+  t.is(r.s.state, 'backup');
+  t.false(r.log.some((l) => l.a.type === 'dual-master'));
   t.is(r.s.dualMaster, undefined);
 });
