@@ -157,6 +157,7 @@ const instanceSchema = z
       transport: z.enum(['raw', 'udp']).default('raw'),
       udp_port: intIn(1, 65535).optional(),
       checksum_pseudo_header: z.boolean().optional(),
+      address_list: z.enum(['strict', 'lenient']).default('strict'),
       track_interface: z.array(trackInterfaceSchema, { error: expecting('a list') }).default([]),
       track_script: z.array(trackScriptRefSchema, { error: expecting('a list') }).default([]),
       notify: instanceNotifySchema,
@@ -260,6 +261,8 @@ export function normalizeInstance(i: RawInstance, scriptWeight: ReadonlyMap<stri
     udpPort: i.udp_port ?? 1112,
     /** v3 over IPv4 only; RFC 5798 says true, old keepalived peers want false. v2: false, v3 IPv6: true. */
     checksumPseudoHeader: i.version === 2 ? false : family === 6 ? true : (i.checksum_pseudo_header ?? true),
+    /** strict: drop adverts whose address list differs from ours; lenient: the RFCs' rule. */
+    addressList: i.address_list,
     trackInterfaces: i.track_interface.map((t) => ({ name: t.name, weight: t.weight })),
     trackScripts: i.track_script.map((t) => ({ name: t.name, weight: t.weight ?? scriptWeight.get(t.name) ?? 0 })),
     notify: i.notify,

@@ -454,7 +454,7 @@ function settingsOf(ic: InstanceConfig): InstanceSettings {
     priority: ic.priority, adverIntCs: ic.adverIntCs, preempt: ic.preempt, preemptDelayMs: ic.preemptDelayMs,
     authType: ic.auth.type === 'pass' ? 1 : 0, authPassword: ic.auth.password,
     vipAddresses: ic.vips.map((v) => v.address), unicastPeers: ic.unicastPeers,
-    checksumPseudoHeader: ic.checksumPseudoHeader, checkTtl: ic.transport === 'raw',
+    checksumPseudoHeader: ic.checksumPseudoHeader, checkTtl: ic.transport === 'raw', lenientAddressList: ic.addressList === 'lenient',
   };
 }
 

@@ -32,6 +32,8 @@ export interface InstanceSettings {
   checksumPseudoHeader: boolean;
   /** False for transports that cannot see the TTL (UDP). */
   checkTtl: boolean;
+  /** Accept adverts whose address list differs, as the RFCs allow (see ReceiveConfig). */
+  lenientAddressList: boolean;
 }
 
 /** The side effects an instance needs. Each returns when done; failures are reported, not thrown. */
@@ -315,5 +317,6 @@ function receiveConfigOf(cfg: InstanceSettings): ReceiveConfig {
     authType: cfg.authType, authPassword: cfg.authPassword, addresses: cfg.vipAddresses, checkTtl: cfg.checkTtl,
     expectDst: cfg.unicastPeers.length ? 'unicast' : 'multicast',
     peers: cfg.unicastPeers,
+    lenientAddressList: cfg.lenientAddressList,
   };
 }

@@ -46,7 +46,7 @@ export type RejectReason =
   | 'vrid'             // not our virtual router
   | 'not-a-peer'       // unicast mode: the source is none of the configured unicast peers
   | 'interval'         // v2 advert interval differs from ours (RFC 3768 §7.1)
-  | 'addresses'        // v2 address list differs and the sender is not the owner (RFC 3768 §7.1)
+  | 'address-list'     // the address list differs from ours (strict, the default; lenient: v2 non-owners only, RFC 3768 §7.1)
   | 'own'              // our own packet looped back
   | 'destination'      // unicast to a multicast instance, or multicast to a unicast one
   | 'family';          // address family does not match the instance

@@ -184,6 +184,24 @@ test.serial('unicast: a well-formed priority-254 advert from a host that is no u
   await d1.waitState('VI_1', 'backup', 3000);
 });
 
+test.serial('a well-formed priority-254 advert with another address list is dropped (address-list), counted; with address_list: lenient it is obeyed (the RFC rule)', async (t) => {
+  const d1 = await start('d1', cfg('d1', 150, ''));
+  await d1.waitState('VI_1', 'master');
+  const forged = (addresses: string[]) => encodeIpv4Vrrp({ version: 3, vrid: 51, priority: 254, maxAdverIntCs: 10, addresses },
+    { src: '192.0.2.12', dst: '224.0.0.18', ttl: 255, tos: 0xc0, id: 0 }, { pseudoHeader: true });
+  await inject(lab, 'd2', '224.0.0.18', [forged(['192.0.2.200']), forged(['192.0.2.200']), forged(['192.0.2.100', '192.0.2.200'])], { gapMs: 50 });
+  await waitFor(async () => (await d1.instance('VI_1'))?.counters.dropped['address-list'] === 3 ? true : undefined, { timeoutMs: 3000, what: 'three address-list drops' });
+  await new Promise((r) => setTimeout(r, 300));
+  t.is((await d1.instance('VI_1'))?.state, 'master', 'another list cannot demote the master');
+  // Lenient (a reload, in place): the same advert is taken, as RFC 5798 allows.
+  writeFileSync(d1.configFile, readFileSync(d1.configFile, 'utf8').replace('      advert_int:', '      address_list: lenient\n      advert_int:'));
+  const r = await request(d1.socket, { cmd: 'reload' });
+  t.true(r.ok, JSON.stringify(r));
+  await inject(lab, 'd2', '224.0.0.18', [forged(['192.0.2.200'])]);
+  await d1.waitState('VI_1', 'backup', 3000);
+  t.is((await d1.instance('VI_1'))?.counters.addressMismatch, 1);
+});
+
 test.serial('IPv6 VRRPv3 pair: link-local adverts with hop limit 255, VIP moves on kill -9 plus link down', async (t) => {
   const VIP6 = '2001:db8::100';
   const d1 = await start('d1', cfg('d1', 150, '', { vip: `${VIP6}/64`, vrid: 71 }));

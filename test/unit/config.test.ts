@@ -72,6 +72,7 @@ test('defaults fill a minimal instance', async (t) => {
     transport: 'raw',
     udpPort: 1112,
     checksumPseudoHeader: true,
+    addressList: 'strict',
     trackInterfaces: [],
     trackScripts: [],
     notify: {},

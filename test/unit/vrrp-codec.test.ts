@@ -18,7 +18,7 @@ import type { Result } from '../../src/core/result.js';
 
 const ALL_REASONS: Record<RejectReason, true> = {
   short: true, 'ip-header': true, ttl: true, version: true, type: true, checksum: true, length: true,
-  'auth-type': true, auth: true, vrid: true, interval: true, own: true, family: true, addresses: true, destination: true, 'not-a-peer': true,
+  'auth-type': true, auth: true, vrid: true, interval: true, own: true, family: true, 'address-list': true, destination: true, 'not-a-peer': true,
 };
 const isReason = (r: string): boolean => Object.hasOwn(ALL_REASONS, r);
 

@@ -20,7 +20,7 @@ function setup(o: Partial<InstanceSettings> = {}) {
   const inst = new VrrpInstance({
     name: 'VI_1', interface: 'eth0', vrid: 51, version: 3, family: 4, priority: 100, adverIntCs: 10,
     preempt: true, preemptDelayMs: 0, authType: 0, authPassword: undefined, vipAddresses: ['192.0.2.100'],
-    unicastPeers: [], checksumPseudoHeader: true, checkTtl: true, ...o,
+    unicastPeers: [], checksumPseudoHeader: true, checkTtl: true, lenientAddressList: false, ...o,
   }, {
     clock, log, transport: transport as unknown as VrrpTransport,
     vips: async (op) => { vipOps.push(op); },
@@ -90,8 +90,13 @@ test('bad packets are counted by reason, cause no transition, and their warnings
   t.like(s.warnings.at(-1) as object, { reason: 'checksum', suppressed: 49 });
 });
 
-test('v3 address-list mismatch is logged and accepted; stop sends priority 0 and removes VIPs', async (t) => {
-  const s = setup();
+test('v3 address-list mismatch: dropped by default (counted); with lenientAddressList logged and accepted; stop sends priority 0 and removes VIPs', async (t) => {
+  const strict = setup();
+  strict.inst.start();
+  strict.inst.receive(strict.advert(200, '192.0.2.12', { addresses: ['192.0.2.200'] }), strict.rinfo());
+  t.deepEqual(strict.inst.counters.dropped, { 'address-list': 1 });
+  t.is(strict.inst.counters.advertsReceived, 0);
+  const s = setup({ lenientAddressList: true });
   s.inst.start();
   s.inst.receive(s.advert(200, '192.0.2.12', { addresses: ['192.0.2.200'] }), s.rinfo());
   t.is(s.inst.counters.addressMismatch, 1);

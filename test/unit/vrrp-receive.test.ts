@@ -70,14 +70,18 @@ const rows: Row[] = [
   { name: 'v2 interval 2 s against 1 s', cfg: v2cfg, r: rx({ ...v2adv, maxAdverIntCs: 200 }), want: 'interval' },
   { name: 'v3 interval differs: learned, not rejected', cfg: v3cfg, r: rx({ ...v3adv, maxAdverIntCs: 4095 }), want: { mismatch: false } },
 
-  // "MAY verify that the IPvX Address(es) associated with the VRID are valid" -> flagged, not dropped
-  { name: 'address list differs', cfg: v3cfg, r: rx({ ...v3adv, addresses: ['192.0.2.101'] }), want: { mismatch: true } },
-  { name: 'extra address', cfg: v3cfg, r: rx({ ...v3adv, addresses: ['192.0.2.100', '192.0.2.101'] }), want: { mismatch: true } },
-  { name: 'priority 255 (owner) with a different list', cfg: v3cfg, r: rx({ ...v3adv, priority: 255, addresses: ['192.0.2.1'] }), want: { mismatch: true } },
+  // Strict (the default): any difference in the address list drops the advert, as keepalived does
+  { name: 'address list differs', cfg: v3cfg, r: rx({ ...v3adv, addresses: ['192.0.2.101'] }), want: 'address-list' },
+  { name: 'extra address', cfg: v3cfg, r: rx({ ...v3adv, addresses: ['192.0.2.100', '192.0.2.101'] }), want: 'address-list' },
+  { name: 'priority 255 (owner) with a different list', cfg: v3cfg, r: rx({ ...v3adv, priority: 255, addresses: ['192.0.2.1'] }), want: 'address-list' },
+  { name: 'v2 owner with a different list', cfg: v2cfg, r: rx({ ...v2adv, priority: 255, addresses: ['192.0.2.101'] }), want: 'address-list' },
   { name: 'same set, other order and a duplicate', cfg: { ...v3cfg, addresses: ['192.0.2.100', '192.0.2.101'] }, r: rx({ ...v3adv, addresses: ['192.0.2.101', '192.0.2.100', '192.0.2.101'] }), want: { mismatch: false } },
-  // RFC 3768 §7.1: v2 drops a differing list unless the sender is the owner
-  { name: 'v2 address list differs: dropped', cfg: v2cfg, r: rx({ ...v2adv, addresses: ['192.0.2.101'] }), want: 'addresses' },
-  { name: 'v2 owner with a different list: flagged', cfg: v2cfg, r: rx({ ...v2adv, priority: 255, addresses: ['192.0.2.101'] }), want: { mismatch: true } },
+  // Lenient: RFC 5798 §7.1 "MAY verify ... SHOULD log": flagged, not dropped
+  { name: 'lenient: address list differs', cfg: { ...v3cfg, lenientAddressList: true }, r: rx({ ...v3adv, addresses: ['192.0.2.101'] }), want: { mismatch: true } },
+  { name: 'lenient: extra address', cfg: { ...v3cfg, lenientAddressList: true }, r: rx({ ...v3adv, addresses: ['192.0.2.100', '192.0.2.101'] }), want: { mismatch: true } },
+  // Lenient, RFC 3768 §7.1: v2 drops a differing list unless the sender is the owner
+  { name: 'lenient: v2 address list differs: dropped', cfg: { ...v2cfg, lenientAddressList: true }, r: rx({ ...v2adv, addresses: ['192.0.2.101'] }), want: 'address-list' },
+  { name: 'lenient: v2 owner with a different list: flagged', cfg: { ...v2cfg, lenientAddressList: true }, r: rx({ ...v2adv, priority: 255, addresses: ['192.0.2.101'] }), want: { mismatch: true } },
   { name: 'IPv6 set compared canonically', cfg: { ...v6cfg, addresses: ['FE80:0::1', '2001:DB8:0:0::100'] }, r: rx6(v6adv), want: { mismatch: false } },
 
   // first failing check wins: family, ttl, version, vrid, own, auth-type, auth, interval
@@ -119,7 +123,7 @@ for (const row of rows) {
 
 test('checkReceived: the table covers every reason checkReceived owns', (t) => {
   const covered = new Set(rows.map((r) => r.want).filter((w): w is RejectReason => typeof w === 'string'));
-  const owned: RejectReason[] = ['family', 'ttl', 'version', 'vrid', 'own', 'auth-type', 'auth', 'interval', 'addresses', 'destination', 'not-a-peer'];
+  const owned: RejectReason[] = ['family', 'ttl', 'version', 'vrid', 'own', 'auth-type', 'auth', 'interval', 'address-list', 'destination', 'not-a-peer'];
   t.deepEqual([...covered].sort(), [...owned].sort());
   t.true(rows.some((r) => typeof r.want !== 'string' && r.want.mismatch));
 });
