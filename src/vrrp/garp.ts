@@ -16,7 +16,7 @@ import os from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import koffi from 'koffi';
 import { IoError } from '../core/errors.js';
-import { ipv4Bytes, ipv6Bytes, isIpv4, isIpv6, macBytes } from '../core/addr.js';
+import { formatIpv4, formatMac, ipv4Bytes, ipv6Bytes, isIpv4, isIpv6, macBytes } from '../core/addr.js';
 import { inetChecksum } from './checksum.js';
 
 const AF_PACKET = 17;
@@ -83,15 +83,12 @@ export interface ArpPacket {
   targetIp: string;
 }
 
-const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
-
 /** Decode an ARP packet; undefined for anything but Ethernet/IPv4 ARP (short, other hardware or protocol). */
 export function parseArp(b: Uint8Array): ArpPacket | undefined {
   if (b.length < 28) return undefined;
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   if (v.getUint16(0) !== 1 || v.getUint16(2) !== 0x0800 || b[4] !== 6 || b[5] !== 4) return undefined;
-  const ip = (o: number): string => `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
-  return { op: v.getUint16(6), senderMac: Array.from(b.subarray(8, 14), hex2).join(':'), senderIp: ip(14), targetIp: ip(24) };
+  return { op: v.getUint16(6), senderMac: formatMac(b.subarray(8, 14)), senderIp: formatIpv4(b, 14), targetIp: formatIpv4(b, 24) };
 }
 
 /** struct sockaddr_ll (20 bytes). ifindex in host byte order, protocol in network order. */
