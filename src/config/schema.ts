@@ -117,7 +117,7 @@ function normalize(c: RawConfig) {
   /** By name (Object.fromEntries defines own properties, so any name is safe). */
   const scripts: Record<string, (typeof list)[number]> = Object.fromEntries(list.map((s) => [s.name, s]));
   return {
-    node: c.node,
+    node: compact({ name: c.node.name, stateDir: c.node.state_dir }),
     log: c.log,
     vrrp: {
       scripts,
@@ -128,7 +128,7 @@ function normalize(c: RawConfig) {
     virtualServers: c.virtual_servers satisfies readonly (VirtualServerSpec & CheckedService)[],
     metrics: c.metrics,
     hooks: { timeoutMs: ms(c.hooks.timeout) },
-    control: c.control === undefined ? undefined : compact({ statusGroup: c.control.status_group, statusSocket: c.control.status_socket }),
+    control: c.control === undefined ? undefined : compact({ statusGroup: c.control.status_group, statusSocket: c.control.status_socket, idleTimeoutMs: ms(c.control.idle_timeout), maxConnections: c.control.max_connections }),
     syncDaemon: c.sync_daemon === undefined ? undefined : normalizeSync(c.sync_daemon),
     /** sysctl name under net.ipv4.vs → the value to write ("0"/"1" for booleans). */
     ipvsSysctl: Object.fromEntries(

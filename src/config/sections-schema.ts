@@ -14,8 +14,13 @@ export const nodeSchema = z
       name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
         error: (iss) => `must be a host name (1..64 characters of A-Z a-z 0-9 _ . -), got ${show(iss.input)}`,
       }).optional(),
+      /**
+       * Where the lock, the restart marker and the other state files live. Default: the control
+       * socket's directory (/run/duet). Must be owned by root and writable by no one else.
+       */
+      state_dir: z.string().regex(/^\/[^\0]*$/, { error: (iss) => `must be an absolute path, got ${show(iss.input)}` }).optional(),
     },
-    { error: expecting('a mapping') },
+    { error: expecting('a mapping {name, state_dir}') },
   )
   .default({});
 
@@ -64,15 +69,18 @@ export const ipvsSysctlSchema = z
 /**
  * The control socket. The main socket (`duet run -s`) is root-only (0600): it changes things.
  * status_group opens a second, read-only socket (status and events only) to that group.
+ * Both sockets close a connection idle for idle_timeout and take at most max_connections at once.
  */
 export const controlSchema = z
   .strictObject(
     {
-      status_group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}\$?$/, { error: (iss) => `must be a group name, got ${show(iss.input)}` }),
+      status_group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}\$?$/, { error: (iss) => `must be a group name, got ${show(iss.input)}` }).optional(),
       /** Default: duet-status.sock beside the main socket. */
       status_socket: z.string().regex(/^\//, { error: (iss) => `must be an absolute path, got ${show(iss.input)}` }).optional(),
+      idle_timeout: seconds(0.1, 86400).default(60),
+      max_connections: intIn(1, 4096).default(64),
     },
-    { error: expecting('a mapping {status_group, status_socket}') },
+    { error: expecting('a mapping {status_group, status_socket, idle_timeout, max_connections}') },
   )
   .optional();
 

@@ -7,7 +7,7 @@ import { loadConfigOffThread } from '../config/load-worker.js';
 import { realClock } from '../core/clock.js';
 import { DuetError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import { groupId, listenControl } from '../control/server.js';
+import { blockingDir, groupId, listenControl, type ControlLimits, type DropReason } from '../control/server.js';
 import { errorReply, type Reply, type Request } from '../control/protocol.js';
 import type { Server as NetServer } from 'node:net';
 import type { Server } from 'node:http';
@@ -20,6 +20,8 @@ import type { Logger } from '../core/log.js';
 import { createLinuxPlatform } from './linux-platform.js';
 import { installCrashPolicy, EXIT_FATAL } from './crash.js';
 import { killChildGroups } from './child.js';
+import { lockStateDir } from './lock.js';
+import { stateDirProblem } from './state-files.js';
 
 export async function runDaemon(o: { configFile: string; socket: string; pretty?: boolean }): Promise<number> {
   const first = await loadConfig(o.configFile);
@@ -30,7 +32,23 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
   const cfg = first.value;
   cfg.node.name ??= hostname();
   const log = createLogger({ level: cfg.log.level, name: cfg.node.name, pretty: o.pretty ?? cfg.log.format === 'pretty' });
-  const platform = await createLinuxPlatform(log, { stateDir: dirname(o.socket) });
+  // One daemon per state directory, and only in a directory no one else can write to: refused
+  // before anything is touched (no VIP, no socket, no state file).
+  const stateDir = cfg.node.stateDir ?? dirname(o.socket);
+  const unsafe = stateDirProblem(stateDir);
+  if (unsafe) {
+    log.fatal({ dir: stateDir, problem: unsafe }, 'state directory unsafe; not starting');
+    console.error(`duet: state directory ${unsafe}; not starting (node.state_dir must be owned by root and writable by no one else)`);
+    return flushed(log, EXIT_START_FAILED);
+  }
+  const lock = lockStateDir(stateDir);
+  if (!lock.ok) {
+    const why = lock.error ?? `another duet${lock.holder ? ` (pid ${lock.holder})` : ''} is running with this state directory`;
+    log.fatal({ lock: lock.file, holder: lock.holder, err: lock.error }, 'cannot take the state directory lock; not starting');
+    console.error(`duet: ${lock.file}: ${why}; not starting [DUET_E_RUNNING]`);
+    return flushed(log, EXIT_START_FAILED);
+  }
+  const platform = await createLinuxPlatform(log, { stateDir });
   const daemon = new Daemon(cfg, platform, realClock, log);
   const startedAt = realClock.now();
 
@@ -59,6 +77,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
       return errorReply('DUET_E_CONFIG', `${o.configFile} is invalid; nothing changed`, lines);
     }
     r.value.node.name ??= cfg.node.name;
+    if ((r.value.node.stateDir ?? dirname(o.socket)) !== stateDir) log.warn({ stateDir, configured: r.value.node.stateDir }, 'node.state_dir changes take effect at the next start');
     let result;
     try {
       result = await daemon.reload(r.value);
@@ -145,7 +164,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     }
   };
   const onReply = (cmd: string, ms: number, ok: boolean): void => log.debug({ mod: 'control', cmd, ms: Math.round(ms), ok }, 'control reply');
-  const server = await listenControl(o.socket, handler, { onReply });
+  const server = await listenControl(o.socket, handler, { onReply, onDrop: dropLogger(log, 'control socket'), limits: controlLimits(cfg) });
   const statusServer = await listenStatus(cfg, o.socket, handler, log);
 
   // Metrics: started with the daemon, restarted when a reload changes where they listen.
@@ -179,6 +198,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
       metricsServer?.close();
       metrics?.close();
       platform.close();
+      lock.release();
       log.info({ exitCode: code }, 'stopped');
       resolve(code);
       // Sockets and watchers may hold the loop open; the work is done once the log is out.
@@ -216,6 +236,11 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
   sd.send(`READY=1\nSTATUS=${statusLine(daemon)}`);
   daemon.onTransition(() => sd.send(`STATUS=${statusLine(daemon)}`));
   return done;
+}
+
+/** Resolves with code once the log lines written so far are out. */
+function flushed(log: Logger, code: number): Promise<number> {
+  return new Promise((resolve) => log.flush(() => resolve(code)));
 }
 
 /**
@@ -275,7 +300,7 @@ function systemd(log: Logger, problems: () => string[]): { send(state: string): 
  */
 async function listenStatus(cfg: Config, mainSocket: string, handler: (r: Request, p: (x: unknown) => void, c: Promise<void>) => Promise<Reply>, log: Logger): Promise<NetServer | undefined> {
   const c = cfg.control;
-  if (!c) return undefined;
+  if (!c?.statusGroup) return undefined;
   const gid = groupId(c.statusGroup);
   if (gid === undefined) {
     log.error({ group: c.statusGroup }, 'control.status_group: no such group; the status socket is not opened');
@@ -286,7 +311,34 @@ async function listenStatus(cfg: Config, mainSocket: string, handler: (r: Reques
     req.cmd === 'status' || req.cmd === 'events' || req.cmd === 'ipvs'
       ? handler(req, p, closed)
       : errorReply('DUET_E_READONLY', `this socket is read-only (status, events, ipvs); '${req.cmd}' needs the root socket`);
-  const s = await listenControl(path, readOnly, { mode: 0o660, gid });
+  const s = await listenControl(path, readOnly, { mode: 0o660, gid, onDrop: dropLogger(log, 'status socket'), limits: controlLimits(cfg) });
   log.info({ socket: path, group: c.statusGroup, gid }, 'read-only status socket listening');
+  const blocked = blockingDir(path, gid);
+  if (blocked) {
+    log.error({ socket: path, group: c.statusGroup, dir: blocked.dir, mode: blocked.mode.toString(8) },
+      `the status group cannot reach the socket: ${blocked.dir} is not searchable by it (the unit makes /run/duet 0711)`);
+  }
   return s;
+}
+
+/** Logs the connections the control server closes on its own: the first of a kind at once, then a count per second at most. */
+function dropLogger(log: Logger, socket: string): (reason: DropReason) => void {
+  const since = new Map<DropReason, number>();
+  let timer: NodeJS.Timeout | undefined;
+  return (reason) => {
+    if (timer) { since.set(reason, (since.get(reason) ?? 0) + 1); return; }
+    log.warn({ mod: 'control', socket, reason }, 'control connection closed by the daemon');
+    timer = setTimeout(() => {
+      timer = undefined;
+      for (const [r, n] of since) log.warn({ mod: 'control', socket, reason: r, count: n }, 'control connections closed by the daemon in the last second');
+      since.clear();
+    }, 1000);
+    timer.unref();
+  };
+}
+
+/** control.idle_timeout and control.max_connections (set at start, as the sockets are). */
+function controlLimits(cfg: Config): Partial<ControlLimits> {
+  const c = cfg.control;
+  return c ? { idleMs: c.idleTimeoutMs, maxConnections: c.maxConnections } : {};
 }

@@ -2,12 +2,17 @@
 // request gets its reply within a deadline (status, a refused restart, malformed lines, operator
 // refusals), in a row and at once, through the client module and the real CLI; and a client
 // whose daemon goes away gets an error at once instead of waiting out its timeout.
-import { createConnection } from 'node:net';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { createLab, waitFor, type Lab } from '../../lab/netns.js';
 import { startDuet, pairConfig, describeNodes, cli, type DuetNode } from '../../lab/duet-node.js';
 import { request } from '../../src/control/client.js';
-import type { Reply, Request } from '../../src/control/protocol.js';
+import { errorReply, type Reply, type Request } from '../../src/control/protocol.js';
+import { captureVrrp } from '../../lab/lab.js';
 
 delete process.env['INVOCATION_ID'];
 
@@ -16,7 +21,7 @@ let node: DuetNode | undefined;
 const DEADLINE_MS = 3000;
 
 test.before(async () => {
-  lab = await createLab('ctl', [{ name: 'c1', addr: '192.0.2.11' }]);
+  lab = await createLab('ctl', [{ name: 'c1', addr: '192.0.2.11' }, { name: 'c2', addr: '192.0.2.12' }]);
   node = await startDuet(lab, 'c1', pairConfig('c1', { ifname: lab.host('c1').ifname, priority: 150, advertInt: 1 }));
 });
 test.afterEach.always((t) => { if (!t.passed && node) for (const d of describeNodes([node])) t.log(d); });
@@ -78,6 +83,79 @@ test.serial('the CLI: refused restarts and status in a row, each within the dead
     }
     t.true(ms < 15_000, `duet ${i % 2 ? 'status' : 'restart'} took ${ms} ms`);
   }
+});
+
+test.serial('a second daemon with the same state directory refuses to start and leaves the first one alone', async (t) => {
+  const n = node!;
+  const second = await startDuet(lab, 'c1', pairConfig('c1', { ifname: lab.host('c1').ifname, priority: 150, advertInt: 1 }), { dir: n.dir, waitReady: false });
+  t.teardown(() => second.cleanup());
+  t.is(await second.exited(), 1);
+  t.regex(second.stderr.join(''), /duet\.lock: another duet \(pid \d+\) is running with this state directory; not starting \[DUET_E_RUNNING\]/);
+  const st = await request(n.socket, { cmd: 'status' }, DEADLINE_MS);
+  t.true(st.ok, 'the first daemon still answers on its socket');
+});
+
+test.serial('a state directory others can write to: the daemon refuses to start, touching nothing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'duet-ctl-unsafe-'));
+  chmodSync(dir, 0o777);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'operator.json'), '{"maintenance":{"on":true,"sticky":true}}');
+  const n2 = await startDuet(lab, 'c2', pairConfig('c2', { ifname: lab.host('c2').ifname, priority: 150, vrid: 52, vip: '192.0.2.101/24', extra: `node: { state_dir: ${dir} }\n` }).replace(/^node:\n  name: c2\n/m, ''), { waitReady: false });
+  t.teardown(() => n2.cleanup());
+  t.is(await n2.exited(), 1);
+  t.regex(n2.stderr.join(''), /state directory .* is writable by group or others \(mode 777\); not starting/);
+  t.false(existsSync(join(dir, 'duet.lock')), 'nothing written there');
+});
+
+test.serial('a flood of pipelined requests nobody reads, and idle connections: bounded memory, steady adverts, all closed', async (t) => {
+  // 100 ms adverts; the daemon closes connections idle (or not reading) for 2 s.
+  const f = await startDuet(lab, 'c2', pairConfig('c2', { ifname: lab.host('c2').ifname, priority: 150, vrid: 52, vip: '192.0.2.101/24', advertInt: 0.1, extra: 'control: { idle_timeout: 2 }\n' }));
+  t.teardown(() => f.cleanup());
+  await f.waitState('VI_1', 'master');
+  const cap = await captureVrrp(lab, 'c2');
+  t.teardown(() => cap.proc.kill());
+  const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${f.proc.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+  await sleep(500);
+  const before = rss();
+  const t0 = Date.now();
+  // 60 connections (max_connections is 64): 20 pipeline 2,000 status requests each and never
+  // read, 40 just sit there.
+  const socks: Socket[] = [];
+  t.teardown(() => socks.forEach((s) => s.destroy()));
+  const closedAt: number[] = [];
+  const replies: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    const s = createConnection(f.socket);
+    socks.push(s);
+    s.on('error', () => {});
+    s.on('close', () => closedAt.push(Date.now() - t0));
+    if (i < 20) { s.pause(); s.on('connect', () => s.write('{"cmd":"status"}\n'.repeat(2000))); }
+    else { s.setEncoding('utf8'); s.on('data', (d: string) => replies.push(d)); }
+  }
+  let peak = before;
+  let during: Reply | undefined;
+  for (let i = 0; i < 40; i++) {
+    await sleep(100);
+    peak = Math.max(peak, rss());
+    if (i === 10) during = await request(f.socket, { cmd: 'status' }, DEADLINE_MS).catch((e: Error) => errorReply('DUET_E_IO', e.message));
+  }
+  const adverts = cap.from('192.0.2.12', t0, Date.now(), 52);
+  const gaps = adverts.slice(1).map((p, i) => p.at - adverts[i]!.at);
+  const maxGap = Math.max(...gaps);
+  const open = socks.filter((s) => !s.destroyed).length;
+  t.log(`RSS ${before.toFixed(1)} -> peak ${peak.toFixed(1)} MiB (+${(peak - before).toFixed(1)}); ${adverts.length} adverts, longest gap ${maxGap.toFixed(1)} ms; `
+    + `${closedAt.length} of 60 closed by the daemon (idle ones at ${closedAt.length ? Math.min(...closedAt) : '-'}-${closedAt.length ? Math.max(...closedAt) : '-'} ms), ${open} still open`);
+  t.true(peak - before < 32, `RSS grew ${(peak - before).toFixed(1)} MiB`);
+  t.true(adverts.length >= 30, `${adverts.length} adverts in 4 s`);
+  t.true(maxGap < 200, `longest advert gap ${maxGap} ms (2 x advert = 200 ms)`);
+  t.true(during?.ok, `a status request during the flood: ${JSON.stringify(during).slice(0, 200)}`);
+  // The 40 idle readers were closed after the idle time; the 20 that never read were dropped as
+  // slow clients (they cannot see the close: the daemon's log says so).
+  t.true(closedAt.length >= 40 && Math.min(...closedAt) >= 1500, 'idle connections closed after the idle time, not before');
+  t.true(socks.slice(20).every((s) => s.destroyed), 'every reading connection was closed');
+  await waitFor(() => f.logs.some((l) => l['reason'] === 'slow-client'), { timeoutMs: 5000, intervalMs: 50, what: 'slow-client drops logged' });
+  t.is((await f.instance('VI_1'))?.state, 'master');
+  t.deepEqual(f.transitions().map((l) => [l['from'], l['to']]), [['init', 'backup'], ['backup', 'master']], 'no transition during the flood');
 });
 
 test.serial('a client whose daemon stops mid-request gets an error at once, not at its timeout', async (t) => {

@@ -4,7 +4,10 @@
 // nothing; maintenance keeps a node out of mastership; a reload drops non-sticky overrides and
 // keeps sticky ones; a non-root user is refused by the socket.
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { createLab, waitFor, type Lab } from '../../lab/netns.js';
 import { startDuet, pairConfig, describeNodes, cli, DUET_CLI, type DuetNode } from '../../lab/duet-node.js';
@@ -130,14 +133,27 @@ test.serial('the control socket refuses a non-root user', async (t) => {
   t.is((await o1.instance('VI_1'))?.state, 'master');
 });
 
-test.serial('control.status_group: a read-only socket for that group; status works, changes are refused, others get EACCES', async (t) => {
-  const statusSock = `/tmp/duet-op-status-${process.pid}.sock`;
-  t.teardown(() => { rmSync(statusSock, { force: true }); });
-  const n = await startDuet(lab, 'o1', pairConfig('o1', { ifname: lab.host('o1').ifname, priority: 150, extra: `control: { status_group: nogroup, status_socket: ${statusSock} }\n` }));
+test.serial('control.status_group under the unit\'s layout: a member reaches the read-only socket, a non-member gets EACCES', async (t) => {
+  // The runtime directory as systemd/duet.service makes it: RuntimeDirectory=duet with its
+  // RuntimeDirectoryMode, under a parent like /run (0755); the status socket at its default place.
+  const unit = readFileSync(fileURLToPath(new URL('../../../systemd/duet.service', import.meta.url)), 'utf8');
+  const mode = parseInt(/^RuntimeDirectoryMode=([0-7]+)$/m.exec(unit)?.[1] ?? '0755', 8);
+  t.regex(unit, /^RuntimeDirectory=duet$/m);
+  const run = mkdtempSync(join(tmpdir(), 'duet-op-run-'));
+  chmodSync(run, 0o755);
+  const dir = join(run, 'duet');
+  mkdirSync(dir);
+  chmodSync(dir, mode);
+  t.teardown(() => { rmSync(run, { recursive: true, force: true }); });
+  t.log(`RuntimeDirectoryMode=${mode.toString(8)}`);
+  const n = await startDuet(lab, 'o1', pairConfig('o1', { ifname: lab.host('o1').ifname, priority: 150, extra: 'control: { status_group: nogroup }\n' }), { dir });
   nodes.push(n);
   await n.waitState('VI_1', 'master');
-  const asNobody = (args: string[], gid: string) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile('setpriv', ['--reuid=65534', `--regid=${gid}`, '--clear-groups', process.execPath, DUET_CLI, ...args, '-s', statusSock], { timeout: 30_000 },
+  const statusSock = join(dir, 'duet-status.sock');
+  t.is(statSync(statusSock).mode & 0o777, 0o660);
+  t.false(n.logs.some((l) => /cannot reach the socket/.test(l.msg)), 'the daemon sees no blocking directory');
+  const asNobody = (args: string[], gid: string, sock = statusSock) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile('setpriv', ['--reuid=65534', `--regid=${gid}`, '--clear-groups', process.execPath, DUET_CLI, ...args, '-s', sock], { timeout: 30_000 },
       (e, stdout, stderr) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : 99) : 0, stdout, stderr }));
   });
   const st = await asNobody(['status'], '65534');
@@ -149,5 +165,9 @@ test.serial('control.status_group: a read-only socket for that group; status wor
   const other = await asNobody(['status'], '1');
   t.is(other.code, 3);
   t.regex(other.stderr, /EACCES/);
+  // Nothing else in the directory is open to them: the root socket and the state files.
+  const root = await asNobody(['status'], '65534', join(dir, 'duet.sock'));
+  t.is(root.code, 3);
+  t.regex(root.stderr, /EACCES/);
   t.is((await n.instance('VI_1'))?.state, 'master');
 });

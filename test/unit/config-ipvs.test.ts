@@ -237,8 +237,12 @@ for (const [name, text, expected] of INLINE) {
   });
 }
 
-test('control: the read-only status socket needs a group name and an absolute path', (t) => {
-  t.deepEqual(issuesOf(`${VRRP}control: {}\n`), ['inline.yaml:4:10 control.status_group: missing required field']);
+test('control: the read-only status socket needs a group name and an absolute path; limits are bounded', (t) => {
+  t.deepEqual(issuesOf(`${VRRP}control: {}\n`), [], 'every field optional');
+  t.deepEqual(issuesOf(`${VRRP}control: { idle_timeout: 0.05, max_connections: 5000 }\n`), [
+    'inline.yaml:4:26 control.idle_timeout: must be 0.1..86400 seconds, got 0.05',
+    'inline.yaml:4:49 control.max_connections: must be 1..4096, got 5000',
+  ]);
   t.deepEqual(issuesOf(`${VRRP}control: { status_group: 'Adm!', status_socket: run/x.sock }\n`), [
     "inline.yaml:4:26 control.status_group: must be a group name, got 'Adm!'",
     "inline.yaml:4:49 control.status_socket: must be an absolute path, got 'run/x.sock'",

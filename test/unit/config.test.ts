@@ -188,7 +188,7 @@ const BROKEN: Record<string, string[]> = {
     '8:11 vrrp.instances[0].virtual_ipaddress[1]: IPv6 address in an IPv4 instance (one family per instance; the first VIP decides)',
     '9:22 vrrp.instances[0].unicast_peer[0]: is IPv6 but the instance is IPv4',
   ],
-  'control-no-group': ['7:10 control.status_group: missing required field'],
+  'control-bad-limit': ['7:26 control.idle_timeout: must be 0.1..86400 seconds, got 0', '7:46 control.max_connections: must be 1..4096, got 0'],
   several: [
     "3:10 log.level: expected one of trace, debug, info, warn, error, got 'verbose'",
     "7:16 vrrp.scripts.chk.command: expected a command as a list [program, arg, ...], got 'pgrep nginx'",
