@@ -11,6 +11,7 @@ import { DuetError } from '../core/errors.js';
 import { err, ok, type Result } from '../core/result.js';
 import { humanErrorMap, knownKeys, unknownFieldMessage } from './messages.js';
 import { configSchema, RESERVED_KEYS, type Config } from './schema.js';
+import { readKeyFiles } from './key-file.js';
 
 export interface ConfigIssue {
   file: string;
@@ -174,7 +175,33 @@ export async function loadConfig(file: string): Promise<Result<Config, ConfigIss
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String((e as Error).message ?? e);
     return err([{ file, line: 0, col: 0, path: '', message: `cannot read: ${reason}` }]);
   }
-  return parseConfig(text, file);
+  const r = parseConfig(text, file);
+  if (!r.ok) return r;
+  const issues = await attachKeys(r.value, text, file);
+  return issues.length ? err(issues) : r;
+}
+
+/**
+ * Read every udp_auth key file the config names into its instances (keys never leave the
+ * config: not logged, not in status). A missing, unsafe or malformed file is an issue at its
+ * key_file line, so `duet check`, start and reload all refuse it the same way.
+ */
+async function attachKeys(cfg: Config, text: string, file: string): Promise<ConfigIssue[]> {
+  const files = cfg.vrrp.instances.flatMap((i) => (i.udpAuth ? [i.udpAuth.keyFile] : []));
+  if (!files.length) return [];
+  const read = await readKeyFiles(files);
+  const issues: ConfigIssue[] = [];
+  let doc: { doc: Document.Parsed; lc: LineCounter } | undefined;
+  cfg.vrrp.instances.forEach((i, n) => {
+    if (!i.udpAuth) return;
+    const k = read.get(i.udpAuth.keyFile);
+    if (k?.ok) { i.udpAuth.keys = k.value; return; }
+    if (!doc) { const lc = new LineCounter(); doc = { doc: parseDocument(text, { lineCounter: lc }), lc }; }
+    const path = ['vrrp', 'instances', n, 'udp_auth', 'key_file'];
+    const { offset, depth } = locate(doc.doc, path, 'value');
+    for (const message of k?.error ?? ['not read']) issues.push({ file, ...doc.lc.linePos(offset), path: formatPath(path.slice(0, depth)), message });
+  });
+  return dedupe(issues).sort(byPosition);
 }
 
 function byPosition(a: ConfigIssue, b: ConfigIssue): number {

@@ -6,6 +6,8 @@ import { z } from 'zod';
 import type { Family } from '../core/addr.js';
 import { argv, compact, expecting, familyName, ifName, intIn, ipPrefix, ms, objectName, seconds, stringOr, unicastIp } from './blocks.js';
 import { show } from './messages.js';
+import { isAbsolute } from 'node:path';
+import type { AuthKey } from '../vrrp/udp-auth.js';
 
 const notifyFields = {
   master: argv.optional(),
@@ -135,6 +137,14 @@ const witnessSchema = z
   })
   .optional();
 
+/** Not in keepalived: HMAC-SHA256 over UDP adverts, keys in a root-only file (see docs/security-udp-auth.md). */
+const udpAuthSchema = z.strictObject(
+  {
+    key_file: z.string().refine((f) => isAbsolute(f), { error: (iss) => `must be an absolute path, got ${show(iss.input)}` }),
+  },
+  { error: expecting('a mapping {key_file}') },
+);
+
 // ---------------------------------------------------------------------------------------------
 // VRRP instance
 
@@ -156,6 +166,11 @@ const instanceSchema = z
       unicast_peer: z.array(unicastIp, { error: expecting('a list of addresses') }).min(1).optional(),
       transport: z.enum(['raw', 'udp']).default('raw'),
       udp_port: intIn(1, 65535).optional(),
+      /** HMAC-SHA256 on every advert (transport udp only); the key file is read by load.ts. */
+      udp_auth: udpAuthSchema.optional(),
+      /** Unicast only: accept adverts whose TTL / hop limit is in min_ttl..max_ttl instead of only 255. */
+      min_ttl: intIn(0, 255).optional(),
+      max_ttl: intIn(0, 255).optional(),
       checksum_pseudo_header: z.boolean().optional(),
       address_list: z.enum(['strict', 'lenient']).default('strict'),
       track_interface: z.array(trackInterfaceSchema, { error: expecting('a list') }).default([]),
@@ -218,6 +233,17 @@ const instanceSchema = z
     if (i.udp_port !== undefined && i.transport !== 'udp') {
       at(['udp_port'], 'only valid with transport: udp');
     }
+    if (i.udp_auth !== undefined && i.transport !== 'udp') {
+      at(['udp_auth'], 'only valid with transport: udp (raw VRRP must stay wire-compatible: use auth: pass with version 2, which is cleartext)');
+    }
+    for (const f of ['min_ttl', 'max_ttl'] as const) {
+      if (i[f] === undefined) continue;
+      if (!i.unicast_peer) at([f], 'only valid with unicast_peer (multicast adverts must have TTL 255)');
+      else if (i.transport === 'udp') at([f], 'not available with transport: udp (a UDP socket cannot see the TTL); use udp_auth to authenticate the peer instead');
+    }
+    if (i.min_ttl !== undefined && i.max_ttl !== undefined && i.min_ttl > i.max_ttl) {
+      at(['max_ttl'], `${i.max_ttl} is below min_ttl (${i.min_ttl})`);
+    }
     if (i.checksum_pseudo_header !== undefined) {
       if (i.version !== 3) at(['checksum_pseudo_header'], 'only applies to version 3');
       else if (family === 6 && !i.checksum_pseudo_header) {
@@ -259,6 +285,10 @@ export function normalizeInstance(i: RawInstance, scriptWeight: ReadonlyMap<stri
     unicastPeers: (i.unicast_peer ?? []).map((p) => p.address),
     transport: i.transport,
     udpPort: i.udp_port ?? 1112,
+    /** keys: filled in by loadConfig from keyFile (first signs, all verify); never logged. */
+    udpAuth: i.udp_auth === undefined ? undefined : { keyFile: i.udp_auth.key_file, keys: [] as AuthKey[] },
+    /** Unicast, raw: the accepted TTL range (undefined: 255 only). */
+    ttlRange: i.min_ttl === undefined && i.max_ttl === undefined ? undefined : { min: i.min_ttl ?? 0, max: i.max_ttl ?? 255 },
     /** v3 over IPv4 only; RFC 5798 says true, old keepalived peers want false. v2: false, v3 IPv6: true. */
     checksumPseudoHeader: i.version === 2 ? false : family === 6 ? true : (i.checksum_pseudo_header ?? true),
     /** strict: drop adverts whose address list differs from ours; lenient: the RFCs' rule. */

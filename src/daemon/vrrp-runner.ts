@@ -218,6 +218,7 @@ export class VrrpRunner {
           () => this.announce(r.cfg));
       },
       notify: (from, to, reason) => this.notify(r.cfg, from, to, reason),
+      wallNow: () => this.ctx.p.wallNow(),
     });
     const inst = r.inst;
     inst.on('transition', (e: TransitionEvent) => this.transitions.emit(e));
@@ -445,6 +446,8 @@ function identity(ic: InstanceConfig) {
     interface: ic.interface, vrid: ic.vrid, version: ic.version, family: ic.family, adverIntCs: ic.version === 2 ? ic.adverIntCs : undefined,
     auth: ic.auth, vips: ic.vips, unicastSrcIp: ic.unicastSrcIp, unicastPeers: ic.unicastPeers, transport: ic.transport,
     udpPort: ic.udpPort, checksumPseudoHeader: ic.checksumPseudoHeader,
+    // On or off needs both nodes and a new socket user; other keys are a soft change (rotation).
+    udpAuth: ic.udpAuth !== undefined,
   };
 }
 
@@ -455,6 +458,7 @@ function settingsOf(ic: InstanceConfig): InstanceSettings {
     authType: ic.auth.type === 'pass' ? 1 : 0, authPassword: ic.auth.password,
     vipAddresses: ic.vips.map((v) => v.address), unicastPeers: ic.unicastPeers,
     checksumPseudoHeader: ic.checksumPseudoHeader, checkTtl: ic.transport === 'raw', lenientAddressList: ic.addressList === 'lenient',
+    ttlRange: ic.ttlRange, udpAuth: ic.udpAuth ? { keys: ic.udpAuth.keys, port: ic.udpPort } : undefined,
   };
 }
 

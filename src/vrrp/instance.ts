@@ -9,6 +9,7 @@ import { encodeAdvert, decodeAdvert } from './codec.js';
 import { checkReceived, type ReceiveConfig } from './receive.js';
 import type { Advert, RejectReason } from './types.js';
 import type { VrrpTransport, TransportRinfo } from './transport.js';
+import { AdvertAuth, readTrailer, type KeyRing } from './udp-auth.js';
 
 export const VRRP_GROUP_V4 = '224.0.0.18';
 export const VRRP_GROUP_V6 = 'ff02::12';
@@ -34,6 +35,10 @@ export interface InstanceSettings {
   checkTtl: boolean;
   /** Accept adverts whose address list differs, as the RFCs allow (see ReceiveConfig). */
   lenientAddressList: boolean;
+  /** Unicast: TTLs accepted instead of 255 only (min_ttl / max_ttl). */
+  ttlRange?: { min: number; max: number } | undefined;
+  /** UDP transport with udp_auth: the key ring (first key signs) and the UDP port the MAC binds. */
+  udpAuth?: { keys: KeyRing; port: number } | undefined;
 }
 
 /** The side effects an instance needs. Each returns when done; failures are reported, not thrown. */
@@ -47,6 +52,8 @@ export interface InstanceDeps {
   announce(): () => void;
   /** Run notify hooks for a transition. */
   notify(from: State, to: State, reason: Reason): void;
+  /** Wall-clock ms, for udp_auth's counters (default Date.now). */
+  wallNow?: () => number;
 }
 
 export interface TransitionEvent {
@@ -117,6 +124,8 @@ export class VrrpInstance extends EventEmitter {
   private readonly inflight = new Set<Promise<void>>();
   /** Clock time of the last advert the transport took (undefined: none yet). */
   private lastSentAt: number | undefined;
+  /** udp_auth: seals what we send, opens what we receive, keeps the replay window. */
+  private auth: AdvertAuth | undefined;
   readonly counters: InstanceCounters = { dualMasters: 0, advertsSent: 0, advertsReceived: 0, sendErrors: 0, dropped: {}, addressMismatch: 0, transitions: 0 };
 
   constructor(private cfg: InstanceSettings, private readonly deps: InstanceDeps) {
@@ -126,6 +135,14 @@ export class VrrpInstance extends EventEmitter {
     this.rx = receiveConfigOf(cfg);
     this.own = { addresses: new Set([deps.transport.srcAddress]) };
     this.rejectLog = new RateLimitedLog(deps.log, 10_000, () => deps.clock.now());
+    this.syncAuth(cfg);
+  }
+
+  /** A reload with other keys keeps the counter and the replay window (rotation without a transition). */
+  private syncAuth(cfg: InstanceSettings): void {
+    if (!cfg.udpAuth) this.auth = undefined;
+    else if (this.auth) this.auth.setKeys(cfg.udpAuth.keys);
+    else this.auth = new AdvertAuth(cfg.udpAuth.keys, this.deps.wallNow ?? Date.now);
   }
 
   get state(): State { return this.s.state; }
@@ -161,6 +178,7 @@ export class VrrpInstance extends EventEmitter {
    */
   reconfigure(next: InstanceSettings): void {
     this.cfg = next;
+    this.syncAuth(next);
     // Both derived from the one settings object, as at construction: nothing kept in step by hand.
     this.fsmCfg = fsmConfigOf(next, this.fsmCfg.primaryAddress);
     this.rx = receiveConfigOf(next);
@@ -203,7 +221,17 @@ export class VrrpInstance extends EventEmitter {
   /** A VRRP message from the transport that carries our VRID (the daemon demultiplexes). */
   receive(msg: Uint8Array, rinfo: TransportRinfo): void {
     const family = rinfo.family === 'IPv4' ? 4 : 6;
-    const d = decodeAdvert(msg, { family, src: rinfo.address, dst: rinfo.dst, pseudoHeader: this.cfg.checksumPseudoHeader });
+    // udp_auth first: nothing of an unauthenticated packet is looked at, and no state changes.
+    let payload = msg;
+    if (this.auth && this.cfg.udpAuth) {
+      const o = this.auth.open(msg, { src: rinfo.address, dst: rinfo.dst, port: this.cfg.udpAuth.port });
+      if (!o.ok) return this.drop(o.error.reason, o.error.detail, rinfo.address);
+      payload = o.value.payload;
+    }
+    const d = decodeAdvert(payload, { family, src: rinfo.address, dst: rinfo.dst, pseudoHeader: this.cfg.checksumPseudoHeader });
+    if (!d.ok && d.error.reason === 'length' && !this.auth && readTrailer(msg)) {
+      return this.drop('unexpected-auth', 'the advert carries a udp_auth trailer but this instance has no udp_auth (configure it on both nodes)', rinfo.address);
+    }
     if (!d.ok) return this.drop(d.error.reason, d.error.detail, rinfo.address);
     const c = checkReceived(this.rx, { family, src: rinfo.address, dst: rinfo.dst, ttl: rinfo.ttl, advert: d.value }, this.own);
     if (!c.ok) return this.drop(c.error.reason, c.error.detail, rinfo.address);
@@ -292,7 +320,9 @@ export class VrrpInstance extends EventEmitter {
     };
     const dsts = this.cfg.unicastPeers.length ? this.cfg.unicastPeers : [this.cfg.family === 4 ? VRRP_GROUP_V4 : VRRP_GROUP_V6];
     for (const dst of dsts) {
-      const bytes = encodeAdvert(adv, { family: this.cfg.family, src: this.deps.transport.srcAddress, dst, pseudoHeader: this.cfg.checksumPseudoHeader });
+      const src = this.deps.transport.srcAddress;
+      const plain = encodeAdvert(adv, { family: this.cfg.family, src, dst, pseudoHeader: this.cfg.checksumPseudoHeader });
+      const bytes = this.auth && this.cfg.udpAuth ? this.auth.seal(plain, { src, dst, port: this.cfg.udpAuth.port }) : plain;
       const p = this.deps.transport.send(bytes, dst).then(
         () => { this.counters.advertsSent++; this.lastSentAt = this.deps.clock.now(); },
         (e: unknown) => {
@@ -318,5 +348,6 @@ function receiveConfigOf(cfg: InstanceSettings): ReceiveConfig {
     expectDst: cfg.unicastPeers.length ? 'unicast' : 'multicast',
     peers: cfg.unicastPeers,
     lenientAddressList: cfg.lenientAddressList,
+    ...(cfg.ttlRange ? { ttlRange: cfg.ttlRange } : {}),
   };
 }

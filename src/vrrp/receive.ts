@@ -21,6 +21,8 @@ export interface ReceiveConfig {
   addresses: readonly string[];
   /** False for transports that cannot see the TTL reliably, or for unicast peers across routers. */
   checkTtl: boolean;
+  /** Unicast (min_ttl / max_ttl): the TTLs accepted instead of 255 only, as keepalived's. */
+  ttlRange?: { min: number; max: number };
   /**
    * Which destination we expect: the VRRP group when multicasting, our own address with
    * unicast peers. keepalived drops the other kind; so do we. Unset: not checked.
@@ -79,7 +81,12 @@ export function checkReceived(
   if (r.family !== inst.family) return reject('family', `IPv${r.family} advert for an IPv${inst.family} instance`);
 
   // "MUST verify that the IPv4 TTL or IPv6 Hop Limit is 255." (v2: "that the IP TTL is 255")
-  if (inst.checkTtl && r.ttl !== undefined && r.ttl !== 255) return reject('ttl', `TTL ${r.ttl}, not 255`);
+  // Unicast peers may be routed: min_ttl / max_ttl widen the range (keepalived's per-peer check).
+  if (inst.checkTtl && r.ttl !== undefined) {
+    const range = inst.ttlRange;
+    if (!range && r.ttl !== 255) return reject('ttl', `TTL ${r.ttl}, not 255`);
+    if (range && (r.ttl < range.min || r.ttl > range.max)) return reject('ttl', `TTL ${r.ttl}, not in ${range.min}..${range.max} (min_ttl..max_ttl)`);
+  }
 
   // "MUST verify that the VRRP version is 3." (v2: "... is 2.")
   if (a.version !== inst.version) return reject('version', `version ${a.version}, configured ${inst.version}`);

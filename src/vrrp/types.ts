@@ -49,7 +49,12 @@ export type RejectReason =
   | 'address-list'     // the address list differs from ours (strict, the default; lenient: v2 non-owners only, RFC 3768 §7.1)
   | 'own'              // our own packet looped back
   | 'destination'      // unicast to a multicast instance, or multicast to a unicast one
-  | 'family';          // address family does not match the instance
+  | 'family'           // address family does not match the instance
+  | 'unauthenticated'  // udp_auth: no authentication trailer (a forger without the key, or a peer without udp_auth)
+  | 'unknown-key'      // udp_auth: the trailer's key id is not in our key file
+  | 'bad-mac'          // udp_auth: the HMAC does not verify (altered, re-targeted, spoofed source, wrong key)
+  | 'replayed'         // udp_auth: counter not above the last accepted from that sender (replay or reordering)
+  | 'unexpected-auth'; // an authenticated advert for an instance without udp_auth (configure it on both nodes)
 
 export interface Reject {
   reason: RejectReason;

@@ -2,6 +2,9 @@
 // test/fixtures/config gives exactly the expected "file:line:col path: message" lines.
 // Paths are relative to the project root (ava runs there).
 import test from 'ava';
+import { chmodSync, chownSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, formatIssue, loadConfig, parseConfig, type ConfigIssue } from '../../src/config/load.js';
 import type { Config, InstanceConfig } from '../../src/config/schema.js';
 
@@ -230,6 +233,20 @@ const INLINE: [string, string, string[]][] = [
     ['inline.yaml:7:22 vrrp.instances[0].preempt_delay: must be 0..1000 seconds, got 1001']],
   ['udp_port without udp', oneInstance('      udp_port: 1112\n'),
     ['inline.yaml:7:17 vrrp.instances[0].udp_port: only valid with transport: udp']],
+  ['udp_auth without udp', oneInstance('      udp_auth: { key_file: /etc/duet/vrrp.key }\n'),
+    ['inline.yaml:7:17 vrrp.instances[0].udp_auth: only valid with transport: udp (raw VRRP must stay wire-compatible: use auth: pass with version 2, which is cleartext)']],
+  ['udp_auth relative key path', oneInstance('      transport: udp\n      udp_auth: { key_file: etc/vrrp.key }\n'),
+    ["inline.yaml:8:29 vrrp.instances[0].udp_auth.key_file: must be an absolute path, got 'etc/vrrp.key'"]],
+  ['udp_auth unknown field', oneInstance('      transport: udp\n      udp_auth: { keyfile: /k }\n'),
+    ['inline.yaml:8:17 vrrp.instances[0].udp_auth.key_file: missing required field', "inline.yaml:8:19 vrrp.instances[0].udp_auth.keyfile: unknown field 'keyfile' (did you mean 'key_file'?)"]],
+  ['min_ttl without unicast', oneInstance('      min_ttl: 250\n'),
+    ['inline.yaml:7:16 vrrp.instances[0].min_ttl: only valid with unicast_peer (multicast adverts must have TTL 255)']],
+  ['max_ttl with udp', oneInstance('      transport: udp\n      unicast_peer: [192.0.2.12]\n      max_ttl: 64\n'),
+    ['inline.yaml:9:16 vrrp.instances[0].max_ttl: not available with transport: udp (a UDP socket cannot see the TTL); use udp_auth to authenticate the peer instead']],
+  ['min_ttl above max_ttl', oneInstance('      unicast_peer: [192.0.2.12]\n      min_ttl: 200\n      max_ttl: 100\n'),
+    ['inline.yaml:9:16 vrrp.instances[0].max_ttl: 100 is below min_ttl (200)']],
+  ['min_ttl out of range', oneInstance('      unicast_peer: [192.0.2.12]\n      min_ttl: 256\n'),
+    ['inline.yaml:8:16 vrrp.instances[0].min_ttl: must be 0..255, got 256']],
   ['pseudo-header with v2', oneInstance('      version: 2\n      checksum_pseudo_header: true\n'),
     ['inline.yaml:8:31 vrrp.instances[0].checksum_pseudo_header: only applies to version 3']],
   ['multicast VIP', oneInstance('', '224.0.0.18'),
@@ -304,6 +321,58 @@ for (const [name, text, expected] of INLINE) {
     t.deepEqual(issuesOf(text), expected);
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// udp_auth key files: read by loadConfig (so check, start and reload refuse the same files)
+
+const SECRET = '00112233445566778899aabbccddeeff0011223344556677';
+async function withKeyFile(t: import('ava').ExecutionContext, body: string, mode: number, o: { uid?: number; symlink?: boolean } = {}): Promise<{ issues: string[]; cfg?: Config; key: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'duet-hmac-unit-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const real = join(dir, 'vrrp.key');
+  writeFileSync(real, body, { mode });
+  chmodSync(real, mode);
+  if (o.uid !== undefined) chownSync(real, o.uid, o.uid);
+  const key = o.symlink ? join(dir, 'link.key') : real;
+  if (o.symlink) symlinkSync(real, key);
+  const yaml = join(dir, 'duet.yaml');
+  writeFileSync(yaml, oneInstance(`      transport: udp\n      unicast_peer: [192.0.2.12]\n      udp_auth: { key_file: ${key} }\n`));
+  const r = await loadConfig(yaml);
+  return r.ok ? { issues: [], cfg: r.value, key } : { issues: r.error.map((i) => formatIssue({ ...i, file: 'duet.yaml' })), key };
+}
+
+const rootOnly = process.getuid?.() === 0 ? test : test.skip;
+
+rootOnly('udp_auth: a root-owned 0600 key file is read into the instance, first key first', async (t) => {
+  const { cfg, issues } = await withKeyFile(t, `# rotation: 2 signs\n2 ${SECRET}\n1 base64:${Buffer.alloc(16, 1).toString('base64')}\n`, 0o600);
+  t.deepEqual(issues, []);
+  const a = cfg?.vrrp.instances[0]?.udpAuth;
+  t.deepEqual(a?.keys.map((k) => [k.id, Buffer.from(k.secret).toString('hex')]), [[2, SECRET], [1, '01'.repeat(16)]]);
+});
+
+const KEY_FILE_ERRORS: [string, string, number, { uid?: number; symlink?: boolean }, (key: string) => string[]][] = [
+  ['readable by group', `1 ${SECRET}\n`, 0o640, {}, (k) => [`duet.yaml:9:29 vrrp.instances[0].udp_auth.key_file: key file ${k}: mode 0640 lets group or others read or write it; chmod 600 it`]],
+  ['readable by others', `1 ${SECRET}\n`, 0o604, {}, (k) => [`duet.yaml:9:29 vrrp.instances[0].udp_auth.key_file: key file ${k}: mode 0604 lets group or others read or write it; chmod 600 it`]],
+  ['owned by nobody', `1 ${SECRET}\n`, 0o600, { uid: 65534 }, (k) => [`duet.yaml:9:29 vrrp.instances[0].udp_auth.key_file: key file ${k}: owned by uid 65534, must be owned by root`]],
+  ['a symlink', `1 ${SECRET}\n`, 0o600, { symlink: true }, (k) => [`duet.yaml:9:29 vrrp.instances[0].udp_auth.key_file: key file ${k}: is a symbolic link`]],
+  ['a short key', '1 0011223344556677\n', 0o600, {}, (k) => [`duet.yaml:9:29 vrrp.instances[0].udp_auth.key_file: key file ${k}: line 1: key 1: the secret is 8 bytes, at least 16 are needed`]],
+  ['no keys', '# empty\n', 0o600, {}, (k) => [`duet.yaml:9:29 vrrp.instances[0].udp_auth.key_file: key file ${k}: no keys (expected lines of ID SECRET)`]],
+];
+for (const [name, body, mode, o, want] of KEY_FILE_ERRORS) {
+  rootOnly(`udp_auth key file refused: ${name}`, async (t) => {
+    const { issues, key } = await withKeyFile(t, body, mode, o);
+    t.deepEqual(issues, want(key));
+    for (const i of issues) t.false(i.includes('0011223344'), 'no key material in errors');
+  });
+}
+
+test('udp_auth: a missing key file is an issue at its line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'duet-hmac-unit-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'duet.yaml'), oneInstance(`      transport: udp\n      udp_auth: { key_file: ${dir}/none.key }\n`));
+  const r = await loadConfig(join(dir, 'duet.yaml'));
+  t.deepEqual(r.ok ? [] : r.error.map((i) => formatIssue({ ...i, file: 'duet.yaml' })), [`duet.yaml:8:29 vrrp.instances[0].udp_auth.key_file: key file ${dir}/none.key: no such file`]);
+});
 
 // ---------------------------------------------------------------------------------------------
 // API details

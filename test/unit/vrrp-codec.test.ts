@@ -19,6 +19,7 @@ import type { Result } from '../../src/core/result.js';
 const ALL_REASONS: Record<RejectReason, true> = {
   short: true, 'ip-header': true, ttl: true, version: true, type: true, checksum: true, length: true,
   'auth-type': true, auth: true, vrid: true, interval: true, own: true, family: true, 'address-list': true, destination: true, 'not-a-peer': true,
+  unauthenticated: true, 'unknown-key': true, 'bad-mac': true, replayed: true, 'unexpected-auth': true,
 };
 const isReason = (r: string): boolean => Object.hasOwn(ALL_REASONS, r);
 

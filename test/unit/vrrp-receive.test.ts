@@ -98,6 +98,12 @@ const rows: Row[] = [
   // Unicast mode: only the configured peers (keepalived's check_unicast_src, always on here)
   { name: 'unicast from a listed peer', cfg: { ...v3cfg, expectDst: 'unicast', peers: ['192.0.2.99', '192.0.2.11'] }, r: rx(v3adv, { dst: '192.0.2.12' }), want: { mismatch: false } },
   { name: 'unicast from a host that is no peer', cfg: { ...v3cfg, expectDst: 'unicast', peers: ['192.0.2.99'] }, r: rx(v3adv, { dst: '192.0.2.12' }), want: 'not-a-peer' },
+  // min_ttl / max_ttl (unicast): the range replaces "255 only"
+  { name: 'unicast TTL 250 within min_ttl 250', cfg: { ...v3cfg, expectDst: 'unicast', peers: ['192.0.2.11'], ttlRange: { min: 250, max: 255 } }, r: rx(v3adv, { dst: '192.0.2.12', ttl: 250 }), want: { mismatch: false } },
+  { name: 'unicast TTL 249 below min_ttl 250', cfg: { ...v3cfg, expectDst: 'unicast', peers: ['192.0.2.11'], ttlRange: { min: 250, max: 255 } }, r: rx(v3adv, { dst: '192.0.2.12', ttl: 249 }), want: 'ttl' },
+  { name: 'unicast TTL 255 above max_ttl 64', cfg: { ...v3cfg, expectDst: 'unicast', peers: ['192.0.2.11'], ttlRange: { min: 0, max: 64 } }, r: rx(v3adv, { dst: '192.0.2.12', ttl: 255 }), want: 'ttl' },
+  { name: 'unicast TTL 63 within max_ttl 64', cfg: { ...v3cfg, expectDst: 'unicast', peers: ['192.0.2.11'], ttlRange: { min: 0, max: 64 } }, r: rx(v3adv, { dst: '192.0.2.12', ttl: 63 }), want: { mismatch: false } },
+  { name: 'unicast TTL 254 without a range', cfg: { ...v3cfg, expectDst: 'unicast', peers: ['192.0.2.11'] }, r: rx(v3adv, { dst: '192.0.2.12', ttl: 254 }), want: 'ttl' },
   { name: 'IPv6 peer compared canonically', cfg: { ...v6cfg, expectDst: 'unicast', peers: ['FE80:0::11'] }, r: rx6(v6adv, { dst: 'fe80::12' }), own: own6, want: { mismatch: false } },
 ];
 
