@@ -153,15 +153,17 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
   let metrics: DuetMetrics | undefined;
   let metricsServer: Server | undefined;
   let metricsAt = '';
+  let ipvsCacheMs = 0;
   const syncMetrics = async (c: Config): Promise<void> => {
-    const at = JSON.stringify(c.metrics ?? null);
+    ipvsCacheMs = c.metrics?.ipvsCacheMs ?? 0;
+    const at = JSON.stringify(c.metrics ? { listen: c.metrics.listen, path: c.metrics.path } : null);
     if (at === metricsAt) return;
     metricsAt = at;
     await new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)));
     metricsServer = undefined;
     if (!c.metrics) return;
     const m = c.metrics;
-    metrics ??= (await import('../metrics/metrics.js')).createMetrics(daemon);
+    metrics ??= (await import('../metrics/metrics.js')).createMetrics(daemon, { ipvsCacheMs: () => ipvsCacheMs, now: () => performance.now() });
     metricsServer = await serveMetrics({ host: m.listen.host, port: m.listen.port, path: m.path }, metrics.registry, (e) => log.error({ err: e.message }, 'metrics endpoint error'))
       .catch((e: unknown) => { log.error({ err: (e as Error).message, listen: m.listen }, 'metrics endpoint failed to start'); return undefined; });
     if (metricsServer) log.info({ listen: `${m.listen.host}:${m.listen.port}`, path: m.path }, 'metrics endpoint listening');
