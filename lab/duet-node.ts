@@ -38,14 +38,15 @@ export interface DuetNode {
  */
 /**
  * Start `duet run` in a lab host. nodeArgs go before the CLI (a fault-injection module with
- * --import, say) and env is added to the daemon's environment.
+ * --import, say), env is added to the daemon's environment, and wrap runs it under another
+ * program (strace, setpriv: argv before node's; signals then go to that program).
  */
-export async function startDuet(lab: Lab, host: string, yaml: string, o: { waitReady?: boolean; dir?: string; nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<DuetNode> {
+export async function startDuet(lab: Lab, host: string, yaml: string, o: { waitReady?: boolean; dir?: string; nodeArgs?: string[]; env?: Record<string, string>; wrap?: string[] } = {}): Promise<DuetNode> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), `duet-${lab.prefix}-${host}-`));
   const configFile = join(dir, 'duet.yaml');
   const socket = join(dir, 'duet.sock');
   writeFileSync(configFile, yaml);
-  const proc = lab.spawn(host, [process.execPath, ...(o.nodeArgs ?? []), DUET_CLI, 'run', '-c', configFile, '-s', socket],
+  const proc = lab.spawn(host, [...(o.wrap ?? []), process.execPath, ...(o.nodeArgs ?? []), DUET_CLI, 'run', '-c', configFile, '-s', socket],
     { stdio: ['ignore', 'pipe', 'pipe'], ...(o.env ? { env: { ...process.env, ...o.env } } : {}) });
   const logs: LogLine[] = [];
   const stderr: string[] = [];

@@ -9,7 +9,8 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, typ
 import type { z } from 'zod';
 import { DuetError } from '../core/errors.js';
 import { err, ok, type Result } from '../core/result.js';
-import { humanErrorMap, knownKeys, unknownFieldMessage } from './messages.js';
+import { humanErrorMap, knownKeys, show, unknownFieldMessage } from './messages.js';
+import { isSecretField, isSecretPath } from '../core/redact.js';
 import { configSchema, RESERVED_KEYS, type Config } from './schema.js';
 import { readKeyFiles } from './key-file.js';
 
@@ -117,6 +118,11 @@ export function parseConfig(text: string, file: string): Result<Config, ConfigIs
       if (pair.key !== null && !isScalar(pair.key)) {
         unusable.push({ file, ...pos(rangeStart(pair.key) ?? 0), path: '', message: 'invalid YAML: mapping keys must be plain names' });
       }
+      // A secret is text as written: `password: 0012` is "0012", not the number 12.
+      if (isScalar(pair.key) && isSecretField(pair.key.value) && isScalar(pair.value) && pair.value.type === 'PLAIN'
+        && ['number', 'bigint', 'boolean'].includes(typeof pair.value.value) && typeof pair.value.source === 'string') {
+        pair.value.value = pair.value.source;
+      }
     },
     Alias(_, alias) {
       if (alias.resolve(doc) === undefined) {
@@ -136,6 +142,7 @@ export function parseConfig(text: string, file: string): Result<Config, ConfigIs
   // so the per-key messages can suggest the intended name.
   const known = new Map<string, string[]>();
   const result = configSchema.safeParse(data, {
+    reportInput: true,
     error: (iss) => {
       if (iss.code === 'unrecognized_keys') {
         const keys = knownKeys(iss.inst);
@@ -159,10 +166,23 @@ export function parseConfig(text: string, file: string): Result<Config, ConfigIs
     } else if (iss.code === 'invalid_key') {
       add(iss.path, iss.message, 'key');
     } else {
-      add(iss.path, iss.message, 'value');
+      add(iss.path, isSecretPath(iss.path) ? withoutSecret(iss.message, (iss as { input?: unknown }).input) : iss.message, 'value');
     }
   }
   return err(dedupe(issues).sort(byPosition));
+}
+
+/**
+ * A message about a secret field (auth, password, ...) without the value written there: its
+ * quoted form ("got 'hunter22'") becomes its kind, and a message that still contains it is
+ * replaced by one that says only where.
+ */
+function withoutSecret(message: string, input: unknown): string {
+  if (input === null || input === undefined || typeof input === 'object' || typeof input === 'function') return message;
+  const kind = `${typeof input === 'string' ? 'a string' : `a ${typeof input}`} (not shown)`;
+  const m = message.split(show(input)).join(kind);
+  const text = String(input).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return text !== '' && new RegExp(`(^|[^A-Za-z0-9])${text}($|[^A-Za-z0-9])`).test(m) ? 'invalid value (not shown)' : m;
 }
 
 /** Read and parse a config file; a read failure is one issue at line 0. */

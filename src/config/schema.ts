@@ -126,7 +126,7 @@ function normalize(c: RawConfig) {
     },
     // The cores declare what they take of a virtual server: the config's output must stay that.
     virtualServers: c.virtual_servers satisfies readonly (VirtualServerSpec & CheckedService)[],
-    metrics: c.metrics,
+    metrics: c.metrics && { listen: c.metrics.listen, path: c.metrics.path, ipvsCacheMs: c.metrics.ipvs_cache_ms },
     hooks: { timeoutMs: ms(c.hooks.timeout) },
     control: c.control === undefined ? undefined : compact({ statusGroup: c.control.status_group, statusSocket: c.control.status_socket, idleTimeoutMs: ms(c.control.idle_timeout), maxConnections: c.control.max_connections }),
     syncDaemon: c.sync_daemon === undefined ? undefined : normalizeSync(c.sync_daemon),

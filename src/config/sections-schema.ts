@@ -96,7 +96,7 @@ export const hooksSchema = z
 export const metricsSchema = z
   .strictObject(
     {
-      /** "127.0.0.1:9469", "[::1]:9469" or ":9469" (all addresses). */
+      /** "127.0.0.1:9469", "[::1]:9469", "0.0.0.0:9469", or ":9469" (= 127.0.0.1: no host, no exposure). */
       listen: z.string().transform((s, ctx) => {
         const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]*)):(\d{1,5})$/.exec(s);
         const port = m ? Number(m[3]) : NaN;
@@ -104,10 +104,12 @@ export const metricsSchema = z
           ctx.issues.push({ code: 'custom', message: `expected ADDRESS:PORT such as '127.0.0.1:9469', '[::1]:9469' or ':9469', got ${show(s)}`, input: s });
           return z.NEVER;
         }
-        return { host: m[1] ?? (m[2] || '::'), port };
+        return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
       }),
       /** URL path of the endpoint. */
       path: z.string().regex(/^\/[^\s]*$/).default('/metrics'),
+      /** One IPVS dump serves the scrapes of this many milliseconds (0: each scrape dumps). */
+      ipvs_cache_ms: intIn(0, 60_000).default(1000),
     },
     { error: expecting('a mapping {listen: ADDRESS:PORT}') },
   )

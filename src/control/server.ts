@@ -74,8 +74,15 @@ export async function listenControl(path: string, handle: Handler, o: ControlOpt
   } finally {
     process.umask(old);
   }
-  if (o.gid !== undefined) chownSync(path, 0, o.gid);
-  chmodSync(path, mode);
+  try {
+    if (o.gid !== undefined) chownSync(path, 0, o.gid);
+    chmodSync(path, mode);
+  } catch (e) {
+    // A socket that cannot be given to its group is not left behind half made.
+    server.close();
+    rmSync(path, { force: true });
+    throw e;
+  }
   return server;
 }
 

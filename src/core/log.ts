@@ -1,11 +1,13 @@
 // pino everywhere: one JSON line per event, fixed messages, data in fields.
 import { pino, type Logger as PinoLogger } from 'pino';
 import { createRequire } from 'node:module';
+import { REDACTED, redactPaths } from './redact.js';
 
 export type Logger = PinoLogger;
 
 export function createLogger(o: { level?: string; name?: string; destination?: number; pretty?: boolean } = {}): Logger {
-  const opts = { level: o.level ?? 'info', base: o.name ? { node: o.name } : {}, timestamp: pino.stdTimeFunctions.isoTime };
+  // Secrets (passwords and fields named like them) are replaced with [redacted], however deep.
+  const opts = { level: o.level ?? 'info', base: o.name ? { node: o.name } : {}, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: redactPaths(), censor: REDACTED } };
   // Pretty: for a person at a terminal (colours when it is one); the same events and fields.
   // Loaded only when asked for: every module costs start-up time (much of it under emulation).
   if (o.pretty) return pino(opts, (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')).PinoPretty({ destination: o.destination ?? 1, sync: false, colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));

@@ -172,15 +172,17 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
   let metrics: DuetMetrics | undefined;
   let metricsServer: Server | undefined;
   let metricsAt = '';
+  let ipvsCacheMs = 0;
   const syncMetrics = async (c: Config): Promise<void> => {
-    const at = JSON.stringify(c.metrics ?? null);
+    ipvsCacheMs = c.metrics?.ipvsCacheMs ?? 0;
+    const at = JSON.stringify(c.metrics ? { listen: c.metrics.listen, path: c.metrics.path } : null);
     if (at === metricsAt) return;
     metricsAt = at;
     await new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)));
     metricsServer = undefined;
     if (!c.metrics) return;
     const m = c.metrics;
-    metrics ??= (await import('../metrics/metrics.js')).createMetrics(daemon);
+    metrics ??= (await import('../metrics/metrics.js')).createMetrics(daemon, { ipvsCacheMs: () => ipvsCacheMs, now: () => performance.now() });
     metricsServer = await serveMetrics({ host: m.listen.host, port: m.listen.port, path: m.path }, metrics.registry, (e) => log.error({ err: e.message }, 'metrics endpoint error'))
       .catch((e: unknown) => { log.error({ err: (e as Error).message, listen: m.listen }, 'metrics endpoint failed to start'); return undefined; });
     if (metricsServer) log.info({ listen: `${m.listen.host}:${m.listen.port}`, path: m.path }, 'metrics endpoint listening');
@@ -311,7 +313,15 @@ async function listenStatus(cfg: Config, mainSocket: string, handler: (r: Reques
     req.cmd === 'status' || req.cmd === 'events' || req.cmd === 'ipvs'
       ? handler(req, p, closed)
       : errorReply('DUET_E_READONLY', `this socket is read-only (status, events, ipvs); '${req.cmd}' needs the root socket`);
-  const s = await listenControl(path, readOnly, { mode: 0o660, gid, onDrop: dropLogger(log, 'status socket'), limits: controlLimits(cfg) });
+  let s: NetServer;
+  try {
+    s = await listenControl(path, readOnly, { mode: 0o660, gid, onDrop: dropLogger(log, 'status socket'), limits: controlLimits(cfg) });
+  } catch (e) {
+    const err = (e as NodeJS.ErrnoException);
+    log.error({ socket: path, group: c.statusGroup, err: err.message },
+      err.code === 'EPERM' ? 'the status socket cannot be given to its group (CAP_CHOWN, which the unit grants, is missing); not opened' : 'the status socket could not be opened');
+    return undefined;
+  }
   log.info({ socket: path, group: c.statusGroup, gid }, 'read-only status socket listening');
   const blocked = blockingDir(path, gid);
   if (blocked) {

@@ -7,6 +7,7 @@ import type { LatencyHistogram, ServiceStatus } from '../check/engine.js';
 import { LATENCY_BUCKETS_S } from '../check/engine.js';
 import type { Table, TableStats } from '../ipvs/model.js';
 import type { Op } from '../ipvs/diff.js';
+import { sharedFetch } from './shared-fetch.js';
 
 /** What the metrics read; the Daemon provides it. */
 export interface MetricsSource {
@@ -25,7 +26,13 @@ export interface DuetMetrics {
   close(): void;
 }
 
-export function createMetrics(src: MetricsSource): DuetMetrics {
+export interface MetricsOptions {
+  /** How long one IPVS dump serves scrapes (read at each scrape, so a reload changes it). */
+  ipvsCacheMs(): number;
+  now(): number;
+}
+
+export function createMetrics(src: MetricsSource, o: MetricsOptions): DuetMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'duet_' });
   const reg = [registry];
@@ -37,7 +44,7 @@ export function createMetrics(src: MetricsSource): DuetMetrics {
 
   vrrpMetrics(src, reg);
   checkMetrics(src, reg, registry);
-  ipvsMetrics(src, reg);
+  ipvsMetrics(sharedFetch(() => src.ipvsStats().catch(() => undefined), o.ipvsCacheMs, o.now), reg);
   return { registry, close: off };
 }
 
@@ -151,13 +158,11 @@ function latencyHistogram(src: MetricsSource) {
   };
 }
 
-function ipvsMetrics(src: MetricsSource, reg: Registry[]): void {
-  // One dump per scrape, shared by the metrics below (prom-client collects them one by one).
-  let pending: Promise<{ table: Table; stats: TableStats } | undefined> | undefined;
-  const dump = (): Promise<{ table: Table; stats: TableStats } | undefined> => {
-    pending ??= src.ipvsStats().catch(() => undefined).finally(() => setTimeout(() => { pending = undefined; }, 50));
-    return pending;
-  };
+/**
+ * dump: shared by the metrics below, which prom-client collects all at once, so one scrape makes
+ * at most one dump (and concurrent or close scrapes share it, see sharedFetch).
+ */
+function ipvsMetrics(dump: () => Promise<{ table: Table; stats: TableStats } | undefined>, reg: Registry[]): void {
   const perDest = (name: string, help: string, kind: 'counter' | 'gauge', pick: (d: { conns: number; inpkts: number; outpkts: number; inbytes: number; outbytes: number; activeConns: number; inactConns: number }) => number): void => {
     (kind === 'counter' ? readCounter : readGauge)(name, help, ['service', 'server'], reg, async (set) => {
       const d = await dump();

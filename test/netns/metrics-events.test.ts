@@ -2,6 +2,7 @@
 // VRRP state, transitions by reason, adverts, check health and latency, and the reconciler's
 // failures (this host kernel has no IPVS, so every reconcile fails and is counted); the event
 // stream shows a manual failover as it happens. A reload that turns metrics off closes the port.
+// `listen: ':PORT'` (no host) listens on loopback only: the peer cannot scrape it.
 import { spawn } from 'node:child_process';
 import test from 'ava';
 import { createLab, waitFor, type Lab } from '../../lab/netns.js';
@@ -18,7 +19,7 @@ test.after.always(async () => {
   await lab?.destroy();
 });
 
-const SERVICES = `metrics: { listen: '127.0.0.1:9469' }
+const SERVICES = `metrics: { listen: ':9469' }
 virtual_servers:
   - name: web
     address: 192.0.2.100
@@ -29,8 +30,8 @@ virtual_servers:
       - { address: 192.0.2.12, port: 80 }
 `;
 
-async function scrape(host: string, path = '/metrics'): Promise<string> {
-  const js = `fetch('http://127.0.0.1:9469${path}').then(async (r) => { process.stdout.write(r.status + '\\n' + await r.text()); }, (e) => { process.stdout.write('ERR ' + e.cause?.code); })`;
+async function scrape(host: string, path = '/metrics', addr = '127.0.0.1'): Promise<string> {
+  const js = `fetch('http://${addr}:9469${path}').then(async (r) => { process.stdout.write(r.status + '\\n' + await r.text()); }, (e) => { process.stdout.write('ERR ' + e.cause?.code); })`;
   return (await lab.exec(host, [process.execPath, '-e', js])).stdout;
 }
 
@@ -66,6 +67,10 @@ test.serial('metrics and events of a live pair', async (t) => {
   t.true((value(text, /duet_reconcile_errors_total\{kind="run"\}/) ?? 0) >= 1, 'no IPVS on this kernel: the failed reconcile is counted');
   t.regex(text, /^duet_process_resident_memory_bytes \d+/m);
   t.regex(await scrape('m1', '/other'), /^404\n/);
+  // ':9469' is loopback only: refused on m1's own address, from m1 and from the peer.
+  t.regex(await scrape('m1', '/metrics', '192.0.2.11'), /^ERR ECONNREFUSED/);
+  t.regex(await scrape('m2', '/metrics', '192.0.2.11'), /^ERR ECONNREFUSED/);
+  t.true(m1.logs.some((l) => l.msg === 'metrics endpoint listening' && l['listen'] === '127.0.0.1:9469'));
 
   // The event stream sees a manual failover: the operator action, then our transition.
   const ev = spawn(process.execPath, [DUET_CLI, 'events', '--json', '-s', m1.socket], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -2,12 +2,17 @@
 // unix datagram socket as NOTIFY_SOCKET and WATCHDOG_USEC set. READY=1 comes once the initial
 // state is applied, WATCHDOG=1 keeps coming at half the interval, a SIGHUP is bracketed by
 // RELOADING=1 and READY=1, STATUS= follows transitions, and SIGTERM says STOPPING=1.
-import { mkdtempSync, rmSync } from 'node:fs';
+// The unit's sandbox, without a systemd to run it: the daemon and its scripts, traced with strace
+// and kept to the unit's capabilities with setpriv, make only system calls the unit's
+// SystemCallFilter= allows, open only the socket families it allows, are refused nothing, and
+// write only where the unit lets them.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { createLab, waitFor, type Lab } from '../../lab/netns.js';
-import { startDuet, pairConfig } from '../../lab/duet-node.js';
+import { startDuet, pairConfig, cli } from '../../lab/duet-node.js';
+import { allowedSyscalls, parseSyscallGroups, readUnit, run, summarizeTrace } from '../../lab/systemd-unit.js';
 import { createNotifier, listenNotify, watchdogMs } from '../../src/systemd/notify.js';
 
 let lab: Lab;
@@ -68,4 +73,61 @@ test('the daemon: READY after start, watchdog pings, RELOADING/READY around a re
   node.kill('SIGTERM');
   await until(() => got.includes('STOPPING=1'), 'STOPPING=1');
   t.is(await node.exited(), 0);
+});
+
+test('the sandbox: every system call, socket family and write of the daemon and its scripts is one the unit allows', async (t) => {
+  const [strace, analyze] = await Promise.all([run('strace', ['-V']), run('systemd-analyze', ['syscall-filter'])]);
+  if (strace.missing || analyze.missing || analyze.code !== 0) { t.log('strace or systemd-analyze missing: skipped'); t.pass(); return; }
+  const unit = readUnit();
+  const allowed = allowedSyscalls(unit.get('SystemCallFilter') ?? [], parseSyscallGroups(analyze.stdout));
+  const families = new Set((unit.get('RestrictAddressFamilies') ?? []).join(' ').split(/\s+/));
+  const caps = (unit.get('CapabilityBoundingSet') ?? []).join(' ').split(/\s+/).map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`).join(',');
+  t.true(allowed.size > 100 && families.size > 0 && caps.length > 0, 'the unit has a filter, families and capabilities');
+
+  // /run/duet in the unit; a private /tmp; /proc/sys (ipvs_sysctl); /dev/null and friends.
+  const dir = mkdtempSync(join(tmpdir(), 'duet-sdn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const traceFile = join(dir, 'trace');
+  const yaml = pairConfig('s1', {
+    ifname: lab.host('s1').ifname, priority: 150,
+    extra: `      notify: { master: [/bin/sh, -c, 'echo "$DUET_TO" > ${dir}/notified'] }
+      track_script: [chk]
+      witness: { targets: [192.0.2.11], interval: 0.2 }
+  scripts:
+    chk: { command: [/bin/true], interval: 0.2 }
+metrics: { listen: '127.0.0.1:9479' }
+virtual_servers:
+  - name: web
+    address: 192.0.2.100
+    port: 80
+    lb_kind: dr
+    checks: [{ type: tcp, interval: 0.2, timeout: 0.1 }]
+    real_servers: [{ address: 192.0.2.12 }]
+`,
+  });
+  const wrap = ['strace', '-f', '-qq', '-s', '256', '-o', traceFile,
+    'setpriv', '--no-new-privs', `--bounding-set=-all,${caps}`, `--inh-caps=-all,${caps}`, `--ambient-caps=-all,${caps}`];
+  const node = await startDuet(lab, 's1', yaml, { dir, wrap });
+  t.teardown(() => node.cleanup());
+  await node.waitState('VI_1', 'master');
+  await waitFor(() => existsSync(join(dir, 'notified')) || undefined, { timeoutMs: 5000, what: 'the master notify script ran' });
+  const scrape = await lab.exec('s1', [process.execPath, '-e', "fetch('http://127.0.0.1:9479/metrics').then(async (r) => process.stdout.write(r.status + ' ' + await r.text()))"]);
+  t.regex(scrape.stdout, /^200 [^]*duet_vrrp_state/);
+  t.is((await cli(node, ['status'])).code, 0);
+  t.is((await cli(node, ['reload'])).code, 0);
+  await new Promise((r) => setTimeout(r, 600)); // a few rounds of checks, track script, witness
+  const pid = Number(/^(\d+) /.exec(readFileSync(traceFile, 'utf8'))?.[1]);
+  t.true(pid > 1, 'the traced daemon has a pid');
+  process.kill(pid, 'SIGTERM');
+  t.is(await node.exited(), 0, 'a clean stop');
+
+  const s = summarizeTrace(readFileSync(traceFile, 'utf8'), process.execPath);
+  const calls = [...s.syscalls.keys()].sort();
+  t.log(`${s.pids.size} processes and threads, ${calls.length} distinct system calls, families ${[...s.families].sort().join(' ')}`);
+  t.true(calls.includes('sendmsg') || calls.includes('sendto'), 'the trace covers the daemon');
+  t.deepEqual(calls.filter((c) => !allowed.has(c)), [], 'system calls outside SystemCallFilter=');
+  t.deepEqual([...s.families].filter((f) => !families.has(f)), [], 'socket families outside RestrictAddressFamilies=');
+  t.deepEqual(s.denied, [], 'refused with the unit\'s capabilities');
+  const writable = [`${dir}/`, '/proc/sys/', '/tmp/', '/dev/null'];
+  t.deepEqual([...s.written].filter((p) => !writable.some((w) => p.startsWith(w))), [], 'written outside /run/duet, /tmp, /proc/sys');
 });

@@ -122,3 +122,14 @@ test('unicast peers get one advert each; v2 carries auth and whole seconds', asy
   t.true(d.ok);
   if (d.ok) t.like(d.value, { version: 2, maxAdverIntCs: 100, authType: 1, authData: 'secret' });
 });
+
+test('status (what `duet status` shows of an instance) never carries the v2 password, also after a wrong one was received', async (t) => {
+  const s = setup({ version: 2, adverIntCs: 100, authType: 1, authPassword: 's3cr3t!', checksumPseudoHeader: false });
+  s.inst.start();
+  s.inst.receive(Buffer.from(encodeAdvert({ version: 2, vrid: 51, priority: 200, maxAdverIntCs: 100, authType: 1, authData: 'other!!', addresses: ['192.0.2.100'] }, { family: 4, src: '192.0.2.12', dst: '224.0.0.18' })), s.rinfo());
+  s.clock.advance(4000);
+  await flush();
+  t.is(s.inst.state, 'master');
+  t.is(s.inst.status().counters.dropped.auth, 1);
+  t.false(/s3cr3t!|other!!/.test(JSON.stringify(s.inst.status())));
+});
