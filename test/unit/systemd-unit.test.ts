@@ -24,7 +24,7 @@ test('the unit leaves what the daemon needs: /proc/sys writable, W^X memory for 
   t.false(u.has('ProcSubset'), '/proc/net/ip_vs_conn and /proc/sys');
   t.false(u.has('PrivateNetwork'));
   t.deepEqual(u.get('RestrictAddressFamilies')?.join(' ').split(/\s+/).sort(), ['AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_PACKET', 'AF_UNIX']);
-  t.deepEqual(u.get('CapabilityBoundingSet')?.join(' ').split(/\s+/).sort(), ['CAP_NET_ADMIN', 'CAP_NET_RAW']);
+  t.deepEqual(u.get('CapabilityBoundingSet')?.join(' ').split(/\s+/).sort(), ['CAP_CHOWN', 'CAP_NET_ADMIN', 'CAP_NET_RAW'], 'CAP_CHOWN only for the status socket');
   t.deepEqual(u.get('SystemCallErrorNumber'), ['EPERM'], 'a call outside the filter fails instead of killing the daemon');
   t.deepEqual(u.get('RuntimeDirectory'), ['duet']);
   t.regex(readFileSync(UNIT_FILE, 'utf8'), /^Wants=modprobe@ip_vs\.service$/m);
