@@ -4,6 +4,7 @@
 // what a result means (rise/fall, weights, quorum) is pure and lives beside them.
 
 import type { Destination, ServiceIdentity } from '../ipvs/model.js';
+import type { ScriptPolicy } from '../core/script-security.js';
 
 /** Where a check connects: the real server unless connect_ip/connect_port say otherwise. */
 export interface CheckTarget {
@@ -52,6 +53,8 @@ export interface ExecCheckSpec {
   readonly timeoutMs: number;
   /** keepalived misc_dynamic: exit 2..255 means healthy with weight = code - 2. */
   readonly dynamic: boolean;
+  /** Script security, user and environment (the config's scripts section, and the check's insecure). */
+  readonly policy: ScriptPolicy;
 }
 
 export interface AgentCheckSpec {

@@ -214,11 +214,15 @@ async function main(argv: string[]): Promise<number> {
       // Only `check` reads a config here (`run` does in the daemon): the parser costs every other
       // command its start-up time, seconds under emulation.
       const { loadConfig, formatIssue } = await import('../config/load.js');
-      const r = await loadConfig(values.config);
+      // As the daemon loads it: the programs it names are checked on this host (script security).
+      const { realScriptHost } = await import('../core/script-run.js');
+      const absent: string[] = [];
+      const r = await loadConfig(values.config, { scriptHost: realScriptHost, warn: (i) => absent.push(formatIssue(i)) });
       if (!r.ok) { for (const i of r.error) console.error(formatIssue(i)); return 1; }
       const n = r.value.vrrp.instances.length;
       // Valid, but meant for another host? Say which interfaces this one lacks (those instances would sit in FAULT).
       for (const w of missingInterfaces(r.value)) console.error(`duet: warning: ${w}`);
+      for (const w of absent) console.error(`duet: warning: ${w} (duet run refuses this file here)`);
       console.log(`${values.config}: ok (${n} VRRP instance${n === 1 ? '' : 's'})`);
       return 0;
     }

@@ -33,11 +33,18 @@ export const ifName = z.string().regex(/^(?!\.\.?$)[^\s/:]{1,15}$/, {
   error: (iss) => `must be an interface name (1..15 characters, no '/', ':' or spaces), got ${show(iss.input)}`,
 });
 
-/** A command as an argv array, run without a shell. */
+/**
+ * A command as an argv array, run without a shell. The program is an absolute path: no PATH
+ * search decides what runs (script security checks that path, scripts section).
+ */
 export const argv = z
   .array(z.string(), { error: expecting('a command as a list [program, arg, ...]') })
   .min(1)
-  .refine((a) => a[0] !== '', { path: [0], error: 'program must not be empty' });
+  .refine((a) => a[0] !== '', { path: [0], error: 'program must not be empty' })
+  .refine((a) => a.length === 0 || a[0] === '' || a[0]!.startsWith('/'), {
+    path: [0],
+    error: (iss) => `program must be an absolute path (no PATH search), got ${show((iss.input as string[])[0])}`,
+  });
 
 export const unicastIp = z.string().transform((s, ctx) => {
   const r = parseUnicast(s);

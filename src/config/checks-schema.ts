@@ -84,6 +84,8 @@ const checkSchema = z.discriminatedUnion(
       command: argv,
       /** keepalived misc_dynamic: exit 2..255 sets weight = code - 2. */
       dynamic: z.boolean().default(false),
+      /** Skip script security for this check's program (scripts.security). */
+      insecure: z.boolean().default(false),
     }),
     z.strictObject({
       type: z.literal('agent'),
@@ -162,7 +164,7 @@ export function resolveCheck(c: RawCheck, rs: { address: string; family: Family;
   const timeoutMs = ms(effectiveTimeout(c));
   const timing = { intervalMs: ms(c.interval), retryDelayMs: ms(c.retry_delay ?? c.interval), rise: c.rise, fall: c.fall };
   if (c.type === 'exec') {
-    return { ok: true, value: { ...timing, spec: { type: 'exec', argv: c.command, timeoutMs, dynamic: c.dynamic } } };
+    return { ok: true, value: { ...timing, spec: { type: 'exec', argv: c.command, timeoutMs, dynamic: c.dynamic, policy: { secure: !c.insecure, env: [] } } } };
   }
   const port = c.connect_port ?? rs.port;
   if (port === 0) {

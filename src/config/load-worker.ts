@@ -5,6 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadConfig } from './load.js';
+import { realScriptHost } from '../core/script-run.js';
 import type { Result } from '../core/result.js';
 import type { Config } from './schema.js';
 import type { ConfigIssue } from './load.js';
@@ -15,16 +16,21 @@ import type { ConfigIssue } from './load.js';
  */
 export const OFF_THREAD_MIN_BYTES = 64 * 1024;
 
-/** loadConfig(file) off the main thread if it is large; if the worker cannot run, on this thread. */
-export async function loadConfigOffThread(file: string, o: { minBytes?: number } = {}): Promise<Result<Config, ConfigIssue[]>> {
+/**
+ * loadConfig(file) off the main thread if it is large; if the worker cannot run, on this thread.
+ * checkScripts: with the real script host (script security, scripts.user), as the daemon loads.
+ */
+export async function loadConfigOffThread(file: string, o: { minBytes?: number; checkScripts?: boolean } = {}): Promise<Result<Config, ConfigIssue[]>> {
+  const checkScripts = o.checkScripts ?? false;
+  const load = (): Promise<Result<Config, ConfigIssue[]>> => loadConfig(file, checkScripts ? { scriptHost: realScriptHost } : {});
   const size = await stat(file).then((st) => st.size, () => 0);
-  if (size < (o.minBytes ?? OFF_THREAD_MIN_BYTES)) return loadConfig(file);
+  if (size < (o.minBytes ?? OFF_THREAD_MIN_BYTES)) return load();
   return new Promise((resolve) => {
     let done = false;
-    const fallback = (): void => { if (!done) { done = true; resolve(loadConfig(file)); } };
+    const fallback = (): void => { if (!done) { done = true; resolve(load()); } };
     let w: Worker;
     try {
-      w = new Worker(new URL(import.meta.url), { workerData: { file } });
+      w = new Worker(new URL(import.meta.url), { workerData: { file, checkScripts } });
     } catch {
       fallback();
       return;
@@ -37,5 +43,6 @@ export async function loadConfigOffThread(file: string, o: { minBytes?: number }
 
 if (!isMainThread && parentPort && (workerData as { file?: unknown } | null)?.file !== undefined) {
   const port = parentPort;
-  void loadConfig((workerData as { file: string }).file).then((r) => port.postMessage(r));
+  const d = workerData as { file: string; checkScripts?: boolean };
+  void loadConfig(d.file, d.checkScripts === true ? { scriptHost: realScriptHost } : {}).then((r) => port.postMessage(r));
 }

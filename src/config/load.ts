@@ -13,6 +13,21 @@ import { humanErrorMap, knownKeys, show, unknownFieldMessage } from './messages.
 import { isSecretField, isSecretPath } from '../core/redact.js';
 import { configSchema, RESERVED_KEYS, type Config } from './schema.js';
 import { readKeyFiles } from './key-file.js';
+import { checkConfigScripts, type ScriptHost } from './script-check.js';
+
+export interface LoadOptions {
+  /**
+   * Check the programs the config names against this file system and user database (script
+   * security, scripts.user); the daemon and `duet check` pass the real one. Without it only the
+   * text is checked.
+   */
+  scriptHost?: ScriptHost;
+  /**
+   * With scriptHost: a program or script user this host does not have goes here instead of
+   * failing the load (`duet check` of a file meant for another host warns); the daemon refuses it.
+   */
+  warn?: (issue: ConfigIssue) => void;
+}
 
 export interface ConfigIssue {
   file: string;
@@ -96,7 +111,7 @@ function rangeStart(n: unknown): number | undefined {
 }
 
 /** Parse YAML text as a duet config. `file` is only used in issues. */
-export function parseConfig(text: string, file: string): Result<Config, ConfigIssue[]> {
+export function parseConfig(text: string, file: string, o: LoadOptions = {}): Result<Config, ConfigIssue[]> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   const pos = (offset: number): { line: number; col: number } => lineCounter.linePos(offset);
@@ -151,13 +166,21 @@ export function parseConfig(text: string, file: string): Result<Config, ConfigIs
       return humanErrorMap(iss);
     },
   });
-  if (result.success) return ok(result.data);
-
   const issues: ConfigIssue[] = [];
   const add = (path: readonly Seg[], message: string, target: Target): void => {
     const { offset, depth } = locate(doc, path, target);
     issues.push({ file, ...pos(offset), path: formatPath(path.slice(0, depth)), message });
   };
+  if (result.success) {
+    if (o.scriptHost) {
+      for (const i of checkConfigScripts(data, o.scriptHost)) {
+        add(i.path, i.message, 'value');
+        if (i.absent && o.warn) o.warn(issues.pop()!);
+      }
+    }
+    return issues.length === 0 ? ok(result.data) : err(issues.sort(byPosition));
+  }
+
   for (const iss of result.error.issues as z.core.$ZodIssue[]) {
     if (iss.code === 'unrecognized_keys') {
       const keys = known.get(JSON.stringify(iss.path.map(String)));
@@ -186,7 +209,7 @@ function withoutSecret(message: string, input: unknown): string {
 }
 
 /** Read and parse a config file; a read failure is one issue at line 0. */
-export async function loadConfig(file: string): Promise<Result<Config, ConfigIssue[]>> {
+export async function loadConfig(file: string, o: LoadOptions = {}): Promise<Result<Config, ConfigIssue[]>> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -195,7 +218,7 @@ export async function loadConfig(file: string): Promise<Result<Config, ConfigIss
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String((e as Error).message ?? e);
     return err([{ file, line: 0, col: 0, path: '', message: `cannot read: ${reason}` }]);
   }
-  const r = parseConfig(text, file);
+  const r = parseConfig(text, file, o);
   if (!r.ok) return r;
   const issues = await attachKeys(r.value, text, file);
   return issues.length ? err(issues) : r;

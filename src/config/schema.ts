@@ -13,7 +13,8 @@ import { z } from 'zod';
 import type { VirtualServerSpec } from '../ipvs/service.js';
 import type { CheckedService } from '../check/types.js';
 import { compact, expecting, familyName, ms } from './blocks.js';
-import { controlSchema, hooksSchema, ipvsSysctlSchema, logSchema, lvsTimeoutsSchema, metricsSchema, nodeSchema, type LOG_LEVELS } from './sections-schema.js';
+import { controlSchema, hooksSchema, ipvsSysctlSchema, logSchema, lvsTimeoutsSchema, metricsSchema, nodeSchema, scriptsSchema, type LOG_LEVELS } from './sections-schema.js';
+import type { ScriptPolicy } from '../core/script-security.js';
 import { normalizeSync, syncDaemonSchema } from './sync-schema.js';
 import { virtualServersSchema } from './virtual-server-schema.js';
 import { normalizeInstance, vrrpSchema } from './vrrp-schema.js';
@@ -30,7 +31,7 @@ export type { VipConfig } from './vrrp-schema.js';
 export const RESERVED_KEYS: readonly string[] = [];
 
 const rawConfigSchema = z.strictObject(
-  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, ipvs_sysctl: ipvsSysctlSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema, control: controlSchema, hooks: hooksSchema },
+  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, ipvs_sysctl: ipvsSysctlSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema, control: controlSchema, hooks: hooksSchema, scripts: scriptsSchema },
   { error: expecting('a mapping with a vrrp section') },
 );
 
@@ -102,6 +103,18 @@ function checkCrossRefs(c: RawConfig, ctx: z.core.$RefinementCtx<RawConfig>): vo
   });
 }
 
+/** Exec checks take the global scripts policy; a check's own insecure (policy.secure false) stays. */
+function withExecPolicy(list: RawConfig['virtual_servers'], global: ScriptPolicy): RawConfig['virtual_servers'] {
+  if (!list.some((v) => v.realServers.some((r) => r.checks.some((ch) => ch.spec.type === 'exec')))) return list;
+  return list.map((v) => ({
+    ...v,
+    realServers: v.realServers.map((r) => ({
+      ...r,
+      checks: r.checks.map((ch) => (ch.spec.type !== 'exec' ? ch : { ...ch, spec: { ...ch.spec, policy: { ...global, secure: global.secure && ch.spec.policy.secure } } })),
+    })),
+  }));
+}
+
 function normalize(c: RawConfig) {
   const list = Object.entries(c.vrrp.scripts).map(([name, s]) => ({
     name,
@@ -112,7 +125,10 @@ function normalize(c: RawConfig) {
     weight: s.weight,
     rise: s.rise,
     fall: s.fall,
+    /** Script security off for this one (scripts.security). */
+    insecure: s.insecure,
   }));
+  const scriptsPolicy: ScriptPolicy = compact({ secure: c.scripts.security, user: c.scripts.user, env: c.scripts.env });
   const weights = new Map(list.map((s) => [s.name, s.weight]));
   /** By name (Object.fromEntries defines own properties, so any name is safe). */
   const scripts: Record<string, (typeof list)[number]> = Object.fromEntries(list.map((s) => [s.name, s]));
@@ -125,9 +141,11 @@ function normalize(c: RawConfig) {
       syncGroups: c.vrrp.sync_groups.map((g) => ({ name: g.name, instances: g.instances, notify: g.notify })),
     },
     // The cores declare what they take of a virtual server: the config's output must stay that.
-    virtualServers: c.virtual_servers satisfies readonly (VirtualServerSpec & CheckedService)[],
+    virtualServers: withExecPolicy(c.virtual_servers, scriptsPolicy) satisfies readonly (VirtualServerSpec & CheckedService)[],
     metrics: c.metrics && { listen: c.metrics.listen, path: c.metrics.path, ipvsCacheMs: c.metrics.ipvs_cache_ms },
     hooks: { timeoutMs: ms(c.hooks.timeout) },
+    /** How programs are run: script security, script user, environment passed through. */
+    scripts: scriptsPolicy,
     control: c.control === undefined ? undefined : compact({ statusGroup: c.control.status_group, statusSocket: c.control.status_socket, idleTimeoutMs: ms(c.control.idle_timeout), maxConnections: c.control.max_connections }),
     syncDaemon: c.sync_daemon === undefined ? undefined : normalizeSync(c.sync_daemon),
     /** sysctl name under net.ipv4.vs → the value to write ("0"/"1" for booleans). */

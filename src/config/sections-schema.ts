@@ -92,6 +92,25 @@ export const hooksSchema = z
   .strictObject({ timeout: seconds(0.1, 3600).default(30) }, { error: expecting('a mapping {timeout}') })
   .prefault({});
 
+/**
+ * How duet runs programs (track scripts, notify and quorum hooks, exec checks), as keepalived's
+ * enable_script_security and script_user. security (on by default): a program whose file or any
+ * directory on its path a non-root user could change is refused, at load (a config error) and
+ * before each run. user: run them as "user" or "user:group" instead of root. env: names of
+ * duet's own environment variables passed through (besides PATH, LANG and the DUET_* ones).
+ */
+export const scriptsSchema = z
+  .strictObject({
+    security: z.boolean().default(true),
+    user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?(:[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?)?$/, {
+      error: (iss) => `must be a user name or user:group, got ${show(iss.input)}`,
+    }).optional(),
+    env: z.array(z.string().regex(/^(?!DUET_)[A-Za-z_][A-Za-z0-9_]{0,127}$/, {
+      error: (iss) => `must be an environment variable name (not DUET_*, those are duet's own), got ${show(iss.input)}`,
+    }), { error: expecting('a list of environment variable names') }).default([]),
+  }, { error: expecting('a mapping {security, user, env}') })
+  .prefault({});
+
 /** Prometheus endpoint; off unless `listen` is given. */
 export const metricsSchema = z
   .strictObject(

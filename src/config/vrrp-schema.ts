@@ -48,6 +48,8 @@ const trackScriptSchema = z.strictObject(
     weight: intIn(-254, 254).default(0),
     rise: intIn(1, 1000).default(1),
     fall: intIn(1, 1000).default(1),
+    /** Skip script security for this script (scripts.security); it is still run as scripts.user. */
+    insecure: z.boolean().default(false),
   },
   { error: expecting('a mapping') },
 );

@@ -50,7 +50,11 @@ export function parseRequest(line: string): Request | { error: string } {
     if (!ok) return { error: '"instances" must be "all" or a list of instance names' };
     const t = o['timeoutMs'];
     if (t !== undefined && (typeof t !== 'number' || !(t > 0 && t <= 600_000))) return { error: '"timeoutMs" must be 1..600000' };
-    return { cmd, instances: inst as string[] | 'all', ...flags, ...(t !== undefined ? { timeoutMs: t } : {}) };
+    return {
+      cmd, instances: inst as string[] | 'all',
+      ...(flags['clear'] !== undefined ? { clear: flags['clear'] } : {}), ...(flags['sticky'] !== undefined ? { sticky: flags['sticky'] } : {}),
+      ...(t !== undefined ? { timeoutMs: t } : {}),
+    };
   }
   if (cmd === 'server') {
     const action = o['action'];
@@ -60,7 +64,8 @@ export function parseRequest(line: string): Request | { error: string } {
     if (typeof server !== 'string' || server === '') return { error: '"server" (address or address:port) is required' };
     if (action === 'weight' && weight !== undefined && !(Number.isInteger(weight) && (weight as number) >= 0 && (weight as number) <= 65535)) return { error: '"weight" must be 0..65535' };
     if (t !== undefined && (typeof t !== 'number' || !(t > 0 && t <= 86_400_000))) return { error: '"timeoutMs" must be 1..86400000' };
-    return { cmd, action, service, server, ...(typeof weight === 'number' ? { weight } : {}), ...(typeof t === 'number' ? { timeoutMs: t } : {}) };
+    // A weight only goes with action weight (validated above); with another action it is dropped.
+    return { cmd, action, service, server, ...(action === 'weight' && typeof weight === 'number' ? { weight } : {}), ...(typeof t === 'number' ? { timeoutMs: t } : {}) };
   }
   if (cmd === 'ipvs') {
     const what = o['what'];
@@ -76,5 +81,16 @@ export function parseRequest(line: string): Request | { error: string } {
     if (flags['on'] === undefined) return { error: '"on" (true or false) is required' };
     return { cmd, on: flags['on'], ...(flags['sticky'] !== undefined ? { sticky: flags['sticky'] } : {}), ...(flags['force'] !== undefined ? { force: flags['force'] } : {}) };
   }
-  return { error: `unknown command '${cmd}'` };
+  return { error: `unknown command ${quote(cmd)}` };
+}
+
+/** A client's string in an error message: anything but printable ASCII escaped, cut at about 40 characters. */
+function quote(s: string): string {
+  let out = '';
+  let i = 0;
+  for (; i < s.length && out.length < 40; i++) {
+    const c = s.charCodeAt(i);
+    out += c >= 0x20 && c <= 0x7e ? s[i] : `\\u${c.toString(16).padStart(4, '0')}`;
+  }
+  return `'${out}${i < s.length ? '...' : ''}'`;
 }

@@ -1,12 +1,15 @@
-// Running a hook or a track script so it cannot hurt the daemon: argv (no shell), its own process
-// group (so the whole group can be killed, not just the direct child), a small fixed environment
-// plus the DUET_* variables (nothing of the daemon's own environment leaks), output read all the
+// Running a hook or a track script so it cannot hurt the daemon: argv (no shell), checked first
+// under the script policy (absolute path, script security, script user: core/script-run.ts), its
+// own process group (so the whole group can be killed, not just the direct child), a small fixed
+// environment plus the DUET_* variables and the variables the config passes through (nothing else
+// of the daemon's own environment leaks), output read all the
 // way and kept only up to a bound (a chatty script neither blocks on a full pipe nor grows the
 // daemon), and a deadline after which every process left in the group is killed: TERM, then KILL.
 import { spawn } from 'node:child_process';
+import { planSpawn } from '../core/script-run.js';
+import { SECURE_POLICY, type ScriptPolicy } from '../core/script-security.js';
 
-/** The environment a child gets besides its DUET_* variables. */
-export const CHILD_ENV: Readonly<Record<string, string>> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
+export { CHILD_ENV } from '../core/script-run.js';
 /** Output kept for the log (stdout and stderr together); the rest is read and dropped. */
 export const CHILD_OUTPUT_BYTES = 4096;
 /** Between TERM and KILL of a group past its deadline. */
@@ -45,6 +48,8 @@ export interface ChildResult {
 export interface ChildOptions {
   timeoutMs: number;
   vars?: Readonly<Record<string, string>>;
+  /** Default: SECURE_POLICY (checked, run as duet, no variables passed through). */
+  policy?: ScriptPolicy;
   outputBytes?: number;
   killGraceMs?: number;
 }
@@ -52,7 +57,7 @@ export interface ChildOptions {
 /**
  * Run argv to completion of its direct child. The group's deadline holds beyond that: any
  * descendant still running timeoutMs after the start is killed then. Rejects only when the
- * program cannot be started (ENOENT, EACCES).
+ * program cannot be started (ENOENT, EACCES) or the policy refuses it (ScriptRefusedError).
  */
 export function runChild(argv: readonly string[], o: ChildOptions): Promise<ChildResult> {
   const [file, ...args] = argv;
@@ -62,7 +67,8 @@ export function runChild(argv: readonly string[], o: ChildOptions): Promise<Chil
   return new Promise((resolve, reject) => {
     let child;
     try {
-      child = spawn(file!, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...CHILD_ENV, ...o.vars } });
+      const plan = planSpawn(argv, o.policy ?? SECURE_POLICY, o.vars);
+      child = spawn(file!, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...plan });
     } catch (e) {
       reject(e);
       return;

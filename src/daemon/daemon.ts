@@ -42,7 +42,7 @@ export class Daemon {
     this.cfg = cfg;
     this.events = new Fanout(log, 'event');
     const self = this;
-    const ctx: DaemonContext = { get cfg() { return self.cfg; }, clock, log, p, hooks: new HookQueues(p, log, () => this.cfg.hooks.timeoutMs), emit: (e) => this.events.emit(e) };
+    const ctx: DaemonContext = { get cfg() { return self.cfg; }, clock, log, p, hooks: new HookQueues(p, log, () => this.cfg.hooks.timeoutMs, () => this.cfg.scripts), emit: (e) => this.events.emit(e) };
     this.overrides = new Overrides(ctx);
     this.vrrp = new VrrpRunner(ctx, (name) => this.overrides.get(name));
     this.ipvs = new IpvsLoop(ctx, this.queue);

@@ -3,13 +3,14 @@
 // queue. A queue that backs up past a bound refuses further runs (logged) instead of growing.
 import type { Logger } from '../core/log.js';
 import type { Platform } from './platform.js';
+import type { ScriptPolicy } from '../core/script-security.js';
 
 export const HOOK_QUEUE_MAX = 32;
 
 export class HookQueues {
   private readonly queues = new Map<string, { tail: Promise<void>; waiting: number }>();
   constructor(private readonly p: Pick<Platform, 'runHook'>, private readonly log: Logger, private readonly timeoutMs: () => number,
-              private readonly max = HOOK_QUEUE_MAX) {}
+              private readonly policy: () => ScriptPolicy, private readonly max = HOOK_QUEUE_MAX) {}
 
   /** Queue argv on `queue`; a failure is logged with failMsg and fields, never thrown. */
   run(queue: string, argv: readonly string[], vars: Record<string, string>, failMsg: string, fields: Record<string, unknown> = {}): void {
@@ -21,7 +22,7 @@ export class HookQueues {
       return;
     }
     q.waiting++;
-    q.tail = q.tail.then(() => this.p.runHook(argv, vars, this.timeoutMs())).catch((e: unknown) => {
+    q.tail = q.tail.then(() => this.p.runHook(argv, vars, this.timeoutMs(), this.policy())).catch((e: unknown) => {
       this.log.warn({ ...fields, argv, err: e instanceof Error ? e.message : String(e) }, failMsg);
     }).finally(() => {
       q.waiting--;

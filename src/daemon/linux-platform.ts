@@ -72,13 +72,13 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
         (e) => log.error({ err: e.message }, 'link watch failed'));
     },
     macAddress: (ifname) => readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim(),
-    async runHook(argv, vars, timeoutMs) {
-      const r = await runChild(argv, { timeoutMs, vars });
+    async runHook(argv, vars, timeoutMs, policy) {
+      const r = await runChild(argv, { timeoutMs, vars, policy });
       if (r.code === 0 && !r.timedOut) return;
       const how = r.timedOut ? `timed out after ${timeoutMs} ms (its process group was killed)` : r.code !== null ? `exit ${r.code}` : `killed by ${r.signal}`;
       throw new IoError(`${argv[0]}: ${how}${r.output ? `; output: ${r.output.trim().slice(0, 500)}` : ''}`);
     },
-    runScript: (argv, timeoutMs) => runChild(argv, { timeoutMs }),
+    runScript: (argv, timeoutMs, policy) => runChild(argv, { timeoutMs, policy }),
     ping: (address, timeoutMs) => (pinger ??= createPinger()).ping(address, timeoutMs),
     sendGarp: (ifname, address, mac) => garpSender().sendGarp(ifname, address, mac),
     sendUnsolicitedNa: (ifname, address, mac) => garpSender().sendUnsolicitedNa(ifname, address, mac),

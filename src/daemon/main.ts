@@ -22,9 +22,10 @@ import { installCrashPolicy, EXIT_FATAL } from './crash.js';
 import { killChildGroups } from './child.js';
 import { lockStateDir } from './lock.js';
 import { stateDirProblem } from './state-files.js';
+import { realScriptHost } from '../core/script-run.js';
 
 export async function runDaemon(o: { configFile: string; socket: string; pretty?: boolean }): Promise<number> {
-  const first = await loadConfig(o.configFile);
+  const first = await loadConfig(o.configFile, { scriptHost: realScriptHost });
   if (!first.ok) {
     for (const i of first.error) console.error(formatIssue(i));
     return 2;
@@ -69,7 +70,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
   const reloadOnce = async (): Promise<Reply> => {
     const t0 = realClock.now();
     // Parsed on a worker thread: VRRP keeps advertising while a large file is read.
-    const r = await loadConfigOffThread(o.configFile);
+    const r = await loadConfigOffThread(o.configFile, { checkScripts: true });
     const parseMs = Math.round(realClock.now() - t0);
     if (!r.ok) {
       const lines = r.error.map(formatIssue);

@@ -8,6 +8,7 @@ import type { KernelDaemon, SyncDaemonSettings, SyncRole } from '../sync/plan.js
 import type { Override } from '../control/views.js';
 import type { RestartMarker } from './restart.js';
 import type { ArpWatch } from '../vrrp/garp.js';
+import type { ScriptPolicy } from '../core/script-security.js';
 
 export type { ArpWatch, ArpPacket } from '../vrrp/garp.js';
 
@@ -27,13 +28,14 @@ export interface Platform {
   openArpWatch(ifname: string): ArpWatch;
   /**
    * Run a hook (argv, no shell) in its own process group with a fixed environment plus vars;
-   * rejects if it fails or times out (then the whole group is killed).
+   * rejects if it fails or times out (then the whole group is killed), or if the policy refuses
+   * the program (script security, script user).
    */
-  runHook(argv: readonly string[], vars: Record<string, string>, timeoutMs: number): Promise<void>;
+  runHook(argv: readonly string[], vars: Record<string, string>, timeoutMs: number, policy: ScriptPolicy): Promise<void>;
   /** ICMP echo to an IPv4 address (the witness): true when it answers within timeoutMs; never rejects. */
   ping(address: string, timeoutMs: number): Promise<boolean>;
-  /** Run a track script the same way; its exit status is the verdict. */
-  runScript(argv: readonly string[], timeoutMs: number): Promise<ScriptResult>;
+  /** Run a track script the same way; its exit status is the verdict (a refused one rejects). */
+  runScript(argv: readonly string[], timeoutMs: number, policy: ScriptPolicy): Promise<ScriptResult>;
   /** The kernel's IPVS table; opened only when the config has virtual servers. */
   openIpvs(): Promise<IpvsHandle>;
   /** Service keys duet applied last time (kept across restarts so removals still happen). */

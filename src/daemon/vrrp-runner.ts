@@ -19,6 +19,7 @@ import { transportKeyString, type LinkState, type TransportKey } from './platfor
 import { TransportSlot } from './transport-slot.js';
 import { ArpGuard } from './arp-guard.js';
 import { csToMs } from '../vrrp/timers.js';
+import { scriptPolicy } from '../core/script-security.js';
 
 interface Running {
   cfg: InstanceConfig;
@@ -192,7 +193,7 @@ export class VrrpRunner {
       const used = next.vrrp.instances.some((i) => i.trackScripts.some((t) => t.name === name));
       if (!used) continue;
       const s = new TrackScript({ name, command: c.command, intervalMs: c.intervalMs, timeoutMs: c.timeoutMs, rise: c.rise, fall: c.fall },
-        this.ctx.clock, this.ctx.log, (argv, ms) => this.ctx.p.runScript(argv, ms), () => this.refreshTracking());
+        this.ctx.clock, this.ctx.log, (argv, ms) => this.ctx.p.runScript(argv, ms, scriptPolicy(this.ctx.cfg.scripts, c.insecure)), () => this.refreshTracking());
       this.scripts.set(name, s);
       s.start();
     }

@@ -142,11 +142,11 @@ test('agent answers scale, drain and take down; exec dynamic sets the weight', a
     lb_kind: dr
     real_servers:
       - { address: 192.0.2.21, weight: 10, checks: [{ type: agent, connect_port: 9999, interval: 1, timeout: 0.5 }] }
-      - { address: 192.0.2.22, weight: 10, checks: [{ type: exec, command: [w22], dynamic: true, interval: 1, timeout: 0.5 }] }
+      - { address: 192.0.2.22, weight: 10, checks: [{ type: exec, command: [/w22], dynamic: true, interval: 1, timeout: 0.5 }] }
 `);
   const l = lab(cfg);
   l.set('192.0.2.21', { ok: true, latencyMs: 1, reason: 'answer', agent: { kind: 'percent', percent: 50 } });
-  l.set('w22', { ok: true, latencyMs: 1, reason: 'exit 9', weight: 7 });
+  l.set('/w22', { ok: true, latencyMs: 1, reason: 'exit 9', weight: 7 });
   await l.advance(100);
   t.deepEqual(l.weights(), { '192.0.2.21:80': 5, '192.0.2.22:80': 7 });
   l.set('192.0.2.21', { ok: true, latencyMs: 1, reason: 'answer', agent: { kind: 'drain' } });

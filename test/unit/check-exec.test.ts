@@ -7,16 +7,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execCheck } from '../../src/check/checkers/exec.js';
 import type { ExecCheckSpec } from '../../src/check/types.js';
+import type { ScriptPolicy } from '../../src/core/script-security.js';
 import { handles, settledTo } from './check-servers.js';
 
 const never = new AbortController().signal;
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function spec(argv: string[], dynamic = false, timeoutMs = 2000): ExecCheckSpec {
-  return { type: 'exec', argv, timeoutMs, dynamic };
+/** Script security off: these tests are about spawning; its own tests are below. */
+function spec(argv: string[], dynamic = false, timeoutMs = 2000, policy: ScriptPolicy = { secure: false, env: [] }): ExecCheckSpec {
+  return { type: 'exec', argv, timeoutMs, dynamic, policy };
 }
 
-const sh = (script: string, dynamic = false, timeoutMs = 2000) => spec(['sh', '-c', script], dynamic, timeoutMs);
+const sh = (script: string, dynamic = false, timeoutMs = 2000) => spec(['/bin/sh', '-c', script], dynamic, timeoutMs);
 
 /** The process exists at all (a zombie does: it is dead but not reaped). */
 function exists(pid: number): boolean {
@@ -50,7 +52,7 @@ test.serial('leaves no child, pipe or timer behind, whatever the outcome', async
   const rs = await Promise.all([
     execCheck(spec(['/bin/true']), never),
     execCheck(spec(['/bin/false']), never),
-    execCheck(spec(['sleep', '5'], false, 100), never),
+    execCheck(spec(['/bin/sleep', '5'], false, 100), never),
     execCheck(spec(['/nonexistent/duet-check']), never),
   ]);
   t.deepEqual(rs.map((r) => r.reason), ['exit 0', 'exit 1', 'timeout', 'spawn: ENOENT']);
@@ -89,7 +91,7 @@ test('not dynamic: any non-zero exit fails', async (t) => {
 test('arguments are passed as-is, without a shell', async (t) => {
   // With a shell the ';' would run `exit 3`; without one it is just a word for printf.
   t.is((await execCheck(spec(['/usr/bin/env', 'printf', '%s', ';exit 3']), never)).reason, 'exit 0');
-  t.is((await execCheck(spec(['sh', '-c', 'test "$1" = "a b"', 'sh', 'a b']), never)).reason, 'exit 0');
+  t.is((await execCheck(spec(['/bin/sh', '-c', 'test "$1" = "a b"', 'sh', 'a b']), never)).reason, 'exit 0');
 });
 
 test('killed by a signal: "signal SIGTERM"', async (t) => {
@@ -97,12 +99,12 @@ test('killed by a signal: "signal SIGTERM"', async (t) => {
   t.deepEqual([r.ok, r.reason], [false, 'signal SIGTERM']);
 });
 
-test('a missing program: "spawn: ENOENT"; a directory: "spawn: EACCES"; no program', async (t) => {
+test('a missing program: "spawn: ENOENT"; a directory: "spawn: EACCES"; no program; a relative one is not searched for', async (t) => {
   t.deepEqual(await execCheck(spec(['/nonexistent/duet-check']), never).then((r) => [r.ok, r.reason]), [false, 'spawn: ENOENT']);
-  t.deepEqual(await execCheck(spec(['duet-no-such-program-on-path']), never).then((r) => [r.ok, r.reason]), [false, 'spawn: ENOENT']);
+  t.deepEqual(await execCheck(spec(['true']), never).then((r) => [r.ok, r.reason]), [false, 'true: not run: the program must be an absolute path']);
   t.is((await execCheck(spec([tmpdir()]), never)).reason, 'spawn: EACCES');
   t.is((await execCheck(spec([]), never)).reason, 'spawn: no program');
-  t.is((await execCheck(spec(['bad\0name']), never)).reason, 'spawn: ERR_INVALID_ARG_VALUE');
+  t.is((await execCheck(spec(['/bad\0name']), never)).reason, 'spawn: ERR_INVALID_ARG_VALUE');
 });
 
 test('past the timeout: "timeout", and the child is gone when the check resolves', async (t) => {

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { runChild, killChildGroups, CHILD_OUTPUT_BYTES } from '../../src/daemon/child.js';
 import { HookQueues } from '../../src/daemon/hooks.js';
+import type { ScriptRefusedError } from '../../src/core/script-run.js';
+import { SECURE_POLICY } from '../../src/core/script-security.js';
 
 /** Running (a zombie waiting for whoever inherited it to reap it is dead). */
 const alive = (pid: number): boolean => {
@@ -64,9 +66,12 @@ test('the environment: a fixed PATH and the DUET_ variables; nothing of the daem
   t.is(env['DUET_INSTANCE'], 'VI_1');
 });
 
-test('a program that does not exist rejects (ENOENT)', async (t) => {
+test('a program that does not exist rejects: refused by script security (on by default), ENOENT without it', async (t) => {
   const e = await t.throwsAsync(runChild(['/nonexistent/hook'], { timeoutMs: 1000 }));
-  t.is((e as NodeJS.ErrnoException).code, 'ENOENT');
+  t.is((e as ScriptRefusedError).code, 'DUET_E_SCRIPT_REFUSED');
+  t.is(e?.message, 'not run (script security): /nonexistent/hook: /nonexistent does not exist');
+  const e2 = await t.throwsAsync(runChild(['/nonexistent/hook'], { timeoutMs: 1000, policy: { secure: false, env: [] } }));
+  t.is((e2 as NodeJS.ErrnoException).code, 'ENOENT');
 });
 
 test('hooks on one queue run in order, one at a time; another queue is not held up', async (t) => {
@@ -74,7 +79,7 @@ test('hooks on one queue run in order, one at a time; another queue is not held 
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'order');
   const p = { runHook: async (argv: readonly string[], vars: Record<string, string>, timeoutMs: number) => { const r = await runChild(argv, { timeoutMs, vars }); if (r.code !== 0) throw new Error(`exit ${r.code}`); } };
-  const q = new HookQueues(p, pino({ level: 'silent' }) as never, () => 5000);
+  const q = new HookQueues(p, pino({ level: 'silent' }) as never, () => 5000, () => SECURE_POLICY);
   // The first hook is the slowest: without the queue, the later ones would finish first.
   q.run('instance:VI_1', ['/bin/sh', '-c', `sleep 0.3; echo master >> ${out}`], {}, 'failed');
   q.run('instance:VI_1', ['/bin/sh', '-c', `sleep 0.1; echo backup >> ${out}`], {}, 'failed');
@@ -90,7 +95,7 @@ test('a queue backed up past its bound refuses more (logged), and runs again onc
   const gate = new Promise<void>((r) => { release = r; });
   const errors: string[] = [];
   const log = { error: (_o: object, m: string) => errors.push(m), warn: () => {} } as unknown as ReturnType<typeof pino>;
-  const q = new HookQueues({ runHook: async (argv) => { ran.push(argv[0]!); await gate; } }, log as never, () => 5000, 3);
+  const q = new HookQueues({ runHook: async (argv) => { ran.push(argv[0]!); await gate; } }, log as never, () => 5000, () => SECURE_POLICY, 3);
   for (const n of ['a', 'b', 'c', 'd']) q.run('x', [n], {}, 'failed');
   t.deepEqual(errors, ['hook not run: too many waiting behind a slow one']);
   release();

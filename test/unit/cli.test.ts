@@ -1,7 +1,7 @@
 // The `duet` executable as a user meets it: check a good and a broken file, usage errors.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -107,4 +107,22 @@ test('duet check warns about interfaces this host lacks (a reload would be refus
   t.regex(r.stdout, /ok \(1 VRRP instance\)/);
   t.regex(r.stderr, /^duet: warning: interface nosuch9 \(instance VI_1\) does not exist on this host$/m);
   t.notRegex(r.stderr, /interface lo /, 'lo exists everywhere');
+});
+
+test('duet check runs the script checks on this host: an unsafe program is an error with its line, a missing one a warning', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'duet-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  chmodSync(dir, 0o777);
+  const script = join(dir, 'chk.sh');
+  writeFileSync(script, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  const f = join(dir, 'duet.yaml');
+  const conf = (prog: string) => `vrrp:\n  scripts:\n    chk: { command: [${prog}] }\n  instances:\n    - { name: VI_1, interface: lo, vrid: 51, virtual_ipaddress: [192.0.2.100/24], track_script: [chk] }\n`;
+  writeFileSync(f, conf(script));
+  const bad = await duet(['check', '-c', f]);
+  t.is(bad.code, 1);
+  t.is(bad.stderr.trim(), `${f}:3:22 vrrp.scripts.chk.command[0]: script security: ${script}: ${dir} is writable by every user (mode 0777); make it root-owned and writable only by root (or set insecure: true here, or scripts.security: false)`);
+  writeFileSync(f, conf('/nonexistent/chk.sh'));
+  const absent = await duet(['check', '-c', f]);
+  t.is(absent.code, 0, absent.stderr);
+  t.is(absent.stderr.trim(), `duet: warning: ${f}:3:22 vrrp.scripts.chk.command[0]: script security: /nonexistent/chk.sh: /nonexistent does not exist (duet run refuses this file here)`);
 });

@@ -62,7 +62,7 @@ test('every check kind and health field: exact normalized output', (t) => {
   t.is(b!.inhibitOnFailure, false);
   t.deepEqual(b!.checks, [
     { intervalMs: 500, retryDelayMs: 1000, rise: 1, fall: 5, spec: { type: 'tcp', target: { address: '192.0.2.122', family: 4, port: 8080, bindAddress: '192.0.2.11' }, timeoutMs: 500 } },
-    { intervalMs: 10000, retryDelayMs: 10000, rise: 2, fall: 3, spec: { type: 'exec', argv: ['/usr/bin/check', '22'], timeoutMs: 4000, dynamic: true } },
+    { intervalMs: 10000, retryDelayMs: 10000, rise: 2, fall: 3, spec: { type: 'exec', argv: ['/usr/bin/check', '22'], timeoutMs: 4000, dynamic: true, policy: { secure: true, env: [] } } },
     { intervalMs: 5000, retryDelayMs: 5000, rise: 2, fall: 3, spec: { type: 'agent', target: { address: '192.0.2.22', family: 4, port: 9999 }, timeoutMs: 3000, send: 'hello\n' } },
     { intervalMs: 5000, retryDelayMs: 5000, rise: 2, fall: 3, spec: { type: 'https', target: { address: '192.0.2.22', family: 4, port: 80 }, timeoutMs: 3000, method: 'GET', path: '/',
       status: [{ from: 200, to: 299 }], tlsVerify: true, tlsName: 'rs.example' } },

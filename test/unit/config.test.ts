@@ -48,7 +48,7 @@ test('conf/duet.yaml loads', async (t) => {
   t.deepEqual(c.vrrp.instances[1]?.trackScripts, [{ name: 'chk_nginx', weight: -30 }]);
   t.deepEqual(c.vrrp.scripts['chk_nginx'], {
     name: 'chk_nginx', command: ['/usr/bin/pgrep', '-x', 'nginx'], intervalMs: 2000, timeoutMs: 1000,
-    weight: -20, rise: 2, fall: 2,
+    weight: -20, rise: 2, fall: 2, insecure: false,
   });
   t.deepEqual(c.vrrp.syncGroups.map((g) => [g.name, g.instances]), [['G1', ['VI_1', 'VI_2']]]);
   t.deepEqual(vi1?.notify.master, [['/etc/duet/notify.sh', 'master']]);
@@ -85,6 +85,7 @@ test('defaults fill a minimal instance', async (t) => {
     node: {},
     log: { level: 'info', format: 'json' },
     hooks: { timeoutMs: 30_000 },
+    scripts: { secure: true, env: [] },
     vrrp: { scripts: {}, instances: [expected], syncGroups: [] },
     virtualServers: [],
     lvsTimeouts: undefined,
@@ -118,7 +119,7 @@ test('track script defaults: timeout = interval, weight 0, rise/fall 1; instance
       virtual_ipaddress: [192.0.2.100/24]
       track_script: [chk, { name: chk2, weight: -5 }]
 `);
-  t.deepEqual(c.vrrp.scripts['chk'], { name: 'chk', command: ['/bin/true'], intervalMs: 3000, timeoutMs: 3000, weight: 0, rise: 1, fall: 1 });
+  t.deepEqual(c.vrrp.scripts['chk'], { name: 'chk', command: ['/bin/true'], intervalMs: 3000, timeoutMs: 3000, weight: 0, rise: 1, fall: 1, insecure: false });
   t.deepEqual(c.vrrp.instances[0]?.trackScripts, [{ name: 'chk', weight: 0 }, { name: 'chk2', weight: -5 }]);
 });
 

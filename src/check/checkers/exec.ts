@@ -2,11 +2,16 @@
 // misc_dynamic): 0 healthy with its weight unchanged, 1 unhealthy, 2..255 healthy with
 // weight = code - 2.
 //
+// Before each run the program is checked under the scripts policy (absolute path, script
+// security, script user: core/script-run.ts); a refused one is a failed check with the reason.
+// It gets a small fixed environment plus the variables the config passes through.
+//
 // The child runs in its own process group (detached: setsid), so a timeout or an abort kills
 // the whole group with SIGKILL: a shell script's own children (sleep, curl...) go too. The
 // verdict waits for the child to be reaped, so when a check resolves its process is gone.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { CheckResult, ExecCheckSpec } from '../types.js';
+import { planSpawn, ScriptRefusedError } from '../../core/script-run.js';
 import { Probe, probeOf, tag } from './probe.js';
 
 /** After SIGKILL, how long to wait for the exit before giving up on it (D state, say). */
@@ -23,7 +28,14 @@ class ExecProbe extends Probe {
   protected begin(): void {
     const argv = this.spec.argv;
     if (argv.length === 0 || argv[0] === '') { this.finish(false, 'spawn: no program'); return; }
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', detached: true, shell: false });
+    let plan;
+    try {
+      plan = planSpawn(argv, this.spec.policy);
+    } catch (e) {
+      this.finish(false, e instanceof ScriptRefusedError ? e.message : spawnReason(e));
+      return;
+    }
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', detached: true, shell: false, ...plan });
     this.child = child;
     tag(child, this);
     child.once('exit', onExit);
