@@ -68,7 +68,7 @@ async function readHead(path: string): Promise<{ text: string }> {
 /** What a value read from the file means for the check: failed, or healthy with a weight offset. */
 export function fileVerdict(value: number, weight: number, reverse: boolean): { ok: boolean; offset?: number } {
   if (weight === 0) return (value !== 0) !== reverse ? { ok: false } : { ok: true };
-  const s = Math.max(INT32_MIN, Math.min(INT32_MAX, value * weight * (reverse ? -1 : 1)));
+  const s = Math.max(INT32_MIN, Math.min(INT32_MAX, value * weight * (reverse ? -1 : 1))) + 0; // + 0: no -0
   return s <= INT32_MIN ? { ok: false } : { ok: true, offset: s };
 }
 
