@@ -136,8 +136,9 @@ function udpSpec(c: Udp, target: CheckTarget, timeoutMs: number): CheckSpec {
     const data = new Uint8Array(Buffer.from(s, 'utf8'));
     return { data, mask: new Uint8Array(data.length) };
   };
-  const payload = c.payload !== undefined ? parseHexString(c.payload, false)!.data : c.payload_text !== undefined ? text(c.payload_text).data : undefined;
-  const reply = typeof c.require_reply === 'string' ? parseHexString(c.require_reply, true)! : c.require_reply_text !== undefined ? text(c.require_reply_text) : undefined;
+  // Also called on a check that failed validation (the virtual server's own checks still run): no `!`.
+  const payload = c.payload !== undefined ? parseHexString(c.payload, false)?.data : c.payload_text !== undefined ? text(c.payload_text).data : undefined;
+  const reply = typeof c.require_reply === 'string' ? parseHexString(c.require_reply, true) : c.require_reply_text !== undefined ? text(c.require_reply_text) : undefined;
   return {
     type: 'udp', target, timeoutMs,
     ...(payload ? { payload } : {}),
