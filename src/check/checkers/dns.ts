@@ -6,11 +6,18 @@
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
-import dnsPacket, { type Answer, type DecodedPacket } from 'dns-packet';
+import { createRequire } from 'node:module';
+import type DnsPacket from 'dns-packet';
+import type { Answer, DecodedPacket, Packet } from 'dns-packet';
 import { canonicalAddr } from '../../core/addr.js';
 import type { CheckResult, DnsCheckSpec } from '../types.js';
 import { Probe, errnoReason, probeOf, tag } from './probe.js';
 import { connectTo } from './tcp.js';
+
+// Loaded at the first DNS check, not when the worker starts (most configs have none).
+const require = createRequire(import.meta.url);
+let dnsPacketModule: typeof DnsPacket | undefined;
+const dnsPacket = (): typeof DnsPacket => (dnsPacketModule ??= require('dns-packet') as typeof DnsPacket);
 
 const HEADER_BYTES = 12;
 /** A TCP answer longer than this is not a health check's business (the length field allows 64 KiB). */
@@ -58,7 +65,7 @@ class DnsProbe extends Probe {
     s.once('end', onTcpEnd);
   }
 
-  tcpConnected(): void { this.tcp!.write(dnsPacket.streamEncode(queryPacket(this.spec, this.id))); }
+  tcpConnected(): void { this.tcp!.write(dnsPacket().streamEncode(queryPacket(this.spec, this.id))); }
 
   tcpData(chunk: Buffer): void {
     this.tcpBuf = Buffer.concat([this.tcpBuf, chunk]);
@@ -75,7 +82,7 @@ class DnsProbe extends Probe {
 
   private answer(msg: Buffer, via = ''): void {
     let p: DecodedPacket;
-    try { p = dnsPacket.decode(msg); } catch { this.finish(false, `bad reply${via}`); return; }
+    try { p = dnsPacket().decode(msg); } catch { this.finish(false, `bad reply${via}`); return; }
     const v = judgeDns(this.spec, p);
     this.finish(v.ok, v.reason + via);
   }
@@ -102,18 +109,18 @@ export function dnsCheck(spec: DnsCheckSpec, signal: AbortSignal): Promise<Check
   return new DnsProbe(spec).run(signal, spec.timeoutMs);
 }
 
-function queryPacket(spec: DnsCheckSpec, id: number): dnsPacket.Packet {
+function queryPacket(spec: DnsCheckSpec, id: number): Packet {
   return {
     type: 'query',
     id,
-    flags: dnsPacket.RECURSION_DESIRED,
+    flags: dnsPacket().RECURSION_DESIRED,
     questions: [{ type: spec.queryType, name: spec.name === '' ? '.' : spec.name, class: 'IN' }],
   };
 }
 
 /** The query as sent over UDP. */
 export function dnsQuery(spec: DnsCheckSpec, id: number): Buffer {
-  return dnsPacket.encode(queryPacket(spec, id));
+  return dnsPacket().encode(queryPacket(spec, id));
 }
 
 /** A response's verdict: NOERROR, and every expected value among the answers of the query type. */

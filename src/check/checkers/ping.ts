@@ -11,11 +11,17 @@
 // Replies are matched on identifier (random per socket), sequence and source.
 import { endianness } from 'node:os';
 import { getSystemErrorName } from 'node:util';
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
+import type Koffi from 'koffi';
 import { canonicalAddr, formatAddr, parseAddr } from '../../core/addr.js';
 import { icmpEcho, parseIcmp } from '../icmp-echo.js';
 import type { CheckResult, PingCheckSpec } from '../types.js';
 import { Probe } from './probe.js';
+
+// Loaded at the first ping, not when the worker starts (most configs have no ping check).
+const require = createRequire(import.meta.url);
+let koffiModule: typeof Koffi | undefined;
+const koffi = (): typeof Koffi => (koffiModule ??= require('koffi') as typeof Koffi);
 
 const AF = { 4: 2, 6: 10 } as const;
 const PROTO = { 4: 1, 6: 58 } as const;
@@ -42,7 +48,7 @@ interface Libc {
 let libcCache: Libc | undefined;
 function libc(): Libc {
   if (libcCache) return libcCache;
-  const lib = koffi.load('libc.so.6');
+  const lib = koffi().load('libc.so.6');
   libcCache = {
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
@@ -56,7 +62,7 @@ function libc(): Libc {
 
 /** The last libc call's errno as Node names it (ENETUNREACH), wrapped as an errno-style error. */
 function errnoError(syscall: string): Error & { code: string } {
-  const n = koffi.errno();
+  const n = koffi().errno();
   let code: string;
   try { code = getSystemErrorName(-n); } catch { code = `E${n}`; }
   return Object.assign(new Error(`${syscall}: ${code}`), { code });
@@ -148,7 +154,7 @@ class EchoSocket {
       this.fromLen.writeUInt32LE(this.from.length, 0);
       const n = Number(c.recvfrom(this.fd, this.buf, this.buf.length, 0, this.from, this.fromLen));
       if (n < 0) {
-        if (koffi.errno() === EAGAIN) break;
+        if (koffi().errno() === EAGAIN) break;
         // A socket error (ENOBUFS...): the echoes in flight fail; the next check opens anew.
         const e = errnoError('recvfrom');
         for (const w of [...this.waiting.values()]) w.probe.finish(false, e.code.toLowerCase());
