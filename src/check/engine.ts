@@ -292,7 +292,7 @@ export class CheckEngine {
       this.o.onEvent({ kind: 'check', service: srv.service.key, server: srv.key, check: c.name, ...transition, latencyMs: r.latencyMs });
     }
     const lw = srv.service.cfg.latencyWeight;
-    if (lw && r.ok && c === srv.checks.find((x) => x.cfg.spec.type !== 'exec')) srv.latency = addSample(srv.latency, r.latencyMs, lw);
+    if (lw && r.ok && c === srv.checks.find((x) => x.cfg.spec.type !== 'exec' && x.cfg.spec.type !== 'file')) srv.latency = addSample(srv.latency, r.latencyMs, lw);
     const isDown = srv.checks.some((x) => x.state.health === 'down');
     if (wasDown && !isDown) this.startRamp(srv);
     if (!wasDown && isDown) this.stopRamp(srv);

@@ -19,12 +19,14 @@ export interface CheckState {
   readonly weight: number | undefined;
   /** agent: its last answer. */
   readonly agent: AgentAnswer | undefined;
+  /** file: what its last healthy result adds to the server's weight. */
+  readonly weightOffset: number | undefined;
   readonly checks: number;
   readonly failures: number;
 }
 
 export const INITIAL_CHECK_STATE: CheckState = {
-  health: 'unknown', okRun: 0, failRun: 0, reason: 'not checked yet', latencyMs: undefined, weight: undefined, agent: undefined, checks: 0, failures: 0,
+  health: 'unknown', okRun: 0, failRun: 0, reason: 'not checked yet', latencyMs: undefined, weight: undefined, agent: undefined, weightOffset: undefined, checks: 0, failures: 0,
 };
 
 export interface HealthTransition {
@@ -53,6 +55,7 @@ export function applyResult(s: CheckState, r: CheckResult, c: Counts): { state: 
     latencyMs: r.latencyMs,
     weight: r.ok ? r.weight : s.weight,
     agent: r.ok ? r.agent : undefined,
+    weightOffset: r.ok ? r.weightOffset : s.weightOffset,
     checks: s.checks + 1,
     failures: s.failures + (r.ok ? 0 : 1),
   };

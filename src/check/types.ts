@@ -65,7 +65,67 @@ export interface AgentCheckSpec {
   readonly send: string;
 }
 
-export type CheckSpec = TcpCheckSpec | HttpCheckSpec | ExecCheckSpec | AgentCheckSpec;
+/** keepalived UDP_CHECK: send a datagram on a connected socket; an ICMP port unreachable fails it. */
+export interface UdpCheckSpec {
+  readonly type: 'udp';
+  readonly target: CheckTarget;
+  readonly timeoutMs: number;
+  /** Sent as is (keepalived: payload); none: 32 random bytes a check, as keepalived. */
+  readonly payload?: Uint8Array;
+  /** No reply within the timeout fails the check (keepalived: require_reply). */
+  readonly requireReply: boolean;
+  /** The reply must start with these bytes, where mask bits are 0 (keepalived: require_reply HEX, x nibbles masked). */
+  readonly reply?: { readonly data: Uint8Array; readonly mask: Uint8Array };
+  readonly minReplyLength: number;
+  readonly maxReplyLength: number;
+}
+
+/** keepalived PING_CHECK: one ICMP / ICMPv6 echo. */
+export interface PingCheckSpec {
+  readonly type: 'ping';
+  /** port is unused. */
+  readonly target: CheckTarget;
+  readonly timeoutMs: number;
+}
+
+export const DNS_QUERY_TYPES = ['A', 'AAAA', 'NS', 'CNAME', 'SOA', 'MX', 'TXT', 'PTR', 'SRV'] as const;
+export type DnsQueryType = (typeof DNS_QUERY_TYPES)[number];
+
+/** keepalived DNS_CHECK: one query (UDP, TCP when truncated); healthy on NOERROR. */
+export interface DnsCheckSpec {
+  readonly type: 'dns';
+  readonly target: CheckTarget;
+  readonly timeoutMs: number;
+  readonly queryType: DnsQueryType;
+  /** Without the trailing dot; '' is the root. */
+  readonly name: string;
+  /** Each must be among the answers of queryType (addresses, names or TXT text); none: any NOERROR. */
+  readonly expect: readonly string[];
+}
+
+/** keepalived SMTP_CHECK: 220 banner, HELO (or EHLO) answered 250, QUIT. */
+export interface SmtpCheckSpec {
+  readonly type: 'smtp';
+  readonly target: CheckTarget;
+  readonly timeoutMs: number;
+  readonly heloName: string;
+  readonly ehlo: boolean;
+}
+
+/** keepalived FILE_CHECK / track_file: an integer in a file, times weight, decides up/down/weight. */
+export interface FileCheckSpec {
+  readonly type: 'file';
+  readonly path: string;
+  readonly timeoutMs: number;
+  /** 0: any non-zero value fails; else value * weight is added to the server's weight. */
+  readonly weight: number;
+  /** keepalived `weight N reverse`: the value counts negated (weight 0: a zero value fails). */
+  readonly reverse: boolean;
+}
+
+export type CheckSpec =
+  | TcpCheckSpec | HttpCheckSpec | ExecCheckSpec | AgentCheckSpec
+  | UdpCheckSpec | PingCheckSpec | DnsCheckSpec | SmtpCheckSpec | FileCheckSpec;
 
 /** What an agent said, HAProxy agent-check style. */
 export type AgentAnswer =
@@ -88,6 +148,8 @@ export interface CheckResult {
   readonly weight?: number;
   /** agent: what it said. */
   readonly agent?: AgentAnswer;
+  /** file: added to the server's weight (keepalived track_file: value * weight). */
+  readonly weightOffset?: number;
 }
 
 /** A checker: one run, bounded by spec.timeoutMs and by `signal` (aborted on stop/reload). */

@@ -2,7 +2,7 @@
 //
 // Order of effects: failed (any check down) → removed, or weight 0 with inhibit_on_failure;
 // agent says down/maint → as failed; drain → 0; exec dynamic weight replaces the configured
-// one; agent percentage scales it; latency factor scales it; slow start ramps it after a recovery.
+// one; file checks add to it (0 stays 0: drained); agent percentage scales it; latency factor scales it; slow start ramps it after a recovery.
 // A weight the scaling brings below 1 stays 1: a healthy server keeps some traffic.
 import type { CheckState } from './health.js';
 
@@ -40,6 +40,14 @@ export function serverVerdict(i: WeightInputs): WeightVerdict {
   if (dynamic !== undefined) {
     w = dynamic;
     reasons.push(`exec weight ${dynamic}`);
+  }
+  // keepalived track_file: each file check's value * weight adds to the weight, which stays in 0..65535.
+  let offset = 0;
+  for (const c of i.checks) offset += c.weightOffset ?? 0;
+  if (offset !== 0) {
+    w = Math.min(65535, Math.max(0, w + offset));
+    reasons.push(`file ${offset > 0 ? '+' : ''}${offset}`);
+    if (w === 0) return { verdict: 0, reason: reasons.join(', ') };
   }
   if (agent?.kind === 'percent') {
     w = scale(w, agent.percent / 100);

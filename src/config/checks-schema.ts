@@ -5,31 +5,10 @@
 import { compileLinearRegex } from '../core/linear-regex.js';
 import { z } from 'zod';
 import type { CheckConfig, CheckTarget, LatencyWeightConfig, StatusRange } from '../check/types.js';
-import { argv, compact, expecting, intIn, ms, seconds, unicastIp } from './blocks.js';
+import { argv, compact, expecting, intIn, ms, unicastIp } from './blocks.js';
+import { common, dnsCheckSchema, fileCheckSchema, moreSpec, network, pingCheckSchema, smtpCheckSchema, udpCheckSchema } from './check-kinds-schema.js';
 import type { Family } from '../core/addr.js';
 import { show } from './messages.js';
-
-const common = {
-  /** Seconds between checks. keepalived: delay_loop */
-  interval: seconds(0.05, 86400).default(5),
-  /** Seconds one check may take. keepalived: connect_timeout. Default 3, or the interval if shorter. */
-  timeout: seconds(0.01, 3600).optional(),
-  /** Successes in a row that bring a failed server back. */
-  rise: intIn(1, 100).default(2),
-  /** Failures in a row that take a healthy server out. keepalived: retry + 1 */
-  fall: intIn(1, 100).default(3),
-  /** Seconds to the next try after a failure while still counting to fall. keepalived: delay_before_retry */
-  retry_delay: seconds(0.05, 86400).optional(),
-};
-
-const network = {
-  /** Check this address instead of the real server's. keepalived: connect_ip */
-  connect_ip: unicastIp.optional(),
-  /** Check this port instead of the real server's. keepalived: connect_port */
-  connect_port: intIn(1, 65535).optional(),
-  /** Source address. keepalived: bindto */
-  bind_ip: unicastIp.optional(),
-};
 
 /** 200, or '200-299'. */
 const statusEntry = z.union([z.number(), z.string()]).transform((v, ctx): StatusRange => {
@@ -94,12 +73,17 @@ const checkSchema = z.discriminatedUnion(
       /** Sent after connecting (HAProxy agent-send). */
       send: z.string().max(1024).default(''),
     }),
+    udpCheckSchema,
+    pingCheckSchema,
+    dnsCheckSchema,
+    smtpCheckSchema,
+    fileCheckSchema,
   ],
   {
     error: (iss) => {
       const input = iss.input;
       if (input === null || typeof input !== 'object' || Array.isArray(input)) return `expected a check mapping {type, ...}, got ${show(input)}`;
-      return `type must be one of tcp, http, https, exec, agent, got ${show((input as { type?: unknown }).type)}`;
+      return `type must be one of tcp, http, https, exec, agent, udp, ping, dns, smtp, file, got ${show((input as { type?: unknown }).type)}`;
     },
   },
 ).superRefine((c, ctx) => {
@@ -166,8 +150,9 @@ export function resolveCheck(c: RawCheck, rs: { address: string; family: Family;
   if (c.type === 'exec') {
     return { ok: true, value: { ...timing, spec: { type: 'exec', argv: c.command, timeoutMs, dynamic: c.dynamic, policy: { secure: !c.insecure, env: [] } } } };
   }
-  const port = c.connect_port ?? rs.port;
-  if (port === 0) {
+  if (c.type === 'file') return { ok: true, value: { ...timing, spec: moreSpec(c, { address: '', family: 4, port: 0 }, timeoutMs) } };
+  const port = c.type === 'ping' ? 0 : c.connect_port ?? rs.port;
+  if (port === 0 && c.type !== 'ping') {
     return { ok: false, path: ['connect_port'], message: 'missing: the real server has no port (fwmark or port 0), so the check needs connect_port' };
   }
   const target: CheckTarget = compact({
@@ -179,6 +164,7 @@ export function resolveCheck(c: RawCheck, rs: { address: string; family: Family;
   switch (c.type) {
     case 'tcp': return { ok: true, value: { ...timing, spec: { type: 'tcp', target, timeoutMs } } };
     case 'agent': return { ok: true, value: { ...timing, spec: { type: 'agent', target, timeoutMs, send: c.send } } };
+    case 'udp': case 'ping': case 'dns': case 'smtp': return { ok: true, value: { ...timing, spec: moreSpec(c, target, timeoutMs) } };
     case 'http': case 'https': {
       const spec = compact({
         type: c.type,

@@ -1,33 +1,14 @@
 // ICMP echo for the witness (Linux edge): one raw ICMP socket (npm raw-socket, as the VRRP
 // transport), requests with our own identifier and a sequence number each, replies matched on
-// identifier, sequence and source. IPv4 only. The codec (icmpEcho / parseEchoReply) is pure.
+// identifier, sequence and source. IPv4 only. The codec is check/icmp-echo.ts (shared with the
+// ping check, which cannot use npm raw-socket: that addon does not load in a worker thread).
 import { createRequire } from 'node:module';
-import { inetChecksum } from '../vrrp/checksum.js';
+import { icmpEcho, parseEchoReply } from '../check/icmp-echo.js';
 import { IoError } from '../core/errors.js';
 import type { RawSocket, RawSocketModule } from '../vrrp/sockopt.js';
 
 const require = createRequire(import.meta.url);
 const IPPROTO_ICMP = 1;
-
-/** An ICMP echo request (type 8) with id and seq and 8 bytes of payload, checksum filled in. */
-export function icmpEcho(id: number, seq: number): Buffer {
-  const b = Buffer.alloc(16);
-  b[0] = 8;
-  b.writeUInt16BE(id & 0xffff, 4);
-  b.writeUInt16BE(seq & 0xffff, 6);
-  b.write('duet-wit', 8, 'latin1');
-  b.writeUInt16BE(inetChecksum(b), 2);
-  return b;
-}
-
-/** An echo reply (type 0) in a received IPv4 packet (header included): its id and seq, else undefined. */
-export function parseEchoReply(pkt: Buffer): { id: number; seq: number } | undefined {
-  if (pkt.length < 20) return undefined;
-  const ihl = (pkt[0]! & 0x0f) * 4;
-  if (pkt[9] !== IPPROTO_ICMP || pkt.length < ihl + 8) return undefined;
-  if (pkt[ihl] !== 0 || pkt[ihl + 1] !== 0) return undefined;
-  return { id: pkt.readUInt16BE(ihl + 4), seq: pkt.readUInt16BE(ihl + 6) };
-}
 
 export interface Pinger {
   /** Resolves true when address answers within timeoutMs, false otherwise (never rejects). */

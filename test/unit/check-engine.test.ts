@@ -31,7 +31,7 @@ function lab(cfg: VirtualServerConfig[]) {
     random: () => 0,
     onEvent: (e) => events.push(e),
     run: (spec) => {
-      const who = spec.type === 'exec' ? spec.argv.join(' ') : spec.target.address;
+      const who = spec.type === 'exec' ? spec.argv.join(' ') : spec.type === 'file' ? spec.path : spec.target.address;
       runs.push(`${clock.now()} ${who}`);
       const a = answer.get(who) ?? { ok: true, latencyMs: 1, reason: 'connected' };
       return Promise.resolve(typeof a === 'function' ? a(spec) : a);

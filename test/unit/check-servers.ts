@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +78,64 @@ export function lineServer(t: ExecutionContext, answer: string | ((got: string) 
     });
   });
   return serve(t, server);
+}
+
+export interface UdpRunning {
+  readonly socket: UdpSocket;
+  readonly port: number;
+  /** What each datagram came from and said. */
+  readonly got: { from: string; data: Buffer }[];
+}
+
+/** A UDP server on host:0: answers each datagram with reply(data), or says nothing when it returns undefined. */
+export async function udpServer(t: ExecutionContext, reply: (data: Buffer) => Buffer | string | undefined, host = '127.0.0.1'): Promise<UdpRunning> {
+  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  const got: { from: string; data: Buffer }[] = [];
+  socket.on('message', (data: Buffer, from: RemoteInfo) => {
+    got.push({ from: from.address, data });
+    const r = reply(data);
+    if (r !== undefined) socket.send(r, from.port, from.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, host, resolve));
+  t.teardown(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+  return { socket, port: socket.address().port, got };
+}
+
+/** A UDP port nothing listens on: bound, then closed. */
+export async function closedUdpPort(host = '127.0.0.1'): Promise<number> {
+  const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  await new Promise<void>((resolve) => s.bind(0, host, resolve));
+  const port = s.address().port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A small SMTP server: greets with `greeting` (one or more lines, each CRLF-terminated), answers
+ * HELO/EHLO with `helo` and QUIT with 221 then closes; records the commands it was sent.
+ */
+export function smtpServer(t: ExecutionContext, o: { greeting?: string; helo?: string; quit?: 'answer' | 'close' } = {}): Promise<Running & { commands: string[] }> {
+  const commands: string[] = [];
+  const server = createNetServer((s) => {
+    s.setEncoding('latin1');
+    if (o.greeting !== '') s.write(o.greeting ?? '220 mail.test ESMTP ready\r\n');
+    let buf = '';
+    s.on('data', (d: string) => {
+      buf += d;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl).replace(/\r$/, '');
+        buf = buf.slice(nl + 1);
+        commands.push(line);
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'HELO' || verb === 'EHLO') s.write(o.helo ?? '250 mail.test\r\n');
+        else if (verb === 'QUIT') {
+          if (o.quit === 'close') s.end();
+          else s.end('221 bye\r\n');
+        } else s.write('500 what\r\n');
+      }
+    });
+  });
+  return serve(t, server).then((r) => Object.assign(r, { commands }));
 }
 
 export const BIG_BODY_BYTES = 2 * 1024 * 1024;

@@ -89,7 +89,7 @@ const BAD: Array<[string, string, string[]]> = [
     ['duet.yaml:9:32 virtual_servers[0].checks[0].interval: must be 0.05..86400 seconds, got 0',
       'duet.yaml:9:44 virtual_servers[0].checks[0].timeout: must be 0.01..3600 seconds, got -1']],
   ['unknown type', WEB('      - { type: htp }\n'),
-    ["duet.yaml:9:17 virtual_servers[0].checks[0].type: type must be one of tcp, http, https, exec, agent, got 'htp'"]],
+    ["duet.yaml:9:17 virtual_servers[0].checks[0].type: type must be one of tcp, http, https, exec, agent, udp, ping, dns, smtp, file, got 'htp'"]],
   ['a bare word instead of a mapping', WEB('      - tcp\n'),
     ["duet.yaml:9:9 virtual_servers[0].checks[0]: expected a check mapping {type, ...}, got 'tcp'"]],
   ['bad status, digest, regex, boolean', WEB("      - { type: https, status: ['500-400'], digest: abc, body_regex: '(', tls_verify: yes }\n"),

@@ -55,16 +55,16 @@ export abstract class Probe {
   get finished(): boolean { return this.done; }
 
   /** The verdict; later calls are ignored (the first cause wins). */
-  finish(ok: boolean, reason: string, weight?: number, agent?: AgentAnswer): void {
+  finish(ok: boolean, reason: string, weight?: number, agent?: AgentAnswer, weightOffset?: number): void {
     if (this.done) return;
     this.done = true;
     this.disarm();
     this.release();
     const latencyMs = performance.now() - this.t0;
-    const r: { ok: boolean; latencyMs: number; reason: string; weight?: number; agent?: AgentAnswer } =
-      { ok, latencyMs, reason };
+    const r: { -readonly [K in keyof CheckResult]: CheckResult[K] } = { ok, latencyMs, reason };
     if (weight !== undefined) r.weight = weight;
     if (agent !== undefined) r.agent = agent;
+    if (weightOffset !== undefined) r.weightOffset = weightOffset;
     this.resolve!(r);
   }
 
