@@ -3,7 +3,7 @@
 // nextDeadline() and feeds back a 'tick'. Nothing here reads a clock or does I/O.
 import { assertNever } from '../core/result.js';
 import type { Advert, VrrpVersion } from './types.js';
-import { masterDownIntervalCs, skewTimeCs, csToMs } from './timers.js';
+import { masterDownIntervalMs, skewTimeMs, csToMs } from './timers.js';
 
 export type State = 'init' | 'backup' | 'master' | 'fault';
 
@@ -109,7 +109,7 @@ export function effectivePriority(configured: number, delta: number): number {
 const cs = csToMs;
 
 function masterDownMs(cfg: FsmConfig, s: Vrrp): number {
-  return cs(masterDownIntervalCs(s.priority, s.masterAdverIntCs, cfg.version));
+  return masterDownIntervalMs(s.priority, s.masterAdverIntCs, cfg.version);
 }
 
 /** Compare IPv4/IPv6 textual addresses numerically (for the equal-priority tie-break). */
@@ -184,7 +184,7 @@ export function step(cfg: FsmConfig, s0: Vrrp, e: Event, now: number): StepResul
       }
       if (s.state === 'backup' && s.masterDownDeadline !== undefined && s.downCause === undefined) {
         // Skew depends on our priority; keep the deadline consistent with the new one.
-        s.masterDownDeadline = Math.max(now, s.masterDownDeadline + cs(skewTimeCs(s.priority, s.masterAdverIntCs, cfg.version) - skewTimeCs(before, s.masterAdverIntCs, cfg.version)));
+        s.masterDownDeadline = Math.max(now, s.masterDownDeadline + skewTimeMs(s.priority, s.masterAdverIntCs, cfg.version) - skewTimeMs(before, s.masterAdverIntCs, cfg.version));
       }
       break;
     }
@@ -236,7 +236,7 @@ function onAdvert(cfg: FsmConfig, s: Vrrp, src: string, adv: Advert, now: number
   if (s.state === 'backup') {
     if (adv.priority === 0) {
       // RFC 5798 §6.4.2: Set the Master_Down_Timer to Skew_Time.
-      s.masterDownDeadline = now + cs(skewTimeCs(s.priority, s.masterAdverIntCs, cfg.version));
+      s.masterDownDeadline = now + skewTimeMs(s.priority, s.masterAdverIntCs, cfg.version);
       s.downCause = 'released';
       s.masterAddress = undefined;
       s.masterPriority = 0;

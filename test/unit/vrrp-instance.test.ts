@@ -38,9 +38,11 @@ const flush = () => new Promise((r) => setImmediate(r));
 test('becomes master after Master_Down_Interval and sends well-formed adverts to the group', async (t) => {
   const s = setup();
   s.inst.start();
-  s.clock.advance(359);
+  // 3 x 100 ms + Skew_Time (priority 100: 156/256 x 100 ms = 60.9375 ms, 60.937 to the µs).
+  t.is(s.inst.vrrp.masterDownDeadline, 360.937);
+  s.clock.advance(360.9);
   t.is(s.inst.state, 'backup');
-  s.clock.advance(1);
+  s.clock.advance(0.1);
   t.is(s.inst.state, 'master');
   s.clock.advance(300);
   await flush();
