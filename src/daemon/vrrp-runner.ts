@@ -40,6 +40,8 @@ export class VrrpRunner {
   private unmatched: Record<string, number> = {};
   /** Set during start() only: which instances may resume as master after a `duet restart`. */
   private restartMarker: RestartMarker | undefined;
+  /** Set by release(): the instances kept as master for a restart ([] for a plain stop). */
+  private released: Running[] | undefined;
   readonly transitions: Fanout<TransitionEvent>;
   /** Dual-master detection by ARP, for masters' IPv4 VIPs. */
   readonly arp: ArpGuard;
@@ -134,11 +136,11 @@ export class VrrpRunner {
    * a marker lets the next run resume. Returns the instances that were kept as master.
    */
   async stop(forRestart: boolean): Promise<string[]> {
+    const kept = this.release(forRestart);
     this.unwatchLinks?.();
     this.arp.stop();
     for (const s of this.scripts.values()) s.stop();
     for (const r of this.running.values()) r.witness?.stop();
-    const kept = forRestart ? [...this.running.values()].filter((r) => r.inst.state === 'master') : [];
     await Promise.all([...this.running.values()].map((r) => r.inst.stop(forRestart)));
     if (forRestart) {
       // After the last adverts went out: the next run's window counts from them.
@@ -148,6 +150,18 @@ export class VrrpRunner {
     for (const r of this.running.values()) this.releaseTransport(r.transportKey);
     this.running.clear();
     return kept.map((r) => r.cfg.name);
+  }
+
+  /**
+   * The first, synchronous step of a stop, before anything else (a log line, a hook): masters'
+   * priority-0 adverts (forRestart: last normal adverts) go to the kernel and VIP removals are
+   * queued. Once per stop; returns the instances kept as master (forRestart).
+   */
+  release(forRestart: boolean): Running[] {
+    if (this.released) return this.released;
+    this.released = forRestart ? [...this.running.values()].filter((r) => r.inst.state === 'master') : [];
+    for (const r of this.running.values()) r.inst.release(forRestart);
+    return this.released;
   }
 
   /** Configured is the config's priority; effective includes tracking and operator overrides. */

@@ -156,10 +156,18 @@ export class VrrpInstance extends EventEmitter {
    * keep (a restart): a master sends one normal advert and keeps its VIPs for the next run.
    */
   async stop(keep = false): Promise<void> {
+    this.release(keep);
+    await Promise.all([this.vipChain, ...this.inflight]);
+  }
+
+  /**
+   * The synchronous first half of stop(): the priority-0 (or, keep, last normal) advert goes to
+   * the kernel now and the VIP removal is queued. A second call does nothing.
+   */
+  release(keep = false): void {
     this.dispatch(keep ? { type: 'shutdown', keep } : { type: 'shutdown' });
     this.cancelTimer?.();
     this.cancelTimer = undefined;
-    await Promise.all([this.vipChain, ...this.inflight]);
   }
 
   /** Tracking changed: a priority delta (sum of weights of failed trackers) and/or fault. */

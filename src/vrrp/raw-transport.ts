@@ -199,12 +199,31 @@ class RawTransport extends EventEmitter implements VrrpTransport {
       };
       const onClose = (e: Error) => reject(e);
       this.pending.add(onClose);
+      if (this.sendNow(pkt, dst)) { settle(null); return; }
       try {
         this.sock.send(pkt, 0, pkt.length, dst, (err) => settle(err));
       } catch (e) {
         settle(e as Error);
       }
     });
+  }
+
+  /**
+   * sendto(2) now, in this turn of the event loop: raw-socket's send() waits for the poll phase to
+   * report the socket writable, so a packet would leave only after everything else this turn does
+   * (the transition's log lines, notify hooks, the VIP work). Only when nothing is queued ahead of
+   * it (order is kept); a full socket buffer (EAGAIN) or an error falls back to the queued send,
+   * which reports the error.
+   */
+  private sendNow(pkt: Buffer, dst: string): boolean {
+    const send = this.sock.wrap?.send;
+    if (!send || (this.sock.requests?.length ?? 0) > 0) return false;
+    try {
+      send.call(this.sock.wrap, pkt, 0, pkt.length, dst, () => {});
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   close(): void {

@@ -294,6 +294,27 @@ test('checks: a burst of weight changes is one reconcile; quorum lost runs its h
   t.deepEqual((await s.d.serviceStatus())[0]?.servers.map((x) => [x.server, x.wanted]), [['192.0.2.21:80', null], ['192.0.2.22:80', null], ['192.0.2.99:80', 1]]);
 });
 
+test('stop: release() hands the priority-0 advert to the transport synchronously; stop() then sends no second one', async (t) => {
+  const s = await master();
+  s.p.transport().sent.length = 0;
+  s.d.release();
+  t.deepEqual(s.sentPriorities(), [0], 'sent before release() returned, before anything awaits');
+  t.deepEqual(await s.d.stop(), []);
+  // A second priority 0 would restart the backup's Skew_Time from it.
+  t.deepEqual(s.sentPriorities(), [0], 'stop() after release() sends nothing more');
+  t.false(s.p.addresses.has(`${VIP}/24 eth0`), 'the VIP is removed');
+});
+
+test('restart after release(true): the kept masters are those that were master at release', async (t) => {
+  const s = await master();
+  s.p.transport().sent.length = 0;
+  s.d.release(true);
+  t.deepEqual(s.sentPriorities(), [150], 'a last normal advert');
+  t.deepEqual(await s.d.stop(true), ['VI_1']);
+  t.deepEqual(Object.keys(s.p.marker?.instances ?? {}), ['VI_1']);
+  t.true(s.p.addresses.has(`${VIP}/24 eth0`));
+});
+
 test('restart: a master stops without priority 0 and keeps its VIP; the next run in time resumes as master', async (t) => {
   const s = await master();
   s.p.transport().sent.length = 0;
