@@ -231,6 +231,12 @@ export class VrrpRunner {
         return scheduleAnnouncements(this.ctx.clock, { repeat: g.masterRepeat, intervalMs: g.intervalMs, delayMs: g.masterDelayMs, refreshMs: g.masterRefreshMs },
           () => this.announce(r.cfg));
       },
+      reannounce: () => {
+        const g = r.cfg.garp;
+        if (g.lowerPrioRepeat === 0) return () => {};
+        return scheduleAnnouncements(this.ctx.clock, { repeat: g.lowerPrioRepeat, intervalMs: g.intervalMs, delayMs: g.lowerPrioDelayMs, refreshMs: 0 },
+          () => this.announce(r.cfg));
+      },
       notify: (from, to, reason) => this.notify(r.cfg, from, to, reason),
       wallNow: () => this.ctx.p.wallNow(),
     });

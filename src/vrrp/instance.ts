@@ -50,6 +50,11 @@ export interface InstanceDeps {
   vips(op: 'add' | 'del'): Promise<void>;
   /** Start the gratuitous ARP / NA schedule (burst, delayed burst, refresh); returns a cancel. */
   announce(): () => void;
+  /**
+   * Announce again after a lower-priority advert while master (garp_lower_prio_repeat: a burst
+   * now, one after garp_lower_prio_delay); returns a cancel. Absent: no re-announcement.
+   */
+  reannounce?(): () => void;
   /** Run notify hooks for a transition. */
   notify(from: State, to: State, reason: Reason): void;
   /** Wall-clock ms, for udp_auth's counters (default Date.now). */
@@ -113,6 +118,7 @@ export class VrrpInstance extends EventEmitter {
   private s: Vrrp;
   private cancelTimer: (() => void) | undefined;
   private cancelAnnounce: (() => void) | undefined;
+  private cancelReannounce: (() => void) | undefined;
   private priorityDelta = 0;
   private rx: ReceiveConfig;
   /** Our own source address: a packet from it is our own, looped back. */
@@ -288,7 +294,10 @@ export class VrrpInstance extends EventEmitter {
       case 'send-advert': return this.sendAdvert(a.priority);
       case 'vips': {
         const op = a.op;
-        if (op === 'del') { this.cancelAnnounce?.(); this.cancelAnnounce = undefined; }
+        if (op === 'del') {
+          this.cancelAnnounce?.(); this.cancelAnnounce = undefined;
+          this.cancelReannounce?.(); this.cancelReannounce = undefined;
+        }
         this.vipChain = this.vipChain.then(() => this.deps.vips(op)).catch((e: unknown) => {
           this.deps.log.error({ instance: this.cfg.name, op, err: e }, 'VIP update failed');
         });
@@ -299,6 +308,14 @@ export class VrrpInstance extends EventEmitter {
         this.vipChain = this.vipChain.then(() => {
           if (this.s.state === 'master') { this.cancelAnnounce?.(); this.cancelAnnounce = this.deps.announce(); }
         });
+        return;
+      case 'reannounce':
+        // Now, in this turn: the VIPs are in place (we have been master for an advert interval).
+        if (this.s.state === 'master' && this.deps.reannounce) {
+          this.cancelReannounce?.();
+          this.cancelReannounce = this.deps.reannounce();
+          this.deps.log.info({ instance: this.cfg.name, src: a.src, priority: a.priority, ours: this.s.priority }, 'lower-priority advert while master: advert sent and VIPs announced again');
+        }
         return;
       case 'dual-master': {
         this.counters.dualMasters++;

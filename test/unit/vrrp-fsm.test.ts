@@ -295,10 +295,12 @@ test('dual master: lower-priority adverts past one interval are one episode, ans
   t.deepEqual(r.log.filter((l) => l.a.type === 'dual-master').map((l) => [l.at, (l.a as { src: string }).src, (l.a as { priority: number }).priority]),
     [[4500, '192.0.2.12', 100], [9500, '192.0.2.12', 100]], 'said at the first advert past one interval, and again only after a quiet spell');
   const sends = r.log.filter((l) => l.a.type === 'send-advert').map((l) => l.at);
-  // Master at 3414.062, adverts then and at 4414.062. Not answered at 4500 (ours left 86 ms before), answered at 5000,
-  // not again at 5100 (under half an interval since), then every interval from 5000.
+  // Master at 3414.062, adverts then and at 4414.062. 4500: answered with an advert and a
+  // re-announcement; 5000: under an interval since, but our next advert is due within half an
+  // interval: an advert only; 5100: nothing; then every interval from 5000.
   const m = masterDownIntervalMs(150, 100);
-  t.deepEqual(sends.filter((x) => x < 7000), [m, m + 1000, 5000, 6000]);
+  t.deepEqual(sends.filter((x) => x < 7000), [m, m + 1000, 4500, 5000, 6000]);
+  t.deepEqual(r.log.filter((l) => l.a.type === 'reannounce').map((l) => l.at), [4500, 9500]);
   t.deepEqual(r.s.dualMaster, { src: '192.0.2.12', priority: 100, via: 'advert', lastAt: 9500 });
 });
 
@@ -329,4 +331,31 @@ test('dual master by ARP: a backup ignores claims (the master owns the address)'
   t.is(r.s.state, 'backup');
   t.false(r.log.some((l) => l.a.type === 'dual-master'));
   t.is(r.s.dualMaster, undefined);
+});
+
+test('garp_lower_prio_repeat: a lower-priority advert makes the master advertise and re-announce at once, at most once per interval', (t) => {
+  const m = masterDownIntervalMs(150, 100);
+  const low = (at: number, p = 100): [number, Event] => [at, { type: 'advert', src: '192.0.2.12', adv: adv(p) }];
+  // A backup that was master for a moment: two of its adverts, 100 ms apart, long after we became master.
+  const r = run(cfg({ priority: 150 }), [[0, { type: 'startup' }], low(8000), low(8100), low(9050)], 9100);
+  const at = (type: Action['type']) => r.log.filter((l) => l.a.type === type).map((l) => l.at);
+  t.deepEqual(at('reannounce'), [8000, 9050], 'at once, not again within the interval');
+  t.deepEqual(r.log.filter((l) => l.at === 8000).map((l) => l.a.type), ['send-advert', 'reannounce', 'dual-master'],
+    'our advert first, then the announcement');
+  t.like(r.log.find((l) => l.a.type === 'reannounce')?.a, { src: '192.0.2.12', priority: 100 });
+  t.true(at('send-advert').includes(8000));
+  t.is(r.s.state, 'master');
+  t.is(r.transitions.length, 2, 'no transition');
+  // Our adverts follow from the re-announcement, not the old cadence.
+  t.deepEqual(at('send-advert').filter((x) => x > 7000), [m + 4000, 8000, 9000, 9050]);
+  // A crossing right after we became master is no reason to re-announce; nor is a higher or a priority-0 advert.
+  const early = run(cfg({ priority: 150 }), [[0, { type: 'startup' }], low(m + 50)], m + 200);
+  t.false(early.log.some((l) => l.a.type === 'reannounce'));
+  const zero = run(cfg({ priority: 150 }), [[0, { type: 'startup' }], low(8000, 0)], 8100);
+  t.false(zero.log.some((l) => l.a.type === 'reannounce'));
+  // The state is cleared when we leave master: a new term re-announces at once again.
+  let s = r.s;
+  s = step(cfg({ priority: 150 }), s, { type: 'advert', src: '192.0.2.13', adv: adv(200) }, 9060).state;
+  t.is(s.state, 'backup');
+  t.is(s.reannouncedAt, undefined);
 });
