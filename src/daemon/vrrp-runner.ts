@@ -40,6 +40,9 @@ export class VrrpRunner {
   private unmatched: Record<string, number> = {};
   /** Set during start() only: which instances may resume as master after a `duet restart`. */
   private restartMarker: RestartMarker | undefined;
+  /** A deferred ArpGuard.sync after transitions (one per turn). */
+  private arpSyncSoon: NodeJS.Immediate | undefined;
+  private stopped = false;
   /** Set by release(): the instances kept as master for a restart ([] for a plain stop). */
   private released: Running[] | undefined;
   readonly transitions: Fanout<TransitionEvent>;
@@ -53,7 +56,8 @@ export class VrrpRunner {
       vips: r.cfg.vips.filter((v) => v.family === 4).map((v) => ({ dev: v.dev ?? r.cfg.interface, address: v.address })),
       claim: (address: string, mac: string) => r.inst.claim(address, mac),
     })));
-    this.transitions.on(() => this.arp.sync());
+    // After the turn: opening ARP sockets must not delay a new master's VIP add and GARP.
+    this.transitions.on(() => { this.arpSyncSoon ??= setImmediate(() => { this.arpSyncSoon = undefined; if (!this.stopped) this.arp.sync(); }); });
     // Members of a sync group follow one another (deferred: we are inside the member's dispatch).
     this.transitions.on((e) => this.followSyncGroup(e));
   }
@@ -138,6 +142,8 @@ export class VrrpRunner {
   async stop(forRestart: boolean): Promise<string[]> {
     const kept = this.release(forRestart);
     this.unwatchLinks?.();
+    this.stopped = true;
+    if (this.arpSyncSoon) clearImmediate(this.arpSyncSoon);
     this.arp.stop();
     for (const s of this.scripts.values()) s.stop();
     for (const r of this.running.values()) r.witness?.stop();
@@ -351,7 +357,8 @@ export class VrrpRunner {
         });
       }
     }));
-    this.ctx.log.info({ instance: ic.name, op, vips: ic.vips.map((v) => `${v.address}/${v.prefixLen}`) }, op === 'add' ? 'VIPs added' : 'VIPs removed');
+    // Logged after the turn: the first GARP is chained on this add and goes first.
+    setImmediate(() => this.ctx.log.info({ instance: ic.name, op, vips: ic.vips.map((v) => `${v.address}/${v.prefixLen}`) }, op === 'add' ? 'VIPs added' : 'VIPs removed'));
   }
 
   private announce(ic: InstanceConfig): void {

@@ -330,7 +330,12 @@ export class VrrpInstance extends EventEmitter {
         this.counters.transitions++;
         const ev: TransitionEvent = { instance: this.cfg.name, vrid: this.cfg.vrid, from: a.from, to: a.to, reason: a.reason, priority: this.s.priority, at: now };
         this.deps.log.info({ instance: this.cfg.name, vrid: this.cfg.vrid, from: a.from, to: a.to, reason: a.reason, priority: this.s.priority, master: this.s.masterAddress }, 'transition');
-        this.deps.notify(a.from, a.to, a.reason);
+        // Hooks start once the VIP work queued before them is done (keepalived, too, notifies after
+        // the addresses and the first GARP): spawning one would otherwise sit between the VIP add
+        // and the GARP.
+        this.vipChain = this.vipChain.then(() => {
+          try { this.deps.notify(a.from, a.to, a.reason); } catch (e) { this.deps.log.error({ instance: this.cfg.name, err: e }, 'notify failed'); }
+        });
         this.emit('transition', ev);
         return;
       }
