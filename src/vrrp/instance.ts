@@ -286,7 +286,22 @@ export class VrrpInstance extends EventEmitter {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     const d = nextDeadline(this.s);
-    if (d !== undefined) this.cancelTimer = this.deps.clock.at(d, () => { this.cancelTimer = undefined; this.dispatch({ type: 'tick' }); });
+    if (d !== undefined) this.cancelTimer = this.deps.clock.at(d, () => { this.cancelTimer = undefined; this.tick(); });
+  }
+
+  /**
+   * A backup's Master_Down_Timer ran out: first read the adverts already waiting in the socket
+   * (after a slow turn the timer fires before the poll phase would read them), then decide. An
+   * advert among them restarts the timer and the tick finds nothing due.
+   */
+  private tick(): void {
+    const s = this.s;
+    if (s.state === 'backup' && s.masterDownDeadline !== undefined && this.deps.clock.now() >= s.masterDownDeadline) {
+      this.deps.transport.drain?.();
+      this.cancelTimer?.();
+      this.cancelTimer = undefined;
+    }
+    this.dispatch({ type: 'tick' });
   }
 
   private perform(a: Action, now: number): void {

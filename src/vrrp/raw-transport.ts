@@ -46,6 +46,8 @@ let rawModule: RawSocketModule | undefined;
 const raw = (): RawSocketModule => (rawModule ??= require('raw-socket') as RawSocketModule);
 
 const RECV_BUFFER = 65536; // a whole IP datagram: a short buffer would silently truncate
+/** Packets drain() reads at most in one call (a flood cannot hold the loop). */
+const MAX_DRAIN = 64;
 
 /** struct ip_mreqn { in_addr multiaddr; in_addr address; int ifindex } (ifindex in host order). */
 export function ipMreqn(group: string, address: string, ifindex: number): Buffer {
@@ -146,6 +148,7 @@ const TRANSIENT = /temporarily unavailable|interrupted system call|would block/i
 
 class RawTransport extends EventEmitter implements VrrpTransport {
   private closed = false;
+  private drainBuf: Buffer | undefined;
   private readonly pending = new Set<(e: Error) => void>();
 
   constructor(
@@ -223,6 +226,26 @@ class RawTransport extends EventEmitter implements VrrpTransport {
       return true;
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * raw-socket reads one packet per poll event, so after a slow turn the waiting packets come in
+   * one per loop iteration, after that iteration's timers. This reads them now (non-blocking
+   * recvfrom until EAGAIN, at most MAX_DRAIN).
+   */
+  drain(): void {
+    const recv = this.sock.wrap?.recv;
+    if (this.closed || typeof recv !== 'function') return;
+    this.drainBuf ??= Buffer.alloc(RECV_BUFFER);
+    for (let i = 0; i < MAX_DRAIN; i++) {
+      let got = false;
+      try {
+        recv.call(this.sock.wrap, this.drainBuf, (b: Buffer, n: number, src: string) => { got = true; this.onPacket(b.subarray(0, n), src); });
+      } catch {
+        return; // EAGAIN: nothing more waiting (a real error shows on the next poll)
+      }
+      if (!got || this.closed) return;
     }
   }
 

@@ -90,6 +90,29 @@ test('a lower-priority advert: the master sends its advert and re-announces in t
   t.is(s.reannounceCancelled(), 1, 'the delayed burst is cancelled with the VIPs');
 });
 
+test('an expired Master_Down_Timer first reads the adverts waiting in the socket: one there keeps us backup', (t) => {
+  const s = setup();
+  s.transport.on('message', (m: Buffer, r: TransportRinfo) => s.inst.receive(m, r));
+  s.inst.start();
+  s.inst.receive(s.advert(150), s.rinfo());
+  t.is(s.inst.state, 'backup');
+  // A slow turn: the master's next advert arrived in time (at 100 ms) but is still unread when
+  // the timer fires at 360.937 ms.
+  s.transport.waiting.push({ msg: s.advert(150), src: '192.0.2.12' });
+  s.clock.advance(361);
+  t.is(s.transport.drains, 1, 'drained when the timer ran out');
+  t.is(s.inst.state, 'backup', 'the waiting advert restarted the timer');
+  t.is(s.inst.counters.advertsReceived, 2);
+  t.true(s.inst.vrrp.masterDownDeadline! > 361);
+  // Nothing waiting: the timer's expiry makes us master, as before.
+  s.clock.advance(400);
+  t.is(s.transport.drains, 2);
+  t.is(s.inst.state, 'master');
+  // A master's advert timer does not drain.
+  s.clock.advance(300);
+  t.is(s.transport.drains, 2);
+});
+
 test('bad packets are counted by reason, cause no transition, and their warnings are rate-limited', (t) => {
   const s = setup();
   s.inst.start();
