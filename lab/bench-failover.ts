@@ -25,10 +25,10 @@ import { scriptArgs } from './args.js';
 import { cpus, loadavg, release } from 'node:os';
 import {
   labWithCleanup, startDuet, pairConfig, startKeepalived, keepalivedConfig, startAgent, onCleanup, runMain,
-  watchAddresses, captureVrrp, ipShell, setLink, waitLinkUp, hasAddr, flushAddr, waitFor, sleep, nowEpoch,
+  watchAddresses, captureVrrp, captureArp, ipShell, setLink, waitLinkUp, hasAddr, flushAddr, waitFor, sleep, nowEpoch,
   Prober, killKeepalivedHard, keepalivedState, keepalivedTransitions, quantile, fmtRange, table, cleanupAll,
   listNamespaces, BUSY_LOOP,
-  type Lab, type DuetNode, type KeepalivedNode, type AddrWatch, type VrrpCapture, type Agent,
+  type Lab, type DuetNode, type KeepalivedNode, type AddrWatch, type VrrpCapture, type ArpCapture, type Agent,
 } from './lab.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -171,6 +171,7 @@ interface Env {
   prober: Prober;
   watch2: AddrWatch;
   cap2: VrrpCapture;
+  arp2: ArpCapture;
   d1ip: { send(line: string): void };
 }
 
@@ -186,8 +187,9 @@ async function setup(): Promise<Env> {
   const prober = new Prober(await startAgent(lab, 'cl', ['udp-probe', VIP, String(ECHO_PORT), '10']));
   const watch2 = await watchAddresses(lab, 'd2');
   const cap2 = await captureVrrp(lab, 'd2');
+  const arp2 = await captureArp(lab, 'd2');
   const d1ip = ipShell(lab, 'd1');
-  return { lab, prober, watch2, cap2, d1ip };
+  return { lab, prober, watch2, cap2, arp2, d1ip };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,6 +201,10 @@ interface TrialResult {
   gapMs: number;
   /** From the old master's last advert (priority 0 on a clean stop) seen in the backup's namespace to the VIP there. */
   fromLastMs: number;
+  /** Clean stop: from SIGTERM to the old master's priority-0 advert seen in the backup's namespace. */
+  prio0Ms: number;
+  /** From the VIP appearing on the new master (ip monitor) to its first gratuitous ARP (tcpdump there). */
+  garpMs: number;
   note?: string;
 }
 
@@ -218,14 +224,21 @@ async function trial(env: Env, pair: Pair, kind: 'kill' | 'stop'): Promise<Trial
     d1.term();
   }
   const added = await watch2.added(pair.s.vip, t0, 4 * advMs + 5000);
-  const res: TrialResult = { takeoverMs: added === undefined ? NaN : added - t0, advertMs: NaN, gapMs: NaN, fromLastMs: NaN };
+  const res: TrialResult = { takeoverMs: added === undefined ? NaN : added - t0, advertMs: NaN, gapMs: NaN, fromLastMs: NaN, prio0Ms: NaN, garpMs: NaN };
   if (added !== undefined) {
     const last = cap2.packets.filter((p) => p.src === D1 && p.vrid === pair.s.vrid && p.at <= added).at(-1);
     if (last) res.fromLastMs = added - last.at;
+    if (kind === 'stop' && last?.prio === 0 && last.at >= t0) res.prio0Ms = last.at - t0;
   }
   if (added === undefined) res.note = 'VIP never appeared on d2';
   const flowing = await prober.waitFlowing({ since: added ?? t0, name: 'd2', forMs: 300, timeoutMs: 5000 });
   if (flowing) res.gapMs = (await prober.gap(t0, nowEpoch())).gapMs;
+  if (added !== undefined) {
+    // Looked up once tcpdump's output has caught up. ip monitor stamps the add when it reads the
+    // notification: a GARP sent right with the add may precede it (a negative figure).
+    const garp = env.arp2.first(pair.s.vip, added - 50);
+    if (garp) res.garpMs = garp.at - added;
+  }
   else res.note = `${res.note ? `${res.note}; ` : ''}client replies did not resume from d2`;
   const adv = cap2.packets.find((p) => p.src === D2 && p.vrid === pair.s.vrid && p.at >= t0 && p.prio > 0);
   if (adv) res.advertMs = adv.at - t0;
@@ -233,6 +246,7 @@ async function trial(env: Env, pair: Pair, kind: 'kill' | 'stop'): Promise<Trial
   if (st !== 'master') res.note = `${res.note ? `${res.note}; ` : ''}d2 is ${st}, not master`;
   await Promise.race([d1.exited(), sleep(5000)]);
   cap2.prune(nowEpoch() - 60_000);
+  env.arp2.prune(nowEpoch() - 60_000);
   return res;
 }
 
@@ -247,11 +261,11 @@ async function runSetting(env: Env, s: Settings, n: number, label: string): Prom
     try {
       for (const kind of ['kill', 'stop'] as const) {
         for (let i = 1; i <= n; i++) {
-          const r = await trial(env, pair, kind).catch((e: unknown): TrialResult => ({ takeoverMs: NaN, advertMs: NaN, gapMs: NaN, fromLastMs: NaN, note: (e as Error).message.split('\n')[0] }));
+          const r = await trial(env, pair, kind).catch((e: unknown): TrialResult => ({ takeoverMs: NaN, advertMs: NaN, gapMs: NaN, fromLastMs: NaN, prio0Ms: NaN, garpMs: NaN, note: (e as Error).message.split('\n')[0] }));
           b[kind].push(r);
           const unit = s.advertS >= 1 ? 1000 : 1;
           const f = (x: number): string => (Number.isFinite(x) ? (unit === 1 ? `${x.toFixed(0)} ms` : `${(x / 1000).toFixed(2)} s`) : '—');
-          console.log(`  ${label} ${impl.padEnd(10)} ${kind === 'kill' ? 'kill -9 ' : 'SIGTERM '} #${i}: takeover ${f(r.takeoverMs).padStart(7)}  first advert ${f(r.advertMs).padStart(7)}  from last advert ${f(r.fromLastMs).padStart(7)}  client gap ${f(r.gapMs).padStart(7)}${r.note ? `  (${r.note})` : ''}`);
+          console.log(`  ${label} ${impl.padEnd(10)} ${kind === 'kill' ? 'kill -9 ' : 'SIGTERM '} #${i}: takeover ${f(r.takeoverMs).padStart(7)}  first advert ${f(r.advertMs).padStart(7)}  from last advert ${f(r.fromLastMs).padStart(7)}  client gap ${f(r.gapMs).padStart(7)}${kind === 'stop' ? `  SIGTERM->prio 0 ${r.prio0Ms.toFixed(2)} ms` : ''}  VIP->GARP ${r.garpMs.toFixed(2)} ms${r.note ? `  (${r.note})` : ''}`);
         }
       }
     } finally {
@@ -378,7 +392,11 @@ function expected(s: Settings): { kill: string; stop: string; down: string } {
 
 function settingTable(title: string, s: Settings, r: Record<Impl, Block>, ref: typeof REF.v3, n: number): string {
   const unit = s.advertS >= 1 ? 's' : 'ms';
-  const col = (impl: Impl, kind: 'kill' | 'stop', k: keyof TrialResult): string => fmtRange(r[impl][kind].map((x) => x[k] as number), unit);
+  const col = (impl: Impl, kind: 'kill' | 'stop', k: keyof TrialResult, u: 'ms' | 's' = unit): string => fmtRange(r[impl][kind].map((x) => x[k] as number), u);
+  const fine = (impl: Impl, kind: 'kill' | 'stop', k: 'prio0Ms' | 'garpMs'): string => {
+    const xs = r[impl][kind].map((x) => x[k]).filter(Number.isFinite).sort((a, b) => a - b);
+    return xs.length ? `${xs[0]!.toFixed(2)} / ${quantile(xs, 0.5).toFixed(2)} / ${xs.at(-1)!.toFixed(2)} ms` : '—';
+  };
   const e = expected(s);
   const rows = [
     ['', LABEL.keepalived, LABEL.duet, 'reference (LAB-NOTES, keepalived)', 'RFC timers'],
@@ -390,6 +408,8 @@ function settingTable(title: string, s: Settings, r: Record<Impl, Block>, ref: t
     ['    cross-check: first advert of the new master', col('keepalived', 'stop', 'advertMs'), col('duet', 'stop', 'advertMs'), '', ''],
     ['    from the priority-0 advert the backup saw', col('keepalived', 'stop', 'fromLastMs'), col('duet', 'stop', 'fromLastMs'), '', e.stop],
     ['    client gap', col('keepalived', 'stop', 'gapMs'), col('duet', 'stop', 'gapMs'), ref.stopGap, ''],
+    ['    SIGTERM to the priority-0 advert (seen by the backup)', fine('keepalived', 'stop', 'prio0Ms'), fine('duet', 'stop', 'prio0Ms'), '', ''],
+    ['VIP added to first GARP (new master; kill / stop)', `${fine('keepalived', 'kill', 'garpMs')}; ${fine('keepalived', 'stop', 'garpMs')}`, `${fine('duet', 'kill', 'garpMs')}; ${fine('duet', 'stop', 'garpMs')}`, '', ''],
   ];
   return `${title}: ${n} trial${n === 1 ? '' : 's'} per implementation and event; min / median / max\n${table(rows, ' | ')}`;
 }

@@ -256,15 +256,46 @@ export interface VrrpPacket { at: number; src: string; vrid: number; prio: numbe
 
 /** tcpdump -tt of VRRP in a namespace: kernel receive timestamps of every advert seen there. */
 export async function captureVrrp(lab: Lab, host: string): Promise<VrrpCapture> {
+  return new VrrpCapture(await tcpdump(lab, host, 'ip proto 112'));
+}
+
+/** tcpdump -tt of ARP in a namespace: kernel timestamps of every ARP frame seen there (sent or received). */
+export async function captureArp(lab: Lab, host: string): Promise<ArpCapture> {
+  return new ArpCapture(await tcpdump(lab, host, 'arp'));
+}
+
+/** A line-buffered tcpdump on the host's lab interface, once it reports it is listening. */
+async function tcpdump(lab: Lab, host: string, filter: string): Promise<ChildProcess> {
   const ifname = lab.host(host).ifname;
-  const proc = lab.spawn(host, ['tcpdump', '-tt', '-n', '-l', '--immediate-mode', '-i', ifname, 'ip proto 112'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const cap = new VrrpCapture(proc);
+  const proc = lab.spawn(host, ['tcpdump', '-tt', '-n', '-l', '--immediate-mode', '-i', ifname, filter], { stdio: ['ignore', 'pipe', 'pipe'] });
   onCleanup(() => { if (alive(proc)) proc.kill('SIGKILL'); });
   let listening = false;
   onLines(proc.stderr, (l) => { if (/listening on/.test(l)) listening = true; });
   await waitFor(() => listening || !alive(proc), { timeoutMs: 5000, intervalMs: 10, what: `tcpdump in ${host}` });
   if (!alive(proc)) throw new Error(`tcpdump in ${host} exited`);
-  return cap;
+  return proc;
+}
+
+export interface GarpPacket { at: number; address: string }
+
+export class ArpCapture {
+  /** Gratuitous ARP requests (sender = target address). */
+  readonly garps: GarpPacket[] = [];
+  constructor(readonly proc: ChildProcess) {
+    // 1764067000.123456 ARP, Request who-has 192.0.2.100 (ff:ff:ff:ff:ff:ff) tell 192.0.2.100, length 28
+    onLines(proc.stdout, (line) => {
+      const m = /^(\d+\.\d+) ARP, Request who-has (\S+)(?: \([^)]*\))? tell (\S+),/.exec(line);
+      if (m && m[2] === m[3]) this.garps.push({ at: Number(m[1]) * 1000, address: m[2]! });
+    });
+  }
+  /** The first gratuitous ARP for address at or after since (epoch ms). */
+  first(address: string, since: number): GarpPacket | undefined {
+    return this.garps.find((g) => g.address === address && g.at >= since);
+  }
+  prune(before: number): void {
+    const i = this.garps.findIndex((p) => p.at >= before);
+    this.garps.splice(0, i < 0 ? this.garps.length : i);
+  }
 }
 
 export class VrrpCapture {

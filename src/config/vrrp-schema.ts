@@ -110,6 +110,13 @@ const garpSchema = z
       master_refresh: seconds(0, 86400).default(0),
       /** Milliseconds between the packets of one burst. */
       interval: intIn(0, 1000).default(0),
+      /**
+       * keepalived's garp_lower_prio_repeat / garp_lower_prio_delay: a master that hears a
+       * lower-priority advert sends its own at once and a burst of this many (0: none), and a
+       * second burst after the delay. Defaults: master_repeat and master_delay, as keepalived.
+       */
+      lower_prio_repeat: intIn(0, 100).optional(),
+      lower_prio_delay: seconds(0, 3600).optional(),
     },
     { error: expecting('a mapping') },
   )
@@ -307,6 +314,8 @@ export function normalizeInstance(i: RawInstance, scriptWeight: ReadonlyMap<stri
       masterRepeat: i.garp.master_repeat,
       masterRefreshMs: ms(i.garp.master_refresh),
       intervalMs: i.garp.interval,
+      lowerPrioRepeat: i.garp.lower_prio_repeat ?? i.garp.master_repeat,
+      lowerPrioDelayMs: ms(i.garp.lower_prio_delay ?? i.garp.master_delay),
     },
   });
 }

@@ -93,6 +93,13 @@ export class Daemon {
    * instead of priority 0, the sync daemons stay as they are, and a marker lets the next run
    * resume as master if it starts in time. Returns the instances that were kept.
    */
+  /**
+   * What must happen first on a stop, synchronously, before any logging: masters hand over
+   * (priority 0; forRestart: a last normal advert). stop() does it too if this was not called.
+   * Only once start() has finished (a stop during start waits for it).
+   */
+  release(forRestart = false): void { this.vrrp.release(forRestart); }
+
   async stop(forRestart = false): Promise<string[]> {
     const kept = await this.vrrp.stop(forRestart);
     // The peer is master now: receive its sync stream, which is also where a restart starts.

@@ -58,6 +58,10 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
         const src = k.srcAddress ?? (await primaryAddress(rtnl, k.ifname, k.family));
         return createUdpTransport({ ifname: k.ifname, srcAddress: src, port: k.udpPort, multicast: !k.unicast });
       }
+      // The announcement socket is opened with the first VRRP socket, not on the first GARP of a
+      // takeover (its creation sat between the VIP add and the first GARP). A failure here is
+      // reported when a GARP is sent.
+      try { garpSender(); } catch { /* reported on use */ }
       if (k.family === 6) return createRaw6Transport({ ifname: k.ifname, multicast: !k.unicast, ...(k.srcAddress ? { srcAddress: k.srcAddress } : {}) });
       return createRawTransport({ ifname: k.ifname, family: 4, multicast: !k.unicast, ...(k.srcAddress ? { srcAddress: k.srcAddress } : {}) });
     },

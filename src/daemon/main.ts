@@ -104,11 +104,16 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
   };
 
   let started: Promise<void> = new Promise(() => {});
+  /** start() finished (successfully): a stop can hand over at once. */
+  let startDone = false;
   // Stopping happens once, for a signal or for `duet restart`; the exit waits for the reply.
   let exit: ((code: number) => void) | undefined;
   let stopped: Promise<string[]> | undefined;
   const stopping = (why: string, forRestart: boolean, code = forRestart ? EXIT_RESTART : 0): Promise<string[]> => {
     if (stopped) return stopped;
+    // The priority-0 advert first, in this turn, before the log line and systemd: the backup's
+    // Skew_Time starts when it hears it. (During start, the stop waits for the start instead.)
+    if (startDone) daemon.release(forRestart);
     log.info({ why, forRestart }, 'stopping');
     sd?.send('STOPPING=1');
     sd?.close();
@@ -233,6 +238,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     void stopping('start failed', false, EXIT_START_FAILED).catch(() => exit?.(EXIT_START_FAILED));
     return done;
   }
+  startDone = true;
   log.info({ config: o.configFile, socket: o.socket, instances: cfg.vrrp.instances.map((i) => i.name) }, 'duet started');
   sd = systemd(log, () => daemon.healthProblems());
   // READY once the initial state is applied (IPVS table reconciled, instances started).

@@ -105,6 +105,8 @@ export class TransportSlot extends EventEmitter implements VrrpTransport {
   /** Resolves once the open in progress (if any) has succeeded or failed. */
   async ready(): Promise<void> { await this.opening; }
 
+  drain(): void { this.t?.drain?.(); }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -41,6 +41,11 @@ export class VrrpRunner {
   private unmatched: Record<string, number> = {};
   /** Set during start() only: which instances may resume as master after a `duet restart`. */
   private restartMarker: RestartMarker | undefined;
+  /** A deferred ArpGuard.sync after transitions (one per turn). */
+  private arpSyncSoon: NodeJS.Immediate | undefined;
+  private stopped = false;
+  /** Set by release(): the instances kept as master for a restart ([] for a plain stop). */
+  private released: Running[] | undefined;
   readonly transitions: Fanout<TransitionEvent>;
   /** Dual-master detection by ARP, for masters' IPv4 VIPs. */
   readonly arp: ArpGuard;
@@ -52,7 +57,8 @@ export class VrrpRunner {
       vips: r.cfg.vips.filter((v) => v.family === 4).map((v) => ({ dev: v.dev ?? r.cfg.interface, address: v.address })),
       claim: (address: string, mac: string) => r.inst.claim(address, mac),
     })));
-    this.transitions.on(() => this.arp.sync());
+    // After the turn: opening ARP sockets must not delay a new master's VIP add and GARP.
+    this.transitions.on(() => { this.arpSyncSoon ??= setImmediate(() => { this.arpSyncSoon = undefined; if (!this.stopped) this.arp.sync(); }); });
     // Members of a sync group follow one another (deferred: we are inside the member's dispatch).
     this.transitions.on((e) => this.followSyncGroup(e));
   }
@@ -135,11 +141,13 @@ export class VrrpRunner {
    * a marker lets the next run resume. Returns the instances that were kept as master.
    */
   async stop(forRestart: boolean): Promise<string[]> {
+    const kept = this.release(forRestart);
     this.unwatchLinks?.();
+    this.stopped = true;
+    if (this.arpSyncSoon) clearImmediate(this.arpSyncSoon);
     this.arp.stop();
     for (const s of this.scripts.values()) s.stop();
     for (const r of this.running.values()) r.witness?.stop();
-    const kept = forRestart ? [...this.running.values()].filter((r) => r.inst.state === 'master') : [];
     await Promise.all([...this.running.values()].map((r) => r.inst.stop(forRestart)));
     if (forRestart) {
       // After the last adverts went out: the next run's window counts from them.
@@ -149,6 +157,18 @@ export class VrrpRunner {
     for (const r of this.running.values()) this.releaseTransport(r.transportKey);
     this.running.clear();
     return kept.map((r) => r.cfg.name);
+  }
+
+  /**
+   * The first, synchronous step of a stop, before anything else (a log line, a hook): masters'
+   * priority-0 adverts (forRestart: last normal adverts) go to the kernel and VIP removals are
+   * queued. Once per stop; returns the instances kept as master (forRestart).
+   */
+  release(forRestart: boolean): Running[] {
+    if (this.released) return this.released;
+    this.released = forRestart ? [...this.running.values()].filter((r) => r.inst.state === 'master') : [];
+    for (const r of this.running.values()) r.inst.release(forRestart);
+    return this.released;
   }
 
   /** Configured is the config's priority; effective includes tracking and operator overrides. */
@@ -216,6 +236,12 @@ export class VrrpRunner {
       announce: () => {
         const g = r.cfg.garp;
         return scheduleAnnouncements(this.ctx.clock, { repeat: g.masterRepeat, intervalMs: g.intervalMs, delayMs: g.masterDelayMs, refreshMs: g.masterRefreshMs },
+          () => this.announce(r.cfg));
+      },
+      reannounce: () => {
+        const g = r.cfg.garp;
+        if (g.lowerPrioRepeat === 0) return () => {};
+        return scheduleAnnouncements(this.ctx.clock, { repeat: g.lowerPrioRepeat, intervalMs: g.intervalMs, delayMs: g.lowerPrioDelayMs, refreshMs: 0 },
           () => this.announce(r.cfg));
       },
       notify: (from, to, reason) => this.notify(r.cfg, from, to, reason),
@@ -332,7 +358,8 @@ export class VrrpRunner {
         });
       }
     }));
-    this.ctx.log.info({ instance: ic.name, op, vips: ic.vips.map((v) => `${v.address}/${v.prefixLen}`) }, op === 'add' ? 'VIPs added' : 'VIPs removed');
+    // Logged after the turn: the first GARP is chained on this add and goes first.
+    setImmediate(() => this.ctx.log.info({ instance: ic.name, op, vips: ic.vips.map((v) => `${v.address}/${v.prefixLen}`) }, op === 'add' ? 'VIPs added' : 'VIPs removed'));
   }
 
   private announce(ic: InstanceConfig): void {

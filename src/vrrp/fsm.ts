@@ -3,7 +3,7 @@
 // nextDeadline() and feeds back a 'tick'. Nothing here reads a clock or does I/O.
 import { assertNever } from '../core/result.js';
 import type { Advert, VrrpVersion } from './types.js';
-import { masterDownIntervalCs, skewTimeCs, csToMs } from './timers.js';
+import { masterDownIntervalMs, skewTimeMs, csToMs } from './timers.js';
 
 export type State = 'init' | 'backup' | 'master' | 'fault';
 
@@ -53,6 +53,8 @@ export interface Vrrp {
   /** When the current state was entered. */
   since: number;
   lastReason: Reason | undefined;
+  /** Master only: when we last re-announced because of a lower-priority advert (see onAdvert). */
+  reannouncedAt: number | undefined;
   /** Master only: the current dual-master episode (see noteDualMaster). */
   dualMaster: { src: string; priority: number | undefined; via: DualMasterVia; lastAt: number } | undefined;
 }
@@ -78,6 +80,11 @@ export type Action =
   | { type: 'vips'; op: 'add' | 'del' }
   | { type: 'garp' }
   /**
+   * A master heard a lower-priority advert (a backup that was master for a moment, and may have
+   * taken clients with its GARPs): announce the VIPs again (keepalived's garp_lower_prio_repeat).
+   */
+  | { type: 'reannounce'; src: string; priority: number }
+  /**
    * A new dual-master episode: another router keeps advertising as master for our VRID (src: its
    * address, priority: its priority), or another MAC claims our address (src: the MAC, address).
    */
@@ -90,7 +97,7 @@ export function initialVrrp(cfg: FsmConfig, now: number): Vrrp {
   return {
     state: 'init', priority: cfg.priority, fault: false, masterAdverIntCs: cfg.adverIntCs,
     adverDeadline: undefined, masterDownDeadline: undefined, preemptAt: undefined, downCause: undefined,
-    masterAddress: undefined, masterPriority: undefined, since: now, lastReason: undefined, dualMaster: undefined,
+    masterAddress: undefined, masterPriority: undefined, since: now, lastReason: undefined, reannouncedAt: undefined, dualMaster: undefined,
   };
 }
 
@@ -109,7 +116,7 @@ export function effectivePriority(configured: number, delta: number): number {
 const cs = csToMs;
 
 function masterDownMs(cfg: FsmConfig, s: Vrrp): number {
-  return cs(masterDownIntervalCs(s.priority, s.masterAdverIntCs, cfg.version));
+  return masterDownIntervalMs(s.priority, s.masterAdverIntCs, cfg.version);
 }
 
 /** Compare IPv4/IPv6 textual addresses numerically (for the equal-priority tie-break). */
@@ -184,7 +191,7 @@ export function step(cfg: FsmConfig, s0: Vrrp, e: Event, now: number): StepResul
       }
       if (s.state === 'backup' && s.masterDownDeadline !== undefined && s.downCause === undefined) {
         // Skew depends on our priority; keep the deadline consistent with the new one.
-        s.masterDownDeadline = Math.max(now, s.masterDownDeadline + cs(skewTimeCs(s.priority, s.masterAdverIntCs, cfg.version) - skewTimeCs(before, s.masterAdverIntCs, cfg.version)));
+        s.masterDownDeadline = Math.max(now, s.masterDownDeadline + skewTimeMs(s.priority, s.masterAdverIntCs, cfg.version) - skewTimeMs(before, s.masterAdverIntCs, cfg.version));
       }
       break;
     }
@@ -236,7 +243,7 @@ function onAdvert(cfg: FsmConfig, s: Vrrp, src: string, adv: Advert, now: number
   if (s.state === 'backup') {
     if (adv.priority === 0) {
       // RFC 5798 §6.4.2: Set the Master_Down_Timer to Skew_Time.
-      s.masterDownDeadline = now + cs(skewTimeCs(s.priority, s.masterAdverIntCs, cfg.version));
+      s.masterDownDeadline = now + skewTimeMs(s.priority, s.masterAdverIntCs, cfg.version);
       s.downCause = 'released';
       s.masterAddress = undefined;
       s.masterPriority = 0;
@@ -282,16 +289,23 @@ function onAdvert(cfg: FsmConfig, s: Vrrp, src: string, adv: Advert, now: number
     // Lower priority: discard (RFC 5798 §6.4.3). But a router that sends adverts believes it is
     // master too. Just after we became master its advert may have crossed ours in flight; once it
     // has had an advert interval to hear us, it should have yielded: if it still advertises, both
-    // of us hold the VIP (one-way loss, a partition that healed, a misconfigured peer). Said once
-    // per episode (an episode ends after three quiet intervals), and answered at once with our
-    // own advert, at most every half interval, so a peer that can hear us yields now.
+    // of us hold the VIP (a backup that missed our adverts for a moment, one-way loss, a partition
+    // that healed, a misconfigured peer). Answered at once with our own advert so a peer that can
+    // hear us yields now, and the VIPs announced again (keepalived's garp_lower_prio_repeat) so
+    // clients that followed its GARPs come back: once per advert interval; in between, adverts at
+    // most every half interval. The dual-master episode is said once (it ends after three quiet
+    // intervals).
     const interval = cs(cfg.adverIntCs);
     if (now - s.since < interval) return;
-    noteDualMaster(cfg, s, now, actions, { src, priority: adv.priority, via: 'advert' });
-    if (s.adverDeadline !== undefined && s.adverDeadline - now <= interval / 2) {
+    if (s.reannouncedAt === undefined || now - s.reannouncedAt >= interval) {
+      actions.push({ type: 'send-advert', priority: s.priority }, { type: 'reannounce', src, priority: adv.priority });
+      s.adverDeadline = now + interval;
+      s.reannouncedAt = now;
+    } else if (s.adverDeadline !== undefined && s.adverDeadline - now <= interval / 2) {
       actions.push({ type: 'send-advert', priority: s.priority });
       s.adverDeadline = now + interval;
     }
+    noteDualMaster(cfg, s, now, actions, { src, priority: adv.priority, via: 'advert' });
   }
 }
 
@@ -320,6 +334,7 @@ function enter(cfg: FsmConfig, s: Vrrp, to: State, reason: Reason, now: number, 
   s.preemptAt = undefined;
   s.downCause = undefined;
   s.dualMaster = undefined;
+  s.reannouncedAt = undefined;
   s.adverDeadline = undefined;
   s.masterDownDeadline = undefined;
   // Leaving Initialize for a non-master state: drop any VIP a crashed earlier run left behind.

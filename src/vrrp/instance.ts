@@ -50,6 +50,11 @@ export interface InstanceDeps {
   vips(op: 'add' | 'del'): Promise<void>;
   /** Start the gratuitous ARP / NA schedule (burst, delayed burst, refresh); returns a cancel. */
   announce(): () => void;
+  /**
+   * Announce again after a lower-priority advert while master (garp_lower_prio_repeat: a burst
+   * now, one after garp_lower_prio_delay); returns a cancel. Absent: no re-announcement.
+   */
+  reannounce?(): () => void;
   /** Run notify hooks for a transition. */
   notify(from: State, to: State, reason: Reason): void;
   /** Wall-clock ms, for udp_auth's counters (default Date.now). */
@@ -113,6 +118,7 @@ export class VrrpInstance extends EventEmitter {
   private s: Vrrp;
   private cancelTimer: (() => void) | undefined;
   private cancelAnnounce: (() => void) | undefined;
+  private cancelReannounce: (() => void) | undefined;
   private priorityDelta = 0;
   private rx: ReceiveConfig;
   /** Our own source address: a packet from it is our own, looped back. */
@@ -156,10 +162,18 @@ export class VrrpInstance extends EventEmitter {
    * keep (a restart): a master sends one normal advert and keeps its VIPs for the next run.
    */
   async stop(keep = false): Promise<void> {
+    this.release(keep);
+    await Promise.all([this.vipChain, ...this.inflight]);
+  }
+
+  /**
+   * The synchronous first half of stop(): the priority-0 (or, keep, last normal) advert goes to
+   * the kernel now and the VIP removal is queued. A second call does nothing.
+   */
+  release(keep = false): void {
     this.dispatch(keep ? { type: 'shutdown', keep } : { type: 'shutdown' });
     this.cancelTimer?.();
     this.cancelTimer = undefined;
-    await Promise.all([this.vipChain, ...this.inflight]);
   }
 
   /** Tracking changed: a priority delta (sum of weights of failed trackers) and/or fault. */
@@ -272,7 +286,22 @@ export class VrrpInstance extends EventEmitter {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     const d = nextDeadline(this.s);
-    if (d !== undefined) this.cancelTimer = this.deps.clock.at(d, () => { this.cancelTimer = undefined; this.dispatch({ type: 'tick' }); });
+    if (d !== undefined) this.cancelTimer = this.deps.clock.at(d, () => { this.cancelTimer = undefined; this.tick(); });
+  }
+
+  /**
+   * A backup's Master_Down_Timer ran out: first read the adverts already waiting in the socket
+   * (after a slow turn the timer fires before the poll phase would read them), then decide. An
+   * advert among them restarts the timer and the tick finds nothing due.
+   */
+  private tick(): void {
+    const s = this.s;
+    if (s.state === 'backup' && s.masterDownDeadline !== undefined && this.deps.clock.now() >= s.masterDownDeadline) {
+      this.deps.transport.drain?.();
+      this.cancelTimer?.();
+      this.cancelTimer = undefined;
+    }
+    this.dispatch({ type: 'tick' });
   }
 
   private perform(a: Action, now: number): void {
@@ -280,7 +309,10 @@ export class VrrpInstance extends EventEmitter {
       case 'send-advert': return this.sendAdvert(a.priority);
       case 'vips': {
         const op = a.op;
-        if (op === 'del') { this.cancelAnnounce?.(); this.cancelAnnounce = undefined; }
+        if (op === 'del') {
+          this.cancelAnnounce?.(); this.cancelAnnounce = undefined;
+          this.cancelReannounce?.(); this.cancelReannounce = undefined;
+        }
         this.vipChain = this.vipChain.then(() => this.deps.vips(op)).catch((e: unknown) => {
           this.deps.log.error({ instance: this.cfg.name, op, err: e }, 'VIP update failed');
         });
@@ -291,6 +323,14 @@ export class VrrpInstance extends EventEmitter {
         this.vipChain = this.vipChain.then(() => {
           if (this.s.state === 'master') { this.cancelAnnounce?.(); this.cancelAnnounce = this.deps.announce(); }
         });
+        return;
+      case 'reannounce':
+        // Now, in this turn: the VIPs are in place (we have been master for an advert interval).
+        if (this.s.state === 'master' && this.deps.reannounce) {
+          this.cancelReannounce?.();
+          this.cancelReannounce = this.deps.reannounce();
+          this.deps.log.info({ instance: this.cfg.name, src: a.src, priority: a.priority, ours: this.s.priority }, 'lower-priority advert while master: advert sent and VIPs announced again');
+        }
         return;
       case 'dual-master': {
         this.counters.dualMasters++;
@@ -305,7 +345,12 @@ export class VrrpInstance extends EventEmitter {
         this.counters.transitions++;
         const ev: TransitionEvent = { instance: this.cfg.name, vrid: this.cfg.vrid, from: a.from, to: a.to, reason: a.reason, priority: this.s.priority, at: now };
         this.deps.log.info({ instance: this.cfg.name, vrid: this.cfg.vrid, from: a.from, to: a.to, reason: a.reason, priority: this.s.priority, master: this.s.masterAddress }, 'transition');
-        this.deps.notify(a.from, a.to, a.reason);
+        // Hooks start once the VIP work queued before them is done (keepalived, too, notifies after
+        // the addresses and the first GARP): spawning one would otherwise sit between the VIP add
+        // and the GARP.
+        this.vipChain = this.vipChain.then(() => {
+          try { this.deps.notify(a.from, a.to, a.reason); } catch (e) { this.deps.log.error({ instance: this.cfg.name, err: e }, 'notify failed'); }
+        });
         this.emit('transition', ev);
         return;
       }

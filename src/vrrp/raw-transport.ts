@@ -46,6 +46,8 @@ let rawModule: RawSocketModule | undefined;
 const raw = (): RawSocketModule => (rawModule ??= require('raw-socket') as RawSocketModule);
 
 const RECV_BUFFER = 65536; // a whole IP datagram: a short buffer would silently truncate
+/** Packets drain() reads at most in one call (a flood cannot hold the loop). */
+const MAX_DRAIN = 64;
 
 /** struct ip_mreqn { in_addr multiaddr; in_addr address; int ifindex } (ifindex in host order). */
 export function ipMreqn(group: string, address: string, ifindex: number): Buffer {
@@ -146,6 +148,7 @@ const TRANSIENT = /temporarily unavailable|interrupted system call|would block/i
 
 class RawTransport extends EventEmitter implements VrrpTransport {
   private closed = false;
+  private drainBuf: Buffer | undefined;
   private readonly pending = new Set<(e: Error) => void>();
 
   constructor(
@@ -199,12 +202,51 @@ class RawTransport extends EventEmitter implements VrrpTransport {
       };
       const onClose = (e: Error) => reject(e);
       this.pending.add(onClose);
+      if (this.sendNow(pkt, dst)) { settle(null); return; }
       try {
         this.sock.send(pkt, 0, pkt.length, dst, (err) => settle(err));
       } catch (e) {
         settle(e as Error);
       }
     });
+  }
+
+  /**
+   * sendto(2) now, in this turn of the event loop: raw-socket's send() waits for the poll phase to
+   * report the socket writable, so a packet would leave only after everything else this turn does
+   * (the transition's log lines, notify hooks, the VIP work). Only when nothing is queued ahead of
+   * it (order is kept); a full socket buffer (EAGAIN) or an error falls back to the queued send,
+   * which reports the error.
+   */
+  private sendNow(pkt: Buffer, dst: string): boolean {
+    const send = this.sock.wrap?.send;
+    if (!send || (this.sock.requests?.length ?? 0) > 0) return false;
+    try {
+      send.call(this.sock.wrap, pkt, 0, pkt.length, dst, () => {});
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * raw-socket reads one packet per poll event, so after a slow turn the waiting packets come in
+   * one per loop iteration, after that iteration's timers. This reads them now (non-blocking
+   * recvfrom until EAGAIN, at most MAX_DRAIN).
+   */
+  drain(): void {
+    const recv = this.sock.wrap?.recv;
+    if (this.closed || typeof recv !== 'function') return;
+    this.drainBuf ??= Buffer.alloc(RECV_BUFFER);
+    for (let i = 0; i < MAX_DRAIN; i++) {
+      let got = false;
+      try {
+        recv.call(this.sock.wrap, this.drainBuf, (b: Buffer, n: number, src: string) => { got = true; this.onPacket(b.subarray(0, n), src); });
+      } catch {
+        return; // EAGAIN: nothing more waiting (a real error shows on the next poll)
+      }
+      if (!got || this.closed) return;
+    }
   }
 
   close(): void {

@@ -22,7 +22,16 @@ export interface RawSocket extends EventEmitter {
   setOption(level: number, option: number, value: number | Buffer, length?: number): void;
   close(): RawSocket;
   pauseRecv(): RawSocket;
-  wrap?: { recv(buf: Buffer, cb: (b: Buffer, n: number, src: string) => void): unknown };
+  /**
+   * The native socket. send() calls sendto(2) at once (the socket is non-blocking: EAGAIN throws)
+   * and the callback synchronously; the JS send() above queues until the poll says writable.
+   */
+  wrap?: {
+    recv(buf: Buffer, cb: (b: Buffer, n: number, src: string) => void): unknown;
+    send?(buf: Buffer, offset: number, length: number, address: string, cb: (bytes: number) => void): unknown;
+  };
+  /** raw-socket's queue of sends waiting for the socket to be writable. */
+  requests?: unknown[];
 }
 
 export interface RawSocketModule {

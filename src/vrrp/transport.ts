@@ -26,6 +26,12 @@ export interface VrrpTransport extends EventEmitter {
   /** The source address this transport stamps on its packets (for the v3 pseudo-header checksum). */
   readonly srcAddress: string;
   close(): void;
+  /**
+   * Read what is already waiting in the socket, now: 'message' (and 'drop') for each packet, before
+   * this returns; bounded. For a timer that fires after a slow turn while adverts wait unread.
+   * Absent where the transport cannot read synchronously.
+   */
+  drain?(): void;
   on(event: 'message', fn: (msg: Buffer, rinfo: TransportRinfo) => void): this;
   on(event: 'drop', fn: (d: TransportDrop) => void): this;
   on(event: 'error', fn: (e: Error) => void): this;

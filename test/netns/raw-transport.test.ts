@@ -57,6 +57,21 @@ rootTest('multicast advert arrives with TTL 255, source, group, interface; heade
   t.false(A.events.some(isMsg()), 'the sender does not hear itself (IP_MULTICAST_LOOP 0)');
 });
 
+rootTest('an advert reaches the kernel before send() returns (not at the next poll phase)', async (t) => {
+  const hex = ADVERT;
+  const r = await A.call('sendInTurn', { name: 't', hex, dst: GROUP, ifname: lab.host('a').ifname }) as { inTurn: number };
+  t.is(r.inTurn, 1, 'sendto ran within send()');
+  await B.waitEvent(isMsg(GROUP, hex), 1000, 'the advert arrived');
+});
+
+rootTest('drain() reads the adverts waiting in the socket before it returns', async (t) => {
+  const hex = ADVERT;
+  const r = A.call('blockThenDrain', { name: 't', ms: 600 }) as Promise<{ drained: number }>;
+  await new Promise((res) => setTimeout(res, 150));
+  for (let i = 0; i < 3; i++) await B.call('send', { name: 't', hex, dst: GROUP });
+  t.is((await r).drained, 3, 'all three, read in one call while the loop was still busy');
+});
+
 rootTest('unicast advert to a peer', async (t) => {
   const hex = 'aa'.repeat(8) + ADVERT;
   await A.call('send', { name: 't', hex, dst: '192.0.2.12' });

@@ -79,7 +79,7 @@ test('defaults fill a minimal instance', async (t) => {
     trackInterfaces: [],
     trackScripts: [],
     notify: {},
-    garp: { masterDelayMs: 5000, masterRepeat: 5, masterRefreshMs: 0, intervalMs: 0 },
+    garp: { masterDelayMs: 5000, masterRepeat: 5, masterRefreshMs: 0, intervalMs: 0, lowerPrioRepeat: 5, lowerPrioDelayMs: 5000 },
   };
   t.deepEqual(c, {
     node: {},
@@ -102,7 +102,10 @@ test('durations become milliseconds', (t) => {
   const i = c.vrrp.instances[0];
   t.is(i?.adverIntCs, 35);
   t.is(i?.preemptDelayMs, 2500);
-  t.deepEqual(i?.garp, { masterDelayMs: 1000, masterRepeat: 5, masterRefreshMs: 60000, intervalMs: 20 });
+  t.deepEqual(i?.garp, { masterDelayMs: 1000, masterRepeat: 5, masterRefreshMs: 60000, intervalMs: 20, lowerPrioRepeat: 5, lowerPrioDelayMs: 1000 });
+  const lp = mustParse(oneInstance('      garp: { master_repeat: 3, lower_prio_repeat: 0, lower_prio_delay: 0.5 }\n')).vrrp.instances[0]?.garp;
+  t.like(lp, { masterRepeat: 3, lowerPrioRepeat: 0, lowerPrioDelayMs: 500 });
+  t.false(parseConfig(oneInstance('      garp: { lower_prio_repeat: 101 }\n'), 't.yaml').ok);
   t.is(mustParse(oneInstance('      advert_int: 0.01\n')).vrrp.instances[0]?.adverIntCs, 1);
   t.is(mustParse(oneInstance('      advert_int: 40.95\n')).vrrp.instances[0]?.adverIntCs, 4095);
 });

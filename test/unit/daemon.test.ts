@@ -294,6 +294,39 @@ test('checks: a burst of weight changes is one reconcile; quorum lost runs its h
   t.deepEqual((await s.d.serviceStatus())[0]?.servers.map((x) => [x.server, x.wanted]), [['192.0.2.21:80', null], ['192.0.2.22:80', null], ['192.0.2.99:80', 1]]);
 });
 
+test('takeover: the VIP add is not held up by the ARP guard, and the first GARP follows the add with nothing between', async (t) => {
+  const s = await setup();
+  const from = s.p.log.length;
+  await s.advance(3 * ADVERT_MS + 500);
+  t.is(s.state(), 'master');
+  const log = s.p.log.slice(from);
+  const add = log.indexOf(`add ${VIP}/24 eth0`);
+  t.true(add >= 0);
+  t.is(log[add + 1], `garp eth0 ${VIP}`, 'the GARP right after the add');
+  t.true(log.indexOf('arp-watch open eth0') > add, 'the ARP guard opens its socket after the turn');
+});
+
+test('stop: release() hands the priority-0 advert to the transport synchronously; stop() then sends no second one', async (t) => {
+  const s = await master();
+  s.p.transport().sent.length = 0;
+  s.d.release();
+  t.deepEqual(s.sentPriorities(), [0], 'sent before release() returned, before anything awaits');
+  t.deepEqual(await s.d.stop(), []);
+  // A second priority 0 would restart the backup's Skew_Time from it.
+  t.deepEqual(s.sentPriorities(), [0], 'stop() after release() sends nothing more');
+  t.false(s.p.addresses.has(`${VIP}/24 eth0`), 'the VIP is removed');
+});
+
+test('restart after release(true): the kept masters are those that were master at release', async (t) => {
+  const s = await master();
+  s.p.transport().sent.length = 0;
+  s.d.release(true);
+  t.deepEqual(s.sentPriorities(), [150], 'a last normal advert');
+  t.deepEqual(await s.d.stop(true), ['VI_1']);
+  t.deepEqual(Object.keys(s.p.marker?.instances ?? {}), ['VI_1']);
+  t.true(s.p.addresses.has(`${VIP}/24 eth0`));
+});
+
 test('restart: a master stops without priority 0 and keeps its VIP; the next run in time resumes as master', async (t) => {
   const s = await master();
   s.p.transport().sent.length = 0;

@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { step, initialVrrp, nextDeadline, effectivePriority, compareAddresses,
   type FsmConfig, type Vrrp, type Event, type Action, type State } from '../../src/vrrp/fsm.js';
-import { masterDownIntervalCs, skewTimeCs } from '../../src/vrrp/timers.js';
+import { masterDownIntervalMs, skewTimeMs } from '../../src/vrrp/timers.js';
 import type { Advert } from '../../src/vrrp/types.js';
 
 const cfg = (o: Partial<FsmConfig> = {}): FsmConfig => ({
@@ -34,25 +34,29 @@ function run(c: FsmConfig, script: [number, Event][], until: number) {
   return { s, log, transitions: log.filter((l) => l.a.type === 'transition').map((l) => ({ at: l.at, ...(l.a as Extract<Action, { type: 'transition' }>) })) };
 }
 
-test('timers follow RFC 5798 §6.1 (v3) and keepalived v2 skew', (t) => {
-  t.is(skewTimeCs(100, 100), 60);               // (256-100)*100/256 = 60.9 -> 60
-  t.is(masterDownIntervalCs(100, 100), 360);
-  t.is(masterDownIntervalCs(150, 10), 30 + 4);  // 3*10 + floor(106*10/256)
-  t.is(skewTimeCs(100, 300, 2), 60);            // v2: skew does not scale with the interval
-  t.is(masterDownIntervalCs(254, 100), 300);
+test('timers follow RFC 5798 §6.1 (v3) and keepalived v2 skew, to the microsecond', (t) => {
+  t.is(skewTimeMs(100, 100), 609.375);             // (256-100)*1000/256, exact
+  t.is(masterDownIntervalMs(100, 100), 3609.375);
+  t.is(skewTimeMs(100, 1), 6.093);                 // 10 ms adverts: 6.09375 truncated to whole µs, as keepalived
+  t.is(masterDownIntervalMs(100, 1), 36.093);      // RFC 36.1 ms; whole centiseconds gave 30
+  t.is(masterDownIntervalMs(150, 1), 34.14);       // 30 + 106*10/256 = 4.140625 -> 4.140
+  t.true(masterDownIntervalMs(150, 1) < masterDownIntervalMs(100, 1), 'different priorities expire apart at 10 ms adverts');
+  t.is(skewTimeMs(100, 300, 2), 609.375);          // v2: skew does not scale with the interval
+  t.is(masterDownIntervalMs(254, 100), 3007.812);  // 2*1000/256 = 7.8125 -> 7.812
+  t.is(masterDownIntervalMs(1, 100), 3996.093);
 });
 
 test('startup: backup, then master after Master_Down_Interval with no adverts', (t) => {
   const r = run(cfg(), [[0, { type: 'startup' }]], 5000);
   t.deepEqual(r.transitions.map((x) => [x.at, x.from, x.to, x.reason]), [
     [0, 'init', 'backup', 'startup'],
-    [3600, 'backup', 'master', 'master-down-timer'],
+    [3609.375, 'backup', 'master', 'master-down-timer'],
   ]);
   // Master sends one advert on entry and then every advert interval.
   const sends = r.log.filter((l) => l.a.type === 'send-advert').map((l) => l.at);
-  t.deepEqual(sends, [3600, 4600]);
+  t.deepEqual(sends, [3609.375, 4609.375]);
   t.true(r.log.some((l) => l.at === 0 && l.a.type === 'vips' && l.a.op === 'del'), 'startup clears stray VIPs');
-  t.true(r.log.some((l) => l.at === 3600 && l.a.type === 'garp'));
+  t.true(r.log.some((l) => l.at === 3609.375 && l.a.type === 'garp'));
 });
 
 test('address owner (255) goes straight to master', (t) => {
@@ -72,27 +76,27 @@ const table: { name: string; c?: Partial<FsmConfig>; script: [number, Event][]; 
     name: 'master goes silent: backup takes over 3*adver + skew after the last advert',
     script: [[0, { type: 'startup' }], [1000, { type: 'advert', src: '192.0.2.12', adv: adv(150) }]],
     until: 6000,
-    want: [[0, 'init', 'backup', 'startup'], [4600, 'backup', 'master', 'master-down-timer']],
+    want: [[0, 'init', 'backup', 'startup'], [4609.375, 'backup', 'master', 'master-down-timer']],
   },
   {
     name: 'priority 0 from the master: backup takes over after Skew_Time only',
     script: [[0, { type: 'startup' }], [1000, { type: 'advert', src: '192.0.2.12', adv: adv(150) }], [1500, { type: 'advert', src: '192.0.2.12', adv: adv(0) }]],
     until: 6000,
-    want: [[0, 'init', 'backup', 'startup'], [2100, 'backup', 'master', 'master-released']],
+    want: [[0, 'init', 'backup', 'startup'], [2109.375, 'backup', 'master', 'master-released']],
   },
   {
     name: 'preempt: a lower-priority master is discarded and we take over',
     c: { priority: 200 },
     script: [[0, { type: 'startup' }], ...[1, 2, 3, 4, 5].map((i): [number, Event] => [i * 1000, { type: 'advert', src: '192.0.2.12', adv: adv(100) }])],
     until: 6000,
-    // The down timer from startup (3*100 + 21 cs) is never reset by lower adverts.
-    want: [[0, 'init', 'backup', 'startup'], [3210, 'backup', 'master', 'preempt']],
+    // The down timer from startup (3 s + 56/256 s = 3218.75 ms) is never reset by lower adverts.
+    want: [[0, 'init', 'backup', 'startup'], [3218.75, 'backup', 'master', 'preempt']],
   },
   {
     name: 'a stray low-priority advert while a higher master is known changes nothing',
     script: [[0, { type: 'startup' }], [1000, { type: 'advert', src: '192.0.2.12', adv: adv(150) }], [1500, { type: 'advert', src: '192.0.2.66', adv: adv(50) }]],
     until: 6000,
-    want: [[0, 'init', 'backup', 'startup'], [4600, 'backup', 'master', 'master-down-timer']],
+    want: [[0, 'init', 'backup', 'startup'], [4609.375, 'backup', 'master', 'master-down-timer']],
   },
   {
     name: 'nopreempt: a lower-priority master is accepted',
@@ -107,34 +111,34 @@ const table: { name: string; c?: Partial<FsmConfig>; script: [number, Event][]; 
     script: [[0, { type: 'startup' }], ...[1, 2, 3, 4, 5, 6, 7, 8].map((i): [number, Event] => [i * 1000, { type: 'advert', src: '192.0.2.12', adv: adv(100) }])],
     until: 10000,
     // first lower advert at 1000 -> preempt allowed from 5000; adverts at 5000+ are discarded;
-    // the timer last reset at 4000 runs out at 4000 + 3210.
-    want: [[0, 'init', 'backup', 'startup'], [7210, 'backup', 'master', 'preempt']],
+    // the timer last reset at 4000 runs out at 4000 + 3218.75.
+    want: [[0, 'init', 'backup', 'startup'], [7218.75, 'backup', 'master', 'preempt']],
   },
   {
     name: 'master yields to a higher-priority advert',
     script: [[0, { type: 'startup' }], [4000, { type: 'advert', src: '192.0.2.12', adv: adv(150) }]],
     until: 4500,
-    want: [[0, 'init', 'backup', 'startup'], [3600, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'backup', 'higher-priority-advert']],
+    want: [[0, 'init', 'backup', 'startup'], [3609.375, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'backup', 'higher-priority-advert']],
   },
   {
     name: 'equal priority: the higher primary address wins',
     c: { priority: 100, primaryAddress: '192.0.2.11' },
     script: [[0, { type: 'startup' }], [4000, { type: 'advert', src: '192.0.2.12', adv: adv(100) }]],
     until: 4500,
-    want: [[0, 'init', 'backup', 'startup'], [3600, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'backup', 'higher-priority-advert']],
+    want: [[0, 'init', 'backup', 'startup'], [3609.375, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'backup', 'higher-priority-advert']],
   },
   {
     name: 'equal priority: a lower address is ignored by the master',
     c: { priority: 100, primaryAddress: '192.0.2.11' },
     script: [[0, { type: 'startup' }], [4000, { type: 'advert', src: '192.0.2.9', adv: adv(100) }]],
     until: 4500,
-    want: [[0, 'init', 'backup', 'startup'], [3600, 'backup', 'master', 'master-down-timer']],
+    want: [[0, 'init', 'backup', 'startup'], [3609.375, 'backup', 'master', 'master-down-timer']],
   },
   {
     name: 'fault while master: priority 0 out, VIPs dropped, fault; cleared: backup',
     script: [[0, { type: 'startup' }], [4000, { type: 'fault', fault: true }], [5000, { type: 'fault', fault: false }]],
     until: 5500,
-    want: [[0, 'init', 'backup', 'startup'], [3600, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'fault', 'fault'], [5000, 'fault', 'backup', 'fault-cleared']],
+    want: [[0, 'init', 'backup', 'startup'], [3609.375, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'fault', 'fault'], [5000, 'fault', 'backup', 'fault-cleared']],
   },
   {
     name: 'fault before startup: start in fault',
@@ -146,13 +150,13 @@ const table: { name: string; c?: Partial<FsmConfig>; script: [number, Event][]; 
     name: 'shutdown from master',
     script: [[0, { type: 'startup' }], [4000, { type: 'shutdown' }]],
     until: 9000,
-    want: [[0, 'init', 'backup', 'startup'], [3600, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'init', 'shutdown']],
+    want: [[0, 'init', 'backup', 'startup'], [3609.375, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'init', 'shutdown']],
   },
   {
     name: 'operator force to backup and sync-group force to master',
     script: [[0, { type: 'startup' }], [4000, { type: 'force', to: 'backup', reason: 'operator' }], [4100, { type: 'force', to: 'master', reason: 'sync-group' }]],
     until: 4200,
-    want: [[0, 'init', 'backup', 'startup'], [3600, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'backup', 'operator'], [4100, 'backup', 'master', 'sync-group']],
+    want: [[0, 'init', 'backup', 'startup'], [3609.375, 'backup', 'master', 'master-down-timer'], [4000, 'master', 'backup', 'operator'], [4100, 'backup', 'master', 'sync-group']],
   },
 ];
 
@@ -165,8 +169,9 @@ for (const row of table) {
 
 test('v3 backup adopts the master advert interval for its down timer', (t) => {
   const r = run(cfg({ adverIntCs: 100 }), [[0, { type: 'startup' }], [1000, { type: 'advert', src: '192.0.2.12', adv: adv(150, 10) }]], 3000);
-  // 3*10 + floor(156*10/256)=6 -> 36 cs = 360 ms after the advert.
-  t.deepEqual(r.transitions.map((x) => [x.at, x.to]), [[0, 'backup'], [1360, 'master']]);
+  // 3*100 ms + 156*100/256 ms = 360.9375 ms (360.937 to the µs) after the advert.
+  t.deepEqual(r.transitions.map((x) => [x.at, x.to]), [[0, 'backup'], [1000 + masterDownIntervalMs(100, 10), 'master']]);
+  t.is(masterDownIntervalMs(100, 10), 360.937);
   // Once master, it advertises its own interval again.
   t.is(r.s.masterAdverIntCs, 100);
 });
@@ -174,7 +179,7 @@ test('v3 backup adopts the master advert interval for its down timer', (t) => {
 test('v2 does not adopt the interval', (t) => {
   const c = cfg({ version: 2, adverIntCs: 100 });
   const r = run(c, [[0, { type: 'startup' }], [1000, { type: 'advert', src: '192.0.2.12', adv: adv(150, 300, 2) }]], 10000);
-  t.deepEqual(r.transitions.map((x) => [x.at, x.to]), [[0, 'backup'], [1000 + 3600, 'master']]);
+  t.deepEqual(r.transitions.map((x) => [x.at, x.to]), [[0, 'backup'], [1000 + 3609.375, 'master']]);
 });
 
 test('shutdown from master sends priority 0 and drops VIPs', (t) => {
@@ -249,7 +254,7 @@ test('property: two nodes on a lossless link settle on exactly one master, the h
 });
 
 test('restart hand-off: a keeping shutdown sends a normal advert and keeps the VIPs; a resumed start is master at once', (t) => {
-  // The old run: master by 3600, stops for a restart at 5000.
+  // The old run: master by 3609.375, stops for a restart at 5000.
   const old = run(cfg(), [[0, { type: 'startup' }], [5000, { type: 'shutdown', keep: true }]], 5000);
   const atStop = old.log.filter((l) => l.at === 5000).map((l) => l.a);
   t.deepEqual(atStop, [{ type: 'send-advert', priority: 100 }, { type: 'transition', from: 'master', to: 'init', reason: 'restart' }]);
@@ -275,11 +280,12 @@ test('restart hand-off: a backup stops as usual, a fault beats resume, keep with
 });
 
 test('dual master: a lower-priority advert right after we became master is a crossing, not a dual master', (t) => {
-  // Master at 3410 (priority 150: 3 s + skew); a lower advert 50 ms later (it had no time to hear us) changes nothing.
+  // Master at 3414.062 (priority 150: 3 s + skew); a lower advert 50 ms later (it had no time to hear us) changes nothing.
+  const m = masterDownIntervalMs(150, 100);
   const r = run(cfg({ priority: 150 }), [[0, { type: 'startup' }], [3460, { type: 'advert', src: '192.0.2.12', adv: adv(100) }]], 5000);
   t.is(r.s.state, 'master');
   t.false(r.log.some((l) => l.a.type === 'dual-master'));
-  t.deepEqual(r.log.filter((l) => l.a.type === 'send-advert').map((l) => l.at), [3410, 4410], 'no extra advert');
+  t.deepEqual(r.log.filter((l) => l.a.type === 'send-advert').map((l) => l.at), [m, m + 1000], 'no extra advert');
 });
 
 test('dual master: lower-priority adverts past one interval are one episode, answered with our advert at most every half interval; a new episode after three quiet intervals', (t) => {
@@ -289,9 +295,12 @@ test('dual master: lower-priority adverts past one interval are one episode, ans
   t.deepEqual(r.log.filter((l) => l.a.type === 'dual-master').map((l) => [l.at, (l.a as { src: string }).src, (l.a as { priority: number }).priority]),
     [[4500, '192.0.2.12', 100], [9500, '192.0.2.12', 100]], 'said at the first advert past one interval, and again only after a quiet spell');
   const sends = r.log.filter((l) => l.a.type === 'send-advert').map((l) => l.at);
-  // Master at 3410, adverts at 3410 and 4410. Not answered at 4500 (ours left 90 ms before), answered at 5000,
-  // not again at 5100 (under half an interval since), then every interval from 5000.
-  t.deepEqual(sends.filter((x) => x < 7000), [3410, 4410, 5000, 6000]);
+  // Master at 3414.062, adverts then and at 4414.062. 4500: answered with an advert and a
+  // re-announcement; 5000: under an interval since, but our next advert is due within half an
+  // interval: an advert only; 5100: nothing; then every interval from 5000.
+  const m = masterDownIntervalMs(150, 100);
+  t.deepEqual(sends.filter((x) => x < 7000), [m, m + 1000, 4500, 5000, 6000]);
+  t.deepEqual(r.log.filter((l) => l.a.type === 'reannounce').map((l) => l.at), [4500, 9500]);
   t.deepEqual(r.s.dualMaster, { src: '192.0.2.12', priority: 100, via: 'advert', lastAt: 9500 });
 });
 
@@ -322,4 +331,31 @@ test('dual master by ARP: a backup ignores claims (the master owns the address)'
   t.is(r.s.state, 'backup');
   t.false(r.log.some((l) => l.a.type === 'dual-master'));
   t.is(r.s.dualMaster, undefined);
+});
+
+test('garp_lower_prio_repeat: a lower-priority advert makes the master advertise and re-announce at once, at most once per interval', (t) => {
+  const m = masterDownIntervalMs(150, 100);
+  const low = (at: number, p = 100): [number, Event] => [at, { type: 'advert', src: '192.0.2.12', adv: adv(p) }];
+  // A backup that was master for a moment: two of its adverts, 100 ms apart, long after we became master.
+  const r = run(cfg({ priority: 150 }), [[0, { type: 'startup' }], low(8000), low(8100), low(9050)], 9100);
+  const at = (type: Action['type']) => r.log.filter((l) => l.a.type === type).map((l) => l.at);
+  t.deepEqual(at('reannounce'), [8000, 9050], 'at once, not again within the interval');
+  t.deepEqual(r.log.filter((l) => l.at === 8000).map((l) => l.a.type), ['send-advert', 'reannounce', 'dual-master'],
+    'our advert first, then the announcement');
+  t.like(r.log.find((l) => l.a.type === 'reannounce')?.a, { src: '192.0.2.12', priority: 100 });
+  t.true(at('send-advert').includes(8000));
+  t.is(r.s.state, 'master');
+  t.is(r.transitions.length, 2, 'no transition');
+  // Our adverts follow from the re-announcement, not the old cadence.
+  t.deepEqual(at('send-advert').filter((x) => x > 7000), [m + 4000, 8000, 9000, 9050]);
+  // A crossing right after we became master is no reason to re-announce; nor is a higher or a priority-0 advert.
+  const early = run(cfg({ priority: 150 }), [[0, { type: 'startup' }], low(m + 50)], m + 200);
+  t.false(early.log.some((l) => l.a.type === 'reannounce'));
+  const zero = run(cfg({ priority: 150 }), [[0, { type: 'startup' }], low(8000, 0)], 8100);
+  t.false(zero.log.some((l) => l.a.type === 'reannounce'));
+  // The state is cleared when we leave master: a new term re-announces at once again.
+  let s = r.s;
+  s = step(cfg({ priority: 150 }), s, { type: 'advert', src: '192.0.2.13', adv: adv(200) }, 9060).state;
+  t.is(s.state, 'backup');
+  t.is(s.reannouncedAt, undefined);
 });

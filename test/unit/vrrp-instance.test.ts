@@ -17,6 +17,8 @@ function setup(o: Partial<InstanceSettings> = {}) {
   const log = pino({ level: 'silent' });
   log.warn = ((obj: unknown) => { warnings.push(obj); }) as typeof log.warn;
   let announced = 0;
+  const reannounced: number[] = [];
+  let reannounceCancelled = 0;
   const inst = new VrrpInstance({
     name: 'VI_1', interface: 'eth0', vrid: 51, version: 3, family: 4, priority: 100, adverIntCs: 10,
     preempt: true, preemptDelayMs: 0, authType: 0, authPassword: undefined, vipAddresses: ['192.0.2.100'],
@@ -25,12 +27,13 @@ function setup(o: Partial<InstanceSettings> = {}) {
     clock, log, transport: transport as unknown as VrrpTransport,
     vips: async (op) => { vipOps.push(op); },
     announce: () => { announced++; return () => {}; },
+    reannounce: () => { reannounced.push(clock.now()); return () => { reannounceCancelled++; }; },
     notify: () => {},
   });
   const rinfo = (src = '192.0.2.12', ttl = 255): TransportRinfo => ({ address: src, family: 'IPv4', dst: '224.0.0.18', ifname: 'eth0', ttl });
   const advert = (priority: number, src = '192.0.2.12', extra: Partial<Advert> = {}) =>
     Buffer.from(encodeAdvert({ version: 3, vrid: 51, priority, maxAdverIntCs: 10, addresses: ['192.0.2.100'], ...extra }, { family: 4, src, dst: '224.0.0.18' }));
-  return { clock, transport, vipOps, warnings, inst, rinfo, advert, announced: () => announced };
+  return { clock, transport, vipOps, warnings, inst, rinfo, advert, announced: () => announced, reannounced, reannounceCancelled: () => reannounceCancelled };
 }
 
 const flush = () => new Promise((r) => setImmediate(r));
@@ -38,9 +41,11 @@ const flush = () => new Promise((r) => setImmediate(r));
 test('becomes master after Master_Down_Interval and sends well-formed adverts to the group', async (t) => {
   const s = setup();
   s.inst.start();
-  s.clock.advance(359);
+  // 3 x 100 ms + Skew_Time (priority 100: 156/256 x 100 ms = 60.9375 ms, 60.937 to the µs).
+  t.is(s.inst.vrrp.masterDownDeadline, 360.937);
+  s.clock.advance(360.9);
   t.is(s.inst.state, 'backup');
-  s.clock.advance(1);
+  s.clock.advance(0.1);
   t.is(s.inst.state, 'master');
   s.clock.advance(300);
   await flush();
@@ -66,6 +71,46 @@ test('a higher-priority advert makes the master yield and drop its VIPs', async 
   t.deepEqual(s.vipOps, ['del', 'add', 'del']);
   t.is(s.inst.status().masterAddress, '192.0.2.12');
   t.is(s.inst.counters.advertsReceived, 1);
+});
+
+test('a lower-priority advert: the master sends its advert and re-announces in the same turn; leaving master cancels the re-announcement', async (t) => {
+  const s = setup();
+  s.inst.start();
+  s.clock.advance(1000);
+  t.is(s.inst.state, 'master');
+  const sent = s.transport.sent.length;
+  s.inst.receive(s.advert(50), s.rinfo());
+  t.deepEqual(s.reannounced, [1000], 'announced at once');
+  t.is(s.transport.sent.length, sent + 1, 'and our advert handed to the transport in the same call');
+  s.inst.receive(s.advert(50), s.rinfo());
+  t.deepEqual(s.reannounced, [1000], 'not again within the advert interval');
+  s.inst.receive(s.advert(200), s.rinfo());
+  await flush();
+  t.is(s.inst.state, 'backup');
+  t.is(s.reannounceCancelled(), 1, 'the delayed burst is cancelled with the VIPs');
+});
+
+test('an expired Master_Down_Timer first reads the adverts waiting in the socket: one there keeps us backup', (t) => {
+  const s = setup();
+  s.transport.on('message', (m: Buffer, r: TransportRinfo) => s.inst.receive(m, r));
+  s.inst.start();
+  s.inst.receive(s.advert(150), s.rinfo());
+  t.is(s.inst.state, 'backup');
+  // A slow turn: the master's next advert arrived in time (at 100 ms) but is still unread when
+  // the timer fires at 360.937 ms.
+  s.transport.waiting.push({ msg: s.advert(150), src: '192.0.2.12' });
+  s.clock.advance(361);
+  t.is(s.transport.drains, 1, 'drained when the timer ran out');
+  t.is(s.inst.state, 'backup', 'the waiting advert restarted the timer');
+  t.is(s.inst.counters.advertsReceived, 2);
+  t.true(s.inst.vrrp.masterDownDeadline! > 361);
+  // Nothing waiting: the timer's expiry makes us master, as before.
+  s.clock.advance(400);
+  t.is(s.transport.drains, 2);
+  t.is(s.inst.state, 'master');
+  // A master's advert timer does not drain.
+  s.clock.advance(300);
+  t.is(s.transport.drains, 2);
 });
 
 test('bad packets are counted by reason, cause no transition, and their warnings are rate-limited', (t) => {
