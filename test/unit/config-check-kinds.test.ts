@@ -10,11 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { workerChecks } from '../../src/check/host.js';
 import type { CheckEvent } from '../../src/check/engine.js';
 import type { CheckedService, CheckSpec } from '../../src/check/types.js';
-import { formatIssue, parseConfig } from '../../src/config/load.js';
+import { configIssues as issues, parseVirtualServers as parse } from '../helpers/config.js';
 import type { VirtualServerConfig } from '../../src/config/schema.js';
 import { smtpServer, udpServer } from './check-servers.js';
 
-const VRRP = 'vrrp:\n  instances:\n    - { name: VI_1, interface: eth0, vrid: 51, virtual_ipaddress: [192.0.2.100/24] }\nvirtual_servers:\n';
 const WEB = (checks: string) => `  - address: 192.0.2.100
     port: 80
     lb_kind: dr
@@ -23,16 +22,6 @@ const WEB = (checks: string) => `  - address: 192.0.2.100
         weight: 10
         checks:
 ${checks}`;
-
-function parse(yaml: string): VirtualServerConfig[] {
-  const r = parseConfig(VRRP + yaml, 'duet.yaml');
-  if (!r.ok) throw new Error(r.error.map(formatIssue).join('\n'));
-  return r.value.virtualServers;
-}
-function issues(yaml: string): string[] {
-  const r = parseConfig(VRRP + yaml, 'duet.yaml');
-  return r.ok ? [] : r.error.map(formatIssue);
-}
 
 const T = { address: '192.0.2.21', family: 4, port: 80 } as const;
 

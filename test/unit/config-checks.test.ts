@@ -2,21 +2,9 @@
 // (targets, defaults, timing in ms); broken ones give exactly the expected "file:line:col path:
 // message" lines, and a file with such errors gives no config at all.
 import test from 'ava';
-import { formatIssue, parseConfig } from '../../src/config/load.js';
+import { configIssues as issues, parseVirtualServers as parse } from '../helpers/config.js';
 import type { VirtualServerConfig } from '../../src/config/schema.js';
 
-const VRRP = 'vrrp:\n  instances:\n    - { name: VI_1, interface: eth0, vrid: 51, virtual_ipaddress: [192.0.2.100/24] }\nvirtual_servers:\n';
-
-function parse(yaml: string): VirtualServerConfig[] {
-  const r = parseConfig(VRRP + yaml, 'duet.yaml');
-  if (!r.ok) throw new Error(r.error.map(formatIssue).join('\n'));
-  return r.value.virtualServers;
-}
-
-function issues(yaml: string): string[] {
-  const r = parseConfig(VRRP + yaml, 'duet.yaml');
-  return r.ok ? [] : r.error.map(formatIssue);
-}
 
 const WEB = (checks: string, more = '') => `  - address: 192.0.2.100
     port: 80
