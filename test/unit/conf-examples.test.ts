@@ -79,3 +79,13 @@ test('unicast-pair: unicast peers and source, no multicast', async (t) => {
     t.false(i.unicastPeers.includes(i.unicastSrcIp!));
   }
 });
+
+// The demo's director configs live beside its script (lab/sh/) and are run only by the demo: a
+// broken one would show only there, so they are loaded here too.
+const LAB_SH = fileURLToPath(new URL('../../../lab/sh/', import.meta.url));
+for (const f of readdirSync(LAB_SH).filter((x) => x.endsWith('.yaml')).sort()) {
+  test(`lab/sh/${f} loads`, async (t) => {
+    const r = await loadConfig(`${LAB_SH}${f}`);
+    t.true(r.ok, r.ok ? '' : r.error.map((i) => `${i.line} ${i.path}: ${i.message}`).join('\n'));
+  });
+}
