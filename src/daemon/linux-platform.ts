@@ -67,6 +67,8 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
     },
     addAddress: (ifname, address, prefixLen, label) => rtnl.addAddress(ifname, address, prefixLen, label ? { label } : {}),
     delAddress: (ifname, address, prefixLen) => rtnl.delAddress(ifname, address, prefixLen),
+    addRoute: (table, ifname, address, prefixLen) => rtnl.addRoute(table, ifname, address, prefixLen),
+    delRoute: (table, address, prefixLen) => rtnl.delRoute(table, address, prefixLen),
     async link(ifname) {
       const l = await rtnl.findLink(ifname);
       return l && { index: l.index, up: l.up && l.running };

@@ -16,6 +16,10 @@ export interface Platform {
   openTransport(key: TransportKey): Promise<VrrpTransport>;
   addAddress(ifname: string, address: string, prefixLen: number, label?: string): Promise<void>;
   delAddress(ifname: string, address: string, prefixLen: number): Promise<void>;
+  /** ADDR/LEN dev IFNAME in a routing table (the BGP speaker's export table); success if it is there already. */
+  addRoute(table: number, ifname: string, address: string, prefixLen: number): Promise<void>;
+  /** Remove ADDR/LEN from a routing table; success if it is not there. */
+  delRoute(table: number, address: string, prefixLen: number): Promise<void>;
   /** The link by name; undefined when this host has none. */
   link(ifname: string): Promise<LinkState | undefined>;
   /** Every change of any link: its new state, or undefined once it is deleted. */
