@@ -7,12 +7,12 @@
 // (the kernel closes the TCP session); a director whose link goes down (no FIN, no withdraw can
 // leave) is removed by BFD within its detection time. Times are measured and logged.
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { createLab, waitFor, type Lab } from '../../lab/netns.js';
-import { startDuet, describeNodes, cli, type DuetNode } from '../../lab/duet-node.js';
+import { startDuet, describeNodes, cli, DUET_CLI, type DuetNode } from '../../lab/duet-node.js';
 import type { DaemonStatus } from '../../src/control/views.js';
 
 const PREFIX = 'bgp0';
@@ -78,6 +78,7 @@ protocol bgp uplink {
 
 const duetConf = (d: Director, sock: string): string => `node: { name: ${d} }
 log: { level: debug }
+metrics: { listen: ':9470' }
 vrrp: { instances: [] }
 virtual_servers:
   - name: web
@@ -148,6 +149,12 @@ function startRealServer(d: Director): void {
   realServers.set(d, lab.spawn(d, [process.execPath, '-e', `require('net').createServer((c) => c.on('error', () => {}).end()).listen(80, '${ADDR[d]}')`], { stdio: 'ignore' }));
 }
 
+/** A Prometheus scrape of a director's duet (loopback in its namespace). */
+async function scrape(d: Director): Promise<string> {
+  const js = "fetch('http://127.0.0.1:9470/metrics').then(async (r) => process.stdout.write(await r.text()), (e) => process.stdout.write('ERR ' + e.message))";
+  return (await lab.exec(d, [process.execPath, '-e', js], { timeoutMs: 10_000 })).stdout;
+}
+
 async function bgpStatus(n: DuetNode): Promise<NonNullable<DaemonStatus['bgp']>> {
   const s = await n.status();
   if (!s.bgp) throw new Error(`${n.host}: no bgp in status`);
@@ -191,6 +198,11 @@ test.serial('three directors behind an ECMP router: maintenance, quorum, SIGKILL
   times['maintenance on -> next hop gone'] = await waitHops(['d2', 'd3'], t0, 5000, 'd1 in maintenance');
   t.like((await bgpStatus(node('d1'))).vips[0], { announced: false, reason: 'maintenance' });
   t.like((await bgpStatus(node('d2'))).vips[0], { announced: true, reason: 'healthy' });
+  const metrics = await scrape('d1');
+  t.regex(metrics, new RegExp(`^duet_bgp_announced\\{vip="${VIP.replace(/\./g, '\\.')}"\\} 0$`, 'm'));
+  t.regex(metrics, /^duet_bgp_reason\{vip="[^"]+",reason="maintenance"\} 1$/m);
+  t.regex(metrics, /^duet_bgp_session_established\{session="uplink"\} 1$/m);
+  t.regex(metrics, /^duet_bgp_changes_total\{vip="[^"]+"\} 1$/m);
   t.is((await cli(node('d1'), ['maintenance', 'off'])).code, 0);
   await waitHops(DIRECTORS, performance.now(), 5000, 'd1 back from maintenance');
 
@@ -200,12 +212,20 @@ test.serial('three directors behind an ECMP router: maintenance, quorum, SIGKILL
   t.regex((await cli(node('d2'), ['announce', VIP])).stdout, /announced \(healthy/);
   await waitHops(DIRECTORS, performance.now(), 5000, 'd2 announced again');
 
-  // d2's real server stops: its check fails, quorum is lost, d2 alone withdraws.
+  // d2's real server stops: its check fails, quorum is lost, d2 alone withdraws (and says so in its events).
+  const ev = spawn(process.execPath, [DUET_CLI, 'events', '--json', '-s', node('d2').socket], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.teardown(() => { ev.kill('SIGKILL'); });
+  const events: Array<Record<string, unknown>> = [];
+  ev.stdout.setEncoding('utf8').on('data', (x: string) => { for (const l of x.split('\n').filter(Boolean)) events.push(JSON.parse(l) as Record<string, unknown>); });
+  await waitFor(() => events.some((e) => e['type'] === 'subscribed'), { timeoutMs: 15_000, what: 'd2 events attached' });
   t0 = performance.now();
   realServers.get('d2')!.kill('SIGKILL');
   times['real server stopped -> next hop gone'] = await waitHops(['d1', 'd3'], t0, 5000, 'd2 quorum lost');
   t.like((await bgpStatus(node('d2'))).vips[0], { announced: false, reason: 'quorum-lost', detail: 'no quorum: web' });
   t.like((await bgpStatus(node('d3'))).vips[0], { announced: true });
+  await waitFor(() => events.some((e) => e['type'] === 'bgp'), { timeoutMs: 3000, what: 'a bgp event on d2' });
+  t.like(events.find((e) => e['type'] === 'bgp'), { vip: VIP, announced: false, reason: 'quorum-lost' });
+  ev.kill('SIGKILL');
   const lo = await lab.exec('d2', ['ip', '-j', 'addr', 'show', 'dev', 'lo']);
   t.true(lo.stdout.includes(`"${VIP}"`), 'withdrawn, the VIP is still accepted locally on d2');
   startRealServer('d2');
@@ -217,7 +237,10 @@ test.serial('three directors behind an ECMP router: maintenance, quorum, SIGKILL
   speakers.get('d3')!.kill('SIGKILL');
   times['SIGKILL duet+bird -> next hop gone'] = await waitHops(['d1', 'd2'], t0, 5000, 'd3 killed');
 
-  // d1's link goes down: nothing can leave d1, so only BFD (100 ms x 5) tells the router.
+  // d1's link goes down: nothing can leave d1, so only BFD (100 ms x 5) tells the router. BFD
+  // starts slow (1 s) and speeds up once both ends agree: wait until d1's session is at 100 ms.
+  await waitFor(async () => /Remote timers:[\s\S]*?Transmission interval: 100ms/.test((await lab.exec('r', ['vtysh', '-N', PATHSPACE, '-c', `show bfd peer ${ADDR.d1}`], { timeoutMs: 5000 })).stdout),
+    { timeoutMs: 10_000, intervalMs: 100, what: 'the router\'s BFD session with d1 at 100 ms' });
   t0 = performance.now();
   await lab.exec('d1', ['ip', 'link', 'set', 'dev', lab.host('d1').ifname, 'down']);
   times['link down -> next hop gone (BFD)'] = await waitHops(['d2'], t0, 9000, 'd1 link down');
