@@ -225,7 +225,8 @@ async function main(argv: string[]): Promise<number> {
       // Valid, but meant for another host? Say which interfaces this one lacks (those instances would sit in FAULT).
       for (const w of missingInterfaces(r.value)) console.error(`duet: warning: ${w}`);
       for (const w of absent) console.error(`duet: warning: ${w} (duet run refuses this file here)`);
-      console.log(`${values.config}: ok (${n} VRRP instance${n === 1 ? '' : 's'})`);
+      const b = r.value.bgp?.vips.length ?? 0;
+      console.log(`${values.config}: ok (${n} VRRP instance${n === 1 ? '' : 's'}${b ? `, ${b} BGP VIP${b === 1 ? '' : 's'}` : ''})`);
       return 0;
     }
     case 'status':
