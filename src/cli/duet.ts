@@ -96,7 +96,8 @@ const COMMANDS: ReadonlyArray<readonly [string, string]> = [
                                   take mastership from the peer; --clear withdraws either`],
   ['maintenance', `maintenance on|off [--sticky] [--force]
                                   on: hand over, then never be master; --force even without a peer`],
-  ['withdraw', `withdraw VIP                    stop announcing a VIP in bgp mode (it stays accepted locally)`],
+  ['withdraw', `withdraw VIP [--sticky]         stop announcing a VIP in bgp mode (it stays accepted locally);
+                                  until announce or a reload (--sticky: also across reloads and restarts)`],
   ['announce', `announce VIP                    undo withdraw: the VIP is announced again while healthy`],
   ['restart', `restart [--supervised]          exit for a restart without a VRRP transition: a master keeps
                                   its VIPs, IPVS table and sync daemon, and the next run (started
@@ -291,7 +292,7 @@ async function main(argv: string[]): Promise<number> {
     case 'announce': {
       const [vip] = positionals;
       if (!vip || positionals.length > 1) { console.error(`duet: usage: duet ${cmd} VIP`); return 2; }
-      return operatorCommand(values.socket, { cmd, vip }, values.json);
+      return operatorCommand(values.socket, { cmd, vip, ...(cmd === 'withdraw' && values.sticky ? { sticky: true } : {}) }, values.json);
     }
     case 'ipvs': {
       if (positionals[0] === 'conns') return ipvsConns(values.socket, values['persistent-conn'], values.json);

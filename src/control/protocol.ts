@@ -17,7 +17,7 @@ export type Request =
   /** Real-server overrides. service: name or key; server: address or address:port. */
   | { cmd: 'server'; action: ServerAction; service: string; server: string; weight?: number; timeoutMs?: number }
   /** A VIP in bgp mode: withdraw it, or announce it again (health still decides). */
-  | { cmd: 'withdraw' | 'announce'; vip: string };
+  | { cmd: 'withdraw' | 'announce'; vip: string; sticky?: boolean };
 
 export type ServerAction = 'weight' | 'enable' | 'disable' | 'drain';
 
@@ -77,7 +77,7 @@ export function parseRequest(line: string): Request | { error: string } {
   if (cmd === 'withdraw' || cmd === 'announce') {
     const vip = o['vip'];
     if (typeof vip !== 'string' || vip === '' || vip.length > 64) return { error: '"vip" (an address) is required' };
-    return { cmd, vip };
+    return { cmd, vip, ...(flags['sticky'] !== undefined ? { sticky: flags['sticky'] } : {}) };
   }
   if (cmd === 'restart') {
     const f = flag('supervised');

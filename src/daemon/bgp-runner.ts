@@ -40,8 +40,9 @@ export interface BgpStatus {
 export class BgpRunner {
   private vips = new Map<string, { vip: BgpVip; cfg: BgpConfig['vips'][number]; routed: boolean; lastError: string | undefined }>();
   private readonly links = new Map<string, LinkState | undefined>();
-  private readonly withdrawn = new Set<string>();
-  private maintenance = false;
+  /** Operator withdraws by VIP: sticky ones survive reloads and restarts, the others last until a reload. */
+  private readonly withdrawn = new Map<string, { sticky: boolean }>();
+  private maintenance: { sticky: boolean } | undefined;
   private stopping = false;
   private unwatch: (() => void) | undefined;
   private cancelPoll: (() => void) | undefined;
@@ -49,7 +50,15 @@ export class BgpRunner {
   private applied: BgpConfig | undefined;
   private speaker: BgpStatus['speaker'] = { sessions: undefined, established: 0, readAtMs: undefined, error: undefined };
 
-  constructor(private readonly ctx: DaemonContext, private readonly quorumUp: (service: string) => boolean | undefined) {}
+  constructor(private readonly ctx: DaemonContext, private readonly quorumUp: (service: string) => boolean | undefined) {
+    const saved = ctx.p.loadBgpOperator();
+    if (saved?.maintenance) this.maintenance = { sticky: true };
+    for (const v of saved?.withdrawn ?? []) this.withdrawn.set(v, { sticky: true });
+  }
+
+  private save(): void {
+    this.ctx.p.saveBgpOperator({ maintenance: this.maintenance?.sticky === true, withdrawn: [...this.withdrawn].filter(([, o]) => o.sticky).map(([v]) => v) });
+  }
 
   private get cfg(): BgpConfig | undefined { return this.ctx.cfg.bgp; }
 
@@ -58,6 +67,12 @@ export class BgpRunner {
     const cfg = this.cfg;
     const before = this.applied;
     this.applied = cfg;
+    // As VRRP overrides: a reload keeps only the sticky ones (and only for VIPs still configured).
+    if (before) {
+      if (this.maintenance && !this.maintenance.sticky) this.maintenance = undefined;
+      for (const [v, o] of [...this.withdrawn]) if (!o.sticky || !cfg?.vips.some((x) => x.address === v)) this.withdrawn.delete(v);
+      this.save();
+    }
     // Gone VIPs (or all, if the table or device changed): route out, address off.
     for (const [addr, v] of [...this.vips]) {
       const keep = cfg && cfg.table === before?.table && cfg.localDev === before.localDev && cfg.vips.some((x) => x.address === addr);
@@ -130,7 +145,7 @@ export class BgpRunner {
   private decision(c: BgpConfig['vips'][number]): BgpDecision {
     return decide({
       stopping: this.stopping,
-      maintenance: this.maintenance,
+      maintenance: this.maintenance !== undefined,
       operatorWithdraw: this.withdrawn.has(c.address),
       interfaces: c.trackInterfaces.map((name) => ({ name, up: this.links.get(name)?.up })),
       services: c.services.map((name) => ({ name, quorumUp: this.quorumUp(name) })),
@@ -162,11 +177,12 @@ export class BgpRunner {
     throw new OperatorError('DUET_E_NO_VIP', `no BGP VIP ${vip} (have: ${[...this.vips.keys()].join(', ') || 'none'})`);
   }
 
-  /** `duet withdraw VIP` (true) / `duet announce VIP` (false: back to the health gates). */
-  async operator(vip: string, withdraw: boolean): Promise<BgpVipStatus> {
+  /** `duet withdraw VIP` (true) / `duet announce VIP` (false: back to the health gates). sticky: kept across reloads and restarts. */
+  async operator(vip: string, withdraw: boolean, sticky = false): Promise<BgpVipStatus> {
     const v = this.pick(vip);
-    if (withdraw) this.withdrawn.add(v);
+    if (withdraw) this.withdrawn.set(v, { sticky });
     else this.withdrawn.delete(v);
+    this.save();
     this.ctx.log.info({ mod: 'bgp', vip: v, action: withdraw ? 'withdraw' : 'announce' }, 'operator BGP action');
     this.ctx.emit({ type: 'operator', action: withdraw ? 'withdraw' : 'announce', vip: v });
     await this.evaluate();
@@ -174,8 +190,9 @@ export class BgpRunner {
   }
 
   /** Maintenance: on withdraws every VIP (before VRRP hands over), off lets health decide again. */
-  async setMaintenance(on: boolean): Promise<void> {
-    this.maintenance = on;
+  async setMaintenance(on: boolean, sticky = false): Promise<void> {
+    this.maintenance = on ? { sticky } : undefined;
+    this.save();
     await this.evaluate();
   }
 
@@ -204,6 +221,6 @@ export class BgpRunner {
       if (!s) continue;
       vips.push({ ...s, routed: v.routed, services: v.cfg.services, trackInterfaces: v.cfg.trackInterfaces, lastError: v.lastError });
     }
-    return { table: cfg.table, localDev: cfg.localDev, operatorWithdrawn: [...this.withdrawn], maintenance: this.maintenance, vips, speaker: this.speaker };
+    return { table: cfg.table, localDev: cfg.localDev, operatorWithdrawn: [...this.withdrawn.keys()], maintenance: this.maintenance !== undefined, vips, speaker: this.speaker };
   }
 }

@@ -166,14 +166,14 @@ export class Daemon {
   clearOverride(mode: OperatorMode | undefined, names: readonly string[] | 'all'): string[] { return this.operator.clearOverride(mode, names); }
   /** Maintenance on withdraws the BGP VIPs first, then hands the VRRP instances over; off undoes both. */
   async maintenance(on: boolean, o: { sticky: boolean; force: boolean }): Promise<{ handedOver: HandoverResult[]; instances: string[]; bgpWithdrawn?: string[] }> {
-    if (on) await this.bgp.setMaintenance(true);
+    if (on) await this.bgp.setMaintenance(true, o.sticky);
     const r = await this.operator.maintenance(on, o);
     if (!on) await this.bgp.setMaintenance(false);
     const bgp = this.bgp.status();
     return bgp ? { ...r, bgpWithdrawn: bgp.vips.filter((v) => !v.announced).map((v) => v.address) } : r;
   }
   /** `duet withdraw VIP` / `duet announce VIP`. */
-  bgpOperator(vip: string, withdraw: boolean): Promise<BgpVipStatus> { return this.bgp.operator(vip, withdraw); }
+  bgpOperator(vip: string, withdraw: boolean, sticky = false): Promise<BgpVipStatus> { return this.bgp.operator(vip, withdraw, sticky); }
   serverCommand(action: ServerAction, service: string, server: string, o: { weight?: number; timeoutMs?: number; progress?: (p: unknown) => void } = {}): Promise<unknown> {
     return this.operator.serverCommand(action, service, server, o);
   }

@@ -165,7 +165,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
       }
       case 'withdraw':
       case 'announce':
-        return operator(() => daemon.bgpOperator(req.vip, req.cmd === 'withdraw'));
+        return operator(() => daemon.bgpOperator(req.vip, req.cmd === 'withdraw', req.sticky ?? false));
       case 'server':
         return operator(() => daemon.serverCommand(req.action, req.service, req.server, {
           ...(req.weight !== undefined ? { weight: req.weight } : {}), ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}), progress,

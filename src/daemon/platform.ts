@@ -45,6 +45,9 @@ export interface Platform {
   /** Service keys duet applied last time (kept across restarts so removals still happen). */
   loadManaged(): Set<string> | undefined;
   saveManaged(keys: ReadonlySet<string>): void;
+  /** Sticky BGP operator state: maintenance, withdrawn VIPs (kept across restarts). */
+  loadBgpOperator(): BgpOperatorState | undefined;
+  saveBgpOperator(s: BgpOperatorState): void;
   /** Sticky operator overrides by instance name (kept across restarts). */
   loadOverrides(): Record<string, Override> | undefined;
   saveOverrides(o: Record<string, Override>): void;
@@ -68,6 +71,11 @@ export interface IpvsHandle extends IpvsKernel {
   getTimeouts(): Promise<{ tcp: number; tcpFin: number; udp: number }>;
   /** 0 leaves a value unchanged. */
   setTimeouts(t: { tcp: number; tcpFin: number; udp: number }): Promise<void>;
+}
+
+export interface BgpOperatorState {
+  maintenance: boolean;
+  withdrawn: string[];
 }
 
 export interface ScriptResult {

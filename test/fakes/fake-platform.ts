@@ -187,6 +187,10 @@ export class FakePlatform implements Platform {
   async openIpvs() { return this.kernel; }
   loadManaged() { return this.managed ? new Set(this.managed) : undefined; }
   saveManaged(keys: ReadonlySet<string>) { this.managed = new Set(keys); }
+  /** The sticky BGP operator state as saved (the state directory). */
+  bgpOperator: { maintenance: boolean; withdrawn: string[] } | undefined;
+  loadBgpOperator() { return this.bgpOperator && { ...this.bgpOperator, withdrawn: [...this.bgpOperator.withdrawn] }; }
+  saveBgpOperator(v: { maintenance: boolean; withdrawn: string[] }) { this.bgpOperator = { ...v, withdrawn: [...v.withdrawn] }; }
   loadOverrides() { return this.overrides ? { ...this.overrides } : undefined; }
   saveOverrides(o: Record<string, Override>) { this.overrides = { ...o }; }
   async readIpvsSysctl(name: string) { return this.sysctls.get(name); }

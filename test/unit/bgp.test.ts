@@ -195,3 +195,27 @@ test('control protocol: withdraw and announce take a VIP', (t) => {
   t.deepEqual(parseRequest('{"cmd":"withdraw","vip":"192.0.2.10"}'), { cmd: 'withdraw', vip: '192.0.2.10' });
   t.deepEqual(parseRequest('{"cmd":"announce"}'), { error: '"vip" (an address) is required' });
 });
+
+test('daemon: operator state lasts until a reload, sticky state across reloads and restarts (state directory)', async (t) => {
+  const s = await setup();
+  await s.d.maintenance(true, { sticky: false, force: true });
+  await s.d.reload(config(BGP));
+  t.like(s.vip(), { announced: true, reason: 'healthy' }, 'a reload ends non-sticky maintenance, as for VRRP overrides');
+  await s.d.bgpOperator('192.0.2.10', true, true);
+  await s.d.maintenance(true, { sticky: true, force: true });
+  t.deepEqual(s.p.bgpOperator, { maintenance: true, withdrawn: ['192.0.2.10'] });
+  await s.d.reload(config(BGP));
+  t.like(s.vip(), { announced: false, reason: 'maintenance' }, 'sticky maintenance survives a reload');
+  await s.d.stop();
+  // The next run on the same state directory starts withdrawn, never announcing in between.
+  const d2 = new Daemon(config(BGP), s.p, s.clock, pino({ level: 'silent' }));
+  const from = s.p.log.length;
+  await d2.start();
+  t.false(s.p.log.slice(from).some((l) => l.startsWith('route add')), 'no announce at start');
+  t.like(d2.status().bgp, { maintenance: true, operatorWithdrawn: ['192.0.2.10'] });
+  await d2.maintenance(false, { sticky: false, force: false });
+  t.like(d2.status().bgp?.vips[0], { announced: false, reason: 'operator' });
+  await d2.bgpOperator('192.0.2.10', false);
+  t.like(d2.status().bgp?.vips[0], { announced: true, reason: 'healthy' });
+  t.deepEqual(s.p.bgpOperator, { maintenance: false, withdrawn: [] });
+});
