@@ -8,11 +8,12 @@
 //   operator            `duet withdraw VIP`
 //   interface-down      a tracked interface is down or missing: this node cannot forward
 //   quorum-lost         a service behind the VIP has lost quorum (no healthy real servers)
+//   checks-pending      a service's checks have no result yet (just started): not known healthy
 //   healthy             none of the above: announce
 // `duet announce VIP` clears an operator withdraw; it never overrides the health gates (a
 // director that announces but cannot forward would blackhole its share of the flows).
 
-export type BgpReason = 'healthy' | 'stopping' | 'maintenance' | 'operator' | 'interface-down' | 'quorum-lost';
+export type BgpReason = 'healthy' | 'stopping' | 'maintenance' | 'operator' | 'interface-down' | 'quorum-lost' | 'checks-pending';
 
 export interface BgpInputs {
   stopping: boolean;
@@ -21,8 +22,11 @@ export interface BgpInputs {
   operatorWithdraw: boolean;
   /** Tracked interfaces: up (administratively up and running), or undefined when missing. */
   interfaces: ReadonlyArray<{ name: string; up: boolean | undefined }>;
-  /** Services gating the VIP: quorum up, or undefined while its checks have no verdict yet. */
-  services: ReadonlyArray<{ name: string; quorumUp: boolean | undefined }>;
+  /**
+   * Services gating the VIP: quorum up (undefined: no checks, nothing to gate on), and pending
+   * while none of its checks has a result yet (the engine's quorum is optimistic until then).
+   */
+  services: ReadonlyArray<{ name: string; quorumUp: boolean | undefined; pending?: boolean }>;
 }
 
 export interface BgpDecision {
@@ -42,6 +46,8 @@ export function decide(i: BgpInputs): BgpDecision {
   }
   const lost = i.services.filter((s) => s.quorumUp === false);
   if (lost.length) return { announce: false, reason: 'quorum-lost', detail: `no quorum: ${lost.map((s) => s.name).join(', ')}` };
+  const pending = i.services.filter((s) => s.pending === true);
+  if (pending.length) return { announce: false, reason: 'checks-pending', detail: `no check result yet: ${pending.map((s) => s.name).join(', ')}` };
   return { announce: true, reason: 'healthy', detail: i.services.length ? `quorum: ${i.services.map((s) => s.name).join(', ')}` : 'no services gate it' };
 }
 

@@ -48,9 +48,16 @@ export class BgpRunner {
   private cancelPoll: (() => void) | undefined;
   private chain: Promise<void> = Promise.resolve();
   private applied: BgpConfig | undefined;
+  /** false while apply() runs: decisions wait for it (links and VIPs half read would look down). */
+  private ready = false;
   private speaker: BgpStatus['speaker'] = { sessions: undefined, established: 0, readAtMs: undefined, error: undefined };
 
-  constructor(private readonly ctx: DaemonContext, private readonly quorumUp: (service: string) => boolean | undefined) {
+  constructor(
+    private readonly ctx: DaemonContext,
+    private readonly quorumUp: (service: string) => boolean | undefined,
+    /** Names of the virtual servers whose checks have no result yet. */
+    private readonly pendingServices: () => Promise<Set<string>>,
+  ) {
     const saved = ctx.p.loadBgpOperator();
     if (saved?.maintenance) this.maintenance = { sticky: true };
     for (const v of saved?.withdrawn ?? []) this.withdrawn.set(v, { sticky: true });
@@ -64,6 +71,18 @@ export class BgpRunner {
 
   /** Start, or follow a reload: VIPs on local_dev, links watched, decisions taken and applied. */
   async apply(): Promise<void> {
+    this.ready = false;
+    try {
+      await this.applyConfig();
+    } finally {
+      // Decisions asked for meanwhile (a check result, a link event) are taken now, on complete
+      // inputs; also after a failed step, so the VIPs that are in place still follow health.
+      this.ready = true;
+    }
+    await this.evaluate();
+  }
+
+  private async applyConfig(): Promise<void> {
     const cfg = this.cfg;
     const before = this.applied;
     this.applied = cfg;
@@ -105,7 +124,6 @@ export class BgpRunner {
     this.cancelPoll?.();
     this.cancelPoll = undefined;
     if (cfg.speaker.statusCommand) this.poll(0);
-    await this.evaluate();
   }
 
   /** Re-take the decisions (quorum changed, say); returns once applied. */
@@ -116,9 +134,10 @@ export class BgpRunner {
   private evaluate(): Promise<void> {
     const run = async (): Promise<void> => {
       const cfg = this.applied;
-      if (!cfg) return;
+      if (!cfg || !this.ready) return;
+      const pending = this.stopping ? new Set<string>() : await this.pendingServices().catch(() => new Set<string>());
       for (const v of this.vips.values()) {
-        const d = this.decision(v.cfg);
+        const d = this.decision(v.cfg, pending);
         const change = v.vip.step(d, this.ctx.clock.now(), this.ctx.p.wallNow());
         if (change) {
           const lvl = change.first || change.announced ? 'info' : 'warn';
@@ -142,13 +161,13 @@ export class BgpRunner {
     return p;
   }
 
-  private decision(c: BgpConfig['vips'][number]): BgpDecision {
+  private decision(c: BgpConfig['vips'][number], pending: ReadonlySet<string>): BgpDecision {
     return decide({
       stopping: this.stopping,
       maintenance: this.maintenance !== undefined,
       operatorWithdraw: this.withdrawn.has(c.address),
       interfaces: c.trackInterfaces.map((name) => ({ name, up: this.links.get(name)?.up })),
-      services: c.services.map((name) => ({ name, quorumUp: this.quorumUp(name) })),
+      services: c.services.map((name) => ({ name, quorumUp: this.quorumUp(name), pending: pending.has(name) })),
     });
   }
 

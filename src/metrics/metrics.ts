@@ -70,7 +70,7 @@ function readGauge(name: string, help: string, labelNames: string[], reg: Regist
   });
 }
 
-const BGP_REASONS = ['healthy', 'stopping', 'maintenance', 'operator', 'interface-down', 'quorum-lost'] as const;
+const BGP_REASONS = ['healthy', 'stopping', 'maintenance', 'operator', 'interface-down', 'quorum-lost', 'checks-pending'] as const;
 
 /** VIPs in bgp mode: announced or not and why, since when; the speaker's established sessions. */
 function bgpMetrics(src: MetricsSource, reg: Registry[]): void {

@@ -179,6 +179,16 @@ test.serial('three directors behind an ECMP router: maintenance, quorum, SIGKILL
     await waitFor(async () => { const b = await bgpStatus(node(d)); return b.vips[0]?.announced && b.speaker.established === 1; },
       { timeoutMs: 15_000, intervalMs: 50, what: `${d}: VIP announced and its BGP session established` });
   }
+  for (const d of DIRECTORS) {
+    // Announced only once its check has a result: never on the engine's optimistic start.
+    const logs = node(d).logs;
+    const checkUp = logs.findIndex((l) => l.msg === 'check state changed' && l['to'] === 'up');
+    const announced = logs.findIndex((l) => l.msg === 'VIP announced');
+    t.true(checkUp >= 0 && announced > checkUp, `${d}: first check result (line ${checkUp}) before the first announce (line ${announced})`);
+    // Its first decision: withdrawn for pending checks, or (if the check answered first) announced.
+    const first = logs.find((l) => l.msg === 'VIP announced' || l.msg === 'VIP withdrawn');
+    t.true(first?.['announced'] === true || first?.['reason'] === 'checks-pending', `${d}: first decision ${JSON.stringify(first)}`);
+  }
   const up = performance.now();
   await waitHops(DIRECTORS, up, 15_000, 'all three announced');
   t.deepEqual(await nextHops(), want(DIRECTORS), 'ECMP: three next hops');
@@ -202,7 +212,8 @@ test.serial('three directors behind an ECMP router: maintenance, quorum, SIGKILL
   t.regex(metrics, new RegExp(`^duet_bgp_announced\\{vip="${VIP.replace(/\./g, '\\.')}"\\} 0$`, 'm'));
   t.regex(metrics, /^duet_bgp_reason\{vip="[^"]+",reason="maintenance"\} 1$/m);
   t.regex(metrics, /^duet_bgp_session_established\{session="uplink"\} 1$/m);
-  t.regex(metrics, /^duet_bgp_changes_total\{vip="[^"]+"\} 1$/m);
+  // Announced, then withdrawn for maintenance: 1 change, or 2 if it started withdrawn for pending checks.
+  t.regex(metrics, /^duet_bgp_changes_total\{vip="[^"]+"\} [12]$/m);
   t.is((await cli(node('d1'), ['maintenance', 'off'])).code, 0);
   await waitHops(DIRECTORS, performance.now(), 5000, 'd1 back from maintenance');
 

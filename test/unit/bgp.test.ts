@@ -26,6 +26,8 @@ test('decide: healthy announces; each gate withdraws with its reason, the most b
   t.like(decide({ ...healthy, maintenance: true, operatorWithdraw: true }), { announce: false, reason: 'maintenance' });
   t.like(decide({ ...healthy, stopping: true, maintenance: true }), { announce: false, reason: 'stopping' });
   t.like(decide({ ...healthy, services: [] }), { announce: true, detail: 'no services gate it' });
+  t.like(decide({ ...healthy, services: [{ name: 'web', quorumUp: true, pending: true }] }), { announce: false, reason: 'checks-pending', detail: 'no check result yet: web' });
+  t.like(decide({ ...healthy, services: [{ name: 'web', quorumUp: false, pending: true }] }), { announce: false, reason: 'quorum-lost' });
 });
 
 test('tracker: since is when the route last appeared or went; a new reason alone keeps it', (t) => {
