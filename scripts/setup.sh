@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 # qemu-system-x86, busybox-static, xz-utils: test/vm boots Debian's kernel (which has IPVS) in qemu;
 # ipvsadm is installed on the host because the VM sees the host's root read-only.
 # dnsmasq-base: a real DNS server for the DNS check's tests (the binary only, no service).
-pkgs=(iproute2 keepalived tcpdump iputils-arping iputils-ping procps qemu-system-x86 busybox-static xz-utils ipvsadm dnsmasq-base)
+# frr: the upstream ECMP router (zebra, bgpd, bfdd) in the active-active test (test/netns/bgp.test.ts).
+# bird2: the directors' BGP speaker in that test (duet's documented speaker, conf/bird-duet.conf).
+pkgs=(iproute2 keepalived tcpdump iputils-arping iputils-ping procps qemu-system-x86 busybox-static xz-utils ipvsadm dnsmasq-base frr bird2)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -17,6 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # keepalived's package starts a service on install; duet's tests run their own instances.
   systemctl disable --now keepalived >/dev/null 2>&1 || pkill -x keepalived || true
+  # frr and bird2 start services on install too; the tests run their own instances in namespaces.
+  systemctl disable --now frr bird >/dev/null 2>&1 || true
 fi
 
 # The VM kernel and initramfs, cached under /var/cache/duet-vm (~0.05 s when already there).

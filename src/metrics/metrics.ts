@@ -45,6 +45,7 @@ export function createMetrics(src: MetricsSource, o: MetricsOptions): DuetMetric
   });
 
   vrrpMetrics(src, reg);
+  bgpMetrics(src, reg);
   checkMetrics(src, reg, registry);
   ipvsMetrics(sharedFetch(() => src.ipvsStats().catch(() => undefined), o.ipvsCacheMs, o.now), reg);
   return { registry, close: off };
@@ -68,6 +69,31 @@ function readGauge(name: string, help: string, labelNames: string[], reg: Regist
       this.reset();
       await read((labels, v) => this.set(labels, v));
     },
+  });
+}
+
+const BGP_REASONS = ['healthy', 'stopping', 'maintenance', 'operator', 'interface-down', 'quorum-lost', 'checks-pending'] as const;
+
+/** VIPs in bgp mode: announced or not and why, since when; the speaker's established sessions. */
+function bgpMetrics(src: MetricsSource, reg: Registry[]): void {
+  readGauge('duet_bgp_announced', 'VIP in bgp mode: 1 while its route is in the speaker\'s table (announced), 0 while withdrawn', ['vip'], reg, (set) => {
+    for (const v of src.status().bgp?.vips ?? []) set({ vip: v.address }, v.announced ? 1 : 0);
+  });
+  readGauge('duet_bgp_reason', 'Why a VIP in bgp mode is announced or withdrawn (1 for the current reason)', ['vip', 'reason'], reg, (set) => {
+    for (const v of src.status().bgp?.vips ?? []) for (const r of BGP_REASONS) set({ vip: v.address, reason: r }, v.reason === r ? 1 : 0);
+  });
+  readGauge('duet_bgp_since_seconds', 'Wall-clock time (Unix seconds) of the last announce or withdraw of the VIP', ['vip'], reg, (set) => {
+    for (const v of src.status().bgp?.vips ?? []) set({ vip: v.address }, v.sinceWall / 1000);
+  });
+  readCounter('duet_bgp_changes_total', 'Announces and withdraws of the VIP since start', ['vip'], reg, (set) => {
+    for (const v of src.status().bgp?.vips ?? []) set({ vip: v.address }, v.changes);
+  });
+  readGauge('duet_bgp_session_established', 'BGP sessions of the speaker, as it reports them (1 established, 0 not)', ['session'], reg, (set) => {
+    for (const x of src.status().bgp?.speaker.sessions ?? []) set({ session: x.name }, x.established ? 1 : 0);
+  });
+  readGauge('duet_bgp_speaker_readable', 'The speaker\'s session state could be read at the last poll (0: timed out, failed or unparsable)', [], reg, (set) => {
+    const b = src.status().bgp;
+    if (b && b.speaker.readAtMs !== undefined) set({}, b.speaker.error ? 0 : 1);
   });
 }
 

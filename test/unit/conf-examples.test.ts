@@ -17,7 +17,8 @@ async function load(name: string): Promise<Config> {
 }
 
 const forwards = (c: Config): Set<string> => new Set(c.virtualServers.flatMap((v) => v.realServers.map((r) => r.forward)));
-const vips = (c: Config): string[] => c.vrrp.instances.flatMap((i) => i.vips.map((v) => v.address));
+/** The VRRP instances' VIPs and the ones announced by BGP. */
+const vips = (c: Config): string[] => [...c.vrrp.instances.flatMap((i) => i.vips.map((v) => v.address)), ...(c.bgp?.vips.map((v) => v.address) ?? [])];
 
 test('the pair examples are all there', (t) => {
   for (const f of ['dr-pair.yaml', 'nat-pair.yaml', 'tun-pair.yaml', 'unicast-pair.yaml']) t.true(files.includes(f), f);
