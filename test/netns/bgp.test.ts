@@ -14,6 +14,7 @@ import test from 'ava';
 import { createLab, waitFor, type Lab } from '../../lab/netns.js';
 import { startDuet, describeNodes, cli, DUET_CLI, type DuetNode } from '../../lab/duet-node.js';
 import type { DaemonStatus } from '../../src/control/views.js';
+import { dashboardQueries, missing } from '../../lab/dashboard.js';
 
 const PREFIX = 'bgp0';
 const VIP = '198.51.100.10';
@@ -214,6 +215,8 @@ test.serial('three directors behind an ECMP router: maintenance, quorum, SIGKILL
   t.regex(metrics, /^duet_bgp_session_established\{session="uplink"\} 1$/m);
   // Announced, then withdrawn for maintenance: 1 change, or 2 if it started withdrawn for pending checks.
   t.regex(metrics, /^duet_bgp_changes_total\{vip="[^"]+"\} [12]$/m);
+  // The Grafana dashboard's BGP panels (and the rest) read what a live director exports.
+  t.deepEqual(missing(dashboardQueries(), [metrics]), []);
   t.is((await cli(node('d1'), ['maintenance', 'off'])).code, 0);
   await waitHops(DIRECTORS, performance.now(), 5000, 'd1 back from maintenance');
 

@@ -9,7 +9,7 @@ import type { DestStats, Service, Table, TableStats } from '../../src/ipvs/model
 import { LATENCY_BUCKETS_S } from '../../src/check/engine.js';
 import { dashboardQueries, missing, uses } from '../../lab/dashboard.js';
 
-/** A daemon with something in every metric family: drops, a fault, an override, sync, checks, IPVS. */
+/** A daemon with something in every metric family: drops, a fault, an override, sync, BGP, checks, IPVS. */
 function source(): MetricsSource {
   const dest = { conns: 5, inpkts: 9, outpkts: 8, inbytes: 900, outbytes: 800, activeConns: 2, inactConns: 1 } as DestStats;
   const table: Table = new Map([['tcp:192.0.2.100:80', { dests: new Map([['192.0.2.12:80', { weight: 3 }]]) } as unknown as Service]]);
@@ -21,6 +21,8 @@ function source(): MetricsSource {
     operator: { VI_1: { mode: 'failover', sticky: false, since: 0 } },
     checkWorker: { restarts: 0 },
     sync: { role: 'master', follows: 'instance VI_1', daemons: [{ state: 'master' }], error: undefined },
+    bgp: { vips: [{ address: '192.0.2.100', announced: true, reason: 'healthy', sinceWall: 1, changes: 1 }],
+      speaker: { sessions: [{ name: 'up1', established: true }], readAtMs: 1, error: undefined } },
   } as unknown as DaemonStatus;
   const checks = [{ name: 'web', quorumUp: true, servers: [{ server: '192.0.2.12:80', configured: 3, verdict: 3,
     checks: [{ check: 'tcp#0', checks: 4, failures: 1, health: 'up' }] }] }] as unknown as ServiceStatus[];
@@ -35,12 +37,12 @@ function source(): MetricsSource {
   };
 }
 
-test('the dashboard has panels over VRRP, checks, IPVS, the reconciler, sync and the process', (t) => {
+test('the dashboard has panels over VRRP, checks, IPVS, the reconciler, sync, BGP and the process', (t) => {
   const q = dashboardQueries();
   const names = new Set(q.flatMap((x) => uses(x).metrics));
   for (const m of ['duet_vrrp_state', 'duet_vrrp_transitions_total', 'duet_vrrp_adverts_dropped_total', 'duet_check_up',
     'duet_check_latency_seconds_bucket', 'duet_real_server_weight', 'duet_ipvs_weight', 'duet_ipvs_active_connections',
-    'duet_ipvs_bytes_in_total', 'duet_reconcile_operations_total', 'duet_sync_daemon']) t.true(names.has(m), m);
+    'duet_ipvs_bytes_in_total', 'duet_reconcile_operations_total', 'duet_sync_daemon', 'duet_bgp_announced', 'duet_bgp_session_established']) t.true(names.has(m), m);
   t.true(q.length >= 30, `${q.length} queries`);
 });
 
