@@ -47,6 +47,7 @@ export interface MapOptions {
 
 const NO_EMAIL = 'duet sends no e-mail; run a notify hook (vrrp notify, quorum_up/quorum_down) instead';
 const NO_ROUTES = 'duet manages only the VIPs of its VRRP instances; set routes and rules in the host network configuration or in a notify hook';
+const NOTIFY_ARGS = 'written as notify.any, but its arguments differ: keepalived appends INSTANCE|GROUP NAME STATE PRIORITY, duet NAME FROM TO REASON (lower case states): adapt the script';
 const NO_STATIC = 'duet manages only the VIPs of its VRRP instances; set static addresses in the host network configuration (ifupdown, systemd-networkd)';
 
 /** Top-level keywords with a fixed reason (the rest: "no duet equivalent"). */
@@ -353,6 +354,7 @@ class Mapper {
         case 'notify_master': case 'notify_backup': case 'notify_fault': case 'notify_stop': case 'notify': {
           const c = this.command(n);
           if (c) notify[n.keyword === 'notify' ? 'any' : n.keyword.slice('notify_'.length)] = c;
+          if (c && n.keyword === 'notify') this.lost(n, NOTIFY_ARGS);
           break;
         }
         case 'garp_master_delay': case 'garp_master_repeat': case 'garp_master_refresh': case 'garp_interval':
@@ -471,6 +473,7 @@ class Mapper {
       } else if (['notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'notify'].includes(n.keyword)) {
         const c = this.command(n);
         if (c) notify[n.keyword === 'notify' ? 'any' : n.keyword.slice('notify_'.length)] = c;
+        if (c && n.keyword === 'notify') this.lost(n, NOTIFY_ARGS);
       } else if (n.keyword === 'smtp_alert') this.lost(n, NO_EMAIL);
       else if (this.instanceNames.has(n.keyword)) this.lost(n, 'an instance name outside group { }: keepalived 2 does not read this old form either');
       else this.lost(n, 'no duet equivalent in a sync group');

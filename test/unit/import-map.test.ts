@@ -54,7 +54,6 @@ vrrp_instance VI_1 {
     chk weight -10
   }
   notify_master "/etc/ka/notify.sh master 'a b'"
-  notify /etc/ka/any.sh
   garp_master_repeat 3
   garp_interval 0.01
 }
@@ -151,7 +150,7 @@ test('a config using most keywords translates to the expected duet sections', (t
   t.deepEqual(r.untranslated.map(formatReport), []);
   t.is(r.status, 'complete');
   t.is(IMPORT_EXIT[r.status], 0);
-  t.deepEqual(r.notes.map((n) => `${n.at.line} ${n.keyword}`), ['12 script', '20 state', '51 authentication', '69 virtual_server']);
+  t.deepEqual(r.notes.map((n) => `${n.at.line} ${n.keyword}`), ['12 script', '20 state', '50 authentication', '68 virtual_server']);
   const y = parseYaml(r.yaml) as Record<string, unknown>;
   const common = { interval: 10, rise: 1 };
   t.deepEqual(y, {
@@ -166,7 +165,7 @@ test('a config using most keywords translates to the expected duet sections', (t
           unicast_src_ip: '192.0.2.11', unicast_peer: ['192.0.2.12'], min_ttl: 250, max_ttl: 255,
           track_interface: [{ name: 'eth1', weight: -30 }, 'eth2'],
           track_script: [{ name: 'chk', weight: -10 }],
-          notify: { master: ['/etc/ka/notify.sh', 'master', 'a b'], any: ['/etc/ka/any.sh'] },
+          notify: { master: ['/etc/ka/notify.sh', 'master', 'a b'] },
           garp: { master_delay: 2, master_repeat: 3, interval: 10 },
         },
         {
@@ -200,8 +199,8 @@ test('a config using most keywords translates to the expected duet sections', (t
     ],
   });
   // Each block is preceded by a comment naming its source.
-  for (const c of ['# vrrp_instance VI_1 (/k.conf:19)', '# vrrp_script chk (/k.conf:11)', '# global_defs (/k.conf:2)', '# virtual_server 192.0.2.100 53 (/k.conf:86)',
-    '# virtual_server group VSG (fwmark 9) (/k.conf:69)', '# vrrp_sync_group G (/k.conf:59)', '# lvs_sync_daemon (/k.conf:8)']) {
+  for (const c of ['# vrrp_instance VI_1 (/k.conf:19)', '# vrrp_script chk (/k.conf:11)', '# global_defs (/k.conf:2)', '# virtual_server 192.0.2.100 53 (/k.conf:85)',
+    '# virtual_server group VSG (fwmark 9) (/k.conf:68)', '# vrrp_sync_group G (/k.conf:58)', '# lvs_sync_daemon (/k.conf:8)']) {
     t.true(r.yaml.includes(c), `${c} in:\n${r.yaml}`);
   }
   const loaded = parseConfig(r.yaml, 'import.yaml');
@@ -229,6 +228,7 @@ vrrp_instance V {
     s2 }
   authentication { auth_type AH auth_pass x }
   virtual_routes { 10.0.0.0/8 via 192.0.2.1 }
+  notify /etc/ka/any.sh
 }
 vrrp_instance NOVIP { interface eth0
   virtual_router_id 2 }
@@ -259,19 +259,20 @@ virtual_server 192.0.2.5 80 {
     "/k.conf:19: auth_type: takes one value: 'auth_pass x' not read",
     '/k.conf:19: authentication: auth_type AH: duet supports PASS only (AH is deprecated, RFC 3768)',
     '/k.conf:20: virtual_routes: duet manages only the VIPs of its VRRP instances; set routes and rules in the host network configuration or in a notify hook',
-    '/k.conf:22: vrrp_instance: instance NOVIP not translated: no virtual_ipaddress (duet needs at least one)',
-    "/k.conf:24: NOVIP: instance 'NOVIP' is not defined or was not translated",
-    '/k.conf:24: vrrp_sync_group: sync group G not translated: no translated instances',
-    '/k.conf:26: alpha: duet counts a new real server healthy until its checks fail (keepalived without alpha)',
-    '/k.conf:27: notify_up: duet has no per-real-server hooks; follow check changes with `duet events`',
-    "/k.conf:28: warmup: takes one value: 'bind_port 9' not read",
-    '/k.conf:28: warmup: duet starts checks at once (no random warm-up delay)',
-    "/k.conf:29: connect_port: takes one value: '443' not read",
+    "/k.conf:21: notify: written as notify.any, but its arguments differ: keepalived appends INSTANCE|GROUP NAME STATE PRIORITY, duet NAME FROM TO REASON (lower case states): adapt the script",
+    '/k.conf:23: vrrp_instance: instance NOVIP not translated: no virtual_ipaddress (duet needs at least one)',
+    "/k.conf:25: NOVIP: instance 'NOVIP' is not defined or was not translated",
+    '/k.conf:25: vrrp_sync_group: sync group G not translated: no translated instances',
+    '/k.conf:27: alpha: duet counts a new real server healthy until its checks fail (keepalived without alpha)',
+    '/k.conf:28: notify_up: duet has no per-real-server hooks; follow check changes with `duet events`',
+    "/k.conf:29: warmup: takes one value: 'bind_port 9' not read",
+    '/k.conf:29: warmup: duet starts checks at once (no random warm-up delay)',
+    "/k.conf:30: connect_port: takes one value: '443' not read",
   ]);
   const loaded = parseConfig(r.yaml, 'import.yaml');
   t.true(loaded.ok, loaded.ok ? '' : loaded.error.map((e) => `${e.line} ${e.path}: ${e.message}`).join('\n'));
   // The untranslated keywords are also listed at the top of the YAML.
-  t.regex(r.yaml, /^# 25 keywords were not translated/m);
+  t.regex(r.yaml, /^# 26 keywords were not translated/m);
 });
 
 test('a program found in PATH is written absolute (and noted); a syntax error fails the import', (t) => {
