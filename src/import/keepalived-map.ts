@@ -301,6 +301,8 @@ class Mapper {
       this.scriptNames.delete(name);
       return;
     }
+    const prev = this.out.vrrpScripts.find((x) => x.name === name);
+    if (prev) { this.lost(b, `duplicate of vrrp_script ${name} at ${where(prev.block.at)}, which is kept`); return; }
     this.out.vrrpScripts.push({ name, block: { at: b.at, what: `vrrp_script ${name}`, value: v } });
   }
 
@@ -364,8 +366,9 @@ class Mapper {
           break;
         }
         case 'lvs_sync_daemon_interface':
-          if (n.args[0]) this.syncDaemonSource ??= { node: n, iface: n.args[0], instance: name, extra: {} };
-          else this.lost(n, 'missing value');
+          if (!n.args[0]) this.lost(n, 'missing value');
+          else if (this.syncDaemonSource) this.lost(n, `duet runs one sync daemon, already following ${this.syncDaemonSource.instance} (${where(this.syncDaemonSource.node.at)})`);
+          else this.syncDaemonSource = { node: n, iface: n.args[0], instance: name, extra: {} };
           break;
         case 'smtp_alert': this.lost(n, NO_EMAIL); break;
         case 'virtual_routes': case 'virtual_rules': this.lost(n, NO_ROUTES); break;

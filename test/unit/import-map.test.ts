@@ -288,3 +288,28 @@ test('a program found in PATH is written absolute (and noted); a syntax error fa
   t.is(bad.yaml, '');
   t.deepEqual(bad.errors.map((e) => `${e.at.file}:${e.at.line}: ${e.keyword}: ${e.message}`), ['/k.conf:1: vrrp_instance: block not closed (missing })']);
 });
+
+test('what duet has one of (a script name, the sync daemon) is kept once and the rest reported', (t) => {
+  const r = run(`vrrp_script s {
+  script /bin/true
+}
+vrrp_script s {
+  script /bin/false
+}
+global_defs {
+  lvs_sync_daemon lo VI_1
+}
+vrrp_instance VI_1 {
+  interface lo
+  virtual_router_id 1
+  lvs_sync_daemon_interface eth9
+  virtual_ipaddress { 192.0.2.1 }
+}`);
+  t.deepEqual(r.untranslated.map(formatReport), [
+    '/k.conf:4: vrrp_script: duplicate of vrrp_script s at /k.conf:1, which is kept',
+    '/k.conf:13: lvs_sync_daemon_interface: duet runs one sync daemon, already following VI_1 (/k.conf:8)',
+  ]);
+  const y = parseYaml(r.yaml) as { vrrp: { scripts: Record<string, { command: string[] }> }; sync_daemon: unknown };
+  t.deepEqual(y.vrrp.scripts, { s: { command: ['/bin/true'] } });
+  t.deepEqual(y.sync_daemon, { interface: 'lo', instance: 'VI_1' });
+});
