@@ -70,9 +70,14 @@ const MAX_ARGS: Record<string, number> = {
     'delay_loop', 'connect_timeout', 'retry', 'delay_before_retry', 'virtualhost', 'quorum', 'hysteresis', 'uthreshold', 'lthreshold', 'sorry_server_lvs_method',
     'path', 'digest', 'connect_ip', 'connect_port', 'bindto', 'helo_name', 'type', 'name', 'misc_timeout', 'file', 'track_file', 'auth_type', 'auth_pass',
     'min_reply_length', 'max_reply_length', 'lvs_sync_daemon_interface', 'state', 'warmup'].map((k) => [k, 1])),
+  ...Object.fromEntries(['group', 'url', 'authentication', 'virtual_ipaddress', 'unicast_peer', 'track_interface', 'track_script', 'global_defs', 'host',
+    'HTTP_GET', 'SSL_GET', 'TCP_CHECK', 'UDP_CHECK', 'PING_CHECK', 'DNS_CHECK', 'SMTP_CHECK', 'MISC_CHECK', 'FILE_CHECK'].map((k) => [k, 0])),
+  ...Object.fromEntries(['vrrp_instance', 'vrrp_script', 'vrrp_sync_group', 'virtual_server_group'].map((k) => [k, 1])),
   weight: 2,
   sorry_server: 2,
   script_user: 2,
+  virtual_server: 2,
+  real_server: 2,
 };
 
 interface Timing {
@@ -199,7 +204,7 @@ class Mapper {
           break;
         }
         case 'lvs_timeouts': {
-          for (let i = 0; i + 1 < n.args.length; i += 2) {
+          for (let i = 0; i < n.args.length; i += 2) {
             const k = n.args[i]!;
             const v = number(n.args[i + 1], { min: 1, max: 86400 * 365 });
             if (['tcp', 'tcpfin', 'udp'].includes(k) && v !== undefined) timeouts[k] = v;

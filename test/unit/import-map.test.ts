@@ -313,3 +313,23 @@ vrrp_instance VI_1 {
   t.deepEqual(y.vrrp.scripts, { s: { command: ['/bin/true'] } });
   t.deepEqual(y.sync_daemon, { interface: 'lo', instance: 'VI_1' });
 });
+
+test('extra words on a block line or a dangling lvs_timeouts word are reported', (t) => {
+  const r = run(`global_defs {
+  lvs_timeouts tcp 900 udp
+}
+vrrp_instance V extra {
+  interface lo
+  virtual_router_id 1
+  virtual_ipaddress { 192.0.2.1 }
+}
+virtual_server 192.0.2.1 80 tcp {
+  lb_kind DR
+}`);
+  t.deepEqual(r.untranslated.map(formatReport), [
+    "/k.conf:2: lvs_timeouts: 'udp ': expected tcp, tcpfin or udp with seconds",
+    "/k.conf:4: vrrp_instance: takes one value: 'extra' not read",
+    "/k.conf:9: virtual_server: takes at most 2 words: 'tcp' not read",
+  ]);
+  t.deepEqual((parseYaml(r.yaml) as { lvs_timeouts: unknown }).lvs_timeouts, { tcp: 900 });
+});
