@@ -4,8 +4,9 @@
 // label) on the same host, and hold that for a while. The file uses the import's syntax
 // features (@conditional lines, $definitions set under a condition, a label) and two instances
 // whose masters differ: VRRPv2 with a password at 1 s, VRRPv3 at 0.2 s.
-// Control: the keepalived run itself must show two different masters with their VIPs, so an
-// empty or swapped result on either side fails the comparison.
+// Then host a stops (SIGTERM: priority-0 adverts) and b must hold both instances and every VIP,
+// the same in both runs. Control: the keepalived run itself must show two different masters with
+// their VIPs, so an empty or swapped result on either side fails the comparison.
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -99,13 +100,13 @@ async function vips(): Promise<Record<string, string[]>> {
 
 type States = Record<string, Record<string, string>>;
 
-/** Each instance has one master and the rest backup: the settled election. */
-const settled = (s: States): boolean =>
-  ['VI_1', 'VI_2'].every((i) => HOSTS.filter((h) => s[h]?.[i] === 'master').length === 1 && HOSTS.every((h) => ['master', 'backup'].includes(s[h]?.[i] ?? '')));
+/** Each instance has one master and the rest backup among the running hosts: the settled election. */
+const settled = (s: States, hosts: readonly string[]): boolean =>
+  ['VI_1', 'VI_2'].every((i) => hosts.filter((h) => s[h]?.[i] === 'master').length === 1 && hosts.every((h) => ['master', 'backup'].includes(s[h]?.[i] ?? '')));
 
 /** Wait for a settled election, then check it and the VIPs hold for holdMs; returns both. */
 async function outcome(states: () => Promise<States>, holdMs: number): Promise<{ states: States; vips: Record<string, string[]> }> {
-  const first = await waitFor(async () => { const s = await states(); return settled(s) ? s : undefined; }, { timeoutMs: 20_000, intervalMs: 100, what: 'a settled election' });
+  const first = await waitFor(async () => { const s = await states(); return settled(s, Object.keys(s)) ? s : undefined; }, { timeoutMs: 20_000, intervalMs: 100, what: 'a settled election' });
   // The VIPs follow the state change (and a second GARP burst); let them land, then hold.
   await new Promise((r) => setTimeout(r, 500));
   const v = await vips();
@@ -127,7 +128,7 @@ function importFor(file: string, id: string): Promise<{ code: number; stdout: st
   });
 }
 
-rootTest('keepalived from the file and duet from its import elect the same masters with the same VIPs', async (t) => {
+rootTest('keepalived from the file and duet from its import elect the same masters with the same VIPs, also after one stops', async (t) => {
   const file = join(dir, 'keepalived.conf');
   writeFileSync(file, CONF);
 
@@ -141,6 +142,11 @@ rootTest('keepalived from the file and duet from its import elect the same maste
   // Control: the config makes a difference to see (each instance has its own master, VIPs on it).
   t.deepEqual(ka.states, { a: { VI_1: 'master', VI_2: 'backup' }, b: { VI_1: 'backup', VI_2: 'master' } });
   t.deepEqual(ka.vips, { a: ['192.0.2.100/24 imp0:vip', '192.0.2.101/24 imp0'], b: ['192.0.2.110/24 imp1'] });
+  // a stops (priority 0 adverts): b takes VI_1 as well.
+  kas[0]!.kill('SIGTERM');
+  await kas[0]!.exited();
+  const kaAlone = await outcome(async () => ({ b: Object.fromEntries((await kas[1]!.dump()).map((d) => [d.name, d.state])) }), 2000);
+  t.deepEqual(kaAlone.states, { b: { VI_1: 'master', VI_2: 'master' } });
   await stopAll();
   t.deepEqual(await vips(), { a: [], b: [] }, 'keepalived removed its VIPs');
 
@@ -155,6 +161,9 @@ rootTest('keepalived from the file and duet from its import elect the same maste
     for (const d of duets) out[d.host] = Object.fromEntries((await d.status()).instances.map((i) => [i.name, i.state.toLowerCase()]));
     return out;
   }, 3000);
-
   t.deepEqual(duet, ka);
+  duets[0]!.kill('SIGTERM');
+  await duets[0]!.exited();
+  const duetAlone = await outcome(async () => ({ b: Object.fromEntries((await duets[1]!.status()).instances.map((i) => [i.name, i.state.toLowerCase()])) }), 2000);
+  t.deepEqual(duetAlone, kaAlone);
 });
