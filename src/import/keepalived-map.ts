@@ -693,6 +693,8 @@ class Mapper {
       this.lost(n, k === 'user' ? 'duet runs every program as scripts.user (global_defs script_user)' : `no duet equivalent in ${b.keyword}`);
     }
     if (type === 'file') return this.fileCheck(b, trackFile, fileWeight);
+    // keepalived's SMTP_DEFAULT_HELO; duet's default is this host's name.
+    if (type === 'smtp') own['helo_name'] ??= 'smtpchecker.keepalived.org';
     if (type === 'exec' && own['command'] === undefined) { this.lost(b, 'no misc_path: nothing to run'); return []; }
     // keepalived: delay_loop 60 s, connect_timeout 5 s, retry 1 (so 2 failures), one success brings a server back.
     const interval = t.interval ?? 60;

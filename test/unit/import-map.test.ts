@@ -130,6 +130,14 @@ virtual_server 192.0.2.100 53 {
       misc_timeout 4
       misc_dynamic
     }
+    SMTP_CHECK {
+      host {
+        connect_ip 192.0.2.32
+      }
+      host {
+        connect_port 2525
+      }
+    }
     UDP_CHECK {
       payload 0a 0b
       require_reply 01
@@ -192,6 +200,8 @@ test('a config using most keywords translates to the expected duet sections', (t
           { type: 'http', interval: 60, timeout: 5, rise: 1, fall: 2, host: 'www.example', path: '/a', status: [200, '300-399'] },
           { type: 'http', interval: 60, timeout: 5, rise: 1, fall: 2, path: '/b', digest: '9a0364b9e99bb480dd25e1f0284c8555', host: 'other' },
           { type: 'exec', interval: 60, timeout: 4, rise: 1, fall: 2, command: ['/usr/local/bin/chk', '192.0.2.31'], dynamic: true },
+          { type: 'smtp', interval: 60, timeout: 5, rise: 1, fall: 2, helo_name: 'smtpchecker.keepalived.org', connect_ip: '192.0.2.32' },
+          { type: 'smtp', interval: 60, timeout: 5, rise: 1, fall: 2, helo_name: 'smtpchecker.keepalived.org', connect_port: 2525 },
           { type: 'udp', interval: 60, timeout: 5, rise: 1, fall: 2, payload: '0a 0b', require_reply: '01' },
           { type: 'file', file: '/run/w', weight: 5, reverse: true },
         ] }],
