@@ -710,7 +710,8 @@ class Mapper {
     }
     const base = { type, ...timing, ...net, ...own };
     if (type === 'http' || type === 'https') {
-      if (urls.length === 0) return [{ ...base, ...(host ? { host } : {}) }];
+      // keepalived 2.2.7 ignores a url without a path, and then a checker without urls.
+      if (urls.length === 0) { this.lost(b, 'no url with a path: keepalived ignores this checker, so no check is written'); return []; }
       // keepalived: every url must pass; duet: every check must pass.
       return urls.map((u) => ({ ...base, ...(host && u['host'] === undefined ? { host } : {}), ...u }));
     }
@@ -735,6 +736,7 @@ class Mapper {
   }
 
   private url(n: KaNode): Record<string, unknown> | undefined {
+    if (!(n.children ?? []).some((c) => c.keyword === 'path' && c.args[0])) { this.lost(n, 'no path: keepalived ignores this url'); return undefined; }
     const u: Record<string, unknown> = {};
     for (const c of n.children ?? []) {
       switch (c.keyword) {

@@ -246,7 +246,7 @@ vrrp_sync_group G { group { NOVIP } }
 virtual_server 192.0.2.5 80 {
   alpha
   real_server 192.0.2.9 80 { notify_up /x
-    SSL_GET { url { path / } warmup 3 bind_port 9
+    SSL_GET { url { digest 9a0364b9e99bb480dd25e1f0284c8555 } warmup 3 bind_port 9
       connect_port 443 443 } }
 }`);
   t.is(r.status, 'partial');
@@ -276,13 +276,15 @@ virtual_server 192.0.2.5 80 {
     '/k.conf:27: alpha: duet counts a new real server healthy until its checks fail (keepalived without alpha)',
     '/k.conf:28: notify_up: duet has no per-real-server hooks; follow check changes with `duet events`',
     "/k.conf:29: warmup: takes one value: 'bind_port 9' not read",
+    '/k.conf:29: url: no path: keepalived ignores this url',
     '/k.conf:29: warmup: duet starts checks at once (no random warm-up delay)',
+    '/k.conf:29: SSL_GET: no url with a path: keepalived ignores this checker, so no check is written',
     "/k.conf:30: connect_port: takes one value: '443' not read",
   ]);
   const loaded = parseConfig(r.yaml, 'import.yaml');
   t.true(loaded.ok, loaded.ok ? '' : loaded.error.map((e) => `${e.line} ${e.path}: ${e.message}`).join('\n'));
   // The untranslated keywords are also listed at the top of the YAML.
-  t.regex(r.yaml, /^# 26 keywords were not translated/m);
+  t.regex(r.yaml, /^# 28 keywords were not translated/m);
 });
 
 test('a program found in PATH is written absolute (and noted); a syntax error fails the import', (t) => {
