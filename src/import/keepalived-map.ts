@@ -696,17 +696,21 @@ class Mapper {
     // keepalived's SMTP_DEFAULT_HELO; duet's default is this host's name.
     if (type === 'smtp') own['helo_name'] ??= 'smtpchecker.keepalived.org';
     if (type === 'exec' && own['command'] === undefined) { this.lost(b, 'no misc_path: nothing to run'); return []; }
-    // keepalived: delay_loop 60 s, connect_timeout 5 s, retry 1 (so 2 failures), one success brings a server back.
+    // keepalived (check_api.c and each checker): delay_loop 60 s, connect_timeout 5 s, retry 1
+    // (MISC_CHECK 0, DNS_CHECK 3), delay_before_retry 1 s (HTTP_GET/SSL_GET 3 s, DNS_CHECK the
+    // delay_loop); one success brings a server back.
     const interval = t.interval ?? 60;
     const timeoutWanted = type === 'exec' ? execTimeout ?? interval : t.timeout ?? 5;
     const timeout = Math.min(timeoutWanted, interval);
     if (timeout < timeoutWanted) this.note(b, `timeout ${timeoutWanted} s longer than the interval: written as ${timeout} s (duet checks do not overlap)`);
-    const timing: Record<string, unknown> = { interval, timeout, rise: 1, fall: (t.retry ?? 1) + 1 };
-    if (t.retryDelay !== undefined) {
+    const retry = t.retry ?? (type === 'exec' ? 0 : type === 'dns' ? 3 : 1);
+    const timing: Record<string, unknown> = { interval, timeout, rise: 1, fall: retry + 1 };
+    const retryDelay = t.retryDelay ?? (type === 'http' || type === 'https' ? 3 : type === 'dns' ? interval : 1);
+    if (retry > 0) {
       // keepalived waits delay_before_retry after a failed try; duet's retry_delay runs from the
       // start of one try to the next and may not be shorter than a try can take.
-      timing['retry_delay'] = Math.max(t.retryDelay, timeout);
-      if (t.retryDelay < timeout) this.note(b, `delay_before_retry ${t.retryDelay} s written as retry_delay ${timeout} s: duet counts from the start of a try, which may take the whole timeout`);
+      timing['retry_delay'] = Math.max(retryDelay, timeout);
+      if (t.retryDelay !== undefined && t.retryDelay < timeout) this.note(b, `delay_before_retry ${t.retryDelay} s written as retry_delay ${timeout} s: duet counts from the start of a try, which may take the whole timeout`);
     }
     const base = { type, ...timing, ...net, ...own };
     if (type === 'http' || type === 'https') {
