@@ -326,9 +326,11 @@ class Mapper {
     const notify: Record<string, string[]> = {};
     const garp: Record<string, number> = { ...this.garpDefaults };
     let version: number = this.version;
+    let stateNode: KaNode | undefined;
     for (const n of b.children ?? []) {
       switch (n.keyword) {
         case 'state':
+          stateNode = n;
           this.note(n, 'duet always starts as BACKUP and the election picks the master (keepalived MASTER only shortens the first election)');
           break;
         case 'interface': if (n.args[0]) v['interface'] = n.args[0]; else this.lost(n, 'missing value'); break;
@@ -384,6 +386,14 @@ class Mapper {
     if (v['interface'] === undefined) { this.lost(b, `instance ${name} not translated: no interface`); return; }
     if (v['vrid'] === undefined) { this.lost(b, `instance ${name} not translated: no virtual_router_id`); return; }
     if (vips.length === 0) { this.lost(b, `instance ${name} not translated: no virtual_ipaddress (duet needs at least one)`); return; }
+    // keepalived's own resets (vrrp.c, vrrp_complete_instance), so the result means what ran.
+    const cleared = (what: string, why: string): void => { this.note(stateNode ?? b, `${what} not written: keepalived clears it ${why}`); };
+    if (v['preempt'] === false && v['priority'] === 255) { delete v['preempt']; cleared('nopreempt', 'with priority 255'); }
+    if (stateNode?.args[0]?.toUpperCase() === 'MASTER') {
+      if (v['preempt'] === false) { delete v['preempt']; cleared('nopreempt', 'with initial state MASTER'); }
+      if (v['preempt_delay'] !== undefined) { delete v['preempt_delay']; cleared('preempt_delay', 'with initial state MASTER'); }
+    }
+    if (v['preempt'] === false && v['preempt_delay'] !== undefined) { delete v['preempt_delay']; cleared('preempt_delay', 'with nopreempt'); }
     v['version'] = version;
     if (version === 3 && v['auth'] !== undefined) {
       this.lost(b, 'authentication: VRRPv3 has none (keepalived ignores it with version 3)');

@@ -32,7 +32,7 @@ vrrp_script chk {
   fall 3
 }
 vrrp_instance VI_1 {
-  state MASTER
+  state BACKUP
   interface eth0
   virtual_router_id 51
   priority 150
@@ -344,4 +344,20 @@ virtual_server 192.0.2.1 80 tcp {
     "/k.conf:9: virtual_server: takes at most 2 words: 'tcp' not read",
   ]);
   t.deepEqual((parseYaml(r.yaml) as { lvs_timeouts: unknown }).lvs_timeouts, { tcp: 900 });
+});
+
+test("keepalived's own resets: nopreempt and preempt_delay with state MASTER, nopreempt at priority 255, preempt_delay with nopreempt", (t) => {
+  const inst = (name: string, vrid: number, body: string): string =>
+    `vrrp_instance ${name} {\n  interface eth0\n  virtual_router_id ${vrid}\n${body}  virtual_ipaddress { 192.0.2.${vrid} }\n}\n`;
+  const r = run(inst('M', 1, '  state MASTER\n  nopreempt\n  preempt_delay 5\n') + inst('O', 2, '  priority 255\n  nopreempt\n')
+    + inst('N', 3, '  nopreempt\n  preempt_delay 5\n') + inst('B', 4, '  state BACKUP\n  preempt_delay 5\n'));
+  t.deepEqual(r.untranslated, []);
+  const by = Object.fromEntries((parseYaml(r.yaml) as { vrrp: { instances: Record<string, unknown>[] } }).vrrp.instances.map((i) => [i['name'], [i['preempt'], i['preempt_delay']]]));
+  t.deepEqual(by, { M: [undefined, undefined], O: [undefined, undefined], N: [false, undefined], B: [undefined, 5] });
+  t.deepEqual(r.notes.filter((n) => /clears/.test(n.why)).map((n) => `${n.at.line} ${n.why}`), [
+    '4 nopreempt not written: keepalived clears it with initial state MASTER',
+    '4 preempt_delay not written: keepalived clears it with initial state MASTER',
+    '9 nopreempt not written: keepalived clears it with priority 255',
+    '16 preempt_delay not written: keepalived clears it with nopreempt',
+  ]);
 });
