@@ -138,6 +138,11 @@ class Reader {
         } else this.defs.set(def[1]!, { value: [value] });
         continue;
       }
+      if (/^~(SEQ|LST)\b/.test(line)) {
+        // keepalived repeats the following line per value; not read here, so nothing is guessed.
+        this.errors.push({ at, keyword: line.slice(0, 4), message: 'keepalived ~SEQ/~LST loops are not supported by duet import: expand them by hand' });
+        continue;
+      }
       const expanded = this.defs.size > 0 && line.includes('$') ? this.substitute(line, at) : [line];
       for (const l of expanded) {
         const inc = INCLUDE_RE.exec(l);

@@ -159,3 +159,21 @@ test('unbalanced braces and quotes are errors at their file:line', (t) => {
     '5 c: block not closed (missing })',
   ]);
 });
+
+test('~SEQ and ~LST loops are refused with their file:line rather than guessed', (t) => {
+  const r = parseKeepalived('/c', { reader: memReader({ '/c': 'a\n~SEQ(i, 1, 3) real_server 10.0.0.$i 80 {}\n' }) });
+  t.deepEqual(r.errors.map((e) => `${e.at.line} ${e.keyword}: ${e.message}`), ['2 ~SEQ: keepalived ~SEQ/~LST loops are not supported by duet import: expand them by hand']);
+});
+
+test('glob components: *, ?, [...], [!...], escapes; hidden files need a leading dot', (t) => {
+  const names = ['a.conf', 'b.conf', 'ab.conf', '.h.conf', 'c1.cfg', 'c2.cfg', 'c9.cfg', 'x*y'];
+  const fs = { list: (d: string) => (d === '/d' ? names : undefined), exists: (p: string) => p === '/d' || names.some((n) => p === `/d/${n}`) };
+  t.deepEqual(glob('/d/*.conf', fs), ['/d/a.conf', '/d/ab.conf', '/d/b.conf']);
+  t.deepEqual(glob('/d/?.conf', fs), ['/d/a.conf', '/d/b.conf']);
+  t.deepEqual(glob('/d/c[12].cfg', fs), ['/d/c1.cfg', '/d/c2.cfg']);
+  t.deepEqual(glob('/d/c[!12].cfg', fs), ['/d/c9.cfg']);
+  t.deepEqual(glob('/d/.*.conf', fs), ['/d/.h.conf']);
+  t.deepEqual(glob('/d/x\\*y', fs), ['/d/x*y']);
+  t.deepEqual(glob('/d/none*', fs), []);
+  t.deepEqual(glob('/nodir/*.conf', fs), []);
+});
