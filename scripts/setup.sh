@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# iproute2 .. procps: the namespace labs and keepalived interop.
+# iproute2 .. procps: the namespace labs and keepalived interop (keepalived also installs the
+# samples under /usr/share/doc/keepalived/samples that test/unit/import-samples reads).
 # qemu-system-x86, busybox-static, xz-utils: test/vm boots Debian's kernel (which has IPVS) in qemu;
 # ipvsadm is installed on the host because the VM sees the host's root read-only.
 # dnsmasq-base: a real DNS server for the DNS check's tests (the binary only, no service).

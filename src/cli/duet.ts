@@ -120,6 +120,13 @@ const COMMANDS: ReadonlyArray<readonly [string, string]> = [
                                   on a real server: the VIP on lo (dr) or tunl0 (tun) and the
                                   arp_ignore/arp_announce(/rp_filter) sysctls; teardown restores
                                   them; --dry-run prints the ip/sysctl commands only`],
+  ['import', `import keepalived [FILE] [-o OUT] [--check] [--config-id ID]
+                                  translate a keepalived.conf (default /etc/keepalived/keepalived.conf)
+                                  to duet YAML on stdout (or OUT), each block under a comment with its
+                                  file:line; every keyword not translated is listed on stderr as
+                                  file:line: keyword: why. --check: also load the result as duet check
+                                  does. --config-id: for @ID lines (default: the host name up to '.').
+                                  Exit 0 complete, 4 partial, 1 failed (or --check failed), 2 usage`],
   ['version', `version                         print duet's version (also duet --version)`],
 ];
 const DEFAULTS = `defaults: -c /etc/duet/duet.yaml, -s ${DEFAULT_SOCKET} (or $DUET_SOCKET)`;
@@ -188,6 +195,9 @@ async function main(argv: string[]): Promise<number> {
         dev: { type: 'string' },
         state: { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
+        output: { type: 'string', short: 'o' },
+        check: { type: 'boolean', default: false },
+        'config-id': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       allowPositionals: true,
@@ -300,6 +310,8 @@ async function main(argv: string[]): Promise<number> {
       const view: ListView = values.stats ? 'stats' : values.rate ? 'rate' : values.thresholds ? 'thresholds' : values['persistent-conn'] ? 'persistent-conn' : 'plain';
       return ipvsList(values.socket, view, values.json);
     }
+    case 'import':
+      return (await import('../import/cli.js')).importCommand(positionals, values);
     case 'realserver':
       return (await import('../realserver/cli.js')).realserverCommand(positionals, values);
     default:
