@@ -78,8 +78,9 @@ function checkCrossRefs(c: RawConfig, ctx: z.core.$RefinementCtx<RawConfig>): vo
     });
   });
 
-  // A node may run VRRP, BGP announcements, or both; it must run at least one.
-  if (inst.length === 0 && !c.bgp) at(['vrrp', 'instances'], 'must not be empty (unless a bgp section announces VIPs)');
+  // A node may run VRRP, BGP announcements, IPVS with checks only (keepalived's checker-only
+  // director, its `--check`), or any mix; it must run something.
+  if (inst.length === 0 && !c.bgp && c.virtual_servers.length === 0) at(['vrrp', 'instances'], 'must not be empty when nothing else runs (no virtual_servers, no bgp section)');
   c.bgp?.vips.forEach((v, n) => {
     const prevVip = byVip.get(v.address.address);
     if (prevVip !== undefined) at(['bgp', 'vips', n], `${v.address.address} is already a VIP of ${ref(prevVip)} (a VIP is in VRRP or in BGP mode, not both)`);

@@ -160,8 +160,8 @@ class Mapper {
     if (this.anyScript && !this.securityOn) {
       this.out.notes.push({ at: { file: this.o.file, line: 0 }, keyword: 'enable_script_security', why: 'absent: keepalived runs scripts a non-root user could change; duet refuses them (scripts.security: true, its default)' });
     }
-    if (this.out.instances.length === 0) {
-      this.out.untranslated.push({ at: { file: this.o.file, line: 0 }, keyword: 'vrrp_instance', why: 'none translated: a duet config needs at least one VRRP instance, so this one does not load on its own' });
+    if (this.out.instances.length === 0 && this.out.virtualServers.length === 0) {
+      this.out.untranslated.push({ at: { file: this.o.file, line: 0 }, keyword: 'vrrp_instance', why: 'none translated, and no virtual_server: the result has nothing to run' });
     }
     const byPlace = (a: Report, b: Report): number => (a.at.file < b.at.file ? -1 : a.at.file > b.at.file ? 1 : a.at.line - b.at.line);
     this.out.untranslated.sort(byPlace);

@@ -94,7 +94,7 @@ test('config: bgp section, services default to the virtual servers with the addr
     vips: [{ address: '192.0.2.10', family: 4, prefixLen: 32, services: ['web'], trackInterfaces: ['eth0'] }],
   });
   t.like(config('bgp: { table: 4000, vips: [2001:db8:100::10] }\n', undefined, '').bgp, { table: 4000, vips: [{ address: '2001:db8:100::10', family: 6, prefixLen: 128, services: [], trackInterfaces: [] }] });
-  t.deepEqual(issues('vrrp: { instances: [] }\n'), ['test.yaml:1:20 vrrp.instances: must not be empty (unless a bgp section announces VIPs)']);
+  t.deepEqual(issues('vrrp: { instances: [] }\n'), ['test.yaml:1:20 vrrp.instances: must not be empty when nothing else runs (no virtual_servers, no bgp section)']);
   t.deepEqual(issues(`vrrp: { instances: [] }\nbgp: { table: 254, vips: [{ address: 192.0.2.10, services: [nope] }, 192.0.2.10] }\n`), [
     'test.yaml:2:15 bgp.table: must not be a system table (253 default, 254 main, 255 local)',
     'test.yaml:2:61 bgp.vips[0].services[0]: no virtual server named \'nope\'',
