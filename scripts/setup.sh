@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 # qemu-system-x86, busybox-static, xz-utils: test/vm boots Debian's kernel (which has IPVS) in qemu;
 # ipvsadm is installed on the host because the VM sees the host's root read-only.
 # dnsmasq-base: a real DNS server for the DNS check's tests (the binary only, no service).
-pkgs=(iproute2 keepalived tcpdump iputils-arping iputils-ping procps qemu-system-x86 busybox-static xz-utils ipvsadm dnsmasq-base)
+# dpkg-dev (dpkg-shlibdeps, strip via binutils), lintian, man-db: `npm run package` builds the
+# .deb and test/netns/pkg.test.ts checks it with lintian and opens its man pages.
+pkgs=(iproute2 keepalived tcpdump iputils-arping iputils-ping procps qemu-system-x86 busybox-static xz-utils ipvsadm dnsmasq-base dpkg-dev lintian man-db)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
