@@ -284,7 +284,8 @@ export function buildPackage(outDir = ROOT): BuildResult {
     put('usr/bin/duet', LAUNCHER, 0o755);
     put('lib/systemd/system/duet.service', readFileSync(join(ROOT, 'systemd/duet.service')));
     put('etc/duet/duet.yaml', commentedConfig(readFileSync(join(ROOT, 'conf/duet.yaml'), 'utf8')));
-    const epoch = Number(process.env['SOURCE_DATE_EPOCH'] ?? sh('git', ['log', '-1', '--format=%ct']).trim());
+    // Reproducible: dates from SOURCE_DATE_EPOCH or the commit, not the clock.
+    const epoch = Number(process.env['SOURCE_DATE_EPOCH'] ?? git(['log', '-1', '--format=%ct']) ?? Math.floor(Date.now() / 1000));
     const when = new Date(epoch * 1000);
     const date = when.toISOString().slice(0, 10);
     const gz = (s: string): Buffer => gzipSync(Buffer.from(s), { level: 9 }).fill(0, 4, 8); // no mtime in the header
@@ -294,8 +295,9 @@ export function buildPackage(outDir = ROOT): BuildResult {
     put('usr/share/doc/duet/README.md', readFileSync(join(ROOT, 'README.md')));
     put('usr/share/doc/duet/copyright', copyrightFile(pkg, modules));
     const maintainer = maintainerName();
-    const commit = sh('git', ['rev-parse', '--short', 'HEAD']).trim();
-    put('usr/share/doc/duet/changelog.gz', gz(`duet (${pkg.version}) unstable; urgency=medium\n\n  * Built by npm run package (lab/pkg-build.ts) from commit ${commit}.\n\n -- ${maintainer}  ${rfc2822(when)}\n`));
+    const rev = git(['rev-parse', '--short', 'HEAD']);
+    const from = rev ? `commit ${rev}` : 'a tree outside git';
+    put('usr/share/doc/duet/changelog.gz', gz(`duet (${pkg.version}) unstable; urgency=medium\n\n  * Built by npm run package (lab/pkg-build.ts) from ${from}.\n\n -- ${maintainer}  ${rfc2822(when)}\n`));
 
     normalizeModes(stage);
     const installedKb = Math.ceil(files(stage).reduce((n, f) => n + statSync(f).size, 0) / 1024);
@@ -344,10 +346,16 @@ function dirsUnder(d: string): string[] {
   return readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => [join(d, e.name), ...dirsUnder(join(d, e.name))]);
 }
 
-/** DEBFULLNAME/DEBEMAIL as Debian's tools take them, else git's user. */
+/** A git answer, or undefined outside a checkout or when git has no answer (an unset user). */
+function git(args: string[]): string | undefined {
+  try { return sh('git', args).trim() || undefined; } catch { return undefined; }
+}
+
+/** DEBFULLNAME/DEBEMAIL as Debian's tools take them, else git's user, else the commit's author. */
 function maintainerName(): string {
-  const name = process.env['DEBFULLNAME'] ?? sh('git', ['config', 'user.name']).trim();
-  const mail = process.env['DEBEMAIL'] ?? sh('git', ['config', 'user.email']).trim();
+  const name = process.env['DEBFULLNAME'] ?? git(['config', 'user.name']) ?? git(['log', '-1', '--format=%an']);
+  const mail = process.env['DEBEMAIL'] ?? git(['config', 'user.email']) ?? git(['log', '-1', '--format=%ae']);
+  if (!name || !mail) throw new Error('no maintainer: set DEBFULLNAME and DEBEMAIL');
   return `${name} <${mail}>`;
 }
 
