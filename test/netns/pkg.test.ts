@@ -9,10 +9,11 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { createLab, waitFor, type Lab } from '../../lab/netns.js';
 import { pairConfig } from '../../lab/duet-node.js';
-import { buildPackage, type BuildResult } from '../../lab/pkg-build.js';
+import type { BuildResult } from '../../lab/pkg-build.js';
 import { unitSection } from '../../lab/systemd-unit.js';
 import { listenNotify } from '../../src/systemd/notify.js';
 
@@ -43,8 +44,14 @@ const inRoot = (argv: string[], o: { net?: string; timeoutMs?: number } = {}): P
 const shell = (script: string, o: { net?: string; timeoutMs?: number } = {}): Promise<Run> => inRoot(['sh', '-ec', script], o);
 const bash = (script: string, o: { net?: string; timeoutMs?: number } = {}): Promise<Run> => inRoot(['bash', '-c', script], o);
 
-test.before(async () => {
-  built = buildPackage(join(work, 'out'));
+test.before(async (t) => {
+  t.timeout(600_000); // the package build: ~20 s here, minutes on a loaded machine
+  // As `npm run package` runs it (after the build), in a child so that this worker stays responsive.
+  const t0 = Date.now();
+  const b = await run([process.execPath, fileURLToPath(new URL('../../lab/pkg-build.js', import.meta.url)), '--out', join(work, 'out')], 600_000);
+  if (b.code !== 0) throw new Error(`npm run package failed: ${b.stderr}`);
+  const deb = b.stdout.trim();
+  built = { deb, seconds: (Date.now() - t0) / 1000, installedKb: Number((await run(['dpkg-deb', '-f', deb, 'Installed-Size'])).stdout.trim()) };
   lab = await createLab('pkg', [{ name: 'p1', addr: '192.0.2.41' }]);
   // The throw-away root: a process holds a private mount namespace in which a tmpfs carries the
   // overlay's upper and work layers over the host's /; proc, sys and dev as the host has them, and
