@@ -171,7 +171,8 @@ async function main(argv: string[]): Promise<number> {
       // Valid, but meant for another host? Say which interfaces this one lacks (those instances would sit in FAULT).
       for (const w of missingInterfaces(r.value)) console.error(`duet: warning: ${w}`);
       for (const w of absent) console.error(`duet: warning: ${w} (duet run refuses this file here)`);
-      console.log(`${values.config}: ok (${n} VRRP instance${n === 1 ? '' : 's'})`);
+      const b = r.value.bgp?.vips.length ?? 0;
+      console.log(`${values.config}: ok (${n} VRRP instance${n === 1 ? '' : 's'}${b ? `, ${b} BGP VIP${b === 1 ? '' : 's'}` : ''})`);
       return 0;
     }
     case 'status':
@@ -231,6 +232,12 @@ async function main(argv: string[]): Promise<number> {
       const on = positionals[0];
       if (on !== 'on' && on !== 'off') { console.error('duet: usage: duet maintenance on|off [--sticky] [--force]'); return 2; }
       return operatorCommand(values.socket, { cmd: 'maintenance', on: on === 'on', sticky: values.sticky, force: values.force }, values.json);
+    }
+    case 'withdraw':
+    case 'announce': {
+      const [vip] = positionals;
+      if (!vip || positionals.length > 1) { console.error(`duet: usage: duet ${cmd} VIP`); return 2; }
+      return operatorCommand(values.socket, { cmd, vip, ...(cmd === 'withdraw' && values.sticky ? { sticky: true } : {}) }, values.json);
     }
     case 'ipvs': {
       if (positionals[0] === 'conns') return ipvsConns(values.socket, values['persistent-conn'], values.json);

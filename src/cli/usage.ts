@@ -18,6 +18,9 @@ export const COMMANDS: ReadonlyArray<readonly [string, string]> = [
                                   take mastership from the peer; --clear withdraws either`],
   ['maintenance', `maintenance on|off [--sticky] [--force]
                                   on: hand over, then never be master; --force even without a peer`],
+  ['withdraw', `withdraw VIP [--sticky]         stop announcing a VIP in bgp mode (it stays accepted locally);
+                                  until announce or a reload (--sticky: also across reloads and restarts)`],
+  ['announce', `announce VIP                    undo withdraw: the VIP is announced again while healthy`],
   ['restart', `restart [--supervised]          exit for a restart without a VRRP transition: a master keeps
                                   its VIPs, IPVS table and sync daemon, and the next run (started
                                   by systemd at once, exit status 75) resumes as master if it

@@ -296,7 +296,7 @@ const INLINE: [string, string, string[]][] = [
     - { name: G1, instances: [A] }
     - { name: G2, instances: [A] }
 `, ["inline.yaml:6:31 vrrp.sync_groups[1].instances[0]: 'A' is already in sync group 'G1' (an instance may be in one group only)"]],
-  ['no instances', 'vrrp:\n  instances: []\n', ['inline.yaml:2:14 vrrp.instances: must not be empty']],
+  ['no instances', 'vrrp:\n  instances: []\n', ['inline.yaml:2:14 vrrp.instances: must not be empty (unless a bgp section announces VIPs)']],
   ['no vrrp section', 'log: { level: info }\n', ['inline.yaml:1:1 vrrp: missing required field']],
   ['empty file', '', [`inline.yaml:1:1: ${NOTHING_CONFIGURED}`]],
   ['only comments', '# vrrp:\n#   instances: []\n\n', [`inline.yaml:1:1: ${NOTHING_CONFIGURED}`]],
