@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 # dnsmasq-base: a real DNS server for the DNS check's tests (the binary only, no service).
 # frr: the upstream ECMP router (zebra, bgpd, bfdd) in the active-active test (test/netns/bgp.test.ts).
 # bird2: the directors' BGP speaker in that test (duet's documented speaker, conf/bird-duet.conf).
-pkgs=(iproute2 keepalived tcpdump iputils-arping iputils-ping procps qemu-system-x86 busybox-static xz-utils ipvsadm dnsmasq-base frr bird2)
+# dpkg-dev (dpkg-shlibdeps, strip via binutils), lintian, man-db: `npm run package` builds the
+# .deb and test/netns/pkg.test.ts checks it with lintian and opens its man pages.
+pkgs=(iproute2 keepalived tcpdump iputils-arping iputils-ping procps qemu-system-x86 busybox-static xz-utils ipvsadm dnsmasq-base frr bird2 dpkg-dev lintian man-db)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
