@@ -7,6 +7,7 @@ import type { Clock } from '../core/clock.js';
 import { CheckEngine, checkKey, type EngineSeed, type CheckEvent, type LatencyHistogram, type RunCheck, type ServiceStatus, type ServiceVerdicts } from './engine.js';
 import type { Health } from './health.js';
 import type { CheckedService } from './types.js';
+import type { RtOutcome, ThreadRealtime } from '../core/realtime.js';
 
 export interface CheckTiming {
   runs: number;
@@ -81,7 +82,8 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 export type FromWorker =
   | { type: 'events'; events: CheckEvent[] }
-  | { type: 'reply'; id: number; value: unknown };
+  | { type: 'reply'; id: number; value: unknown }
+  | { type: 'realtime'; outcome: RtOutcome };
 
 /**
  * The engine in a worker thread, watched: every request has a deadline (an unanswered one
@@ -90,7 +92,17 @@ export type FromWorker =
  * that exits. The new engine gets the last config and each check's last health, so a restart
  * changes no weight by itself.
  */
-export function workerChecks(o: { onEvent: (e: CheckEvent) => void; onError: (err: Error) => void; workerUrl?: URL; heartbeatMs?: number; heartbeatTimeoutMs?: number }): CheckHost {
+export function workerChecks(o: {
+  onEvent: (e: CheckEvent) => void;
+  onError: (err: Error) => void;
+  workerUrl?: URL;
+  heartbeatMs?: number;
+  heartbeatTimeoutMs?: number;
+  /** The worker thread's real-time policy (it sets it itself, at start and after a restart). */
+  realtime?: ThreadRealtime;
+  /** How that went: the first outcome, then only a change (a restarted worker that fares differently). */
+  onRealtime?: (r: RtOutcome) => void;
+}): CheckHost {
   const mirror = new Mirror();
   const health = new Map<string, Health>();
   const waiting = new Map<number, (v: unknown) => void>();
@@ -101,11 +113,17 @@ export function workerChecks(o: { onEvent: (e: CheckEvent) => void; onError: (er
   const hbMs = o.heartbeatMs ?? HEARTBEAT_MS;
   const hbTimeoutMs = o.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
   /** undefined between a restart and the new worker's start. */
+  let lastRt: boolean | undefined;
   let worker: Worker | undefined = spawn();
 
   function spawn(): Worker {
-    const w = new Worker(o.workerUrl ?? new URL('./worker.js', import.meta.url));
+    const w = new Worker(o.workerUrl ?? new URL('./worker.js', import.meta.url), o.realtime ? { workerData: { realtime: o.realtime } } : {});
     w.on('message', (m: FromWorker) => {
+      if (m.type === 'realtime') {
+        if (lastRt !== m.outcome.ok) o.onRealtime?.(m.outcome);
+        lastRt = m.outcome.ok;
+        return;
+      }
       if (m.type === 'events') {
         for (const e of m.events) {
           mirror.apply(e);
