@@ -4,7 +4,7 @@
 // daemon reads verdicts synchronously from a mirror kept current by the engine's events.
 import { Worker } from 'node:worker_threads';
 import type { Clock } from '../core/clock.js';
-import { CheckEngine, checkKey, type EngineSeed, type CheckEvent, type LatencyHistogram, type RunCheck, type ServiceStatus, type ServiceVerdicts } from './engine.js';
+import { CheckEngine, checkKey, type EngineSeed, type Lateness, type CheckEvent, type LatencyHistogram, type RunCheck, type ServiceStatus, type ServiceVerdicts } from './engine.js';
 import type { Health } from './health.js';
 import type { CheckedService } from './types.js';
 import type { RtOutcome, ThreadRealtime } from '../core/realtime.js';
@@ -34,6 +34,8 @@ export interface CheckLiveness {
   restarts: number;
   /** Why the last restart happened. */
   lastRestart: string | undefined;
+  /** How late checks run, as of the last heartbeat (totals of the current worker). */
+  late?: Lateness;
 }
 
 /** The worker is asked this often whether it is alive... */
@@ -64,7 +66,7 @@ export function inProcessChecks(o: { clock: Clock; run: RunCheck; onEvent: (e: C
     status: () => Promise.resolve(engine.status()),
     timing: () => Promise.resolve(engine.timing()),
     latency: () => Promise.resolve(engine.latency()),
-    liveness: () => ({ answering: true, restarts: 0, lastRestart: undefined }),
+    liveness: () => ({ answering: true, restarts: 0, lastRestart: undefined, late: engine.pulse() }),
     close: () => { engine.stop(); return Promise.resolve(); },
   };
 }
@@ -102,6 +104,8 @@ export function workerChecks(o: {
   realtime?: ThreadRealtime;
   /** How that went: the first outcome, then only a change (a restarted worker that fares differently). */
   onRealtime?: (r: RtOutcome) => void;
+  /** Checks started running late (a heartbeat window with late runs), or are back on schedule. */
+  onLate?: (late: boolean, l: Lateness) => void;
 }): CheckHost {
   const mirror = new Mirror();
   const health = new Map<string, Health>();
@@ -168,11 +172,25 @@ export function workerChecks(o: {
     const w = worker;
     void ask({ type: 'ping' }, hbTimeoutMs).then((v) => {
       if (closing || w !== worker) return;
-      live.answering = v === true;
+      live.answering = v !== undefined;
+      if (typeof v === 'object' && v !== null) lateness(v as Lateness);
       if (!live.answering) restart(`check worker did not answer a heartbeat in ${hbTimeoutMs} ms`);
     });
   }, hbMs);
   beat.unref();
+
+  /** A heartbeat's lateness: kept for status, and a change between late and on time reported. */
+  let wasLate = false;
+  let lateRunsBefore = 0;
+  function lateness(l: Lateness): void {
+    const prev = live.late;
+    // A restarted worker counts from 0 again.
+    lateRunsBefore = prev && l.lateRuns >= prev.lateRuns ? prev.lateRuns : 0;
+    live.late = l;
+    const late = l.lateRuns > lateRunsBefore;
+    if (late !== wasLate) o.onLate?.(late, l);
+    wasLate = late;
+  }
 
   function ask(m: WithoutId<ToWorker>, timeoutMs = REQUEST_TIMEOUT_MS): Promise<unknown> {
     const id = ++seq;

@@ -47,7 +47,8 @@ port.on('message', (m: ToWorker) => {
       engine.configure(m.list, m.seed);
       flush();
       return reply(m.id, engine.verdicts());
-    case 'ping': return reply(m.id, true);
+    // The heartbeat's answer carries how late checks run.
+    case 'ping': return reply(m.id, engine.pulse());
     case 'status': return reply(m.id, engine.status());
     case 'timing': return reply(m.id, engine.timing());
     case 'latency': return reply(m.id, engine.latency());
