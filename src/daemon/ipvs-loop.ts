@@ -11,6 +11,7 @@ import type { CheckHost } from '../check/host.js';
 import type { CheckEvent, LatencyHistogram, ServiceStatus } from '../check/engine.js';
 import type { DaemonContext } from './context.js';
 import type { IpvsHandle } from './platform.js';
+import { FirstResults } from './first-results.js';
 
 /**
  * Kernel changes (table reconciles, sync-daemon switches) run one at a time, in order. A
@@ -44,7 +45,17 @@ export class IpvsLoop {
   readonly pins = new Map<string, ServerOverride>();
   readonly counters: ReconcileCounters = { reconciles: 0, reconcileErrors: 0, ops: {}, opFailures: 0 };
 
-  constructor(private readonly ctx: DaemonContext, private readonly queue: KernelQueue) {}
+  private readonly checkLog: Logger;
+  /** First results are summarized, not logged one by one (first-results.ts). */
+  private readonly first: FirstResults;
+
+  constructor(private readonly ctx: DaemonContext, private readonly queue: KernelQueue) {
+    this.checkLog = ctx.log.child({ mod: 'check' });
+    this.first = new FirstResults(ctx.clock, (s) => {
+      this.checkLog.info({ up: s.up, down: s.down, downChecks: s.downMore ? [...s.downNamed, `... and ${s.downMore} more`] : s.downNamed, spanMs: Math.round(s.spanMs) },
+        `first check results: ${s.up} up, ${s.down} down`);
+    });
+  }
 
   /** The kernel's IPVS handle, opened on first use (shared with the sync follower). */
   async kernel(): Promise<IpvsHandle> { return (this.handle ??= await this.ctx.p.openIpvs()); }
@@ -69,6 +80,7 @@ export class IpvsLoop {
   }
 
   async closeChecks(): Promise<void> {
+    this.first.done();
     await this.checks?.close();
     this.checks = undefined;
   }
@@ -95,10 +107,11 @@ export class IpvsLoop {
   /** Check events: logged with their reason, then folded into the desired table. */
   private onCheckEvent(e: CheckEvent): void {
     this.ctx.emit({ type: 'check', ...e });
-    const log = this.ctx.log.child({ mod: 'check' });
+    const log = this.checkLog;
     switch (e.kind) {
       case 'check':
-        log.info({ service: e.service, server: e.server, check: e.check, from: e.from, to: e.to, reason: e.reason, latencyMs: e.latencyMs }, 'check state changed');
+        if (e.from === 'unknown') this.first.add(e.to === 'up', () => `${e.service} ${e.server} ${e.check}: ${e.reason}`);
+        else log.info({ service: e.service, server: e.server, check: e.check, from: e.from, to: e.to, reason: e.reason, latencyMs: e.latencyMs }, 'check state changed');
         return;
       case 'weight':
         log.info({ service: e.service, server: e.server, from: e.from, to: e.to, reason: e.reason }, 'real server weight changed');
