@@ -118,6 +118,7 @@ export function workerChecks(o: {
   const hbTimeoutMs = o.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
   /** undefined between a restart and the new worker's start. */
   let lastRt: boolean | undefined;
+  let statusAsked: Promise<ServiceStatus[]> | undefined;
   let worker: Worker | undefined = spawn();
 
   function spawn(): Worker {
@@ -217,7 +218,11 @@ export function workerChecks(o: {
   return {
     configure: (list) => configure(list),
     verdicts: () => mirror.map,
-    status: async () => ((await ask({ type: 'status' })) as ServiceStatus[] | undefined) ?? [],
+    // Asked at the same time (a status and a scrape's four readers): one request, one copy to
+    // deserialize on this thread.
+    status: () => (statusAsked ??= (async () => {
+      try { return ((await ask({ type: 'status' })) as ServiceStatus[] | undefined) ?? []; } finally { statusAsked = undefined; }
+    })()),
     timing: async () => ((await ask({ type: 'timing' })) as CheckTiming | undefined) ?? { runs: 0, lateP99Ms: 0, lateMaxMs: 0 },
     latency: async () => ((await ask({ type: 'latency' })) as LatencyHistogram[] | undefined) ?? [],
     liveness: () => ({ ...live }),

@@ -37,6 +37,9 @@ export class KernelQueue {
 
 export interface ReconcileCounters { reconciles: number; reconcileErrors: number; ops: Partial<Record<Op['op'], number>>; opFailures: number }
 
+/** Real servers per slice of the services view (serviceStatus()). */
+const STATUS_SLICE = 500;
+
 export class IpvsLoop {
   private handle: IpvsHandle | undefined;
   private ipvsStatus: IpvsStatus | undefined;
@@ -141,30 +144,41 @@ export class IpvsLoop {
    * Per virtual service and real server: configured weight, the weight duet wants (checks and
    * operator included), the kernel's weight and connections, health. For `duet status`.
    */
-  async serviceStatus(): Promise<ServiceView[]> {
+  async serviceStatus(checkStatus?: ServiceStatus[]): Promise<ServiceView[]> {
     const want = this.desired();
     const kernel = await this.stats().catch(() => undefined);
-    const checks = await this.checkStatus();
-    const health = new Map(checks.flatMap((svc) => svc.servers.map((srv) => [`${svc.service} ${srv.server}`, srv] as const)));
+    const checks = checkStatus ?? await this.checkStatus();
+    const health = new Map<string, ServiceStatus['servers'][number]>();
+    for (const svc of checks) for (const srv of svc.servers) health.set(`${svc.service} ${srv.server}`, srv);
     const lost = new Set(checks.filter((c) => !c.quorumUp).map((c) => c.service));
-    return this.ctx.cfg.virtualServers.map((v) => {
+    const out: ServiceView[] = [];
+    // Built in slices with a turn of the loop between them: at thousands of real servers one go
+    // would hold up VRRP timers and adverts for tens of ms.
+    let budget = STATUS_SLICE;
+    for (const v of this.ctx.cfg.virtualServers) {
       const sk = serviceKey(v);
       const w = want.get(sk);
-      const servers = [...v.realServers, ...(v.sorryServer ? [v.sorryServer] : [])].map((r) => {
+      const servers: ServiceView['servers'] = [];
+      for (const r of v.sorryServer ? [...v.realServers, v.sorryServer] : v.realServers) {
+        if (--budget < 0) {
+          budget = STATUS_SLICE;
+          await new Promise((res) => setImmediate(res));
+        }
         const dk = destKey(r);
         const h = health.get(`${sk} ${dk}`);
         const k = kernel?.table.get(sk)?.dests.get(dk);
         const st = kernel?.stats.get(sk)?.dests.get(dk);
         const o = this.pins.get(`${sk} ${dk}`);
-        return {
+        servers.push({
           server: dk, sorry: r === v.sorryServer, configured: r.weight, wanted: w?.dests.get(dk)?.weight ?? null,
           kernel: k ? k.weight : null, active: st?.activeConns ?? null, inactive: st?.inactConns ?? null,
           health: !h || h.checks.length === 0 ? '-' : h.checks.some((c) => c.health === 'down') ? 'down' : h.checks.every((c) => c.health === 'up') ? 'up' : 'unknown',
           why: o ? (o.kind === 'disable' ? 'operator: disabled' : `operator: weight ${o.weight}`) : h?.reason ?? '',
-        };
-      });
-      return { name: v.name, service: sk, scheduler: v.scheduler, quorumLost: lost.has(sk), servers };
-    });
+        });
+      }
+      out.push({ name: v.name, service: sk, scheduler: v.scheduler, quorumLost: lost.has(sk), servers });
+    }
+    return out;
   }
 
   private async reconcileOnce(): Promise<void> {

@@ -131,7 +131,10 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
 
   const handler = async (req: Request, progress: (p: unknown) => void, closed: Promise<void>): Promise<Reply> => {
     switch (req.cmd) {
-      case 'status': return { ok: true, result: { ...daemon.status(), checks: await daemon.checkStatus(), services: await daemon.serviceStatus(), nowMs: realClock.now(), uptimeMs: realClock.now() - startedAt } };
+      case 'status': {
+        const checks = await daemon.checkStatus();
+        return { ok: true, result: { ...daemon.status(), checks, services: await daemon.serviceStatus(checks), nowMs: realClock.now(), uptimeMs: realClock.now() - startedAt } };
+      }
       case 'reload': return reload();
       case 'events': {
         const off = daemon.onEvent((e) => progress({ at: new Date().toISOString(), ...e }));

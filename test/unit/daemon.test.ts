@@ -320,6 +320,28 @@ test('checks: first results are one summary line (counts, the down ones named up
   t.is(s.events.filter((e) => e.type === 'check').length, 3001, 'the event stream still has every result');
 });
 
+test('status at many real servers: the services view is built in slices, with turns of the loop between them', async (t) => {
+  const many = Array.from({ length: 1800 }, (_, i) => `      - { address: 10.1.${i >> 8}.${i & 255} }`).join('\n');
+  const s = await master({ extra: `virtual_servers:
+  - name: big
+    address: ${VIP}
+    port: 80
+    lb_kind: dr
+    checks: [{ type: tcp }]
+    real_servers:
+${many}
+` });
+  let turns = 0;
+  let on = true;
+  const spin = (): void => { if (!on) return; turns++; setImmediate(spin); };
+  setImmediate(spin);
+  const view = await s.d.serviceStatus([]);
+  on = false;
+  t.is(view[0]!.servers.length, 1800);
+  t.like(view[0]!.servers[1799], { server: '10.1.7.7:80', sorry: false, configured: 1, wanted: 1, health: '-', why: '' });
+  t.true(turns >= 3, `the loop turned ${turns} times while it was built (slices of 500)`);
+});
+
 test('takeover: the VIP add is not held up by the ARP guard, and the first GARP follows the add with nothing between', async (t) => {
   const s = await setup();
   const from = s.p.log.length;
