@@ -130,3 +130,21 @@ test('real: the check worker overloaded by a busy loop runs checks late and says
   t.deepEqual(downs.map((e) => e.kind === 'check' && `${e.server} ${e.reason}`), [], 'no check down');
   t.true((late?.lateRuns ?? 0) > 0, 'and it says checks ran late');
 });
+
+test('metrics: late runs, discounted timeouts and how far behind, from the worker\'s heartbeat', async (t) => {
+  const { createMetrics } = await import('../../src/metrics/metrics.js');
+  const late = { lateRuns: 42, discounted: 3, behindMs: 812 };
+  const m = createMetrics({
+    status: () => ({ instances: [], sockets: [], operator: {}, checkWorker: { answering: true, restarts: 0, lastRestart: undefined, late } }) as never,
+    checkStatus: async () => [],
+    checkLatency: async () => [],
+    ipvsStats: async () => undefined,
+    reconcileCounters: () => ({ reconciles: 0, reconcileErrors: 0, ops: {}, opFailures: 0 }),
+    onEvent: () => () => {},
+  }, { ipvsCacheMs: () => 0, now: () => 0 });
+  t.teardown(() => m.close());
+  const text = await m.registry.metrics();
+  t.regex(text, /^duet_check_late_runs_total 42$/m);
+  t.regex(text, /^duet_check_timeouts_discounted_total 3$/m);
+  t.regex(text, /^duet_check_lateness_seconds 0\.812$/m);
+});
