@@ -134,7 +134,8 @@ export interface KeepalivedNode {
 
 const SIGJSON = 36; // keepalived --signum=JSON
 
-export async function startKeepalived(lab: Lab, host: string, conf: string, o: { waitStarted?: boolean } = {}): Promise<KeepalivedNode> {
+/** args: more keepalived options, e.g. ['-i', 'a'] for the config id that @a lines match. */
+export async function startKeepalived(lab: Lab, host: string, conf: string, o: { waitStarted?: boolean; args?: string[] } = {}): Promise<KeepalivedNode> {
   const dir = mkdtempSync(join(tmpdir(), `keepalived-${lab.prefix}-${host}-`));
   const configFile = join(dir, 'keepalived.conf');
   const pidFile = join(dir, 'keepalived.pid');
@@ -142,7 +143,7 @@ export async function startKeepalived(lab: Lab, host: string, conf: string, o: {
   writeFileSync(configFile, conf);
   const proc = lab.spawn(
     host,
-    ['env', `TMPDIR=${dir}`, 'keepalived', '-n', '-l', '-D', '-G', '--vrrp', '-f', configFile, '-p', pidFile, '-r', vrrpPidFile],
+    ['env', `TMPDIR=${dir}`, 'keepalived', '-n', '-l', '-D', '-G', '--vrrp', '-f', configFile, '-p', pidFile, '-r', vrrpPidFile, ...(o.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const lines: KeepalivedLine[] = [];

@@ -1,28 +1,15 @@
-// Shell building blocks shared by the VM jobs (test/vm, benches): sections the host side reads
-// back, a time-based wait (in the emulated VM every process start costs 50-100 ms, so a counted
-// loop runs far longer than its count says), and a LAN of namespaces on one bridge.
+// Where the VM jobs' shared shell lives (lab/sh/*.sh: real files the VM sees at the same path,
+// since it mounts the host's root read-only), and how the host reads a job's output back.
+import { join } from 'node:path';
+import { PROJECT_ROOT } from './vm.js';
 
-/** section NAME; ms (epoch ms); waitfor SECONDS 'CONDITION' (true once it holds, false at the deadline). */
-export const VM_SHELL = String.raw`
-section() { echo "=== $1"; }
-ms() { date +%s%3N; }
-waitfor() { local until=$(( $(ms) + $1 * 1000 )); until eval "$2"; do [ $(ms) -ge $until ] && return 1; sleep 0.1; done; }
-`;
+/** The shell library every VM job sources (section, ms, waitfor, mklan, addhost, dr_realserver). */
+export const VM_LIB = join(PROJECT_ROOT, 'lab', 'sh', 'vm-lib.sh');
+/** `bash ${VIP_HTTP} PORT N [ADDRESS]`: N one-connection HTTP requests, each body's last line. */
+export const VIP_HTTP = join(PROJECT_ROOT, 'lab', 'sh', 'vip-http.sh');
 
-/**
- * A bridge br0 in namespace "lan", and addhost NAME ADDRESS[/LEN]: a namespace with eth0 on the
- * bridge (veth NAME-e on the lan side) and that address (default /24).
- */
-export const VM_LAN = String.raw`
-ip netns add lan && ip -n lan link add br0 type bridge && ip -n lan link set br0 up
-addhost() {
-  ip netns add $1 && ip -n $1 link set lo up
-  ip link add $1-e type veth peer name eth0 netns $1
-  ip link set $1-e netns lan && ip -n lan link set $1-e master br0 && ip -n lan link set $1-e up
-  case $2 in */*) a=$2 ;; *) a=$2/24 ;; esac
-  ip -n $1 addr add $a dev eth0 && ip -n $1 link set eth0 up
-}
-`;
+/** A job's first lines: strict about unset variables, with the library loaded. */
+export const VM_PRELUDE = `set -u\n. ${VM_LIB}\n`;
 
 /** The lines a job printed after "=== name" and before the next section. */
 export function vmSection(stdout: string, name: string): string {

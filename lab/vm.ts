@@ -179,20 +179,3 @@ export async function runInVm(script: string, o: VmOptions = {}): Promise<VmResu
     if (!process.env.DUET_VM_KEEP) rmSync(dir, { recursive: true, force: true });
   }
 }
-
-/**
- * A bash HTTP client for lab scripts: `bash http.sh PORT N` makes N requests to the VIP
- * 192.0.2.100, one connection each, and prints each body's last line (a real server's name).
- * Pure bash (/dev/tcp), so a run of requests starts no processes: they cost seconds in the VM.
- */
-export const VIP_HTTP_CLIENT = String.raw`
-port=$1; n=$2
-for ((i = 0; i < n; i++)); do
-  if ! exec 3<>/dev/tcp/192.0.2.100/$port; then echo connect-failed; continue; fi
-  printf 'GET / HTTP/1.0\r\nHost: vip\r\n\r\n' >&3
-  body=none
-  while IFS= read -r -t 2 l <&3; do body=$l; done
-  exec 3<&-
-  echo "$body"
-done
-`;

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { request } from '../control/client.js';
 import { DEFAULT_SOCKET, type Request } from '../control/protocol.js';
+import { USAGE, commandUsage } from './usage.js';
 import { formatEvent, formatOperator, formatReload, formatRestart, formatStatus } from './format.js';
 import { formatTable, type ListView } from '../ipvs/format.js';
 import type { IpvsListView } from '../ipvs/kernel-view.js';
@@ -80,59 +81,6 @@ async function operatorCommand(socket: string, req: Request, json: boolean): Pro
   return 0;
 }
 
-/** Each command's usage: `duet CMD --help` prints its own entry, `duet --help` all of them. */
-const COMMANDS: ReadonlyArray<readonly [string, string]> = [
-  ['run', `run     -c FILE [-s SOCKET] [--pretty]
-                                  run the daemon in the foreground (--pretty: readable logs)`],
-  ['check', `check   -c FILE                 validate a config file; touches nothing`],
-  ['status', `status  [-s SOCKET] [--json]    show VRRP instances of a running daemon`],
-  ['reload', `reload  [-s SOCKET]             re-read the config (like SIGHUP); an invalid one changes nothing`],
-  ['events', `events  [-s SOCKET] [--json]    follow transitions, check changes, reconciles and operator
-                                  actions as they happen (Ctrl-C to stop)`],
-  ['failover', `failover [INSTANCE...|--all] [--sticky] [--clear] [--timeout S]
-                                  hand mastership to the peer through VRRP and report how long
-                                  it took (no names: all); refused if no peer takes over`],
-  ['takeover', `takeover [INSTANCE...|--all] [--sticky] [--clear] [--timeout S]
-                                  take mastership from the peer; --clear withdraws either`],
-  ['maintenance', `maintenance on|off [--sticky] [--force]
-                                  on: hand over, then never be master; --force even without a peer`],
-  ['restart', `restart [--supervised]          exit for a restart without a VRRP transition: a master keeps
-                                  its VIPs, IPVS table and sync daemon, and the next run (started
-                                  by systemd at once, exit status 75) resumes as master if it
-                                  starts within 2.5 advert intervals; outside systemd only with
-                                  --supervised (your supervisor restarts duet on status 75)`],
-  ['weight', `weight SERVICE SERVER N|--clear pin a real server's weight (checks still take a failed one out)`],
-  ['disable', `disable SERVICE SERVER          take a real server out of the table`],
-  ['enable', `enable SERVICE SERVER           undo weight/disable/drain: config and checks decide again`],
-  ['drain', `drain SERVICE SERVER [--timeout S]
-                                  weight 0, then wait until its active connections reach 0
-                                  (SERVICE: name or key such as tcp:192.0.2.100:80;
-                                   SERVER: address, or address:port)`],
-  ['ipvs', `ipvs list [--stats|--rate|--thresholds|--persistent-conn] [--json] [-s SOCKET]
-                                  the kernel's IPVS table, as ipvsadm -Ln prints it
-  ipvs conns [--persistent-conn] [--json] [-s SOCKET]
-                                  IPVS connection entries, as ipvsadm -Lnc prints them
-                                  (from the daemon; with none running, read from the kernel)`],
-  ['realserver', `realserver setup|teardown --vip ADDR [--vip ADDR...] --mode dr|tun [--dev IFACE] [--state FILE] [--dry-run]
-                                  on a real server: the VIP on lo (dr) or tunl0 (tun) and the
-                                  arp_ignore/arp_announce(/rp_filter) sysctls; teardown restores
-                                  them; --dry-run prints the ip/sysctl commands only`],
-  ['version', `version                         print duet's version (also duet --version)`],
-];
-const DEFAULTS = `defaults: -c /etc/duet/duet.yaml, -s ${DEFAULT_SOCKET} (or $DUET_SOCKET)`;
-const USAGE = `usage: duet <command> [options]     (duet <command> --help: that command only)
-
-commands:
-${COMMANDS.map(([, u]) => `  ${u}`).join('\n')}
-
-${DEFAULTS}`;
-
-/** `duet CMD --help`: the command's own usage, or undefined for an unknown command. */
-export function commandUsage(cmd: string): string | undefined {
-  const u = COMMANDS.find(([c]) => c === cmd)?.[1];
-  return u === undefined ? undefined : `usage: duet ${u}\n\n${DEFAULTS}`;
-}
-
 /** The interfaces a config names that this host does not have (from /sys/class/net). */
 function missingInterfaces(c: { vrrp: { instances: ReadonlyArray<{ name: string; interface: string; vips: ReadonlyArray<{ dev?: string | undefined }>; trackInterfaces: ReadonlyArray<{ name: string }> }> }; syncDaemon?: { interface: string } | undefined }): string[] {
   const out: string[] = [];
@@ -185,6 +133,9 @@ async function main(argv: string[]): Promise<number> {
         dev: { type: 'string' },
         state: { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
+        output: { type: 'string', short: 'o' },
+        check: { type: 'boolean', default: false },
+        'config-id': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       allowPositionals: true,
@@ -223,7 +174,8 @@ async function main(argv: string[]): Promise<number> {
       // Valid, but meant for another host? Say which interfaces this one lacks (those instances would sit in FAULT).
       for (const w of missingInterfaces(r.value)) console.error(`duet: warning: ${w}`);
       for (const w of absent) console.error(`duet: warning: ${w} (duet run refuses this file here)`);
-      console.log(`${values.config}: ok (${n} VRRP instance${n === 1 ? '' : 's'})`);
+      const b = r.value.bgp?.vips.length ?? 0;
+      console.log(`${values.config}: ok (${n} VRRP instance${n === 1 ? '' : 's'}${b ? `, ${b} BGP VIP${b === 1 ? '' : 's'}` : ''})`);
       return 0;
     }
     case 'status':
@@ -284,12 +236,20 @@ async function main(argv: string[]): Promise<number> {
       if (on !== 'on' && on !== 'off') { console.error('duet: usage: duet maintenance on|off [--sticky] [--force]'); return 2; }
       return operatorCommand(values.socket, { cmd: 'maintenance', on: on === 'on', sticky: values.sticky, force: values.force }, values.json);
     }
+    case 'withdraw':
+    case 'announce': {
+      const [vip] = positionals;
+      if (!vip || positionals.length > 1) { console.error(`duet: usage: duet ${cmd} VIP`); return 2; }
+      return operatorCommand(values.socket, { cmd, vip, ...(cmd === 'withdraw' && values.sticky ? { sticky: true } : {}) }, values.json);
+    }
     case 'ipvs': {
       if (positionals[0] === 'conns') return ipvsConns(values.socket, values['persistent-conn'], values.json);
       if (positionals[0] !== 'list') { console.error(`duet: usage: duet ipvs list [--stats|--rate|--thresholds|--persistent-conn] [--json] | duet ipvs conns [--persistent-conn] [--json]`); return 2; }
       const view: ListView = values.stats ? 'stats' : values.rate ? 'rate' : values.thresholds ? 'thresholds' : values['persistent-conn'] ? 'persistent-conn' : 'plain';
       return ipvsList(values.socket, view, values.json);
     }
+    case 'import':
+      return (await import('../import/cli.js')).importCommand(positionals, values);
     case 'realserver':
       return (await import('../realserver/cli.js')).realserverCommand(positionals, values);
     default:

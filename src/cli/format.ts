@@ -17,7 +17,10 @@ export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: numb
       i.masterAddress ?? '-', `${((now - i.sinceMs) / 1000).toFixed(1)}s`, i.lastReason ?? '-',
       String(i.counters.advertsReceived), String(i.counters.advertsSent), dropped]);
   }
-  const lines = [`node ${s.node}${s.maintenance ? ' (MAINTENANCE: will not be master)' : ''}`, table(rows)];
+  const maint = s.maintenance || s.bgp?.maintenance;
+  const lines = [`node ${s.node}${maint ? ` (MAINTENANCE: ${s.bgp ? 'BGP VIPs withdrawn' : ''}${s.bgp && s.instances.length ? ', ' : ''}${s.instances.length ? 'will not be master' : ''})` : ''}`];
+  if (s.instances.length) lines.push(table(rows));
+  if (s.bgp) lines.push(formatBgp(s.bgp, now));
   const cw = s.checkWorker;
   if (cw && (!cw.answering || cw.restarts > 0)) lines.push(`check worker: ${cw.answering ? 'answering' : 'NOT ANSWERING'}; restarted ${cw.restarts} time${cw.restarts === 1 ? '' : 's'}${cw.lastRestart ? ` (last: ${cw.lastRestart})` : ''}`);
   const late = lateLine(cw?.late);
@@ -50,6 +53,18 @@ export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: numb
 }
 
 
+/** VIPs in bgp mode: announced or withdrawn, why, since when; the speaker's sessions. */
+export function formatBgp(b: NonNullable<DaemonStatus['bgp']>, now: number): string {
+  const rows = [['BGP VIP', 'STATE', 'SINCE', 'REASON', 'DETAIL']];
+  for (const v of b.vips) {
+    rows.push([v.address, (v.announced ? 'ANNOUNCED' : 'WITHDRAWN') + (v.routed !== v.announced ? ' (route not applied)' : ''), `${((now - v.sinceMs) / 1000).toFixed(1)}s`, v.reason, v.detail + (v.lastError ? `; error: ${v.lastError}` : '')]);
+  }
+  const sp = b.speaker;
+  const sessions = sp.sessions === undefined ? 'unknown' : sp.sessions.map((x) => `${x.name} ${x.state}`).join(', ') || 'none';
+  const read = sp.readAtMs === undefined ? 'not read yet' : `read ${((now - sp.readAtMs) / 1000).toFixed(1)}s ago`;
+  return `${table(rows)}\nbgp speaker (table ${b.table}): ${sp.established} session${sp.established === 1 ? '' : 's'} established; ${sessions}; ${read}${sp.error ? `; error: ${sp.error}` : ''}`;
+}
+
 /** Replies of failover / takeover / maintenance, one line each. */
 export function formatOperator(r: unknown): string {
   const one = (h: { instance: string; from: string; to: string; handoverMs: number; master: string | null }): string =>
@@ -61,10 +76,13 @@ export function formatOperator(r: unknown): string {
     const o = sv.override;
     return `${sv.server} in ${sv.service}: ${!o ? 'no override (config and checks decide)' : o.kind === 'disable' ? 'disabled' : `weight pinned at ${o.weight}`}`;
   }
-  const o = r as { cleared?: string[]; handedOver?: Parameters<typeof one>[0][]; instances?: string[] };
+  const b = r as { address?: string; announced?: boolean; reason?: string; detail?: string };
+  if (b.address !== undefined && b.announced !== undefined) return `${b.address}: ${b.announced ? 'announced' : 'withdrawn'} (${b.reason ?? '?'}: ${b.detail ?? ''})`;
+  const o = r as { cleared?: string[]; handedOver?: Parameters<typeof one>[0][]; instances?: string[]; bgpWithdrawn?: string[] };
   if (o.cleared) return o.cleared.length ? `override cleared: ${o.cleared.join(', ')}` : 'no override to clear';
   const lines = (o.handedOver ?? []).map(one);
   lines.push(`maintenance: ${(o.instances ?? []).join(', ') || 'no instances'}`);
+  if (o.bgpWithdrawn) lines.push(`bgp: withdrawn ${o.bgpWithdrawn.join(', ') || 'none'}`);
   return lines.join('\n');
 }
 

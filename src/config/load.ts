@@ -111,6 +111,9 @@ function rangeStart(n: unknown): number | undefined {
 }
 
 /** Parse YAML text as a duet config. `file` is only used in issues. */
+/** The issue for a file with no settings: `duet check` and `duet run` refuse it with this. */
+export const NOTHING_CONFIGURED = 'nothing is configured: the file has only comments or is empty (the packaged /etc/duet/duet.yaml is the commented example: see duet.yaml(5))';
+
 export function parseConfig(text: string, file: string, o: LoadOptions = {}): Result<Config, ConfigIssue[]> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
@@ -146,6 +149,11 @@ export function parseConfig(text: string, file: string, o: LoadOptions = {}): Re
     },
   });
   if (unusable.length > 0) return err(unusable.sort(byPosition));
+  // Nothing but comments (or nothing at all): the package ships /etc/duet/duet.yaml commented out,
+  // so a fresh install does nothing until configured. Say so rather than "expected a mapping".
+  if (doc.contents === null) {
+    return err([{ file, line: 1, col: 1, path: '', message: NOTHING_CONFIGURED }]);
+  }
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });

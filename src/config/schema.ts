@@ -19,6 +19,7 @@ import type { RealtimeConfig, ThreadRealtime } from '../core/realtime.js';
 import { normalizeSync, syncDaemonSchema } from './sync-schema.js';
 import { virtualServersSchema } from './virtual-server-schema.js';
 import { normalizeInstance, vrrpSchema } from './vrrp-schema.js';
+import { bgpSchema, normalizeBgp } from './bgp-schema.js';
 
 export { LOG_LEVELS } from './sections-schema.js';
 export type { RealServerConfig, TunnelConfig } from './real-server-schema.js';
@@ -32,7 +33,7 @@ export type { VipConfig } from './vrrp-schema.js';
 export const RESERVED_KEYS: readonly string[] = [];
 
 const rawConfigSchema = z.strictObject(
-  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, ipvs_sysctl: ipvsSysctlSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema, control: controlSchema, hooks: hooksSchema, scripts: scriptsSchema, realtime: realtimeSchema },
+  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, ipvs_sysctl: ipvsSysctlSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema, control: controlSchema, hooks: hooksSchema, scripts: scriptsSchema, bgp: bgpSchema, realtime: realtimeSchema },
   { error: expecting('a mapping with a vrrp section') },
 );
 
@@ -75,6 +76,18 @@ function checkCrossRefs(c: RawConfig, ctx: z.core.$RefinementCtx<RawConfig>): vo
       if (!Object.hasOwn(c.vrrp.scripts, t.name)) {
         at(['vrrp', 'instances', n, 'track_script', k], `no script '${t.name}' in vrrp.scripts`);
       }
+    });
+  });
+
+  // A node may run VRRP, BGP announcements, IPVS with checks only (keepalived's checker-only
+  // director, its `--check`), or any mix; it must run something.
+  if (inst.length === 0 && !c.bgp && c.virtual_servers.length === 0) at(['vrrp', 'instances'], 'must not be empty when nothing else runs (no virtual_servers, no bgp section)');
+  c.bgp?.vips.forEach((v, n) => {
+    const prevVip = byVip.get(v.address.address);
+    if (prevVip !== undefined) at(['bgp', 'vips', n], `${v.address.address} is already a VIP of ${ref(prevVip)} (a VIP is in VRRP or in BGP mode, not both)`);
+    if (c.bgp!.vips.findIndex((w) => w.address.address === v.address.address) !== n) at(['bgp', 'vips', n], `${v.address.address} is listed twice`);
+    (v.services ?? []).forEach((name, k) => {
+      if (!c.virtual_servers.some((vs) => vs.name === name)) at(['bgp', 'vips', n, 'services', k], `no virtual server named '${name}'`);
     });
   });
 
@@ -154,6 +167,8 @@ function normalize(c: RawConfig) {
     ipvsSysctl: Object.fromEntries(
       Object.entries(c.ipvs_sysctl ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === 'boolean' ? (v ? '1' : '0') : String(v)]),
     ) as Record<string, string>,
+    /** VIPs announced by BGP (active-active); absent without a bgp section. */
+    ...(c.bgp ? { bgp: normalizeBgp(c.bgp, (address) => c.virtual_servers.filter((v) => v.kind === 'addr' && v.address === address).map((v) => v.name)) } : {}),
     lvsTimeouts: c.lvs_timeouts ? { tcp: c.lvs_timeouts.tcp, tcpFin: c.lvs_timeouts.tcpfin, udp: c.lvs_timeouts.udp } : undefined,
   };
 }
@@ -171,4 +186,5 @@ export type InstanceConfig = Config['vrrp']['instances'][number];
 export type TrackScriptConfig = Config['vrrp']['scripts'][string];
 export type SyncGroupConfig = Config['vrrp']['syncGroups'][number];
 export type NotifyConfig = InstanceConfig['notify'];
+export type { BgpConfig } from './bgp-schema.js';
 export type LogLevel = (typeof LOG_LEVELS)[number];

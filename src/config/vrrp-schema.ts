@@ -332,7 +332,8 @@ const syncGroupSchema = z.strictObject(
 export const vrrpSchema = z.strictObject(
   {
     scripts: z.record(objectName, trackScriptSchema, { error: expecting('a mapping of name to script') }).default({}),
-    instances: z.array(instanceSchema, { error: expecting('a list of instances') }).min(1),
+    /** Empty only with a bgp section (schema.ts checks it). */
+    instances: z.array(instanceSchema, { error: expecting('a list of instances') }),
     sync_groups: z.array(syncGroupSchema, { error: expecting('a list of groups') }).default([]),
   },
   { error: expecting('a mapping') },

@@ -15,7 +15,9 @@ export type Request =
   /** The kernel's IPVS table (what) or connection entries, as `duet ipvs list|conns` print them. */
   | { cmd: 'ipvs'; what: 'list' | 'conns' }
   /** Real-server overrides. service: name or key; server: address or address:port. */
-  | { cmd: 'server'; action: ServerAction; service: string; server: string; weight?: number; timeoutMs?: number };
+  | { cmd: 'server'; action: ServerAction; service: string; server: string; weight?: number; timeoutMs?: number }
+  /** A VIP in bgp mode: withdraw it, or announce it again (health still decides). */
+  | { cmd: 'withdraw' | 'announce'; vip: string; sticky?: boolean };
 
 export type ServerAction = 'weight' | 'enable' | 'disable' | 'drain';
 
@@ -71,6 +73,11 @@ export function parseRequest(line: string): Request | { error: string } {
     const what = o['what'];
     if (what !== 'list' && what !== 'conns') return { error: '"what" must be list or conns' };
     return { cmd, what };
+  }
+  if (cmd === 'withdraw' || cmd === 'announce') {
+    const vip = o['vip'];
+    if (typeof vip !== 'string' || vip === '' || vip.length > 64) return { error: '"vip" (an address) is required' };
+    return { cmd, vip, ...(flags['sticky'] !== undefined ? { sticky: flags['sticky'] } : {}) };
   }
   if (cmd === 'restart') {
     const f = flag('supervised');

@@ -4,6 +4,8 @@ import type { InstanceStatus } from '../vrrp/instance.js';
 import type { State, Reason } from '../vrrp/fsm.js';
 import type { Op } from '../ipvs/diff.js';
 import type { KernelDaemon, SyncRole } from '../sync/plan.js';
+import type { BgpReason } from '../bgp/decide.js';
+import type { BgpStatus } from '../daemon/bgp-runner.js';
 
 export type OperatorMode = 'failover' | 'takeover' | 'maintenance';
 
@@ -51,6 +53,8 @@ export interface DaemonStatus {
     /** How late checks run (past capacity they run late instead of failing): see check/engine.ts Lateness. */
     late?: { lateRuns: number; discounted: number; behindMs: number };
   } | undefined;
+  /** VIPs in bgp mode (undefined without a bgp section). */
+  bgp?: BgpStatus | undefined;
 }
 
 export interface SocketView {
@@ -100,7 +104,9 @@ export type DuetEvent =
   | { type: 'reconcile'; ops: Partial<Record<Op['op'], number>>; applied: number; failed: { what: string; error: string }[] }
   | { type: 'reconcile-error'; error: string }
   | { type: 'sync'; role: SyncRole | null; daemons: string[] }
-  | { type: 'operator'; action: string; instance?: string; service?: string; server?: string; weight?: number }
+  | { type: 'operator'; action: string; instance?: string; service?: string; server?: string; weight?: number; vip?: string }
+  /** A VIP in bgp mode announced or withdrawn (reason: see src/bgp/decide.ts). */
+  | { type: 'bgp'; vip: string; announced: boolean; reason: BgpReason; detail: string }
   /** via advert: other is the router's address, otherPriority its priority; via arp: other is the MAC that claimed address. */
   | { type: 'dual-master'; instance: string; vrid: number; via: 'advert' | 'arp'; other: string; otherPriority?: number; address?: string; priority: number }
   /** The stream's first line: attached, nothing after it is missed. */

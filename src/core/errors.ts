@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   DUET_E_NO_PEER: 'no peer took over within the time allowed',
   DUET_E_NO_TAKEOVER: 'the master did not give way within the time allowed',
   DUET_E_NO_SERVER: 'no such virtual or real server',
+  DUET_E_NO_VIP: 'no VIP in bgp mode by that address',
   DUET_E_IPVS: 'the kernel IPVS table could not be updated',
   DUET_E_DRAIN_TIMEOUT: 'a drained real server still has active connections',
   DUET_E_SCRIPT_REFUSED: 'a program was not run: a non-root user could change it (script security), or its script user does not exist',

@@ -4,6 +4,7 @@
 //   ipvs-loop       desired table -> reconcile (one at a time), timeouts, sysctls, checks
 //   sync-follower   the kernel's sync daemons follow the VRRP role
 //   operator-actions failover / takeover / maintenance overrides, real-server pins and drain
+//   bgp-runner      VIPs in bgp mode: on lo always, their route in the speaker's table while healthy
 // Start, reload and stop run the parts in order; status is assembled from their views.
 import { isDeepStrictEqual } from 'node:util';
 import type { Clock } from '../core/clock.js';
@@ -21,6 +22,7 @@ import { HookQueues } from './hooks.js';
 import { IpvsLoop, KernelQueue, type ReconcileCounters } from './ipvs-loop.js';
 import { SyncFollower } from './sync-follower.js';
 import { OperatorActions, Overrides, findServer } from './operator-actions.js';
+import { BgpRunner, type BgpVipStatus } from './bgp-runner.js';
 
 export type { Platform, IpvsHandle, TransportKey } from './platform.js';
 export { OperatorError } from './operator-actions.js';
@@ -33,6 +35,7 @@ export class Daemon {
   private readonly ipvs: IpvsLoop;
   private readonly sync: SyncFollower;
   private readonly operator: OperatorActions;
+  private readonly bgp: BgpRunner;
   private readonly queue = new KernelQueue();
 
   /** Called after a reload applied a new config (main.ts restarts the metrics endpoint if needed). */
@@ -48,6 +51,10 @@ export class Daemon {
     this.ipvs = new IpvsLoop(ctx, this.queue);
     this.sync = new SyncFollower(ctx, this.queue, this.ipvs, (name) => this.vrrp.stateOf(name));
     this.operator = new OperatorActions(ctx, this.overrides, this.vrrp, this.ipvs);
+    this.bgp = new BgpRunner(ctx, (name) => this.ipvs.quorumUp(name), async () => new Set((await this.ipvs.checkStatus())
+      .filter((svc) => svc.servers.length > 0 && svc.servers.every((srv) => srv.checks.every((c) => c.health === 'unknown'))).map((svc) => svc.name)));
+    // A service's quorum gates its BGP VIPs, and so does its first check result: decide again on each.
+    this.events.on((e) => { if (e.type === 'check' && (e.kind === 'quorum' || (e.kind === 'check' && e['from'] === 'unknown'))) void this.bgp.soon(); });
     // Transitions fan out: `duet events`, then the sync role (sync groups follow inside the runner).
     this.vrrp.transitions.on((e) => this.events.emit({ type: 'transition', instance: e.instance, vrid: e.vrid, from: e.from, to: e.to, reason: e.reason, priority: e.priority }));
     this.vrrp.transitions.on((e) => this.sync.onTransition(e));
@@ -64,6 +71,8 @@ export class Daemon {
     await this.ipvs.reconcile();
     await this.vrrp.apply(this.cfg, { first: true, ...(restartMarker ? { restartMarker } : {}) });
     await this.sync.soon();
+    // After the checks are configured and the table is there: announce only what can be served.
+    await this.bgp.apply();
   }
 
   /** Apply a new, already validated config: keep identical instances, replace changed ones. */
@@ -76,6 +85,7 @@ export class Daemon {
     this.overrides.pruneOnReload(next);
     this.ipvs.prunePins((service, server) => findServer(next, service, server) !== undefined);
     const r = await this.vrrp.apply(next, { first: false, prev: before });
+    await this.bgp.apply();
     const virtualServers = diffByName(before.virtualServers, next.virtualServers);
     await this.ipvs.configureChecks();
     await this.sync.soon();
@@ -101,6 +111,8 @@ export class Daemon {
   release(forRestart = false): void { this.vrrp.release(forRestart); }
 
   async stop(forRestart = false): Promise<string[]> {
+    // BGP VIPs are withdrawn first: the routers move their flows while this node still serves.
+    await this.bgp.stop();
     const kept = await this.vrrp.stop(forRestart);
     // The peer is master now: receive its sync stream, which is also where a restart starts.
     // A restart that kept mastership keeps the master daemon too: the kernel syncs on meanwhile.
@@ -124,6 +136,7 @@ export class Daemon {
       tracking: this.vrrp.tracking(),
       sockets: this.vrrp.sockets(),
       checkWorker: this.ipvs.checkLiveness(),
+      bgp: this.bgp.status(),
     };
   }
 
@@ -153,7 +166,16 @@ export class Daemon {
   instance(name: string) { return this.vrrp.get(name)?.inst; }
   handover(mode: 'failover' | 'takeover', names: readonly string[] | 'all', o: { sticky: boolean; timeoutMs?: number }): Promise<HandoverResult[]> { return this.operator.handover(mode, names, o); }
   clearOverride(mode: OperatorMode | undefined, names: readonly string[] | 'all'): string[] { return this.operator.clearOverride(mode, names); }
-  maintenance(on: boolean, o: { sticky: boolean; force: boolean }): Promise<{ handedOver: HandoverResult[]; instances: string[] }> { return this.operator.maintenance(on, o); }
+  /** Maintenance on withdraws the BGP VIPs first, then hands the VRRP instances over; off undoes both. */
+  async maintenance(on: boolean, o: { sticky: boolean; force: boolean }): Promise<{ handedOver: HandoverResult[]; instances: string[]; bgpWithdrawn?: string[] }> {
+    if (on) await this.bgp.setMaintenance(true, o.sticky);
+    const r = await this.operator.maintenance(on, o);
+    if (!on) await this.bgp.setMaintenance(false);
+    const bgp = this.bgp.status();
+    return bgp ? { ...r, bgpWithdrawn: bgp.vips.filter((v) => !v.announced).map((v) => v.address) } : r;
+  }
+  /** `duet withdraw VIP` / `duet announce VIP`. */
+  bgpOperator(vip: string, withdraw: boolean, sticky = false): Promise<BgpVipStatus> { return this.bgp.operator(vip, withdraw, sticky); }
   serverCommand(action: ServerAction, service: string, server: string, o: { weight?: number; timeoutMs?: number; progress?: (p: unknown) => void } = {}): Promise<unknown> {
     return this.operator.serverCommand(action, service, server, o);
   }

@@ -93,6 +93,12 @@ export class IpvsLoop {
     for (const [k, o] of [...this.pins]) if (!has(o.service, o.server)) this.pins.delete(k);
   }
 
+  /** Quorum of a virtual server by name: undefined when it has no checks (or no such server). */
+  quorumUp(name: string): boolean | undefined {
+    const v = this.ctx.cfg.virtualServers.find((x) => x.name === name);
+    return v ? this.checks?.verdicts().get(serviceKey(v))?.quorumUp : undefined;
+  }
+
   /** The check worker's liveness; undefined without checks. */
   checkLiveness(): DaemonStatus['checkWorker'] { return this.checks?.liveness(); }
 

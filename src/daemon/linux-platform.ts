@@ -15,7 +15,7 @@ import { createPinger, type Pinger } from './icmp-ping.js';
 import { readFileSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Platform } from './platform.js';
+import type { BgpOperatorState, Platform } from './platform.js';
 import type { Override } from '../control/views.js';
 import { parseMarker } from './restart.js';
 import { readStateFile, stateDirProblem, writeStateFile } from './state-files.js';
@@ -32,6 +32,7 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string; ch
   const managedFile = join(o.stateDir, 'ipvs-managed.json');
   const operatorFile = join(o.stateDir, 'operator.json');
   const restartFile = join(o.stateDir, 'restart.json');
+  const bgpFile = join(o.stateDir, 'bgp-operator.json');
   // See state-files.ts: an unsafe directory is not used; a file that cannot be trusted or
   // written is reported and costs only itself.
   const dirProblem = stateDirProblem(o.stateDir);
@@ -69,6 +70,8 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string; ch
     },
     addAddress: (ifname, address, prefixLen, label) => rtnl.addAddress(ifname, address, prefixLen, label ? { label } : {}),
     delAddress: (ifname, address, prefixLen) => rtnl.delAddress(ifname, address, prefixLen),
+    addRoute: (table, ifname, address, prefixLen) => rtnl.addRoute(table, ifname, address, prefixLen),
+    delRoute: (table, address, prefixLen) => rtnl.delRoute(table, address, prefixLen),
     async link(ifname) {
       const l = await rtnl.findLink(ifname);
       return l && { index: l.index, up: l.up && l.running };
@@ -120,6 +123,8 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string; ch
       return v && new Set(v);
     },
     saveManaged(keys) { writeAtomic(managedFile, JSON.stringify([...keys].sort())); },
+    loadBgpOperator: () => parsed(bgpFile, isBgpOperator),
+    saveBgpOperator(v) { writeAtomic(bgpFile, JSON.stringify(v)); },
     loadOverrides: () => parsed(operatorFile, isOverrides),
     saveOverrides(v) { writeAtomic(operatorFile, JSON.stringify(v)); },
     takeRestartMarker() {
@@ -140,6 +145,12 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string; ch
 /** Service keys as serviceKey() writes them: "tcp:192.0.2.100:80", "udp:[2001:db8::1]:53", "fwmark:7". */
 function isManagedList(v: unknown): v is string[] {
   return Array.isArray(v) && v.length <= 100_000 && v.every((k) => typeof k === 'string' && /^((tcp|udp|sctp):[0-9a-fA-F.:[\]]+:\d+|fwmark6?:\d+)$/.test(k));
+}
+
+function isBgpOperator(v: unknown): v is BgpOperatorState {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as BgpOperatorState;
+  return typeof o.maintenance === 'boolean' && Array.isArray(o.withdrawn) && o.withdrawn.length <= 10_000 && o.withdrawn.every((a) => typeof a === 'string' && /^[0-9a-fA-F.:]{2,45}$/.test(a));
 }
 
 function isOverrides(v: unknown): v is Record<string, Override> {

@@ -169,6 +169,9 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
           return errorReply('DUET_E_IO', e instanceof Error ? e.message : String(e));
         }
       }
+      case 'withdraw':
+      case 'announce':
+        return operator(() => daemon.bgpOperator(req.vip, req.cmd === 'withdraw', req.sticky ?? false));
       case 'server':
         return operator(() => daemon.serverCommand(req.action, req.service, req.server, {
           ...(req.weight !== undefined ? { weight: req.weight } : {}), ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}), progress,

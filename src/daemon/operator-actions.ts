@@ -80,6 +80,9 @@ export class OperatorActions {
       const t0 = this.ctx.clock.now();
       const seen = this.waitTransition(name, target, timeoutMs);
       this.setOverride(name, { mode, sticky: o.sticky, since: this.ctx.p.wallNow() });
+      // Make-before-break: the peer takes over after its Skew_Time instead of Master_Down_Interval,
+      // and this node keeps forwarding until the new master's first advert.
+      if (mode === 'failover') r.inst.handOver();
       this.ctx.log.info({ instance: name, mode, sticky: o.sticky }, `operator ${mode} started`);
       this.ctx.emit({ type: 'operator', action: mode, instance: name });
       const e = await seen;

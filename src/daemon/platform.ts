@@ -16,6 +16,10 @@ export interface Platform {
   openTransport(key: TransportKey): Promise<VrrpTransport>;
   addAddress(ifname: string, address: string, prefixLen: number, label?: string): Promise<void>;
   delAddress(ifname: string, address: string, prefixLen: number): Promise<void>;
+  /** ADDR/LEN dev IFNAME in a routing table (the BGP speaker's export table); success if it is there already. */
+  addRoute(table: number, ifname: string, address: string, prefixLen: number): Promise<void>;
+  /** Remove ADDR/LEN from a routing table; success if it is not there. */
+  delRoute(table: number, address: string, prefixLen: number): Promise<void>;
   /** The link by name; undefined when this host has none. */
   link(ifname: string): Promise<LinkState | undefined>;
   /** Every change of any link: its new state, or undefined once it is deleted. */
@@ -41,6 +45,9 @@ export interface Platform {
   /** Service keys duet applied last time (kept across restarts so removals still happen). */
   loadManaged(): Set<string> | undefined;
   saveManaged(keys: ReadonlySet<string>): void;
+  /** Sticky BGP operator state: maintenance, withdrawn VIPs (kept across restarts). */
+  loadBgpOperator(): BgpOperatorState | undefined;
+  saveBgpOperator(s: BgpOperatorState): void;
   /** Sticky operator overrides by instance name (kept across restarts). */
   loadOverrides(): Record<string, Override> | undefined;
   saveOverrides(o: Record<string, Override>): void;
@@ -64,6 +71,11 @@ export interface IpvsHandle extends IpvsKernel {
   getTimeouts(): Promise<{ tcp: number; tcpFin: number; udp: number }>;
   /** 0 leaves a value unchanged. */
   setTimeouts(t: { tcp: number; tcpFin: number; udp: number }): Promise<void>;
+}
+
+export interface BgpOperatorState {
+  maintenance: boolean;
+  withdrawn: string[];
 }
 
 export interface ScriptResult {

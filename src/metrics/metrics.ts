@@ -1,6 +1,8 @@
 // Prometheus metrics (prom-client), read from the daemon at scrape time: the daemon keeps its
 // own counters and status, so nothing here sits on a hot path. Transitions are counted as they
-// happen (they carry a reason the status does not keep).
+// happen (they carry a reason the status does not keep). A VRRP instance is the label
+// `vrrp_instance`: `instance` is Prometheus's own target label (a scraped one would be renamed
+// exported_instance), which tells the directors apart.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { DaemonStatus, DuetEvent } from '../control/views.js';
 import type { LatencyHistogram, ServiceStatus } from '../check/engine.js';
@@ -37,12 +39,13 @@ export function createMetrics(src: MetricsSource, o: MetricsOptions): DuetMetric
   collectDefaultMetrics({ register: registry, prefix: 'duet_' });
   const reg = [registry];
 
-  const transitions = new Counter({ name: 'duet_vrrp_transitions_total', help: 'VRRP state transitions by reason', labelNames: ['instance', 'from', 'to', 'reason'], registers: reg });
+  const transitions = new Counter({ name: 'duet_vrrp_transitions_total', help: 'VRRP state transitions by reason', labelNames: ['vrrp_instance', 'from', 'to', 'reason'], registers: reg });
   const off = src.onEvent((e) => {
-    if (e.type === 'transition') transitions.inc({ instance: e.instance, from: e.from, to: e.to, reason: e.reason });
+    if (e.type === 'transition') transitions.inc({ vrrp_instance: e.instance, from: e.from, to: e.to, reason: e.reason });
   });
 
   vrrpMetrics(src, reg);
+  bgpMetrics(src, reg);
   checkMetrics(src, reg, registry);
   ipvsMetrics(sharedFetch(() => src.ipvsStats().catch(() => undefined), o.ipvsCacheMs, o.now), reg);
   return { registry, close: off };
@@ -69,27 +72,52 @@ function readGauge(name: string, help: string, labelNames: string[], reg: Regist
   });
 }
 
+const BGP_REASONS = ['healthy', 'stopping', 'maintenance', 'operator', 'interface-down', 'quorum-lost', 'checks-pending'] as const;
+
+/** VIPs in bgp mode: announced or not and why, since when; the speaker's established sessions. */
+function bgpMetrics(src: MetricsSource, reg: Registry[]): void {
+  readGauge('duet_bgp_announced', 'VIP in bgp mode: 1 while its route is in the speaker\'s table (announced), 0 while withdrawn', ['vip'], reg, (set) => {
+    for (const v of src.status().bgp?.vips ?? []) set({ vip: v.address }, v.announced ? 1 : 0);
+  });
+  readGauge('duet_bgp_reason', 'Why a VIP in bgp mode is announced or withdrawn (1 for the current reason)', ['vip', 'reason'], reg, (set) => {
+    for (const v of src.status().bgp?.vips ?? []) for (const r of BGP_REASONS) set({ vip: v.address, reason: r }, v.reason === r ? 1 : 0);
+  });
+  readGauge('duet_bgp_since_seconds', 'Wall-clock time (Unix seconds) of the last announce or withdraw of the VIP', ['vip'], reg, (set) => {
+    for (const v of src.status().bgp?.vips ?? []) set({ vip: v.address }, v.sinceWall / 1000);
+  });
+  readCounter('duet_bgp_changes_total', 'Announces and withdraws of the VIP since start', ['vip'], reg, (set) => {
+    for (const v of src.status().bgp?.vips ?? []) set({ vip: v.address }, v.changes);
+  });
+  readGauge('duet_bgp_session_established', 'BGP sessions of the speaker, as it reports them (1 established, 0 not)', ['session'], reg, (set) => {
+    for (const x of src.status().bgp?.speaker.sessions ?? []) set({ session: x.name }, x.established ? 1 : 0);
+  });
+  readGauge('duet_bgp_speaker_readable', 'The speaker\'s session state could be read at the last poll (0: timed out, failed or unparsable)', [], reg, (set) => {
+    const b = src.status().bgp;
+    if (b && b.speaker.readAtMs !== undefined) set({}, b.speaker.error ? 0 : 1);
+  });
+}
+
 function vrrpMetrics(src: MetricsSource, reg: Registry[]): void {
-  readGauge('duet_vrrp_state', 'VRRP state of each instance (1 for the current state)', ['instance', 'state'], reg, (set) => {
-    for (const i of src.status().instances) for (const st of STATES) set({ instance: i.name, state: st }, i.state === st ? 1 : 0);
+  readGauge('duet_vrrp_state', 'VRRP state of each instance (1 for the current state)', ['vrrp_instance', 'state'], reg, (set) => {
+    for (const i of src.status().instances) for (const st of STATES) set({ vrrp_instance: i.name, state: st }, i.state === st ? 1 : 0);
   });
-  readGauge('duet_vrrp_priority', 'Effective VRRP priority (tracking and operator overrides included)', ['instance'], reg, (set) => {
-    for (const i of src.status().instances) set({ instance: i.name }, i.priority.effective);
+  readGauge('duet_vrrp_priority', 'Effective VRRP priority (tracking and operator overrides included)', ['vrrp_instance'], reg, (set) => {
+    for (const i of src.status().instances) set({ vrrp_instance: i.name }, i.priority.effective);
   });
-  readCounter('duet_vrrp_adverts_sent_total', 'Adverts sent', ['instance'], reg, (set) => {
-    for (const i of src.status().instances) set({ instance: i.name }, i.counters.advertsSent);
+  readCounter('duet_vrrp_adverts_sent_total', 'Adverts sent', ['vrrp_instance'], reg, (set) => {
+    for (const i of src.status().instances) set({ vrrp_instance: i.name }, i.counters.advertsSent);
   });
-  readCounter('duet_vrrp_adverts_received_total', 'Adverts received and accepted', ['instance'], reg, (set) => {
-    for (const i of src.status().instances) set({ instance: i.name }, i.counters.advertsReceived);
+  readCounter('duet_vrrp_adverts_received_total', 'Adverts received and accepted', ['vrrp_instance'], reg, (set) => {
+    for (const i of src.status().instances) set({ vrrp_instance: i.name }, i.counters.advertsReceived);
   });
-  readCounter('duet_vrrp_adverts_dropped_total', 'Adverts dropped, by reason', ['instance', 'reason'], reg, (set) => {
-    for (const i of src.status().instances) for (const [reason, n] of Object.entries(i.counters.dropped)) set({ instance: i.name, reason }, n ?? 0);
+  readCounter('duet_vrrp_adverts_dropped_total', 'Adverts dropped, by reason', ['vrrp_instance', 'reason'], reg, (set) => {
+    for (const i of src.status().instances) for (const [reason, n] of Object.entries(i.counters.dropped)) set({ vrrp_instance: i.name, reason }, n ?? 0);
   });
-  readCounter('duet_vrrp_dual_master_total', 'Dual-master episodes: another router kept advertising as master while this one was', ['instance'], reg, (set) => {
-    for (const i of src.status().instances) set({ instance: i.name }, i.counters.dualMasters);
+  readCounter('duet_vrrp_dual_master_total', 'Dual-master episodes: another router kept advertising as master while this one was', ['vrrp_instance'], reg, (set) => {
+    for (const i of src.status().instances) set({ vrrp_instance: i.name }, i.counters.dualMasters);
   });
-  readGauge('duet_vrrp_fault', 'Instance held in FAULT, by reason (interface missing or down, script, maintenance...)', ['instance', 'reason'], reg, (set) => {
-    for (const i of src.status().instances) for (const reason of i.faultReasons) set({ instance: i.name, reason }, 1);
+  readGauge('duet_vrrp_fault', 'Instance held in FAULT, by reason (interface missing or down, script, maintenance...)', ['vrrp_instance', 'reason'], reg, (set) => {
+    for (const i of src.status().instances) for (const reason of i.faultReasons) set({ vrrp_instance: i.name, reason }, 1);
   });
   readCounter('duet_vrrp_socket_opens_total', 'VRRP sockets opened (the first included; more means reopened)', ['interface', 'kind'], reg, (set) => {
     for (const k of src.status().sockets) set({ interface: k.ifname, kind: `${k.kind}${k.family}` }, k.opens);
@@ -109,8 +137,13 @@ function vrrpMetrics(src: MetricsSource, reg: Registry[]): void {
   readGauge('duet_check_lateness_seconds', 'How far behind schedule checks started, worst in the last heartbeat second', [], reg, (set) => {
     set({}, (src.status().checkWorker?.late?.behindMs ?? 0) / 1000);
   });
-  readGauge('duet_operator_override', 'Operator override in force (failover, takeover, maintenance)', ['instance', 'mode'], reg, (set) => {
-    for (const [instance, o] of Object.entries(src.status().operator)) set({ instance, mode: o.mode }, 1);
+  readGauge('duet_operator_override', 'Operator override in force (failover, takeover, maintenance)', ['vrrp_instance', 'mode'], reg, (set) => {
+    for (const [name, o] of Object.entries(src.status().operator)) set({ vrrp_instance: name, mode: o.mode }, 1);
+  });
+  readGauge('duet_sync_daemon', 'Kernel connection-sync daemons running (1) by state, where sync_daemon is configured', ['state'], reg, (set) => {
+    const sync = src.status().sync;
+    if (!sync) return;
+    for (const state of ['master', 'backup'] as const) set({ state }, sync.daemons.some((d) => d.state === state) ? 1 : 0);
   });
   readCounter('duet_reconcile_operations_total', 'IPVS operations the reconciler applied or tried, by kind', ['op'], reg, (set) => {
     for (const [op, n] of Object.entries(src.reconcileCounters().ops)) set({ op }, n ?? 0);

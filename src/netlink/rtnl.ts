@@ -14,6 +14,8 @@ import { errnoOf } from './errno.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
+/** rtmsg.rtm_table for tables above 255 (the real id goes in RTA_TABLE). */
+const RT_TABLE_COMPAT = 252;
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
 
@@ -209,6 +211,32 @@ export class Rtnl {
         ),
       ['EADDRNOTAVAIL'],
     );
+  }
+
+  /**
+   * A route ADDR/LEN dev IFNAME scope link in a routing table (proto static): the BGP export
+   * table's entry for an announced VIP. Success if it is already there (EEXIST).
+   */
+  async addRoute(table: number, ifname: string, address: string, prefixLen: number): Promise<void> {
+    const family = familyOf(address);
+    const what = `add route ${address}/${prefixLen} dev ${ifname} table ${table}`;
+    const index = await this.indexOf(ifname, what);
+    await this.call(what, () => this.sock.newRoute(
+      { family: family === 4 ? AF_INET : AF_INET6, dstLen: prefixLen, table: table < 256 ? table : RT_TABLE_COMPAT, protocol: 'STATIC', scope: 'LINK', type: 'UNICAST' },
+      { dst: addrBuf(address, family), oif: index, table },
+      { ...this.reqOpts, flags: FlagsNew.CREATE | FlagsNew.EXCL },
+    ), ['EEXIST']);
+  }
+
+  /** Delete the route ADDR/LEN from a routing table; success if it is not there (ESRCH). */
+  async delRoute(table: number, address: string, prefixLen: number): Promise<void> {
+    const family = familyOf(address);
+    await this.call(`del route ${address}/${prefixLen} table ${table}`, () => this.sock.delRoute(
+      // Scope NOWHERE matches a route of any scope (as `ip route del`); 0 would match universe only.
+      { family: family === 4 ? AF_INET : AF_INET6, dstLen: prefixLen, table: table < 256 ? table : RT_TABLE_COMPAT, scope: 'NOWHERE' },
+      { dst: addrBuf(address, family), table },
+      this.reqOpts,
+    ), ['ESRCH']);
   }
 
   /** Addresses of one link, or of all links. */

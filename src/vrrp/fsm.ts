@@ -72,6 +72,11 @@ export type Event =
   /** ARP from another MAC with one of our addresses as its sender (the daemon filters out our own). */
   | { type: 'claim'; address: string; mac: string }
   | { type: 'priority'; priority: number }
+  /**
+   * Operator failover, make-before-break: a master sends priority 0 so backups take over after
+   * Skew_Time, and keeps its VIPs until the new master's advert (higher priority) arrives.
+   */
+  | { type: 'handover' }
   | { type: 'fault'; fault: boolean }
   | { type: 'force'; to: 'master' | 'backup'; reason: 'sync-group' | 'operator' };
 
@@ -195,6 +200,16 @@ export function step(cfg: FsmConfig, s0: Vrrp, e: Event, now: number): StepResul
       }
       break;
     }
+
+    case 'handover':
+      // Backups hearing priority 0 wait only Skew_Time (RFC 3768 6.4.2, RFC 5798 6.4.2). We stay
+      // master, VIPs kept, until the new master's advert outranks our (lowered) priority; the next
+      // regular advert carries that priority, which a preempting backup discards.
+      if (s.state === 'master') {
+        actions.push({ type: 'send-advert', priority: 0 });
+        s.adverDeadline = now + cs(cfg.adverIntCs);
+      }
+      break;
 
     case 'fault':
       if (s.fault === e.fault) break;

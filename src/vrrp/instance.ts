@@ -228,6 +228,9 @@ export class VrrpInstance extends EventEmitter {
   /** ARP from mac with address (one of ours) as its sender; the caller has left out our own MACs. */
   claim(address: string, mac: string): void { this.dispatch({ type: 'claim', address, mac }); }
 
+  /** Operator failover of a master: priority 0 now, VIPs kept until the new master shows itself. */
+  handOver(): void { this.dispatch({ type: 'handover' }); }
+
   force(to: 'master' | 'backup', reason: 'sync-group' | 'operator'): void {
     this.dispatch({ type: 'force', to, reason });
   }

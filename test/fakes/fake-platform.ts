@@ -59,7 +59,8 @@ export class FakePlatform implements Platform {
   readonly openFailures = new Map<string, number>();
   private readonly indexes = new Map<string, number>();
   private nextIndex = 2;
-  private linkWatch: ((ifname: string, state: LinkState | undefined) => void) | undefined;
+  private readonly linkWatchers = new Set<(ifname: string, state: LinkState | undefined) => void>();
+  private linkWatch(ifname: string, state: LinkState | undefined): void { for (const w of this.linkWatchers) w(ifname, state); }
 
   constructor(private readonly clock: Clock, private readonly wallOffset = 1_700_000_000_000) {}
 
@@ -72,7 +73,7 @@ export class FakePlatform implements Platform {
 
   setLink(ifname: string, up: boolean): void {
     this.links.set(ifname, up);
-    this.linkWatch?.(ifname, this.linkState(ifname));
+    this.linkWatch(ifname, this.linkState(ifname));
   }
 
   /** The link is deleted (a bond or VLAN torn down, a driver unloaded). */
@@ -81,7 +82,7 @@ export class FakePlatform implements Platform {
     // Its addresses go with it.
     for (const a of [...this.addresses]) if (a.endsWith(` ${ifname}`)) this.addresses.delete(a);
     this.indexes.delete(ifname);
-    this.linkWatch?.(ifname, undefined);
+    this.linkWatch(ifname, undefined);
   }
 
   /** The link appears (again): a new index, up. */
@@ -89,7 +90,7 @@ export class FakePlatform implements Platform {
     this.missing.delete(ifname);
     this.links.set(ifname, true);
     this.indexes.set(ifname, this.nextIndex++);
-    this.linkWatch?.(ifname, this.linkState(ifname));
+    this.linkWatch(ifname, this.linkState(ifname));
   }
 
   private linkState(ifname: string): LinkState | undefined {
@@ -119,10 +120,20 @@ export class FakePlatform implements Platform {
     this.addresses.delete(`${address}/${prefixLen} ${ifname}`);
     this.log.push(`del ${address}/${prefixLen} ${ifname}`);
   }
+  /** Routes in the BGP export tables: "TABLE ADDR/LEN IFNAME". */
+  readonly routes = new Set<string>();
+  async addRoute(table: number, ifname: string, address: string, prefixLen: number): Promise<void> {
+    this.routes.add(`${table} ${address}/${prefixLen} ${ifname}`);
+    this.log.push(`route add ${table} ${address}/${prefixLen} ${ifname}`);
+  }
+  async delRoute(table: number, address: string, prefixLen: number): Promise<void> {
+    for (const r of [...this.routes]) if (r.startsWith(`${table} ${address}/${prefixLen} `)) this.routes.delete(r);
+    this.log.push(`route del ${table} ${address}/${prefixLen}`);
+  }
   async link(ifname: string): Promise<LinkState | undefined> { return this.linkState(ifname); }
   watchLinks(cb: (ifname: string, state: LinkState | undefined) => void): () => void {
-    this.linkWatch = cb;
-    return () => { this.linkWatch = undefined; };
+    this.linkWatchers.add(cb);
+    return () => { this.linkWatchers.delete(cb); };
   }
   macAddress(ifname: string): string { return `02:00:00:00:00:${ifname === 'eth0' ? '01' : '02'}`; }
   sendGarp(ifname: string, address: string): void { this.log.push(`garp ${ifname} ${address}`); }
@@ -167,13 +178,19 @@ export class FakePlatform implements Platform {
   }
   /** Exit status of a track script by its program (argv[0]); 0 unless set. */
   readonly scriptExits = new Map<string, number>();
+  /** Output of a script by its program (the BGP speaker's status command); '' unless set. */
+  readonly scriptOutputs = new Map<string, string>();
   async runScript(argv: readonly string[]) {
     this.log.push(`script ${argv.join(' ')}`);
-    return { code: this.scriptExits.get(argv[0]!) ?? 0, signal: null, timedOut: false, output: '' };
+    return { code: this.scriptExits.get(argv[0]!) ?? 0, signal: null, timedOut: false, output: this.scriptOutputs.get(argv[0]!) ?? '' };
   }
   async openIpvs() { return this.kernel; }
   loadManaged() { return this.managed ? new Set(this.managed) : undefined; }
   saveManaged(keys: ReadonlySet<string>) { this.managed = new Set(keys); }
+  /** The sticky BGP operator state as saved (the state directory). */
+  bgpOperator: { maintenance: boolean; withdrawn: string[] } | undefined;
+  loadBgpOperator() { return this.bgpOperator && { ...this.bgpOperator, withdrawn: [...this.bgpOperator.withdrawn] }; }
+  saveBgpOperator(v: { maintenance: boolean; withdrawn: string[] }) { this.bgpOperator = { ...v, withdrawn: [...v.withdrawn] }; }
   loadOverrides() { return this.overrides ? { ...this.overrides } : undefined; }
   saveOverrides(o: Record<string, Override>) { this.overrides = { ...o }; }
   async readIpvsSysctl(name: string) { return this.sysctls.get(name); }

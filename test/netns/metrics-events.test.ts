@@ -56,11 +56,11 @@ test.serial('metrics and events of a live pair', async (t) => {
     return /duet_check_up\{service="web",server="192\.0\.2\.12:80",check="tcp#0"\} 1/.test(s) ? s : undefined;
   }, { timeoutMs: 5000, what: 'a scrape with the check up' });
   t.regex(text, /^200\n/);
-  t.is(value(text, /duet_vrrp_state\{instance="VI_1",state="master"\}/), 1);
-  t.is(value(text, /duet_vrrp_state\{instance="VI_1",state="backup"\}/), 0);
-  t.is(value(text, /duet_vrrp_transitions_total\{instance="VI_1",from="backup",to="master",reason="master-down-timer"\}/), 1);
-  t.true((value(text, /duet_vrrp_adverts_sent_total\{instance="VI_1"\}/) ?? 0) > 0);
-  t.is(value(text, /duet_vrrp_priority\{instance="VI_1"\}/), 150);
+  t.is(value(text, /duet_vrrp_state\{vrrp_instance="VI_1",state="master"\}/), 1);
+  t.is(value(text, /duet_vrrp_state\{vrrp_instance="VI_1",state="backup"\}/), 0);
+  t.is(value(text, /duet_vrrp_transitions_total\{vrrp_instance="VI_1",from="backup",to="master",reason="master-down-timer"\}/), 1);
+  t.true((value(text, /duet_vrrp_adverts_sent_total\{vrrp_instance="VI_1"\}/) ?? 0) > 0);
+  t.is(value(text, /duet_vrrp_priority\{vrrp_instance="VI_1"\}/), 150);
   t.true((value(text, /duet_check_latency_seconds_count\{service="tcp:192\.0\.2\.100:80",type="tcp"\}/) ?? 0) > 0);
   t.true((value(text, /duet_check_results_total\{service="web",server="192\.0\.2\.12:80",check="tcp#0",result="ok"\}/) ?? 0) > 0);
   t.is(value(text, /duet_real_server_weight\{service="web",server="192\.0\.2\.12:80",kind="effective"\}/), 1);
@@ -85,8 +85,8 @@ test.serial('metrics and events of a live pair', async (t) => {
   t.like(lines.find((l) => l['type'] === 'operator'), { action: 'failover', instance: 'VI_1' });
   t.like(lines.find((l) => l['type'] === 'transition'), { instance: 'VI_1', from: 'master', to: 'backup', reason: 'higher-priority-advert', priority: 1 });
   const after = await scrape('m1');
-  t.is(value(after, /duet_operator_override\{instance="VI_1",mode="failover"\}/), 1);
-  t.is(value(after, /duet_vrrp_transitions_total\{instance="VI_1",from="master",to="backup",reason="higher-priority-advert"\}/), 1);
+  t.is(value(after, /duet_operator_override\{vrrp_instance="VI_1",mode="failover"\}/), 1);
+  t.is(value(after, /duet_vrrp_transitions_total\{vrrp_instance="VI_1",from="master",to="backup",reason="higher-priority-advert"\}/), 1);
 
   // A reload without `metrics` closes the endpoint.
   const { writeFileSync } = await import('node:fs');

@@ -33,6 +33,29 @@ if (root) {
   });
 }
 
+rootTest('routes in a BGP export table: add and delete idempotent, IPv4 and IPv6, a table above 255', async (t) => {
+  const routes = async (family: '-4' | '-6', table: number): Promise<string[]> => {
+    const { stdout } = await lab.exec('a', ['ip', family, '-j', 'route', 'show', 'table', String(table)]);
+    return (JSON.parse(stdout || '[]') as { dst: string; dev: string; protocol: string }[]).map((r) => `${r.dst} ${r.dev} ${r.protocol}`);
+  };
+  for (let i = 0; i < 2; i++) {
+    await A.call('rtnl.addRoute', { table: 100, ifname: 'lo', address: '198.51.100.10', prefixLen: 32 });
+    await A.call('rtnl.addRoute', { table: 1000, ifname: 'lo', address: '198.51.100.11', prefixLen: 32 });
+    await A.call('rtnl.addRoute', { table: 100, ifname: 'lo', address: '2001:db8:100::10', prefixLen: 128 });
+  }
+  t.deepEqual(await routes('-4', 100), ['198.51.100.10 lo static']);
+  t.deepEqual(await routes('-4', 1000), ['198.51.100.11 lo static']);
+  t.deepEqual(await routes('-6', 100), ['2001:db8:100::10 lo static']);
+  t.deepEqual(await routes('-4', 254).then((r) => r.filter((x) => x.startsWith('198.51.100.'))), [], 'nothing in main');
+  for (let i = 0; i < 2; i++) {
+    // A route of scope link is deleted too (the delete matches any scope, as `ip route del`).
+    await A.call('rtnl.delRoute', { table: 100, address: '198.51.100.10', prefixLen: 32 });
+    await A.call('rtnl.delRoute', { table: 1000, address: '198.51.100.11', prefixLen: 32 });
+    await A.call('rtnl.delRoute', { table: 100, address: '2001:db8:100::10', prefixLen: 128 });
+  }
+  t.deepEqual([...await routes('-4', 100), ...await routes('-4', 1000), ...await routes('-6', 100)], []);
+});
+
 rootTest('IPv4: add (idempotent), list, delete (idempotent)', async (t) => {
   await A.call('rtnl.add', { ifname: dev, address: '192.0.2.100', prefixLen: 24, label: `${dev}:vip` });
   await A.call('rtnl.add', { ifname: dev, address: '192.0.2.100', prefixLen: 24, label: `${dev}:vip` });

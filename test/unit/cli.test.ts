@@ -72,9 +72,9 @@ test('duet --version and duet version print the package version; an unknown opti
   t.regex(bad.stderr, /Unknown option '--bogus'/);
   t.regex(bad.stderr, /usage: duet status/);
   t.notRegex(bad.stderr, /\n\s+at /, 'no stack trace');
-  const unknown = await duet(['import', '--help']);
+  const unknown = await duet(['frobnicate', '--help']);
   t.is(unknown.code, 2);
-  t.regex(unknown.stderr, /unknown command 'import'/);
+  t.regex(unknown.stderr, /unknown command 'frobnicate'/);
 });
 
 // The demo and every bench script: --help is the script's own usage (exit 0); a bad option

@@ -17,7 +17,8 @@ async function load(name: string): Promise<Config> {
 }
 
 const forwards = (c: Config): Set<string> => new Set(c.virtualServers.flatMap((v) => v.realServers.map((r) => r.forward)));
-const vips = (c: Config): string[] => c.vrrp.instances.flatMap((i) => i.vips.map((v) => v.address));
+/** The VRRP instances' VIPs and the ones announced by BGP. */
+const vips = (c: Config): string[] => [...c.vrrp.instances.flatMap((i) => i.vips.map((v) => v.address)), ...(c.bgp?.vips.map((v) => v.address) ?? [])];
 
 test('the pair examples are all there', (t) => {
   for (const f of ['dr-pair.yaml', 'nat-pair.yaml', 'tun-pair.yaml', 'unicast-pair.yaml']) t.true(files.includes(f), f);
@@ -79,3 +80,13 @@ test('unicast-pair: unicast peers and source, no multicast', async (t) => {
     t.false(i.unicastPeers.includes(i.unicastSrcIp!));
   }
 });
+
+// The demo's director configs live beside its script (lab/sh/) and are run only by the demo: a
+// broken one would show only there, so they are loaded here too.
+const LAB_SH = fileURLToPath(new URL('../../../lab/sh/', import.meta.url));
+for (const f of readdirSync(LAB_SH).filter((x) => x.endsWith('.yaml')).sort()) {
+  test(`lab/sh/${f} loads`, async (t) => {
+    const r = await loadConfig(`${LAB_SH}${f}`);
+    t.true(r.ok, r.ok ? '' : r.error.map((i) => `${i.line} ${i.path}: ${i.message}`).join('\n'));
+  });
+}

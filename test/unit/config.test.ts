@@ -5,7 +5,7 @@ import test from 'ava';
 import { chmodSync, chownSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, formatIssue, loadConfig, parseConfig, type ConfigIssue } from '../../src/config/load.js';
+import { ConfigError, formatIssue, loadConfig, NOTHING_CONFIGURED, parseConfig, type ConfigIssue } from '../../src/config/load.js';
 import type { Config, InstanceConfig } from '../../src/config/schema.js';
 
 const FIX = 'test/fixtures/config';
@@ -297,9 +297,11 @@ const INLINE: [string, string, string[]][] = [
     - { name: G1, instances: [A] }
     - { name: G2, instances: [A] }
 `, ["inline.yaml:6:31 vrrp.sync_groups[1].instances[0]: 'A' is already in sync group 'G1' (an instance may be in one group only)"]],
-  ['no instances', 'vrrp:\n  instances: []\n', ['inline.yaml:2:14 vrrp.instances: must not be empty']],
+  ['no instances', 'vrrp:\n  instances: []\n', ['inline.yaml:2:14 vrrp.instances: must not be empty when nothing else runs (no virtual_servers, no bgp section)']],
   ['no vrrp section', 'log: { level: info }\n', ['inline.yaml:1:1 vrrp: missing required field']],
-  ['empty file', '', ['inline.yaml:1:1: expected a mapping with a vrrp section, got an empty value']],
+  ['empty file', '', [`inline.yaml:1:1: ${NOTHING_CONFIGURED}`]],
+  ['only comments', '# vrrp:\n#   instances: []\n\n', [`inline.yaml:1:1: ${NOTHING_CONFIGURED}`]],
+  ['a null document', '~\n', ['inline.yaml:1:1: expected a mapping with a vrrp section, got an empty value']],
   ['bad script name', `vrrp:
   scripts:
     "chk nginx": { command: [/bin/true] }

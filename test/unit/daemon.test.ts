@@ -152,12 +152,15 @@ test('reload: real servers added and removed are one reconcile; operator pins of
   t.deepEqual(s.d.status().serverOverrides, [], 'the pin of the removed server is gone');
 });
 
-test('failover: priority 1 adverts, the simulated peer takes over, this node is backup; the time is reported', async (t) => {
+test('failover: priority 0 at once, then priority 1 adverts; VIP kept until the simulated peer takes over; the time is reported', async (t) => {
   const s = await master();
+  s.p.transport().sent.length = 0;
   const pending = s.d.handover('failover', ['VI_1'], { sticky: false });
+  t.deepEqual(s.sentPriorities(), [1, 0], 'the new priority, then priority 0: the peer waits only its Skew_Time');
   await s.advance(ADVERT_MS);
-  t.is(s.sentPriorities().at(-1), 1, 'advertising priority 1 so the peer takes over');
-  t.is(s.state(), 'master', 'still master until the peer shows up');
+  t.is(s.sentPriorities().at(-1), 1, 'advertising priority 1 afterwards, which a preempting peer discards');
+  t.is(s.state(), 'master', 'still master until the peer shows up (make-before-break)');
+  t.true(s.p.addresses.has(`${VIP}/24 eth0`), 'and still forwarding');
   s.peer(100);
   await flush();
   const [r] = await pending;

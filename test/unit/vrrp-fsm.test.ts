@@ -199,6 +199,30 @@ test('priority change while master is advertised at once', (t) => {
   t.true(r.log.some((l) => l.at === 3700 && l.a.type === 'send-advert' && l.a.priority === 80));
 });
 
+test('operator handover: a master sends priority 0 at once and keeps its VIPs until a higher-priority advert arrives', (t) => {
+  const r = run(cfg({ priority: 150 }), [
+    [0, { type: 'startup' }],
+    [3700, { type: 'priority', priority: 1 }],
+    [3700, { type: 'handover' }],
+    // The peer (100) heard priority 0, waited its Skew_Time and advertises as master.
+    [3700 + skewTimeMs(100, 100), { type: 'advert', src: '192.0.2.12', adv: adv(100) }],
+  ], 6000);
+  const at3700 = r.log.filter((l) => l.at === 3700).map((l) => l.a);
+  t.deepEqual(at3700.filter((a) => a.type === 'send-advert').map((a) => (a as { priority: number }).priority), [1, 0]);
+  t.false(at3700.some((a) => a.type === 'vips' || a.type === 'transition'), 'still master with its VIPs: no masterless moment');
+  const down = r.transitions.find((x) => x.from === 'master');
+  t.like(down, { at: 3700 + skewTimeMs(100, 100), to: 'backup' });
+  t.true(r.log.some((l) => l.at === down!.at && l.a.type === 'vips' && l.a.op === 'del'), 'the VIPs go when the new master shows itself');
+});
+
+test('operator handover: nothing happens on a backup, and a master nobody relieves keeps advertising', (t) => {
+  const b = run(cfg(), [[0, { type: 'startup' }], [100, { type: 'handover' }]], 200);
+  t.false(b.log.some((l) => l.a.type === 'send-advert'));
+  const m = run(cfg(), [[0, { type: 'startup' }], [3700, { type: 'priority', priority: 1 }], [3700, { type: 'handover' }]], 6000);
+  t.is(m.s.state, 'master');
+  t.deepEqual(m.log.filter((l) => l.a.type === 'send-advert' && l.at > 3700).map((l) => [l.at, (l.a as { priority: number }).priority]), [[4700, 1], [5700, 1]]);
+});
+
 test('effectivePriority clamps and keeps owners at 255', (t) => {
   t.is(effectivePriority(100, -150), 1);
   t.is(effectivePriority(200, 100), 254);

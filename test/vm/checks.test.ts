@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
 import { vmJob } from '../helpers/vm-job.js';
+import { VM_PRELUDE } from '../../lab/vm-shell.js';
 
 // Generous time-outs: under TCG a cold node process can take a second to answer its first request,
 // and a loaded host stretches that (1.5 s seen): a check that times out would hide the 500 or
@@ -68,9 +69,7 @@ net.createServer((c) => { c.on('error', () => {}); c.end(read('.agent', 'up') + 
 `;
 
 const JOB = String.raw`
-set -u
-section() { echo "=== $1"; }
-fail() { echo "FAIL: $*"; section log; cat /tmp/lab/log; exit 1; }
+${VM_PRELUDE}fail() { echo "FAIL: $*"; section log; cat /tmp/lab/log; exit 1; }
 mkdir -p /tmp/lab
 cat > /tmp/lab/rs.mjs <<'JS'
 ${SERVER}
@@ -89,7 +88,7 @@ for n in 1 2 3; do
   ip netns exec rs$n node /tmp/lab/rs.mjs rs$n 192.0.2.2$n > /tmp/lab/rs$n.log 2>&1 &
   eval rs$n'_pid'=$!
 done
-for n in 1 2 3; do for i in $(seq 1 100); do grep -q listening /tmp/lab/rs$n.log && break; sleep 0.1; done; done
+for n in 1 2 3; do waitfor 90 "grep -q listening /tmp/lab/rs$n.log" || fail "rs$n never listened"; done
 echo 50% > /tmp/lab/rs1.agent
 
 ip netns exec d node build/src/cli/duet.js run -c /tmp/lab/duet.yaml -s /tmp/lab/duet.sock > /tmp/lab/log 2>&1 &
@@ -97,12 +96,11 @@ duet=$!
 t0=$(date +%s%N)
 ms() { echo $(( ($(date +%s%N) - t0) / 1000000 )); }
 table() { ip netns exec d ipvsadm -Ln; }
-# waitfor SECONDS DESCRIPTION: poll until the condition (stdin of the function: a command) holds.
-waitfor() { local limit=$1; shift; local i; for i in $(seq 1 $((limit * 10))); do if eval "$1"; then return 0; fi; sleep 0.1; done; return 1; }
 w() { table | awk -v svc="$1" -v rs="$2" '/^(TCP|UDP)/ { cur=$2 } cur==svc && $2==rs { print $4 }'; }
 
-waitfor 60 '[ "$(w 192.0.2.100:81 192.0.2.21:81)" = 5 ]' || fail "agent 50% never gave weight 5"
-waitfor 30 '[ "$(table | grep -c "192.0.2.2[123]:80 *Route *4 ")" = 3 ]' || fail "web servers not all at weight 4"
+# Deadlines are generous (wall clock: duet's start takes 20-90 s under emulation, more on a busy host).
+waitfor 180 '[ "$(w 192.0.2.100:81 192.0.2.21:81)" = 5 ]' || fail "agent 50% never gave weight 5"
+waitfor 90 '[ "$(table | grep -c "192.0.2.2[123]:80 *Route *4 ")" = 3 ]' || fail "web servers not all at weight 4"
 section start
 echo "at $(ms) epoch $(date +%s%3N)"
 table
@@ -110,43 +108,45 @@ table
 section fail500
 echo 500 > /tmp/lab/rs1.status
 t=$(ms)
-waitfor 20 '[ -z "$(w 192.0.2.100:80 192.0.2.21:80)" ]' || fail "rs1 never left web"
+waitfor 60 '[ -z "$(w 192.0.2.100:80 192.0.2.21:80)" ]' || fail "rs1 never left web"
 echo "removed after $(( $(ms) - t )) ms"
 table
 
 section recover
 echo 200 > /tmp/lab/rs1.status
 t=$(ms)
-waitfor 20 '[ -n "$(w 192.0.2.100:80 192.0.2.21:80)" ]' || fail "rs1 never came back"
+waitfor 60 '[ -n "$(w 192.0.2.100:80 192.0.2.21:80)" ]' || fail "rs1 never came back"
 echo "back after $(( $(ms) - t )) ms"
-for i in $(seq 1 60); do v=$(w 192.0.2.100:80 192.0.2.21:80); echo "ramp $(ms) $v"; [ "$v" = 4 ] && break; sleep 0.2; done
+# Weight samples until full weight (30 s at most).
+until=$(( $(epoch_ms) + 30000 ))
+while [ "$(epoch_ms)" -lt $until ]; do v=$(w 192.0.2.100:80 192.0.2.21:80); echo "ramp $(ms) $v"; [ "$v" = 4 ] && break; sleep 0.2; done
 
 section kill
 kill $rs2_pid
 t=$(ms)
-waitfor 20 '[ -z "$(w 192.0.2.100:80 192.0.2.22:80)" ] && [ "$(w 192.0.2.100:8080 192.0.2.22:8080)" = 0 ]' || fail "killed rs2 not removed/inhibited"
+waitfor 60 '[ -z "$(w 192.0.2.100:80 192.0.2.22:80)" ] && [ "$(w 192.0.2.100:8080 192.0.2.22:8080)" = 0 ]' || fail "killed rs2 not removed/inhibited"
 echo "out after $(( $(ms) - t )) ms"
 table
 
 section quorum
 echo 500 > /tmp/lab/rs3.status
-waitfor 20 '[ -n "$(w 192.0.2.100:80 192.0.2.99:80)" ]' || fail "sorry server never came"
+waitfor 60 '[ -n "$(w 192.0.2.100:80 192.0.2.99:80)" ]' || fail "sorry server never came"
 table
 echo 200 > /tmp/lab/rs3.status
-waitfor 20 '[ -z "$(w 192.0.2.100:80 192.0.2.99:80)" ]' || fail "sorry server never left"
+waitfor 60 '[ -z "$(w 192.0.2.100:80 192.0.2.99:80)" ]' || fail "sorry server never left"
 section regained
 table
 cat /tmp/lab/quorum.log
 
 section drain
 echo drain > /tmp/lab/rs1.agent
-waitfor 20 '[ "$(w 192.0.2.100:81 192.0.2.21:81)" = 0 ]' || fail "drain never gave 0"
+waitfor 60 '[ "$(w 192.0.2.100:81 192.0.2.21:81)" = 0 ]' || fail "drain never gave 0"
 table
 
 section restart
 ip netns exec rs2 node /tmp/lab/rs.mjs rs2 192.0.2.22 > /tmp/lab/rs2b.log 2>&1 &
 t=$(ms)
-waitfor 30 '[ -n "$(w 192.0.2.100:80 192.0.2.22:80)" ] && [ "$(w 192.0.2.100:8080 192.0.2.22:8080)" = 1 ]' || fail "restarted rs2 never came back"
+waitfor 90 '[ -n "$(w 192.0.2.100:80 192.0.2.22:80)" ] && [ "$(w 192.0.2.100:8080 192.0.2.22:8080)" = 1 ]' || fail "restarted rs2 never came back"
 echo "back after $(( $(ms) - t )) ms (incl. node start)"
 table
 

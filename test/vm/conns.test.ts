@@ -7,10 +7,10 @@
 // same lab (test/unit/ipvs-conns.test.ts).
 import test from 'ava';
 import { runInVm, type VmResult, describeVm } from '../../lab/vm.js';
+import { VM_PRELUDE } from '../../lab/vm-shell.js';
 
 const JOB = String.raw`
-set -eu
-section() { echo "=== $1"; }
+${VM_PRELUDE}set -e
 for n in c d r; do ip netns add $n; ip -n $n link set lo up; done
 ip link add c0 netns c type veth peer name d0 netns d
 ip link add d1 netns d type veth peer name r0 netns r
@@ -61,9 +61,9 @@ open('/tmp/cli.ready', 'w').close()
 time.sleep(600)
 PY
 ip netns exec r /usr/bin/python3 /tmp/srv.py &
-for i in $(seq 1 200); do [ -e /tmp/srv.ready ] && break; sleep 0.05; done
+waitfor 30 '[ -e /tmp/srv.ready ]' || { echo 'FAIL: the server never got ready'; exit 1; }
 ip netns exec c /usr/bin/python3 /tmp/cli.py &
-for i in $(seq 1 200); do [ -e /tmp/cli.ready ] && break; sleep 0.05; done
+waitfor 30 '[ -e /tmp/cli.ready ]' || { echo 'FAIL: the client never got ready'; exit 1; }
 sleep 0.3
 section before
 ip netns exec d ipvsadm -Lnc

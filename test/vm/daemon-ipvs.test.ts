@@ -4,6 +4,7 @@
 // else added is left alone, also when a managed one is removed.
 import test from 'ava';
 import { vmJob } from '../helpers/vm-job.js';
+import { VM_PRELUDE } from '../../lab/vm-shell.js';
 
 // Every scheduler, with the three forwarding methods in turn; the second real server goes away
 // with the web service in the last reload (a removed real server is one del-dest each).
@@ -53,9 +54,7 @@ const REFUSED = CONFIG(5, false).replace('{ address: 192.0.2.23, port: 5353 }', 
 
 // One shell job; each step prints "=== name" so the host side reads its own part.
 const JOB = String.raw`
-set -u
-section() { echo "=== $1"; }
-ip netns add d && ip -n d link set lo up
+${VM_PRELUDE}ip netns add d && ip -n d link set lo up
 ip -n d link add eth0 type dummy && ip -n d addr add 192.0.2.11/24 dev eth0 && ip -n d link set eth0 up
 mkdir -p /tmp/duet
 cat > /tmp/duet/duet.yaml <<'YAML'
@@ -63,7 +62,7 @@ ${CONFIG(3, true)}
 YAML
 # Wait for the Nth log line containing a phrase (the daemon logs one per reconcile).
 # Time-based (180 s): duet's start alone takes 20-90 s under emulation, and each grep costs a process start.
-waitlog() { local until=$(( $(date +%s) + 180 )); until [ "$(grep -c "$1" /tmp/duet/log || true)" -ge "$2" ]; do [ $(date +%s) -ge $until ] && { echo "timeout waiting for $1 x$2"; cat /tmp/duet/log; exit 3; }; sleep 0.1; done; }
+waitlog() { waitfor 180 "[ \"\$(grep -c '$1' /tmp/duet/log || true)\" -ge $2 ]" || { echo "timeout waiting for $1 x$2"; cat /tmp/duet/log; exit 3; }; }
 ip netns exec d node build/src/cli/duet.js run -c /tmp/duet/duet.yaml -s /tmp/duet/duet.sock > /tmp/duet/log 2>&1 &
 pid=$!
 waitlog '"IPVS table' 1

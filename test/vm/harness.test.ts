@@ -4,11 +4,11 @@
 // (scripts/setup.sh installs qemu and prepares the kernel); nothing here is skipped.
 import test from 'ava';
 import { runInVm, VmError, type VmResult, describeVm } from '../../lab/vm.js';
+import { VM_PRELUDE } from '../../lab/vm-shell.js';
 
 // Sections are printed as "=== name" so each test reads its own part of the one VM's output.
 const JOB = String.raw`
-section() { echo "=== $1"; }
-section modprobe
+${VM_PRELUDE}section modprobe
 modprobe -a ip_vs ip_vs_rr ip_vs_wrr && echo ok
 section netns
 # IPVS is per namespace; lo must be up or the kernel refuses real servers (EINVAL).

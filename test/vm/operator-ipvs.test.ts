@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
 import { vmJob } from '../helpers/vm-job.js';
+import { VM_PRELUDE } from '../../lab/vm-shell.js';
 
 const CONFIG = `
 node: { name: lb1 }
@@ -29,9 +30,7 @@ net.createServer((c) => { c.on('error', () => {}); c.pipe(c); }).listen(8080, pr
 `;
 
 const JOB = String.raw`
-set -u
-section() { echo "=== $1"; }
-fail() { echo "FAIL: $*"; section log; cat /tmp/lab/log; exit 1; }
+${VM_PRELUDE}fail() { echo "FAIL: $*"; section log; cat /tmp/lab/log; exit 1; }
 mkdir -p /tmp/lab
 cat > /tmp/lab/duet.yaml <<'YAML'
 ${CONFIG}
@@ -56,10 +55,9 @@ done
 duet() { ip netns exec d node build/src/cli/duet.js "$@" -s /tmp/lab/duet.sock 2>&1; }
 ip netns exec d node build/src/cli/duet.js run -c /tmp/lab/duet.yaml -s /tmp/lab/duet.sock > /tmp/lab/log 2>&1 &
 dpid=$!
-waitfor() { local i; for i in $(seq 1 $(($1 * 10))); do if eval "$2"; then return 0; fi; sleep 0.1; done; return 1; }
 table() { ip netns exec d ipvsadm -Ln; }
-waitfor 90 'grep -q "IPVS table" /tmp/lab/log && ip -n d addr show ethc | grep -q 10.0.1.100' || fail "duet not up"
-for n in 1 2; do waitfor 30 "grep -q listening /tmp/lab/rs$n.log" || fail "rs$n not listening"; done
+waitfor 180 'grep -q "IPVS table" /tmp/lab/log && ip -n d addr show ethc | grep -q 10.0.1.100' || fail "duet not up"
+for n in 1 2; do waitfor 90 "grep -q listening /tmp/lab/rs$n.log" || fail "rs$n not listening"; done
 
 section weight
 duet weight web 10.0.2.21 5; echo "exit=$?"
@@ -79,12 +77,12 @@ section drain
 # Two connections held open through the VIP (rr: one on each server), echoing a line each.
 # (They close only when the drain has shown progress: node starts slowly in this VM.)
 ip netns exec c bash -c 'exec 3<>/dev/tcp/10.0.1.100/80 4<>/dev/tcp/10.0.1.100/80; echo a >&3; echo b >&4; read x <&3; read y <&4; echo "held $x $y"; while [ ! -e /tmp/lab/close ]; do sleep 0.2; done; exec 3>&- 4>&-; echo closed; sleep 1' > /tmp/lab/client.log 2>&1 &
-waitfor 10 'grep -q held /tmp/lab/client.log' || fail "client never got its echoes"
+waitfor 30 'grep -q held /tmp/lab/client.log' || fail "client never got its echoes"
 table
 ( duet drain web 10.0.2.21 --timeout 60; echo "exit=$?" ) > /tmp/lab/drain.out &
 waitfor 60 'grep -q draining /tmp/lab/drain.out' || fail "no drain progress: $(cat /tmp/lab/drain.out)"
 sleep 1; touch /tmp/lab/close
-waitfor 30 'grep -q exit= /tmp/lab/drain.out' || fail "drain never finished"
+waitfor 90 'grep -q exit= /tmp/lab/drain.out' || fail "drain never finished"
 cat /tmp/lab/drain.out
 cat /tmp/lab/client.log
 table
@@ -92,7 +90,7 @@ table
 section drain-timeout
 # Held until the drain has given up (node takes seconds to start here; a timed hold could end first).
 ip netns exec c bash -c 'exec 3<>/dev/tcp/10.0.1.100/80; echo c >&3; read x <&3; echo "held $x"; while [ ! -e /tmp/lab/close2 ]; do sleep 0.2; done' > /tmp/lab/client2.log 2>&1 &
-waitfor 10 'grep -q held /tmp/lab/client2.log' || fail "second client never got its echo"
+waitfor 30 'grep -q held /tmp/lab/client2.log' || fail "second client never got its echo"
 duet drain web 10.0.2.22 --timeout 2; echo "exit=$?"
 touch /tmp/lab/close2
 

@@ -12,7 +12,7 @@
 // a second (the netns test), within 2.5 intervals of 1 s.
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
-import { VM_LAN, VM_SHELL, vmSection } from '../../lab/vm-shell.js';
+import { VM_PRELUDE, vmSection } from '../../lab/vm-shell.js';
 import { vmJob } from '../helpers/vm-job.js';
 
 const LONG_ADVERT_S = 40;
@@ -78,9 +78,7 @@ const poll = setInterval(() => {
 `;
 
 const JOB = String.raw`
-set -u
-${VM_SHELL}
-fail() { echo "FAIL: $*"; for n in d1 d2; do echo "--- $n"; cat /tmp/lab/$n.log; done; exit 1; }
+${VM_PRELUDE}fail() { echo "FAIL: $*"; for n in d1 d2; do echo "--- $n"; cat /tmp/lab/$n.log; done; exit 1; }
 mkdir -p /tmp/lab/d1 /tmp/lab/d2
 cat > /tmp/lab/echo.mjs <<'JS'
 ${ECHO}
@@ -100,9 +98,9 @@ YAML
 cat > /tmp/lab/d2-long.yaml <<'YAML'
 ${CONFIG('d2', 100, LONG_ADVERT_S)}
 YAML
-${VM_LAN}
+mklan
 addhost c 192.0.2.50; addhost d1 192.0.2.11; addhost d2 192.0.2.12; addhost rs1 192.0.2.21
-ip netns exec rs1 sh -c 'sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 && ip addr add 192.0.2.100/32 dev lo'
+dr_realserver rs1 192.0.2.100
 ip netns exec rs1 node /tmp/lab/echo.mjs > /tmp/lab/rs1.log 2>&1 &
 # The supervisor: what systemd's Restart=on-failure + RestartForceExitStatus=75 does.
 supervise() { # node

@@ -3,11 +3,13 @@
 // daemons follow VRRP (master daemon on the master, backup daemon on the backup, as
 // `ipvsadm -L --daemon` shows); a connection through the master appears in the backup's
 // connection table; after a manual failover the daemons swap and the client's established
-// connection carries on through the new master.
+// connection carries on through the new master. Both directors export metrics: the Grafana
+// dashboard's queries are checked against their live scrapes.
 import { writeFileSync } from 'node:fs';
 import test from 'ava';
-import { VM_LAN, VM_SHELL, vmSection } from '../../lab/vm-shell.js';
+import { VM_PRELUDE, vmSection } from '../../lab/vm-shell.js';
 import { vmJob } from '../helpers/vm-job.js';
+import { dashboardQueries, missing } from '../../lab/dashboard.js';
 
 const CONFIG = (name: string, priority: number) => `
 node: { name: ${name} }
@@ -15,12 +17,14 @@ vrrp:
   instances:
     - { name: VI_1, interface: eth0, vrid: 51, priority: ${priority}, advert_int: 1, virtual_ipaddress: [192.0.2.100/24] }
 sync_daemon: { interface: eth0, instance: VI_1, syncid: 7 }
+metrics: { listen: '0.0.0.0:9469' }
 virtual_servers:
   - name: echo
     address: 192.0.2.100
     port: 7
     scheduler: rr
     lb_kind: dr
+    checks: [{ type: tcp, interval: 1, timeout: 0.9, rise: 1, fall: 3 }]
     real_servers:
       - { address: 192.0.2.21 }
 `;
@@ -31,9 +35,7 @@ net.createServer((c) => { c.on('error', () => {}); c.pipe(c); }).listen(7, '0.0.
 `;
 
 const JOB = String.raw`
-set -u
-${VM_SHELL}
-fail() { echo "FAIL: $*"; for n in d1 d2; do echo "--- $n"; cat /tmp/lab/$n.log; done; exit 1; }
+${VM_PRELUDE}fail() { echo "FAIL: $*"; for n in d1 d2; do echo "--- $n"; cat /tmp/lab/$n.log; done; exit 1; }
 mkdir -p /tmp/lab
 cat > /tmp/lab/echo.mjs <<'JS'
 ${ECHO}
@@ -44,10 +46,10 @@ YAML
 cat > /tmp/lab/d2.yaml <<'YAML'
 ${CONFIG('d2', 100)}
 YAML
-${VM_LAN}
+mklan
 addhost c 192.0.2.50; addhost d1 192.0.2.11; addhost d2 192.0.2.12; addhost rs1 192.0.2.21
 # DR real server: the VIP on lo, no ARP for it.
-ip netns exec rs1 sh -c 'sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 && ip addr add 192.0.2.100/32 dev lo'
+dr_realserver rs1 192.0.2.100
 ip netns exec rs1 node /tmp/lab/echo.mjs > /tmp/lab/rs1.log 2>&1 &
 # Each director has its own state directory (the socket's).
 for n in d1 d2; do
@@ -91,6 +93,14 @@ waitfor 15 'grep -q "got line 2\|lost 2" /tmp/lab/client.log'
 cat /tmp/lab/client.log
 echo "d2 conns:"; ip netns exec d2 ipvsadm -Lnc
 
+section metrics
+# Both directors' scrapes in one node process (each process start costs seconds here); the
+# dashboard's queries are checked against them on the host (docs/grafana/duet.json).
+ip netns exec c node -e '
+  const get = (h) => fetch("http://" + h + ":9469/metrics").then((r) => r.text(), (e) => "ERR " + e.message);
+  Promise.all([get("192.0.2.11"), get("192.0.2.12")]).then(([a, b]) => process.stdout.write("--- d1\n" + a + "\n--- d2\n" + b + "\n"));
+'
+
 section stop
 for n in d1 d2; do kill -TERM $(pgrep -f "duet.js run -c /tmp/lab/$n.yaml"); done
 sleep 3
@@ -129,4 +139,12 @@ test('after a manual failover the daemons swap and the established connection ca
   t.regex(f, /d2:\nmaster sync daemon/);
   t.regex(f, /got line 1\ngot line 2/, 'the second line was echoed through d2 on the same connection');
   t.regex(part('stop'), /d1 after stop:\nbackup sync daemon/, 'a stopped node leaves the backup daemon for its restart');
+});
+
+test('the Grafana dashboard\'s queries read metrics and labels both live directors export', (t) => {
+  const [d1 = '', d2 = ''] = part('metrics').split(/^--- d[12]$/m).slice(1);
+  t.regex(d1, /^duet_operator_override\{vrrp_instance="VI_1",mode="failover"\} 1$/m, 'd1 handed over by the operator');
+  t.regex(d2, /^duet_sync_daemon\{state="master"\} 1$/m);
+  t.regex(d1, /^duet_ipvs_connections_total\{service="tcp:192\.0\.2\.100:7",server="192\.0\.2\.21:7"\} [1-9]/m, 'the client was scheduled through d1');
+  t.deepEqual(missing(dashboardQueries(), [d1, d2]), []);
 });

@@ -14,7 +14,9 @@
 //   reload is only edit-dest/add-dest (no service deleted or re-added).
 // The client is one bash per run using /dev/tcp, so 100 requests cost no process starts in the VM.
 import test from 'ava';
-import { VIP_HTTP_CLIENT } from '../../lab/vm.js';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../lab/vm.js';
+import { VIP_HTTP, VM_PRELUDE } from '../../lab/vm-shell.js';
 import { vmJob } from '../helpers/vm-job.js';
 
 interface Phase {
@@ -87,40 +89,15 @@ ${oNat ? `      - { address: 10.0.0.23, port: 7, weight: 1 }\n` : ''}`;
 const yaml = (file: string, p: Phase) => `cat > ${file} <<'YAML'\n${CONFIG(p)}\nYAML\n`;
 
 
-// The long-lived client: one connection to each echo service, a line every 100 ms on both, each
-// echo read back (2 s limit); one log line per round. Stops when /tmp/lab/stop appears (or 40 s).
-const ECHO_CLIENT = String.raw`
-exec 3<>/dev/tcp/192.0.2.100/7 || { echo "connect-failed dr"; exit 1; }
-exec 4<>/dev/tcp/192.0.2.100/7007 || { echo "connect-failed nat"; exit 1; }
-end=$(( \${EPOCHREALTIME/./} / 1000 + 40000 ))
-for ((i = 0; ; i++)); do
-  now=$(( \${EPOCHREALTIME/./} / 1000 ))
-  [ -e /tmp/lab/stop ] || [ $now -ge $end ] && break
-  echo "m$i" >&3; echo "m$i" >&4
-  a=timeout; b=timeout
-  IFS= read -r -t 2 a <&3; IFS= read -r -t 2 b <&4
-  echo "$now $i dr=$a nat=$b"
-  sleep 0.1
-done
-`.replace(/\\\$/g, '$');
+// test/vm/sh/echo-client.sh: one connection to each echo service, a line every 100 ms on both.
+const ECHO_CLIENT = join(PROJECT_ROOT, 'test', 'vm', 'sh', 'echo-client.sh');
 
 const JOB = String.raw`
-set -u
-ms() { local t=\${EPOCHREALTIME/./}; echo $((t / 1000)); }
-T0=$(ms)
-section() { echo "=== $1"; }
+${VM_PRELUDE}T0=$(ms)
 mark() { echo "T $1 $(( $(ms) - T0 ))"; }
 fail() { echo "FAIL: $*"; section daemon-log; cat /tmp/lab/log; exit 3; }
-# Deadline-based wait for a condition (a shell command), in seconds.
-waitfor() { local lim=$(( $(ms) + $1 * 1000 )); shift; until eval "$1"; do [ $(ms) -ge $lim ] && return 1; sleep 0.1; done; }
 count() { grep -c "$1" "$2" 2>/dev/null || true; }
 mkdir -p /tmp/lab
-cat > /tmp/lab/http.sh <<'EOF'
-${VIP_HTTP_CLIENT}
-EOF
-cat > /tmp/lab/echo-client.sh <<'EOF'
-${ECHO_CLIENT}
-EOF
 ${yaml('/tmp/lab/duet.yaml', { sched: 'rr', web: [1, 1] })}
 ${yaml('/tmp/lab/wrr.yaml', { sched: 'wrr', web: [3, 1] })}
 ${(['rs1', 'rs2'] as const).flatMap((a) => (['rs1', 'rs2'] as const).map((b) => yaml(`/tmp/lab/echo-${a}-${b}.yaml`, { sched: 'wrr', web: [3, 1], echo: { otherDr: a, otherNat: b } }))).join('')}
@@ -270,7 +247,7 @@ ip netns exec d ipvsadm -Ln
 run_http() { # label port
   local t=$(ms)
   section "http-$1"
-  timeout 150 ip netns exec c bash /tmp/lab/http.sh $2 100 | sort | uniq -c
+  timeout 150 ip netns exec c bash ${VIP_HTTP} $2 100 | sort | uniq -c
   echo "T http-$1-ms $(( $(ms) - t ))"
 }
 run_http dr-rr 80
@@ -291,7 +268,7 @@ ip netns exec d ipvsadm -Ln --tun-info -t 192.0.2.100:${TUN_PORT}
 
 section echo
 rm -f /tmp/lab/stop
-ip netns exec c bash /tmp/lab/echo-client.sh > /tmp/lab/echo.log 2>&1 &
+ip netns exec c bash ${ECHO_CLIENT} > /tmp/lab/echo.log 2>&1 &
 epid=$!
 waitfor 15 'grep -q "dr=rs. m.* nat=rs. m" /tmp/lab/echo.log' || { cat /tmp/lab/echo.log; fail "no echo"; }
 first=$(grep -m1 "dr=rs" /tmp/lab/echo.log)
