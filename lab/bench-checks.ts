@@ -213,6 +213,9 @@ async function measureVrrp(lab: Lab, cap: VrrpCapture, load: CheckLoad): Promise
     const d1CpuPct = ((procCpuMs(pair.d1.proc.pid!) - cpu0) / (performance.now() - t0)) * 100;
     const iv = intervals(cap.from(D1, from, to, 51).map((p) => p.at));
     const changed = pair.d1.logs.filter((l) => l.msg === 'check state changed');
+    // First results come as summaries ("first check results: N up, M down"), later changes one by one.
+    const firsts = pair.d1.logs.filter((l) => l.msg.startsWith('first check results'));
+    const firstSum = (k: 'up' | 'down'): number => firsts.reduce((n, l) => n + Number(l[k] ?? 0), 0);
     return {
       checks: load.tcp + load.http,
       n: iv.length, p50: quantile(iv, 0.5), p99: quantile(iv, 0.99), max: Math.max(...iv),
@@ -220,8 +223,8 @@ async function measureVrrp(lab: Lab, cap: VrrpCapture, load: CheckLoad): Promise
       spurious: pair.d1.transitions().length + pair.d2.transitions().length - before,
       d1State: (await pair.d1.instance('VI_1'))?.state ?? 'none',
       d1CpuPct,
-      checksUp: changed.filter((l) => l['to'] === 'up').length,
-      checksDown: changed.filter((l) => l['to'] === 'down').length,
+      checksUp: firstSum('up') + changed.filter((l) => l['to'] === 'up').length,
+      checksDown: firstSum('down') + changed.filter((l) => l['to'] === 'down').length,
       ipvsErrors: pair.d1.logs.filter((l) => l.msg === 'IPVS reconcile failed').length,
     };
   } finally {

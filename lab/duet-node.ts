@@ -130,6 +130,18 @@ vrrp:
 ${i.extra ?? ''}`;
 }
 
+/** A virtual_servers section: one DR service on the pair's VIP, TCP-checked every 0.2 s on realServer. */
+export function checkedServiceYaml(realServer: string): string {
+  return `virtual_servers:
+  - name: web
+    address: 192.0.2.100
+    port: 80
+    lb_kind: dr
+    checks: [{ type: tcp, interval: 0.2, timeout: 0.1 }]
+    real_servers: [{ address: ${realServer} }]
+`;
+}
+
 export const INJECT_SCRIPT = fileURLToPath(new URL('./inject.js', import.meta.url));
 
 /**

@@ -119,12 +119,31 @@ export interface LatencyHistogram {
 /** How late checks start, kept for the benchmark's p99 (a ring of the last samples). */
 const LATE_SAMPLES = 16384;
 
+/** A run that starts this much after it was due is late: 50 ms, or a tenth of its interval if more. */
+export const lateThresholdMs = (intervalMs: number): number => Math.max(50, intervalMs / 10);
+
+/**
+ * Past capacity, checks run late rather than fail: how far behind they are. Totals since the
+ * engine started, and the worst start delay since the last pulse() (the heartbeat reads it).
+ */
+export interface Lateness {
+  /** Runs that started late (lateThresholdMs). */
+  lateRuns: number;
+  /** Timeouts with no verdict: this thread's own loop took the check's time (CheckResult.selfLateMs). */
+  discounted: number;
+  /** The latest start past due since the last pulse, ms (0: none due, or all on time). */
+  behindMs: number;
+}
+
 export class CheckEngine {
   private services = new Map<string, ServiceRec>();
   private readonly random: () => number;
   private readonly late = new Float64Array(LATE_SAMPLES);
   private lateN = 0;
   private runs = 0;
+  private lateRuns = 0;
+  private discounted = 0;
+  private behindMs = 0;
   private readonly hist = new Map<string, LatencyHistogram>();
   /** During configure(): health carried over from an engine that was replaced, by checkKey. */
   private seed: EngineSeed | undefined;
@@ -226,6 +245,13 @@ export class CheckEngine {
     return { runs: this.runs, lateP99Ms: xs[Math.floor(n * 0.99)] ?? 0, lateMaxMs: xs[n - 1] ?? 0 };
   }
 
+  /** Lateness so far; starts a new window for behindMs. */
+  pulse(): Lateness {
+    const r = { lateRuns: this.lateRuns, discounted: this.discounted, behindMs: this.behindMs };
+    this.behindMs = 0;
+    return r;
+  }
+
   latency(): LatencyHistogram[] {
     return [...this.hist.values()].map((h) => ({ ...h, counts: [...h.counts] }));
   }
@@ -273,8 +299,11 @@ export class CheckEngine {
     c.cancelTimer = undefined;
     if (c.stopped) return;
     const now = this.o.clock.now();
-    this.late[this.lateN++ % LATE_SAMPLES] = now - c.due;
+    const late = now - c.due;
+    this.late[this.lateN++ % LATE_SAMPLES] = late;
     this.runs++;
+    if (late > this.behindMs) this.behindMs = late;
+    if (late > lateThresholdMs(c.cfg.intervalMs)) this.lateRuns++;
     this.o.run(c.cfg.spec, c.abort.signal).then(
       (r) => this.done(c, r),
       (e: unknown) => this.done(c, { ok: false, latencyMs: this.o.clock.now() - now, reason: `error: ${e instanceof Error ? e.message : String(e)}` }),
@@ -283,6 +312,12 @@ export class CheckEngine {
 
   private done(c: CheckRec, r: CheckResult): void {
     if (c.stopped) return;
+    if (r.selfLateMs !== undefined) {
+      // Our lateness, not the server's: no verdict, the health stays; the next run as usual.
+      this.discounted++;
+      this.schedule(c, Math.max(this.o.clock.now(), c.due + nextDelay(c.state, c.cfg)));
+      return;
+    }
     const srv = c.server;
     const wasDown = srv.checks.some((x) => x.state.health === 'down');
     this.observe(srv.service.key, c.cfg.spec.type, r.latencyMs);

@@ -4,9 +4,10 @@
 // daemon reads verdicts synchronously from a mirror kept current by the engine's events.
 import { Worker } from 'node:worker_threads';
 import type { Clock } from '../core/clock.js';
-import { CheckEngine, checkKey, type EngineSeed, type CheckEvent, type LatencyHistogram, type RunCheck, type ServiceStatus, type ServiceVerdicts } from './engine.js';
+import { CheckEngine, checkKey, type EngineSeed, type Lateness, type CheckEvent, type LatencyHistogram, type RunCheck, type ServiceStatus, type ServiceVerdicts } from './engine.js';
 import type { Health } from './health.js';
 import type { CheckedService } from './types.js';
+import type { RtOutcome, ThreadRealtime } from '../core/realtime.js';
 
 export interface CheckTiming {
   runs: number;
@@ -33,6 +34,8 @@ export interface CheckLiveness {
   restarts: number;
   /** Why the last restart happened. */
   lastRestart: string | undefined;
+  /** How late checks run, as of the last heartbeat (totals of the current worker). */
+  late?: Lateness;
 }
 
 /** The worker is asked this often whether it is alive... */
@@ -63,7 +66,7 @@ export function inProcessChecks(o: { clock: Clock; run: RunCheck; onEvent: (e: C
     status: () => Promise.resolve(engine.status()),
     timing: () => Promise.resolve(engine.timing()),
     latency: () => Promise.resolve(engine.latency()),
-    liveness: () => ({ answering: true, restarts: 0, lastRestart: undefined }),
+    liveness: () => ({ answering: true, restarts: 0, lastRestart: undefined, late: engine.pulse() }),
     close: () => { engine.stop(); return Promise.resolve(); },
   };
 }
@@ -81,7 +84,8 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 export type FromWorker =
   | { type: 'events'; events: CheckEvent[] }
-  | { type: 'reply'; id: number; value: unknown };
+  | { type: 'reply'; id: number; value: unknown }
+  | { type: 'realtime'; outcome: RtOutcome };
 
 /**
  * The engine in a worker thread, watched: every request has a deadline (an unanswered one
@@ -90,7 +94,19 @@ export type FromWorker =
  * that exits. The new engine gets the last config and each check's last health, so a restart
  * changes no weight by itself.
  */
-export function workerChecks(o: { onEvent: (e: CheckEvent) => void; onError: (err: Error) => void; workerUrl?: URL; heartbeatMs?: number; heartbeatTimeoutMs?: number }): CheckHost {
+export function workerChecks(o: {
+  onEvent: (e: CheckEvent) => void;
+  onError: (err: Error) => void;
+  workerUrl?: URL;
+  heartbeatMs?: number;
+  heartbeatTimeoutMs?: number;
+  /** The worker thread's real-time policy (it sets it itself, at start and after a restart). */
+  realtime?: ThreadRealtime;
+  /** How that went: the first outcome, then only a change (a restarted worker that fares differently). */
+  onRealtime?: (r: RtOutcome) => void;
+  /** Checks started running late (a heartbeat window with late runs), or are back on schedule. */
+  onLate?: (late: boolean, l: Lateness) => void;
+}): CheckHost {
   const mirror = new Mirror();
   const health = new Map<string, Health>();
   const waiting = new Map<number, (v: unknown) => void>();
@@ -101,11 +117,18 @@ export function workerChecks(o: { onEvent: (e: CheckEvent) => void; onError: (er
   const hbMs = o.heartbeatMs ?? HEARTBEAT_MS;
   const hbTimeoutMs = o.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
   /** undefined between a restart and the new worker's start. */
+  let lastRt: boolean | undefined;
+  let statusAsked: Promise<ServiceStatus[]> | undefined;
   let worker: Worker | undefined = spawn();
 
   function spawn(): Worker {
-    const w = new Worker(o.workerUrl ?? new URL('./worker.js', import.meta.url));
+    const w = new Worker(o.workerUrl ?? new URL('./worker.js', import.meta.url), o.realtime ? { workerData: { realtime: o.realtime } } : {});
     w.on('message', (m: FromWorker) => {
+      if (m.type === 'realtime') {
+        if (lastRt !== m.outcome.ok) o.onRealtime?.(m.outcome);
+        lastRt = m.outcome.ok;
+        return;
+      }
       if (m.type === 'events') {
         for (const e of m.events) {
           mirror.apply(e);
@@ -150,11 +173,25 @@ export function workerChecks(o: { onEvent: (e: CheckEvent) => void; onError: (er
     const w = worker;
     void ask({ type: 'ping' }, hbTimeoutMs).then((v) => {
       if (closing || w !== worker) return;
-      live.answering = v === true;
+      live.answering = v !== undefined;
+      if (typeof v === 'object' && v !== null) lateness(v as Lateness);
       if (!live.answering) restart(`check worker did not answer a heartbeat in ${hbTimeoutMs} ms`);
     });
   }, hbMs);
   beat.unref();
+
+  /** A heartbeat's lateness: kept for status, and a change between late and on time reported. */
+  let wasLate = false;
+  let lateRunsBefore = 0;
+  function lateness(l: Lateness): void {
+    const prev = live.late;
+    // A restarted worker counts from 0 again.
+    lateRunsBefore = prev && l.lateRuns >= prev.lateRuns ? prev.lateRuns : 0;
+    live.late = l;
+    const late = l.lateRuns > lateRunsBefore;
+    if (late !== wasLate) o.onLate?.(late, l);
+    wasLate = late;
+  }
 
   function ask(m: WithoutId<ToWorker>, timeoutMs = REQUEST_TIMEOUT_MS): Promise<unknown> {
     const id = ++seq;
@@ -181,7 +218,11 @@ export function workerChecks(o: { onEvent: (e: CheckEvent) => void; onError: (er
   return {
     configure: (list) => configure(list),
     verdicts: () => mirror.map,
-    status: async () => ((await ask({ type: 'status' })) as ServiceStatus[] | undefined) ?? [],
+    // Asked at the same time (a status and a scrape's four readers): one request, one copy to
+    // deserialize on this thread.
+    status: () => (statusAsked ??= (async () => {
+      try { return ((await ask({ type: 'status' })) as ServiceStatus[] | undefined) ?? []; } finally { statusAsked = undefined; }
+    })()),
     timing: async () => ((await ask({ type: 'timing' })) as CheckTiming | undefined) ?? { runs: 0, lateP99Ms: 0, lateMaxMs: 0 },
     latency: async () => ((await ask({ type: 'latency' })) as LatencyHistogram[] | undefined) ?? [],
     liveness: () => ({ ...live }),

@@ -150,6 +150,11 @@ export interface CheckResult {
   readonly agent?: AgentAnswer;
   /** file: added to the server's weight (keepalived track_file: value * weight). */
   readonly weightOffset?: number;
+  /**
+   * A timeout that was this thread's doing: the run never had timeoutMs of our attention (the
+   * loop stalled this long, ms). No verdict: the engine counts it and leaves the health as it was.
+   */
+  readonly selfLateMs?: number;
 }
 
 /** A checker: one run, bounded by spec.timeoutMs and by `signal` (aborted on stop/reload). */

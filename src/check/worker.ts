@@ -1,7 +1,8 @@
 // The check worker thread: the engine with the real clock and the real checkers. Events are
 // batched per turn of this thread's loop, so thousands of results cost the daemon's thread one
 // message per batch, not one per check.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { setThreadRealtime, type ThreadRealtime } from '../core/realtime.js';
 import { realClock } from '../core/clock.js';
 import { CheckEngine, type CheckEvent } from './engine.js';
 import { runCheck } from './checkers/index.js';
@@ -9,6 +10,11 @@ import type { FromWorker, ToWorker } from './host.js';
 
 const port = parentPort;
 if (!port) throw new Error('check/worker.js runs only as a worker thread');
+
+// This thread's own scheduling policy (realtime.check_priority), asked for by this thread: Linux
+// applies it per thread. The daemon logs the outcome.
+const rt = (workerData as { realtime?: ThreadRealtime } | undefined)?.realtime;
+if (rt) port.postMessage({ type: 'realtime', outcome: setThreadRealtime(rt) } satisfies FromWorker);
 
 let pending: CheckEvent[] = [];
 let scheduled = false;
@@ -41,7 +47,8 @@ port.on('message', (m: ToWorker) => {
       engine.configure(m.list, m.seed);
       flush();
       return reply(m.id, engine.verdicts());
-    case 'ping': return reply(m.id, true);
+    // The heartbeat's answer carries how late checks run.
+    case 'ping': return reply(m.id, engine.pulse());
     case 'status': return reply(m.id, engine.status());
     case 'timing': return reply(m.id, engine.timing());
     case 'latency': return reply(m.id, engine.latency());

@@ -23,6 +23,8 @@ export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: numb
   if (s.bgp) lines.push(formatBgp(s.bgp, now));
   const cw = s.checkWorker;
   if (cw && (!cw.answering || cw.restarts > 0)) lines.push(`check worker: ${cw.answering ? 'answering' : 'NOT ANSWERING'}; restarted ${cw.restarts} time${cw.restarts === 1 ? '' : 's'}${cw.lastRestart ? ` (last: ${cw.lastRestart})` : ''}`);
+  const late = lateLine(cw?.late);
+  if (late) lines.push(late);
   for (const i of s.instances) {
     const d = i.dualMaster;
     if (!d) continue;
@@ -129,4 +131,11 @@ export function formatRestart(r: unknown): string {
     ? `master of ${kept.join(', ')} kept (VIPs, IPVS table and sync daemon stay); the next run resumes if it starts in time`
     : 'no instance was master; the next run starts as backup';
   return `duet exited for a restart (status ${exitCode}): ${what}`;
+}
+
+/** Past capacity, checks run late: say how late, and how many timeouts were not counted for it. */
+export function lateLine(l: { lateRuns: number; discounted: number; behindMs: number } | undefined): string | undefined {
+  if (!l || (l.lateRuns === 0 && l.discounted === 0)) return undefined;
+  const now = l.behindMs >= 50 ? `RUNNING LATE: up to ${Math.round(l.behindMs)} ms behind schedule in the last second` : 'on schedule now';
+  return `checks: ${now}; ${l.lateRuns} run${l.lateRuns === 1 ? '' : 's'} started late, ${l.discounted} timeout${l.discounted === 1 ? '' : 's'} not counted (this node was too busy to see the answer)`;
 }

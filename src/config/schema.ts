@@ -13,8 +13,9 @@ import { z } from 'zod';
 import type { VirtualServerSpec } from '../ipvs/service.js';
 import type { CheckedService } from '../check/types.js';
 import { compact, expecting, familyName, ms } from './blocks.js';
-import { controlSchema, hooksSchema, ipvsSysctlSchema, logSchema, lvsTimeoutsSchema, metricsSchema, nodeSchema, scriptsSchema, type LOG_LEVELS } from './sections-schema.js';
+import { controlSchema, hooksSchema, ipvsSysctlSchema, logSchema, lvsTimeoutsSchema, metricsSchema, nodeSchema, realtimeSchema, scriptsSchema, type LOG_LEVELS } from './sections-schema.js';
 import type { ScriptPolicy } from '../core/script-security.js';
+import type { RealtimeConfig, ThreadRealtime } from '../core/realtime.js';
 import { normalizeSync, syncDaemonSchema } from './sync-schema.js';
 import { virtualServersSchema } from './virtual-server-schema.js';
 import { normalizeInstance, vrrpSchema } from './vrrp-schema.js';
@@ -32,7 +33,7 @@ export type { VipConfig } from './vrrp-schema.js';
 export const RESERVED_KEYS: readonly string[] = [];
 
 const rawConfigSchema = z.strictObject(
-  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, ipvs_sysctl: ipvsSysctlSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema, control: controlSchema, hooks: hooksSchema, scripts: scriptsSchema, bgp: bgpSchema },
+  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, ipvs_sysctl: ipvsSysctlSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema, control: controlSchema, hooks: hooksSchema, scripts: scriptsSchema, bgp: bgpSchema, realtime: realtimeSchema },
   { error: expecting('a mapping with a vrrp section') },
 );
 
@@ -157,6 +158,7 @@ function normalize(c: RawConfig) {
     virtualServers: withExecPolicy(c.virtual_servers, scriptsPolicy) satisfies readonly (VirtualServerSpec & CheckedService)[],
     metrics: c.metrics && { listen: c.metrics.listen, path: c.metrics.path, ipvsCacheMs: c.metrics.ipvs_cache_ms },
     hooks: { timeoutMs: ms(c.hooks.timeout) },
+    realtime: normalizeRealtime(c.realtime),
     /** How programs are run: script security, script user, environment passed through. */
     scripts: scriptsPolicy,
     control: c.control === undefined ? undefined : compact({ statusGroup: c.control.status_group, statusSocket: c.control.status_socket, idleTimeoutMs: ms(c.control.idle_timeout), maxConnections: c.control.max_connections }),
@@ -169,6 +171,11 @@ function normalize(c: RawConfig) {
     ...(c.bgp ? { bgp: normalizeBgp(c.bgp, (address) => c.virtual_servers.filter((v) => v.kind === 'addr' && v.address === address).map((v) => v.name)) } : {}),
     lvsTimeouts: c.lvs_timeouts ? { tcp: c.lvs_timeouts.tcp, tcpFin: c.lvs_timeouts.tcpfin, udp: c.lvs_timeouts.udp } : undefined,
   };
+}
+
+function normalizeRealtime(r: RawConfig['realtime']): RealtimeConfig {
+  const at = (priority: number | undefined): ThreadRealtime | undefined => (priority === undefined ? undefined : { policy: r.policy, priority });
+  return compact({ vrrp: at(r.vrrp_priority), check: at(r.check_priority), lockMemory: r.lock_memory });
 }
 
 /** YAML document (as plain JS) → normalized Config. */

@@ -111,6 +111,22 @@ export const scriptsSchema = z
   }, { error: expecting('a mapping {security, user, env}') })
   .prefault({});
 
+/**
+ * Real-time scheduling and memory locking (keepalived: vrrp_rt_priority, checker_rt_priority,
+ * vrrp_no_swap / checker_no_swap). vrrp_priority puts the daemon's main thread (adverts, timers)
+ * under a real-time policy, check_priority the check worker thread; each applies to that one
+ * thread only. Off by default. Read at start only.
+ */
+export const realtimeSchema = z
+  .strictObject({
+    vrrp_priority: intIn(1, 99).optional(),
+    check_priority: intIn(1, 99).optional(),
+    /** rr (keepalived's) or fifo. */
+    policy: z.enum(['rr', 'fifo'], { error: (iss) => `must be rr or fifo, got ${show(iss.input)}` }).default('rr'),
+    lock_memory: z.boolean().default(false),
+  }, { error: expecting('a mapping {vrrp_priority, check_priority, policy, lock_memory}') })
+  .prefault({});
+
 /** Prometheus endpoint; off unless `listen` is given. */
 export const metricsSchema = z
   .strictObject(

@@ -48,7 +48,11 @@ export interface DaemonStatus {
   /** The VRRP sockets: open or not, how often opened, errors. */
   sockets: SocketView[];
   /** The health-check worker (undefined without checks): answering heartbeats, restarts. */
-  checkWorker: { answering: boolean; restarts: number; lastRestart: string | undefined } | undefined;
+  checkWorker: {
+    answering: boolean; restarts: number; lastRestart: string | undefined;
+    /** How late checks run (past capacity they run late instead of failing): see check/engine.ts Lateness. */
+    late?: { lateRuns: number; discounted: number; behindMs: number };
+  } | undefined;
   /** VIPs in bgp mode (undefined without a bgp section). */
   bgp?: BgpStatus | undefined;
 }

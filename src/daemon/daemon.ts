@@ -160,7 +160,8 @@ export class Daemon {
   ipvsStats(): Promise<{ table: Table; stats: TableStats } | undefined> { return this.ipvs.stats(); }
   checkLatency(): Promise<LatencyHistogram[]> { return this.ipvs.checkLatency(); }
   checkStatus(): Promise<ServiceStatus[]> { return this.ipvs.checkStatus(); }
-  serviceStatus(): Promise<ServiceView[]> { return this.ipvs.serviceStatus(); }
+  /** checks: the check status already fetched for the same request (one fetch from the worker, not two). */
+  serviceStatus(checks?: ServiceStatus[]): Promise<ServiceView[]> { return this.ipvs.serviceStatus(checks); }
   reconcileIpvs(): Promise<void> { return this.ipvs.reconcile(); }
   instance(name: string) { return this.vrrp.get(name)?.inst; }
   handover(mode: 'failover' | 'takeover', names: readonly string[] | 'all', o: { sticky: boolean; timeoutMs?: number }): Promise<HandoverResult[]> { return this.operator.handover(mode, names, o); }

@@ -11,6 +11,7 @@ import type { CheckHost } from '../check/host.js';
 import type { CheckEvent, LatencyHistogram, ServiceStatus } from '../check/engine.js';
 import type { DaemonContext } from './context.js';
 import type { IpvsHandle } from './platform.js';
+import { FirstResults } from './first-results.js';
 
 /**
  * Kernel changes (table reconciles, sync-daemon switches) run one at a time, in order. A
@@ -36,6 +37,9 @@ export class KernelQueue {
 
 export interface ReconcileCounters { reconciles: number; reconcileErrors: number; ops: Partial<Record<Op['op'], number>>; opFailures: number }
 
+/** Real servers per slice of the services view (serviceStatus()). */
+const STATUS_SLICE = 500;
+
 export class IpvsLoop {
   private handle: IpvsHandle | undefined;
   private ipvsStatus: IpvsStatus | undefined;
@@ -44,7 +48,17 @@ export class IpvsLoop {
   readonly pins = new Map<string, ServerOverride>();
   readonly counters: ReconcileCounters = { reconciles: 0, reconcileErrors: 0, ops: {}, opFailures: 0 };
 
-  constructor(private readonly ctx: DaemonContext, private readonly queue: KernelQueue) {}
+  private readonly checkLog: Logger;
+  /** First results are summarized, not logged one by one (first-results.ts). */
+  private readonly first: FirstResults;
+
+  constructor(private readonly ctx: DaemonContext, private readonly queue: KernelQueue) {
+    this.checkLog = ctx.log.child({ mod: 'check' });
+    this.first = new FirstResults(ctx.clock, (s) => {
+      this.checkLog.info({ up: s.up, down: s.down, downChecks: s.downMore ? [...s.downNamed, `... and ${s.downMore} more`] : s.downNamed, spanMs: Math.round(s.spanMs) },
+        `first check results: ${s.up} up, ${s.down} down`);
+    });
+  }
 
   /** The kernel's IPVS handle, opened on first use (shared with the sync follower). */
   async kernel(): Promise<IpvsHandle> { return (this.handle ??= await this.ctx.p.openIpvs()); }
@@ -69,6 +83,7 @@ export class IpvsLoop {
   }
 
   async closeChecks(): Promise<void> {
+    this.first.done();
     await this.checks?.close();
     this.checks = undefined;
   }
@@ -101,10 +116,11 @@ export class IpvsLoop {
   /** Check events: logged with their reason, then folded into the desired table. */
   private onCheckEvent(e: CheckEvent): void {
     this.ctx.emit({ type: 'check', ...e });
-    const log = this.ctx.log.child({ mod: 'check' });
+    const log = this.checkLog;
     switch (e.kind) {
       case 'check':
-        log.info({ service: e.service, server: e.server, check: e.check, from: e.from, to: e.to, reason: e.reason, latencyMs: e.latencyMs }, 'check state changed');
+        if (e.from === 'unknown') this.first.add(e.to === 'up', () => `${e.service} ${e.server} ${e.check}: ${e.reason}`);
+        else log.info({ service: e.service, server: e.server, check: e.check, from: e.from, to: e.to, reason: e.reason, latencyMs: e.latencyMs }, 'check state changed');
         return;
       case 'weight':
         log.info({ service: e.service, server: e.server, from: e.from, to: e.to, reason: e.reason }, 'real server weight changed');
@@ -134,30 +150,41 @@ export class IpvsLoop {
    * Per virtual service and real server: configured weight, the weight duet wants (checks and
    * operator included), the kernel's weight and connections, health. For `duet status`.
    */
-  async serviceStatus(): Promise<ServiceView[]> {
+  async serviceStatus(checkStatus?: ServiceStatus[]): Promise<ServiceView[]> {
     const want = this.desired();
     const kernel = await this.stats().catch(() => undefined);
-    const checks = await this.checkStatus();
-    const health = new Map(checks.flatMap((svc) => svc.servers.map((srv) => [`${svc.service} ${srv.server}`, srv] as const)));
+    const checks = checkStatus ?? await this.checkStatus();
+    const health = new Map<string, ServiceStatus['servers'][number]>();
+    for (const svc of checks) for (const srv of svc.servers) health.set(`${svc.service} ${srv.server}`, srv);
     const lost = new Set(checks.filter((c) => !c.quorumUp).map((c) => c.service));
-    return this.ctx.cfg.virtualServers.map((v) => {
+    const out: ServiceView[] = [];
+    // Built in slices with a turn of the loop between them: at thousands of real servers one go
+    // would hold up VRRP timers and adverts for tens of ms.
+    let budget = STATUS_SLICE;
+    for (const v of this.ctx.cfg.virtualServers) {
       const sk = serviceKey(v);
       const w = want.get(sk);
-      const servers = [...v.realServers, ...(v.sorryServer ? [v.sorryServer] : [])].map((r) => {
+      const servers: ServiceView['servers'] = [];
+      for (const r of v.sorryServer ? [...v.realServers, v.sorryServer] : v.realServers) {
+        if (--budget < 0) {
+          budget = STATUS_SLICE;
+          await new Promise((res) => setImmediate(res));
+        }
         const dk = destKey(r);
         const h = health.get(`${sk} ${dk}`);
         const k = kernel?.table.get(sk)?.dests.get(dk);
         const st = kernel?.stats.get(sk)?.dests.get(dk);
         const o = this.pins.get(`${sk} ${dk}`);
-        return {
+        servers.push({
           server: dk, sorry: r === v.sorryServer, configured: r.weight, wanted: w?.dests.get(dk)?.weight ?? null,
           kernel: k ? k.weight : null, active: st?.activeConns ?? null, inactive: st?.inactConns ?? null,
           health: !h || h.checks.length === 0 ? '-' : h.checks.some((c) => c.health === 'down') ? 'down' : h.checks.every((c) => c.health === 'up') ? 'up' : 'unknown',
           why: o ? (o.kind === 'disable' ? 'operator: disabled' : `operator: weight ${o.weight}`) : h?.reason ?? '',
-        };
-      });
-      return { name: v.name, service: sk, scheduler: v.scheduler, quorumLost: lost.has(sk), servers };
-    });
+        });
+      }
+      out.push({ name: v.name, service: sk, scheduler: v.scheduler, quorumLost: lost.has(sk), servers });
+    }
+    return out;
   }
 
   private async reconcileOnce(): Promise<void> {

@@ -1,6 +1,7 @@
 // The real Linux edge for the daemon: rtnetlink for addresses and links, raw or UDP sockets
 // for VRRP, a packet socket for gratuitous ARP / unsolicited NA.
 import { workerChecks } from '../check/host.js';
+import type { RtOutcome, ThreadRealtime } from '../core/realtime.js';
 import type { Logger } from '../core/log.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import { createRawTransport } from '../vrrp/raw-transport.js';
@@ -22,7 +23,8 @@ import { readStateFile, stateDirProblem, writeStateFile } from './state-files.js
 /** The names come from the config schema's fixed list, never from input paths. */
 const ipvsSysctlPath = (name: string): string => `/proc/sys/net/ipv4/vs/${name}`;
 
-export async function createLinuxPlatform(log: Logger, o: { stateDir: string }): Promise<Platform & { close(): void }> {
+/** checkRealtime: the check worker thread's real-time policy (config realtime.check_priority). */
+export async function createLinuxPlatform(log: Logger, o: { stateDir: string; checkRealtime?: ThreadRealtime }): Promise<Platform & { close(): void }> {
   const rtnl = new Rtnl();
   let garp: GarpSender | undefined;
   let ipvs: IpvsClient | undefined;
@@ -102,7 +104,20 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string }):
     async writeIpvsSysctl(name, value) {
       await writeFile(ipvsSysctlPath(name), `${value}\n`);
     },
-    openChecks: (onEvent, onError) => workerChecks({ onEvent, onError }),
+    openChecks: (onEvent, onError) => workerChecks({
+      onEvent, onError,
+      onLate: (late, l) => {
+        if (late) log.warn({ mod: 'check', behindMs: Math.round(l.behindMs), lateRuns: l.lateRuns, discounted: l.discounted }, 'checks running late: the check worker is past capacity (no check is failed for it)');
+        else log.info({ mod: 'check', lateRuns: l.lateRuns, discounted: l.discounted }, 'checks back on schedule');
+      },
+      ...(o.checkRealtime ? {
+        realtime: o.checkRealtime,
+        onRealtime: (r: RtOutcome) => {
+          if (r.ok) log.info({ thread: 'check', tid: r.tid, policy: r.detail }, 'real-time scheduling on');
+          else log.warn({ thread: 'check', err: r.error }, 'real-time scheduling refused; running without');
+        },
+      } : {}),
+    }),
     loadManaged() {
       const v = parsed(managedFile, isManagedList);
       return v && new Set(v);

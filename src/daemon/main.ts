@@ -21,6 +21,7 @@ import { createLinuxPlatform } from './linux-platform.js';
 import { installCrashPolicy, EXIT_FATAL } from './crash.js';
 import { killChildGroups } from './child.js';
 import { lockStateDir } from './lock.js';
+import { lockMemory, setThreadRealtime } from '../core/realtime.js';
 import { stateDirProblem } from './state-files.js';
 import { realScriptHost } from '../core/script-run.js';
 
@@ -49,7 +50,8 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     console.error(`duet: ${lock.file}: ${why}; not starting [DUET_E_RUNNING]`);
     return flushed(log, EXIT_START_FAILED);
   }
-  const platform = await createLinuxPlatform(log, { stateDir });
+  const platform = await createLinuxPlatform(log, { stateDir, ...(cfg.realtime.check ? { checkRealtime: cfg.realtime.check } : {}) });
+  startRealtime(cfg.realtime, log);
   const daemon = new Daemon(cfg, platform, realClock, log);
   const startedAt = realClock.now();
 
@@ -79,6 +81,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     }
     r.value.node.name ??= cfg.node.name;
     if ((r.value.node.stateDir ?? dirname(o.socket)) !== stateDir) log.warn({ stateDir, configured: r.value.node.stateDir }, 'node.state_dir changes take effect at the next start');
+    if (JSON.stringify(r.value.realtime) !== JSON.stringify(cfg.realtime)) log.warn({ running: cfg.realtime, configured: r.value.realtime }, 'realtime changes take effect at the next start');
     let result;
     try {
       result = await daemon.reload(r.value);
@@ -128,7 +131,10 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
 
   const handler = async (req: Request, progress: (p: unknown) => void, closed: Promise<void>): Promise<Reply> => {
     switch (req.cmd) {
-      case 'status': return { ok: true, result: { ...daemon.status(), checks: await daemon.checkStatus(), services: await daemon.serviceStatus(), nowMs: realClock.now(), uptimeMs: realClock.now() - startedAt } };
+      case 'status': {
+        const checks = await daemon.checkStatus();
+        return { ok: true, result: { ...daemon.status(), checks, services: await daemon.serviceStatus(checks), nowMs: realClock.now(), uptimeMs: realClock.now() - startedAt } };
+      }
       case 'reload': return reload();
       case 'events': {
         const off = daemon.onEvent((e) => progress({ at: new Date().toISOString(), ...e }));
@@ -248,6 +254,23 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
   sd.send(`READY=1\nSTATUS=${statusLine(daemon)}`);
   daemon.onTransition(() => sd.send(`STATUS=${statusLine(daemon)}`));
   return done;
+}
+
+/**
+ * realtime.vrrp_priority for this (the main) thread, and realtime.lock_memory. A refusal is
+ * logged once with what would allow it, and the daemon runs on without.
+ */
+function startRealtime(rt: Config['realtime'], log: Logger): void {
+  if (rt.vrrp) {
+    const r = setThreadRealtime(rt.vrrp);
+    if (r.ok) log.info({ thread: 'vrrp', tid: r.tid, policy: r.detail }, 'real-time scheduling on');
+    else log.warn({ thread: 'vrrp', err: r.error }, 'real-time scheduling refused; running without');
+  }
+  if (rt.lockMemory) {
+    const r = lockMemory();
+    if (r.ok) log.info({ locked: r.detail }, 'memory locked');
+    else log.warn({ err: r.error }, 'memory locking refused; running without');
+  }
 }
 
 /** Resolves with code once the log lines written so far are out. */

@@ -128,6 +128,15 @@ function vrrpMetrics(src: MetricsSource, reg: Registry[]): void {
   readCounter('duet_check_worker_restarts_total', 'Check worker restarts (it stopped answering its heartbeat, or exited)', [], reg, (set) => {
     set({}, src.status().checkWorker?.restarts ?? 0);
   });
+  readCounter('duet_check_late_runs_total', 'Checks that started late (50 ms or a tenth of their interval past due): the check worker is past capacity', [], reg, (set) => {
+    set({}, src.status().checkWorker?.late?.lateRuns ?? 0);
+  });
+  readCounter('duet_check_timeouts_discounted_total', "Check timeouts not counted as failures: the check worker's own loop took the check's time", [], reg, (set) => {
+    set({}, src.status().checkWorker?.late?.discounted ?? 0);
+  });
+  readGauge('duet_check_lateness_seconds', 'How far behind schedule checks started, worst in the last heartbeat second', [], reg, (set) => {
+    set({}, (src.status().checkWorker?.late?.behindMs ?? 0) / 1000);
+  });
   readGauge('duet_operator_override', 'Operator override in force (failover, takeover, maintenance)', ['vrrp_instance', 'mode'], reg, (set) => {
     for (const [name, o] of Object.entries(src.status().operator)) set({ vrrp_instance: name, mode: o.mode }, 1);
   });

@@ -5,13 +5,14 @@
 // The unit's sandbox, without a systemd to run it: the daemon and its scripts, traced with strace
 // and kept to the unit's capabilities with setpriv, make only system calls the unit's
 // SystemCallFilter= allows, open only the socket families it allows, are refused nothing, and
-// write only where the unit lets them.
+// write only where the unit lets them; realtime priorities and memory locking work with the
+// unit's resource limits (no CAP_SYS_NICE, no CAP_IPC_LOCK).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { createLab, waitFor, type Lab } from '../../lab/netns.js';
-import { startDuet, pairConfig, cli } from '../../lab/duet-node.js';
+import { startDuet, pairConfig, cli, checkedServiceYaml } from '../../lab/duet-node.js';
 import { allowedSyscalls, parseSyscallGroups, readUnit, run, summarizeTrace } from '../../lab/systemd-unit.js';
 import { createNotifier, listenNotify, watchdogMs } from '../../src/systemd/notify.js';
 
@@ -84,6 +85,13 @@ test('the sandbox: every system call, socket family and write of the daemon and 
   const caps = (unit.get('CapabilityBoundingSet') ?? []).join(' ').split(/\s+/).map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`).join(',');
   t.true(allowed.size > 100 && families.size > 0 && caps.length > 0, 'the unit has a filter, families and capabilities');
 
+  // The unit's resource limits (realtime: LimitRTPRIO=, LimitMEMLOCK=), set before the
+  // capabilities go. Raising a hard limit needs CAP_SYS_RESOURCE, which a container may not give
+  // this test: then the daemon runs without its realtime section.
+  const limits = [`--rtprio=${unit.get('LimitRTPRIO')?.[0] ?? 0}`, `--memlock=${(unit.get('LimitMEMLOCK')?.[0] ?? '0').replace('infinity', 'unlimited')}`];
+  const realtime = (await run('prlimit', [...limits, 'true'])).code === 0;
+  if (!realtime) t.log(`cannot set ${limits.join(' ')} here (no CAP_SYS_RESOURCE?): realtime not covered`);
+
   // /run/duet in the unit; a private /tmp; /proc/sys (ipvs_sysctl); /dev/null and friends.
   const dir = mkdtempSync(join(tmpdir(), 'duet-sdn-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -96,16 +104,10 @@ test('the sandbox: every system call, socket family and write of the daemon and 
   scripts:
     chk: { command: [/bin/true], interval: 0.2 }
 metrics: { listen: '127.0.0.1:9479' }
-virtual_servers:
-  - name: web
-    address: 192.0.2.100
-    port: 80
-    lb_kind: dr
-    checks: [{ type: tcp, interval: 0.2, timeout: 0.1 }]
-    real_servers: [{ address: 192.0.2.12 }]
-`,
+${realtime ? 'realtime: { vrrp_priority: 20, check_priority: 10, lock_memory: true }' : ''}
+${checkedServiceYaml('192.0.2.12')}`,
   });
-  const wrap = ['strace', '-f', '-qq', '-s', '256', '-o', traceFile,
+  const wrap = ['strace', '-f', '-qq', '-s', '256', '-o', traceFile, ...(realtime ? ['prlimit', ...limits] : []),
     'setpriv', '--no-new-privs', `--bounding-set=-all,${caps}`, `--inh-caps=-all,${caps}`, `--ambient-caps=-all,${caps}`];
   const node = await startDuet(lab, 's1', yaml, { dir, wrap });
   t.teardown(() => node.cleanup());
@@ -128,6 +130,8 @@ virtual_servers:
   t.deepEqual(calls.filter((c) => !allowed.has(c)), [], 'system calls outside SystemCallFilter=');
   t.deepEqual([...s.families].filter((f) => !families.has(f)), [], 'socket families outside RestrictAddressFamilies=');
   t.deepEqual(s.denied, [], 'refused with the unit\'s capabilities');
+  t.deepEqual(node.logs.filter((l) => /^real-time scheduling|^memory lock/.test(l.msg)).map((l) => `${l.msg} ${String(l['thread'] ?? '')}`).sort(),
+    realtime ? ['memory locked ', 'real-time scheduling on check', 'real-time scheduling on vrrp'] : [], 'realtime works with the unit\'s limits');
   const writable = [`${dir}/`, '/proc/sys/', '/tmp/', '/dev/null'];
   t.deepEqual([...s.written].filter((p) => !writable.some((w) => p.startsWith(w))), [], 'written outside /run/duet, /tmp, /proc/sys');
 });

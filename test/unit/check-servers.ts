@@ -1,11 +1,11 @@
 // Real servers on loopback (ephemeral ports) for the checker tests, closed in t.teardown.
 import type { ExecutionContext } from 'ava';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
-import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -211,16 +211,24 @@ function same(a: Map<string, number>, b: Map<string, number>): boolean {
 }
 
 /**
- * Resolves in the check phase (setImmediate): code run from there and then blocked by busyWait
- * meets the next loop turn's timers before that turn's I/O poll. (From inside a timer callback
- * a new timer would only be seen after the poll.)
+ * A port on 127.0.0.1 where a connect is never answered: a stopped process's listener (backlog 1)
+ * whose accept queue is already full, so the kernel drops the next SYN. (A check run past its
+ * deadline by blocking this thread is no longer a timeout: the engine gives that time back.)
  */
-export function checkPhase(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Blocks the event loop: after it, the next loop turn runs due timers before any I/O. */
-export function busyWait(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) { /* spin */ }
+export async function unansweredPort(): Promise<{ port: number; close(): void }> {
+  const child = spawn(process.execPath, ['-e', "require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, function () { console.log(this.address().port); })"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('error', reject);
+  });
+  child.kill('SIGSTOP');
+  const fillers: Socket[] = [];
+  for (let i = 0; i < 4; i++) {
+    const s = connect({ port, host: '127.0.0.1' });
+    s.on('error', () => undefined);
+    fillers.push(s);
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  child.stdout!.destroy();
+  return { port, close: () => { for (const s of fillers) s.destroy(); child.kill('SIGKILL'); } };
 }

@@ -80,3 +80,23 @@ virtual_servers:
   t.false(r.ok);
   if (!r.ok) t.regex(JSON.stringify(r.error), /body_regex.*RE2 syntax/);
 });
+
+test.serial('status asked for at the same time is one request to the worker, and one copy', async (t) => {
+  const host = workerChecks({ onEvent: () => undefined, onError: () => undefined });
+  t.teardown(() => host.close());
+  const svc: CheckedService = {
+    name: 'web', kind: 'addr', protocol: 'tcp', address: '192.0.2.100', family: 4, port: 80, slowStartMs: 0, quorum: 1, hysteresis: 0,
+    realServers: [{ family: 4, address: '192.0.2.21', port: 80, weight: 5, inhibitOnFailure: false,
+      checks: [{ spec: { type: 'tcp', target: { address: '127.0.0.1', family: 4, port: 9 }, timeoutMs: 150 }, intervalMs: 60_000, retryDelayMs: 60_000, rise: 1, fall: 1 }] }],
+  };
+  await host.configure([svc]);
+  const a = host.status();
+  const b = host.status();
+  t.is(a, b, 'the same request');
+  const [x, y] = await Promise.all([a, b]);
+  t.is(x, y);
+  t.is(x[0]?.servers[0]?.server, '192.0.2.21:80');
+  const c = host.status();
+  t.not(c, a, 'a later one asks again');
+  t.deepEqual(await c, x);
+});

@@ -86,6 +86,7 @@ test('defaults fill a minimal instance', async (t) => {
     log: { level: 'info', format: 'json' },
     hooks: { timeoutMs: 30_000 },
     scripts: { secure: true, env: [] },
+    realtime: { lockMemory: false },
     vrrp: { scripts: {}, instances: [expected], syncGroups: [] },
     virtualServers: [],
     lvsTimeouts: undefined,

@@ -15,7 +15,7 @@ const PEER = '192.0.2.12';
 const VIP = '192.0.2.100';
 const ADVERT_MS = 1000;
 
-interface Opts { priority?: number; vrid?: number; extra?: string; instanceExtra?: string }
+interface Opts { priority?: number; vrid?: number; extra?: string; instanceExtra?: string; logLines?: Array<Record<string, unknown>> }
 
 function yaml(o: Opts = {}): string {
   return `node: { name: d1 }
@@ -58,7 +58,8 @@ const flush = async (): Promise<void> => { for (let i = 0; i < 5; i++) await new
 async function setup(o: Opts = {}) {
   const clock = new FakeClock(10_000);
   const p = new FakePlatform(clock);
-  const d = new Daemon(config(o), p, clock, pino({ level: 'silent' }));
+  const lines = o.logLines;
+  const d = new Daemon(config(o), p, clock, lines ? pino({ level: 'info' }, { write: (l: string) => { lines.push(JSON.parse(l) as Record<string, unknown>); } }) : pino({ level: 'silent' }));
   const events: DuetEvent[] = [];
   d.onEvent((e) => events.push(e));
   await d.start();
@@ -295,6 +296,53 @@ test('checks: a burst of weight changes is one reconcile; quorum lost runs its h
   t.deepEqual(hook?.argv, ['/bin/page', 'down']);
   t.like(hook?.vars, { DUET_SERVICE: 'tcp:192.0.2.100:80', DUET_QUORUM: 'down', DUET_HEALTHY_WEIGHT: '0' });
   t.deepEqual((await s.d.serviceStatus())[0]?.servers.map((x) => [x.server, x.wanted]), [['192.0.2.21:80', null], ['192.0.2.22:80', null], ['192.0.2.99:80', 1]]);
+});
+
+test('checks: first results are one summary line (counts, the down ones named up to 20), later changes one line each', async (t) => {
+  const lines: Array<Record<string, unknown>> = [];
+  const s = await master({ extra: WEB, logLines: lines });
+  const checks = s.p.checks!;
+  const first = (i: number, to: 'up' | 'down') => checks.emit({ kind: 'check', service: 'tcp:192.0.2.100:80', server: `10.0.${i >> 8}.${i & 255}:80`, check: 'tcp#0', from: 'unknown', to, reason: to === 'up' ? 'connected' : 'refused', latencyMs: 1 });
+  // 3,000 first results over 2 s (jittered first runs), 30 of them down.
+  for (let i = 0; i < 3000; i++) {
+    first(i, i % 100 === 7 ? 'down' : 'up');
+    if (i % 300 === 299) await s.advance(200);
+  }
+  t.deepEqual(lines.filter((l) => l['msg'] === 'check state changed'), [], 'no line per first result');
+  await s.advance(1100);
+  const summary = lines.filter((l) => String(l['msg']).startsWith('first check results'));
+  t.is(summary.length, 1);
+  t.like(summary[0], { msg: 'first check results: 2970 up, 30 down', up: 2970, down: 30, mod: 'check' });
+  const named = summary[0]!['downChecks'] as string[];
+  t.is(named.length, 21);
+  t.is(named[0], 'tcp:192.0.2.100:80 10.0.0.7:80 tcp#0: refused');
+  t.is(named[20], '... and 10 more');
+  // After that, a change is a line of its own, as before.
+  checks.emit({ kind: 'check', service: 'tcp:192.0.2.100:80', server: '10.0.0.8:80', check: 'tcp#0', from: 'up', to: 'down', reason: 'timeout', latencyMs: 3000 });
+  t.like(lines.filter((l) => l['msg'] === 'check state changed'), [{ server: '10.0.0.8:80', from: 'up', to: 'down', reason: 'timeout' }]);
+  t.is(s.events.filter((e) => e.type === 'check').length, 3001, 'the event stream still has every result');
+});
+
+test('status at many real servers: the services view is built in slices, with turns of the loop between them', async (t) => {
+  const many = Array.from({ length: 1800 }, (_, i) => `      - { address: 10.1.${i >> 8}.${i & 255} }`).join('\n');
+  const s = await master({ extra: `virtual_servers:
+  - name: big
+    address: ${VIP}
+    port: 80
+    lb_kind: dr
+    checks: [{ type: tcp }]
+    real_servers:
+${many}
+` });
+  let turns = 0;
+  let on = true;
+  const spin = (): void => { if (!on) return; turns++; setImmediate(spin); };
+  setImmediate(spin);
+  const view = await s.d.serviceStatus([]);
+  on = false;
+  t.is(view[0]!.servers.length, 1800);
+  t.like(view[0]!.servers[1799], { server: '10.1.7.7:80', sorry: false, configured: 1, wanted: 1, health: '-', why: '' });
+  t.true(turns >= 3, `the loop turned ${turns} times while it was built (slices of 500)`);
 });
 
 test('takeover: the VIP add is not held up by the ARP guard, and the first GARP follows the add with nothing between', async (t) => {

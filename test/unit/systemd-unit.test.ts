@@ -30,6 +30,17 @@ test('the unit leaves what the daemon needs: /proc/sys writable, W^X memory for 
   t.regex(readFileSync(UNIT_FILE, 'utf8'), /^Wants=modprobe@ip_vs\.service$/m);
 });
 
+test('the unit permits realtime: scheduling and memory locking by limits, not capabilities, and no swap', (t) => {
+  const u = readUnit();
+  t.deepEqual(u.get('RestrictRealtime'), ['no'], 'the seccomp filter RestrictRealtime=yes installs refuses SCHED_FIFO/RR');
+  const rtprio = Number(u.get('LimitRTPRIO')?.[0]);
+  t.true(rtprio >= 1 && rtprio <= 99, 'LimitRTPRIO= lets duet ask for realtime.vrrp_priority / check_priority without CAP_SYS_NICE');
+  t.deepEqual(u.get('LimitMEMLOCK'), ['infinity'], 'realtime.lock_memory without CAP_IPC_LOCK');
+  t.deepEqual(u.get('MemorySwapMax'), ['0'], 'the heap V8 cannot have locked stays out of swap');
+  const caps = u.get('CapabilityBoundingSet')?.join(' ') ?? '';
+  t.notRegex(caps, /CAP_SYS_NICE|CAP_IPC_LOCK/);
+});
+
 test('unitSection: sections, repeated keys, an empty assignment resets', (t) => {
   const u = unitSection('[Unit]\nA=1\n[Service]\n# c\nX=a b\nX=c\nY=1\nY=\nZ = 2\n[Install]\nX=no\n', 'Service');
   t.deepEqual([...u], [['X', ['a b', 'c']], ['Z', ['2']]]);

@@ -26,12 +26,67 @@ export function probeOf<P extends Probe>(emitter: object): P {
   return (emitter as { [PROBE]?: Probe })[PROBE] as P;
 }
 
+/**
+ * This thread's event-loop stall so far, ms: how much later than asked a 10 ms ticker ran, summed
+ * (plus the stall of the current turn, not yet seen by the ticker). A check's timeout counts only
+ * the time this thread was there to see the answer: time lost to our own loop (thousands of
+ * checks past capacity, a long task) is given back to the check (see timeoutVerdict()).
+ */
+export function loopStallMs(): number {
+  const now = performance.now();
+  if (ticker === undefined) {
+    lastTick = now;
+    ticker = setInterval(onTick, TICK_MS);
+    ticker.unref();
+  }
+  const d = now - lastTick - TICK_MS;
+  return stalledMs + (d > 0 ? d : 0);
+}
+
+const TICK_MS = 10;
+let ticker: NodeJS.Timeout | undefined;
+let lastTick = 0;
+let stalledMs = 0;
+function onTick(): void {
+  const now = performance.now();
+  const d = now - lastTick - TICK_MS;
+  if (d > 0) stalledMs += d;
+  lastTick = now;
+}
+
+/** How often a timeout is pushed back for time our own loop took from it, at most. */
+export const MAX_TIMEOUT_EXTENSIONS = 3;
+
+export type TimeoutVerdict =
+  | { kind: 'timeout' }
+  | { kind: 'extend'; ms: number }
+  /** Still short of its time after the extensions: no verdict (the engine does not count it). */
+  | { kind: 'inconclusive' };
+
+/**
+ * A run's timer expired (and the answers already waiting were read first): elapsedMs since it
+ * started, of which stallMs this thread's loop was stalled. The server had our attention for
+ * elapsed - stall; short of timeoutMs by more than a slack (2 ms or 2%), the run gets the rest,
+ * up to MAX_TIMEOUT_EXTENSIONS times; still short after that, the run has no verdict.
+ */
+export function timeoutVerdict(o: { elapsedMs: number; stallMs: number; timeoutMs: number; extensions: number }): TimeoutVerdict {
+  const owed = o.timeoutMs - (o.elapsedMs - o.stallMs);
+  if (owed <= Math.max(2, o.timeoutMs * 0.02)) return { kind: 'timeout' };
+  if (o.extensions < MAX_TIMEOUT_EXTENSIONS) return { kind: 'extend', ms: owed };
+  return { kind: 'inconclusive' };
+}
+
 export abstract class Probe {
   private readonly t0 = performance.now();
+  private readonly stall0 = loopStallMs();
   private done = false;
   private resolve: ((r: CheckResult) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private signal: AbortSignal | undefined;
+  private timeoutMs = 0;
+  private extensions = 0;
+  /** Set when the timeout had no verdict: how long this thread's loop stalled during the run. */
+  private selfLateMs: number | undefined;
 
   /** Arms the timeout and the abort, then starts the I/O. Never rejects. */
   run(signal: AbortSignal, timeoutMs: number): Promise<CheckResult> {
@@ -42,6 +97,7 @@ export abstract class Probe {
     }
     this.signal = signal;
     watch(signal, this);
+    this.timeoutMs = timeoutMs;
     this.timer = setTimeout(onTimer, clampTimeout(timeoutMs), this);
     try {
       this.begin();
@@ -65,7 +121,28 @@ export abstract class Probe {
     if (weight !== undefined) r.weight = weight;
     if (agent !== undefined) r.agent = agent;
     if (weightOffset !== undefined) r.weightOffset = weightOffset;
+    if (!ok && this.selfLateMs !== undefined) r.selfLateMs = this.selfLateMs;
     this.resolve!(r);
+  }
+
+  /** The timer ran out: answers already waiting are read first (the poll phase comes after timers). */
+  expired(): void {
+    this.timer = undefined;
+    if (!this.done) setImmediate(onExpiredAfterIo, this);
+  }
+
+  /** After that: a timeout, unless our own loop took the time (timeoutVerdict). */
+  decide(): void {
+    if (this.done || this.timer !== undefined) return;
+    const stallMs = loopStallMs() - this.stall0;
+    const v = timeoutVerdict({ elapsedMs: performance.now() - this.t0, stallMs, timeoutMs: this.timeoutMs, extensions: this.extensions });
+    if (v.kind === 'extend') {
+      this.extensions++;
+      this.timer = setTimeout(onTimer, clampTimeout(v.ms), this);
+      return;
+    }
+    if (v.kind === 'inconclusive') this.selfLateMs = stallMs;
+    this.onTimeout();
   }
 
   /** The caller's signal fired. */
@@ -91,7 +168,9 @@ export abstract class Probe {
   protected abstract release(): void;
 }
 
-function onTimer(probe: Probe): void { probe.onTimeout(); }
+function onTimer(probe: Probe): void { probe.expired(); }
+
+function onExpiredAfterIo(probe: Probe): void { probe.decide(); }
 
 /** The runs each signal would abort; weak, so a dropped signal takes its set with it. */
 const watchers = new WeakMap<AbortSignal, Set<Probe>>();
