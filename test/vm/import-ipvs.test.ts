@@ -1,17 +1,17 @@
 // Differential, real kernel: for Debian's IPVS samples, keepalived 2.2.7 (its checker process
 // only) programs IPVS from the sample in one namespace, duet from `duet import keepalived` of the
 // same sample in another, and `ipvsadm -Sn` (sorted) must be identical once both tables have been
-// unchanged for 12 s. No real server answers (the namespaces have no route to them), so both
-// sides go through their checkers' failure paths: servers removed, kept at weight 0 under
+// unchanged for 12 s, 40 s after the start at the earliest (the slowest sample's checks conclude
+// in about 24 s). No real server answers (the namespaces have no route to them), so both sides go
+// through their checkers' failure paths: servers removed, kept at weight 0 under
 // inhibit_on_failure, the sorry server added when quorum is lost.
 // One duet runs for the whole job (the VM tier starts duet as few times as it can): each sample's
 // import is a reload, while a fresh keepalived programs a fresh namespace; both settle together.
 // The IPVS-only samples run duet as a checker-only director (no VRRP instance), as keepalived's
 // checker process runs them; 'sample' also has a VRRP instance, on the namespace's dummy eth0.
-// Not here: misc_check*
-// (their scripts do not exist: duet refuses to start, keepalived runs and fails them), quorum
-// (alpha starts keepalived's servers down; duet has no alpha) and SMTP_CHECK (timeouts of 30 s
-// would make the job long).
+// Not here: misc_check* (their scripts do not exist: duet refuses to start, keepalived runs and
+// fails them), quorum (alpha starts keepalived's servers down; duet has no alpha) and SMTP_CHECK
+// (timeouts of 30 s would make the job long).
 import test from 'ava';
 import { vmJob } from '../helpers/vm-job.js';
 import { VM_PRELUDE } from '../../lab/vm-shell.js';
@@ -23,19 +23,21 @@ ${VM_PRELUDE}
 mkdir -p /tmp/imp
 D=/tmp/imp/duet.yaml
 dump() { ip netns exec $1 ipvsadm -Sn | sort; }
-# Both sorted tables once each has been the same (and not empty) for 12 polls a second apart;
-# at most 180 s. Prints "=== ka-S" and "=== duet-S" sections.
+# Both sorted tables once each has been the same (and not empty) for 12 polls a second apart,
+# and no sooner than 40 s after both started: the slowest sample's checks (6 s delay_loop, then
+# 3 retries of 3 s timeout + 3 s delay) conclude in about 24 s, and a table that has not changed
+# yet is not settled. At most 180 s. Prints "=== ka-S" and "=== duet-S" sections.
 settle() {
-  local pk="" pd="" k="" d="" same=0 end=$(( $(epoch_ms) + 180000 ))
+  local pk="" pd="" k="" d="" same=0 t0=$(epoch_ms) end=$(( $(epoch_ms) + 180000 ))
   while [ $(epoch_ms) -lt $end ]; do
     k=$(dump k); d=$(dump d)
     if [ -n "$k" ] && [ -n "$d" ] && [ "$k" = "$pk" ] && [ "$d" = "$pd" ]; then
-      same=$((same + 1)); [ $same -ge 12 ] && break
+      same=$((same + 1)); [ $same -ge 12 ] && [ $(( $(epoch_ms) - t0 )) -ge 40000 ] && break
     else same=0; fi
     pk=$k; pd=$d
     sleep 1
   done
-  [ $same -ge 12 ] || echo "not settled"
+  [ $same -ge 12 ] && [ $(( $(epoch_ms) - t0 )) -ge 40000 ] || echo "not settled"
   section "ka-$1"; echo "$k"
   section "duet-$1"; echo "$d"
 }
