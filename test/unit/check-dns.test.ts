@@ -123,3 +123,8 @@ if (DNSMASQ === undefined) {
     t.deepEqual([r.ok, r.reason], [true, 'NOERROR, 1 answer (tcp)']);
   });
 }
+
+test('a UDP connect that fails (EACCES: broadcast) fails the check; nothing throws', async (t) => {
+  const r = await dnsCheck({ ...spec(53), target: target(53, '255.255.255.255') }, never);
+  t.deepEqual([r.ok, r.reason], [false, 'eacces']);
+});

@@ -135,3 +135,11 @@ test('replyMatches: masked nibbles and the shorter length', (t) => {
   t.true(replyMatches(Uint8Array.from([0xaf]), m.data, m.mask));
   t.true(replyMatches(new Uint8Array(0), m.data, m.mask));
 });
+
+test('a connect that fails (EACCES: broadcast without SO_BROADCAST) fails the check; nothing throws', async (t) => {
+  // node runs a failed connect's callback with no `this`: a handler reading the probe from `this`
+  // threw in the check worker, which then died and was restarted, and the check never concluded
+  // (found by the keepalived import's differential VM test: ENETUNREACH there).
+  const r = await udpCheck(spec(9, { timeoutMs: 1000 }, '255.255.255.255'), never);
+  t.deepEqual([r.ok, r.reason], [false, 'eacces']);
+});

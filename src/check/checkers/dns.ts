@@ -11,7 +11,7 @@ import type DnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, Packet } from 'dns-packet';
 import { canonicalAddr } from '../../core/addr.js';
 import type { CheckResult, DnsCheckSpec } from '../types.js';
-import { Probe, errnoReason, probeOf, tag } from './probe.js';
+import { Probe, connectUdp, errnoReason, probeOf, tag } from './probe.js';
 import { connectTo } from './tcp.js';
 
 // Loaded at the first DNS check, not when the worker starts (most configs have none).
@@ -38,11 +38,11 @@ class DnsProbe extends Probe {
     tag(s, this);
     s.on('error', onUdpError);
     s.on('message', onUdpMessage);
-    if (t.bindAddress === undefined) s.connect(t.port, t.address, onUdpConnect);
+    if (t.bindAddress === undefined) connectUdp(s, t.port, t.address, onUdpConnect);
     else s.bind({ address: t.bindAddress, port: 0, exclusive: true }, onUdpBound);
   }
 
-  bound(): void { this.udp!.connect(this.spec.target.port, this.spec.target.address, onUdpConnect); }
+  bound(): void { connectUdp(this.udp!, this.spec.target.port, this.spec.target.address, onUdpConnect); }
 
   udpConnected(): void { this.udp!.send(dnsQuery(this.spec, this.id), (err) => { if (err) this.finish(false, errnoReason(err)); }); }
 

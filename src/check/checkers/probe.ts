@@ -10,6 +10,7 @@
 // Abort: a signal is typically shared by many concurrent checks (stop, reload), so a signal gets
 // one 'abort' listener, which aborts the set of runs watching it, rather than one listener per
 // run (thousands of listeners on one AbortSignal: slow removal and MaxListenersExceededWarning).
+import type { Socket as UdpSocket } from 'node:dgram';
 import type { AgentAnswer, CheckResult } from '../types.js';
 
 const PROBE = Symbol('duet.check.probe');
@@ -24,6 +25,15 @@ export function tag(emitter: object, probe: Probe): void {
 /** The run a tagged emitter belongs to. */
 export function probeOf<P extends Probe>(emitter: object): P {
   return (emitter as { [PROBE]?: Probe })[PROBE] as P;
+}
+
+/**
+ * Connect a UDP socket, the callback run with the socket as `this` also on failure: node calls a
+ * failed connect's callback with no `this` (the error case, e.g. ENETUNREACH or EACCES), where a
+ * `this`-based handler would throw in the check worker instead of failing the check.
+ */
+export function connectUdp(s: UdpSocket, port: number, address: string, fn: (this: UdpSocket, err?: Error) => void): void {
+  s.connect(port, address, (err?: Error) => fn.call(s, err));
 }
 
 /**

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import type { CheckResult, UdpCheckSpec } from '../types.js';
-import { Probe, errnoReason, probeOf, tag } from './probe.js';
+import { Probe, connectUdp, errnoReason, probeOf, tag } from './probe.js';
 
 /** keepalived's UDP_BUFSIZE: what it sends when no payload is configured. */
 const RANDOM_PAYLOAD_BYTES = 32;
@@ -27,11 +27,11 @@ class UdpProbe extends Probe {
     // Stays attached after the verdict: a late error must not become an uncaught 'error'.
     s.on('error', onError);
     s.on('message', onMessage);
-    if (t.bindAddress === undefined) s.connect(t.port, t.address, onConnect);
+    if (t.bindAddress === undefined) connectUdp(s, t.port, t.address, onConnect);
     else s.bind({ address: t.bindAddress, port: 0, exclusive: true }, onBound);
   }
 
-  bound(): void { this.socket!.connect(this.spec.target.port, this.spec.target.address, onConnect); }
+  bound(): void { connectUdp(this.socket!, this.spec.target.port, this.spec.target.address, onConnect); }
 
   connected(): void { this.socket!.send(this.spec.payload ?? randomBytes(RANDOM_PAYLOAD_BYTES), (err) => this.wasSent(err)); }
 
