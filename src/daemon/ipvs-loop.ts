@@ -119,8 +119,11 @@ export class IpvsLoop {
     const log = this.checkLog;
     switch (e.kind) {
       case 'check':
-        if (e.from === 'unknown') this.first.add(e.to === 'up', () => `${e.service} ${e.server} ${e.check}: ${e.reason}`);
-        else log.info({ service: e.service, server: e.server, check: e.check, from: e.from, to: e.to, reason: e.reason, latencyMs: e.latencyMs }, 'check state changed');
+        if (e.from === 'unknown') {
+          this.first.add(e.to === 'up', () => `${e.service} ${e.server} ${e.check}: ${e.reason}`);
+          // At debug level each one still has its line (at info, pino's debug is a no-op).
+          log.debug({ service: e.service, server: e.server, check: e.check, from: e.from, to: e.to, reason: e.reason, latencyMs: e.latencyMs }, 'check state changed');
+        } else log.info({ service: e.service, server: e.server, check: e.check, from: e.from, to: e.to, reason: e.reason, latencyMs: e.latencyMs }, 'check state changed');
         return;
       case 'weight':
         log.info({ service: e.service, server: e.server, from: e.from, to: e.to, reason: e.reason }, 'real server weight changed');
