@@ -14,7 +14,15 @@
 // nothing is read in just to be locked). The JavaScript heap is kept out of swap by the unit
 // (MemorySwapMax=0), not here.
 import { readFileSync } from 'node:fs';
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
+import type Koffi from 'koffi';
+
+// koffi is loaded on first use, not at import: the check worker imports this module, and loading
+// the native addon in a worker thread while the main thread runs has aborted node (seen once in
+// the VM: a V8 abort in koffi's module registration). Only a worker with realtime.check_priority
+// now loads it.
+let koffiModule: typeof Koffi | undefined;
+const koffi = (): typeof Koffi => (koffiModule ??= createRequire(import.meta.url)('koffi') as typeof Koffi);
 
 export type RtPolicy = 'fifo' | 'rr';
 
@@ -103,7 +111,7 @@ type Libc = {
 let libc: Libc | undefined;
 function load(): Libc {
   if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
+  const lib = koffi().load('libc.so.6');
   libc = {
     setscheduler: lib.func('int sched_setscheduler(int pid, int policy, const int *param)') as Libc['setscheduler'],
     // The address as an integer: no pointer object per mapping.
@@ -122,7 +130,7 @@ export function setThreadRealtime(want: ThreadRealtime): RtOutcome {
   if (l.setscheduler(0, POLICY_NUMBER[want.policy] | SCHED_RESET_ON_FORK, Int32Array.of(want.priority)) === 0) {
     return { ok: true, detail: `SCHED_${want.policy.toUpperCase()} priority ${want.priority}`, tid: l.gettid() };
   }
-  const errno = koffi.errno();
+  const errno = koffi().errno();
   return { ok: false, errno, error: schedError(errno, want) };
 }
 
@@ -140,7 +148,7 @@ export function lockMemory(maps = readFileSync('/proc/self/maps', 'utf8')): RtOu
       locked++;
       bytes += len;
     } else {
-      firstErr ??= koffi.errno();
+      firstErr ??= koffi().errno();
       failedBytes += len;
     }
   }
