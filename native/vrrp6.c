@@ -638,13 +638,27 @@ static napi_value Socket_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Read the datagrams already waiting, now (at most RECV_BATCH), delivering each to onMessage as
+   the poll callback would; returns how many were read. For a caller that is about to act on a
+   timer which ran out during a slow turn: the poll phase would read them only after the timers. */
+static napi_value Socket_drain(napi_env env, napi_callback_info info) {
+  napi_value self, out;
+  if (napi_get_cb_info(env, info, NULL, NULL, &self, NULL) != napi_ok) return NULL;
+  sock_t *s = unwrap(env, self);
+  int n = 0;
+  while (s && !s->closed && n < RECV_BATCH && read_one(s) > 0) n++;
+  if (napi_create_int32(env, n, &out) != napi_ok) return NULL;
+  return out;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     { "send", NULL, Socket_send, NULL, NULL, NULL, napi_default_method, NULL },
     { "close", NULL, Socket_close, NULL, NULL, NULL, napi_default_method, NULL },
+    { "drain", NULL, Socket_drain, NULL, NULL, NULL, napi_default_method, NULL },
   };
   napi_value cls;
-  if (napi_define_class(env, "Socket", NAPI_AUTO_LENGTH, Socket_new, NULL, 2, methods, &cls) != napi_ok) return NULL;
+  if (napi_define_class(env, "Socket", NAPI_AUTO_LENGTH, Socket_new, NULL, 3, methods, &cls) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "Socket", cls) != napi_ok) return NULL;
   return exports;
 }

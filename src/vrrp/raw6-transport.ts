@@ -50,6 +50,8 @@ type OnMessage = (payload: Buffer, src: string, dst: string, ifindex: number, ho
 interface NativeSocket {
   readonly ifindex: number;
   send(payload: Uint8Array, dst: string): void;
+  /** Reads the datagrams waiting now (delivered to onMessage), at most 64; returns how many. */
+  drain(): number;
   close(): void;
 }
 interface Vrrp6Addon {
@@ -179,6 +181,11 @@ class Raw6Transport extends EventEmitter implements VrrpTransport {
     } catch (e) {
       return Promise.reject(new IoError(`send to ${dst} on ${this.ifname}: ${(e as Error).message}`, { cause: e }));
     }
+  }
+
+  /** The adverts already waiting in the socket, read now (see VrrpTransport.drain). */
+  drain(): void {
+    if (!this.closed) this.sock.drain();
   }
 
   close(): void {

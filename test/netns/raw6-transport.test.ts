@@ -232,6 +232,15 @@ rootTest('multicast VRRPv3 advert: hop limit 255, link-local source, ff02::12, i
   t.false(A.events.some((e) => e.event === 'message'), 'the sender does not hear itself (IPV6_MULTICAST_LOOP 0)');
 });
 
+rootTest('drain() reads the adverts waiting in the socket before it returns', async (t) => {
+  const hexes = [11, 12, 13].map((i) => hexOf(advert(i), llA, llB));
+  const r = B.call<{ drained: number }>('blockThenDrain', { name: 't', ms: 600 });
+  await new Promise((res) => setTimeout(res, 150));
+  for (const hex of hexes) await A.call('send', { name: 't', hex, dst: llB });
+  t.is((await r).drained, 3, 'all three, read in one call while the loop was still busy');
+  for (const hex of hexes) await B.waitEvent(msg('t', hex), 1000, 'each also reported as a message');
+});
+
 rootTest('unicast adverts to the peer\'s link-local (with or without zone) and global address', async (t) => {
   const ifB = lab.host('b').ifname;
   for (const [i, dst, expectDst] of [
