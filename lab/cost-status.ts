@@ -4,13 +4,14 @@
 // the rest (IPVS in memory). Reports the longest stall of this thread (a 1 ms ticker's worst
 // lateness) while a status is built, and the wall time of one, median of several.
 // Run: node build/lab/cost-status.js [N]
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { Daemon } from '../src/daemon/daemon.js';
 import { parseConfig } from '../src/config/load.js';
 import { createLogger } from '../src/core/log.js';
 import { workerChecks } from '../src/check/host.js';
 import { realClock } from '../src/core/clock.js';
 import { FakePlatform } from '../test/fakes/fake-platform.js';
+import { stringifyInSlices } from '../src/control/json-slices.js';
 
 const N = Number(process.argv[2] ?? 3000);
 const servers = Array.from({ length: N }, (_, i) => `      - { address: 10.${((i >> 16) & 255) + 1}.${(i >> 8) & 255}.${i & 255} }`).join('\n');
@@ -35,6 +36,7 @@ class Platform extends FakePlatform {
   }
 }
 const p = new Platform(realClock);
+p.kernel.inPlace = true;
 const d = new Daemon(r.value, p, realClock, createLogger({ level: 'warn', name: 'cost', destination: openSync('/dev/null', 'w') }));
 await d.start();
 // Every check has run once (first runs are spread over one interval).
@@ -52,28 +54,46 @@ if (process.env['COST_STEPS']) {
 
 /** What main.ts answers to {cmd: 'status'}, serialized as the control socket sends it. */
 async function status(): Promise<number> {
-  const result = { ...d.status(), checks: await d.checkStatus(), services: await d.serviceStatus() };
-  return JSON.stringify({ ok: true, result }).length;
+  const checks = await d.checkStatus();
+  const result = { ...d.status(), checks, services: await d.serviceStatus(checks) };
+  return (await stringifyInSlices({ ok: true, result })).length;
 }
 
+// A stall in wall time includes waiting for a CPU (other load on the machine); the main
+// thread's own run time between two ticks (schedstat, ns) is what this thread did in one turn.
+const runNs = (): number => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
 let worst = 0;
+let worstCpu = 0;
 let last = performance.now();
-const tick = setInterval(() => { const now = performance.now(); worst = Math.max(worst, now - last - 1); last = now; }, 1);
+let lastRun = runNs();
+const tick = setInterval(() => {
+  const now = performance.now();
+  const run = runNs();
+  if (process.env['COST_TRACE'] && now - last > 50) console.log(`stall ${(now - last).toFixed(0)} ms (on CPU ${((run - lastRun) / 1e6).toFixed(1)} ms) at ${new Date().toISOString()}`);
+  worst = Math.max(worst, now - last - 1);
+  worstCpu = Math.max(worstCpu, (run - lastRun) / 1e6);
+  last = now;
+  lastRun = run;
+}, 1);
 const stalls: number[] = [];
+const cpuStalls: number[] = [];
 const walls: number[] = [];
 let bytes = 0;
 for (let i = 0; i < 9; i++) {
   await new Promise((res) => setTimeout(res, 100));
   worst = 0;
+  worstCpu = 0;
   last = performance.now();
+  lastRun = runNs();
   const t0 = performance.now();
   bytes = await status();
   walls.push(performance.now() - t0);
   await new Promise((res) => setTimeout(res, 20));
   stalls.push(worst);
+  cpuStalls.push(worstCpu);
 }
 clearInterval(tick);
 const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`${N} checks: status reply ${Math.round(bytes / 1024)} KiB; longest main-thread stall median ${med(stalls).toFixed(1)} ms (max ${Math.max(...stalls).toFixed(1)}), wall ${med(walls).toFixed(1)} ms`);
+console.log(`${N} checks: status reply ${Math.round(bytes / 1024)} KiB; longest main-thread stall median ${med(stalls).toFixed(1)} ms (max ${Math.max(...stalls).toFixed(1)}); longest turn on CPU median ${med(cpuStalls).toFixed(1)} ms (max ${Math.max(...cpuStalls).toFixed(1)}); wall ${med(walls).toFixed(1)} ms`);
 await d.stop();
 process.exit(0);

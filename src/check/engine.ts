@@ -62,6 +62,38 @@ export interface ServiceStatus {
   servers: ServerStatus[];
 }
 
+/** A page of a status (statusPage). */
+export interface ServiceStatusPage {
+  services: ServiceStatus[];
+  /** Where the next page starts; absent after the last. */
+  next?: number;
+}
+
+/**
+ * One page of a status: its real servers from position `from` (counted over every service, in
+ * order) up to `max` of them, as service entries (the first and last may hold only part of their
+ * service's servers; a service with no servers counts as one position).
+ */
+export function statusPage(list: readonly ServiceStatus[], from: number, max: number): ServiceStatusPage {
+  const out: ServiceStatus[] = [];
+  let skip = from;
+  let room = max;
+  for (const svc of list) {
+    // A service with no servers takes one position, so it is listed exactly once.
+    const size = Math.max(svc.servers.length, 1);
+    if (skip >= size) { skip -= size; continue; }
+    if (room <= 0) return { services: out, next: from + max };
+    const servers = svc.servers.slice(skip, skip + room);
+    const taken = Math.max(servers.length, 1);
+    const rest = size - skip - taken;
+    skip = 0;
+    room -= taken;
+    out.push({ ...svc, servers });
+    if (rest > 0) return { services: out, next: from + max };
+  }
+  return { services: out };
+}
+
 interface CheckRec {
   /** What it checks (position, type and target, not timing): a reload keeps a check with the same id. */
   readonly id: string;
@@ -331,8 +363,9 @@ export class CheckEngine {
     const isDown = srv.checks.some((x) => x.state.health === 'down');
     if (wasDown && !isDown) this.startRamp(srv);
     if (!wasDown && isDown) this.stopRamp(srv);
-    this.refresh(srv, transition ? transition.reason : r.reason);
-    this.refreshQuorum(srv.service);
+    // Quorum depends on the verdicts alone: recounted only when this one moved (a recount walks
+    // every server of the service; per result, that was quadratic in the service's size).
+    if (this.refresh(srv, transition ? transition.reason : r.reason)) this.refreshQuorum(srv.service);
     const now = this.o.clock.now();
     this.schedule(c, Math.max(now, c.due + nextDelay(state, c.cfg)));
   }
@@ -347,8 +380,7 @@ export class CheckEngine {
       srv.cancelRamp = undefined;
       const done = this.o.clock.now() - (srv.upSinceMs ?? 0) >= total;
       if (done) srv.upSinceMs = undefined;
-      this.refresh(srv, done ? 'slow start done' : 'slow start');
-      this.refreshQuorum(srv.service);
+      if (this.refresh(srv, done ? 'slow start done' : 'slow start')) this.refreshQuorum(srv.service);
       if (!done) srv.cancelRamp = this.o.clock.at(Math.min(this.o.clock.now() + step, (srv.upSinceMs ?? 0) + total), tick);
     };
     srv.cancelRamp?.();
@@ -361,7 +393,8 @@ export class CheckEngine {
     srv.upSinceMs = undefined;
   }
 
-  private refresh(srv: ServerRec, cause: string): void {
+  /** Recomputes the server's verdict; whether it changed. */
+  private refresh(srv: ServerRec, cause: string): boolean {
     const v = serverVerdict({
       configured: srv.rs.weight,
       inhibitOnFailure: srv.rs.inhibitOnFailure,
@@ -374,9 +407,9 @@ export class CheckEngine {
     const before = srv.verdict;
     srv.verdict = v.verdict;
     srv.reason = v.reason;
-    if (before !== v.verdict) {
-      this.o.onEvent({ kind: 'weight', service: srv.service.key, server: srv.key, from: before, to: v.verdict, reason: `${v.reason} (${cause})` });
-    }
+    if (before === v.verdict) return false;
+    this.o.onEvent({ kind: 'weight', service: srv.service.key, server: srv.key, from: before, to: v.verdict, reason: `${v.reason} (${cause})` });
+    return true;
   }
 
   private refreshQuorum(svc: ServiceRec): void {

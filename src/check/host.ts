@@ -4,7 +4,7 @@
 // daemon reads verdicts synchronously from a mirror kept current by the engine's events.
 import { Worker } from 'node:worker_threads';
 import type { Clock } from '../core/clock.js';
-import { CheckEngine, checkKey, type EngineSeed, type Lateness, type CheckEvent, type LatencyHistogram, type RunCheck, type ServiceStatus, type ServiceVerdicts } from './engine.js';
+import { CheckEngine, checkKey, type EngineSeed, type Lateness, type CheckEvent, type LatencyHistogram, type RunCheck, type ServiceStatus, type ServiceStatusPage as StatusPage, type ServiceVerdicts } from './engine.js';
 import type { Health } from './health.js';
 import type { CheckedService } from './types.js';
 import type { RtOutcome, ThreadRealtime } from '../core/realtime.js';
@@ -42,6 +42,12 @@ export interface CheckLiveness {
 export const HEARTBEAT_MS = 1000;
 /** ...and restarted when an answer (or any request's) takes longer than this. */
 export const HEARTBEAT_TIMEOUT_MS = 3000;
+/**
+ * Real servers per status page. The whole status at 10,000 servers is a ~3 MB structured clone
+ * that the daemon's main thread would deserialize in one go (hundreds of ms, VRRP timers waiting);
+ * in pages it is read a slice per turn of the loop.
+ */
+export const STATUS_PAGE = 1000;
 /** Requests other than configure get this long (status, scrapes and reloads never wait forever). */
 export const REQUEST_TIMEOUT_MS = 5000;
 export const CONFIGURE_TIMEOUT_MS = 30_000;
@@ -75,7 +81,8 @@ export function inProcessChecks(o: { clock: Clock; run: RunCheck; onEvent: (e: C
 export type ToWorker =
   | { type: 'configure'; id: number; list: readonly CheckedService[]; seed?: EngineSeed }
   | { type: 'ping'; id: number }
-  | { type: 'status'; id: number }
+  /** A page of the status: from 0 takes a new one; later pages name it (snap). */
+  | { type: 'status'; id: number; from: number; max: number; snap?: number }
   | { type: 'timing'; id: number }
   | { type: 'latency'; id: number }
   | { type: 'stop'; id: number };
@@ -215,13 +222,39 @@ export function workerChecks(o: {
     if (snapshot instanceof Map) mirror.map = snapshot as Map<string, ServiceVerdicts>;
   }
 
+  /**
+   * The status, a page per request (STATUS_PAGE servers), a turn of the loop between pages. The
+   * worker takes it once, at the first page; if it answers from another one (it was restarted, or
+   * lost ours), that page is the first of the new one and reading goes on from there.
+   */
+  async function pagedStatus(): Promise<ServiceStatus[]> {
+    let out: ServiceStatus[] = [];
+    let snap: number | undefined;
+    let from = 0;
+    for (let fresh = 0; fresh < 4;) {
+      const page = (await ask({ type: 'status', from, max: STATUS_PAGE, ...(snap !== undefined ? { snap } : {}) })) as (StatusPage & { snap: number }) | undefined;
+      if (!page) return []; // no answer: none, rather than part of one
+      if (page.snap !== snap) { out = []; fresh++; }
+      snap = page.snap;
+      // A service split across two pages continues in the first entry of the next.
+      page.services.forEach((svc, i) => {
+        const prev = out[out.length - 1];
+        if (i === 0 && prev?.service === svc.service) prev.servers.push(...svc.servers);
+        else out.push(svc);
+      });
+      if (page.next === undefined) return out;
+      from = page.next;
+    }
+    return [];
+  }
+
   return {
     configure: (list) => configure(list),
     verdicts: () => mirror.map,
     // Asked at the same time (a status and a scrape's four readers): one request, one copy to
     // deserialize on this thread.
     status: () => (statusAsked ??= (async () => {
-      try { return ((await ask({ type: 'status' })) as ServiceStatus[] | undefined) ?? []; } finally { statusAsked = undefined; }
+      try { return await pagedStatus(); } finally { statusAsked = undefined; }
     })()),
     timing: async () => ((await ask({ type: 'timing' })) as CheckTiming | undefined) ?? { runs: 0, lateP99Ms: 0, lateMaxMs: 0 },
     latency: async () => ((await ask({ type: 'latency' })) as LatencyHistogram[] | undefined) ?? [],

@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { setThreadRealtime, type ThreadRealtime } from '../core/realtime.js';
 import { realClock } from '../core/clock.js';
-import { CheckEngine, type CheckEvent } from './engine.js';
+import { CheckEngine, statusPage, type CheckEvent, type ServiceStatus } from './engine.js';
 import { runCheck } from './checkers/index.js';
 import type { FromWorker, ToWorker } from './host.js';
 
@@ -18,6 +18,9 @@ if (rt) port.postMessage({ type: 'realtime', outcome: setThreadRealtime(rt) } sa
 
 let pending: CheckEvent[] = [];
 let scheduled = false;
+/** The status being read a page at a time (host.ts, pagedStatus). */
+let snap: { id: number; list: ServiceStatus[] } | undefined;
+let snapSeq = 0;
 
 function flush(): void {
   scheduled = false;
@@ -49,7 +52,14 @@ port.on('message', (m: ToWorker) => {
       return reply(m.id, engine.verdicts());
     // The heartbeat's answer carries how late checks run.
     case 'ping': return reply(m.id, engine.pulse());
-    case 'status': return reply(m.id, engine.status());
+    // A status is taken once, at its first page, and handed out a page per request; the last
+    // page lets it go (a new first page replaces one a reader abandoned).
+    case 'status': {
+      const cur = m.from > 0 && snap !== undefined && snap.id === m.snap ? snap : { id: ++snapSeq, list: engine.status() };
+      const page = statusPage(cur.list, cur === snap ? m.from : 0, m.max);
+      snap = page.next === undefined ? undefined : cur;
+      return reply(m.id, { ...page, snap: cur.id });
+    }
     case 'timing': return reply(m.id, engine.timing());
     case 'latency': return reply(m.id, engine.latency());
     case 'stop':

@@ -12,6 +12,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errorReply, parseRequest, type Request, type Reply } from './protocol.js';
+import { stringifyInSlices } from './json-slices.js';
 
 /** `progress` sends an interim line ({"progress": ...}) before the reply, e.g. while draining. */
 export type Handler = (r: Request, progress: (p: unknown) => void, closed: Promise<void>) => Promise<Reply>;
@@ -141,14 +142,17 @@ function serveConnection(conn: Socket, handle: Handler, lim: ControlLimits, o: C
     const reply: Promise<Reply> = 'error' in req
       ? Promise.resolve(errorReply('DUET_E_REQUEST', req.error))
       : handle(req, (p) => send(JSON.stringify({ progress: p }) + '\n'), closed).catch((e: unknown) => errorReply('DUET_E_INTERNAL', String(e)));
-    void reply.then((r) => {
+    void reply.then(async (r) => {
       o.onReply?.('error' in req ? 'invalid' : req.cmd, performance.now() - t0, r.ok);
+      if (dropped || conn.destroyed) return;
+      // A large reply (status at thousands of servers) is serialized a slice per turn.
+      const text = await stringifyInSlices(r).catch((e: unknown) => JSON.stringify(errorReply('DUET_E_INTERNAL', `reply not serializable: ${String(e)}`)));
       if (dropped || conn.destroyed) return;
       phase = 'flushing';
       // The timer restarts from here: a client has idleMs to take its reply.
       conn.setTimeout(lim.idleMs);
       // The write's callback runs once the reply is handed to the kernel: the client took it.
-      send(JSON.stringify(r) + '\n', (err) => {
+      send(text + '\n', (err) => {
         if (err || dropped) return;
         phase = 'idle';
         conn.setTimeout(lim.idleMs);

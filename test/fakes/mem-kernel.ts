@@ -1,7 +1,7 @@
 // An in-memory IPVS kernel: each call applied with the pure applyOps; counts writes, can be
 // told to fail an operation; sync daemons and timeouts kept as plain state.
 import { applyOps, type Op } from '../../src/ipvs/diff.js';
-import { serviceKey, type Service, type Table, type Destination, type TableStats } from '../../src/ipvs/model.js';
+import { destKey, serviceKey, type Service, type Table, type Destination, type TableStats } from '../../src/ipvs/model.js';
 import type { IpvsHandle } from '../../src/daemon/platform.js';
 import type { KernelDaemon, SyncDaemonSettings } from '../../src/sync/plan.js';
 
@@ -13,11 +13,21 @@ export class MemKernel implements IpvsHandle {
   daemons: KernelDaemon[] = [];
   daemonOps: string[] = [];
   timeouts = { tcp: 900, tcpFin: 120, udp: 300 };
+  /**
+   * Destination writes change this.table in place (O(1) each) instead of making a new table (which
+   * copies the service's destinations: quadratic at thousands of servers). For benchmarks; tests
+   * keep the default, so a table they held on to stays as it was.
+   */
+  inPlace = false;
   private do(op: Op): Promise<void> {
     this.writes++;
     const e = this.failOn?.(op);
     if (e) return Promise.reject(new Error(e));
-    this.table = applyOps(this.table, [op]);
+    const dests = this.inPlace && op.op.endsWith('-dest') ? this.table.get(serviceKey(op.svc))?.dests : undefined;
+    if (dests instanceof Map && 'dest' in op) {
+      if (op.op === 'del-dest') dests.delete(destKey(op.dest));
+      else dests.set(destKey(op.dest), op.dest);
+    } else this.table = applyOps(this.table, [op]);
     return Promise.resolve();
   }
   async dump(o?: { stats?: boolean }) { return { table: this.table, ...(o?.stats && this.stats ? { stats: this.stats } : {}) }; }

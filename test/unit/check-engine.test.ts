@@ -6,7 +6,7 @@ import test from 'ava';
 import { FakeClock } from '../fakes/fake-clock.js';
 import { formatIssue, parseConfig } from '../../src/config/load.js';
 import type { VirtualServerConfig } from '../../src/config/schema.js';
-import { CheckEngine, type CheckEvent } from '../../src/check/engine.js';
+import { CheckEngine, statusPage, type CheckEvent, type ServiceStatus, type ServiceStatusPage } from '../../src/check/engine.js';
 import type { CheckResult, CheckSpec } from '../../src/check/types.js';
 import { desiredTable } from '../../src/ipvs/desired.js';
 import { addSample, INITIAL_LATENCY, targetFactor } from '../../src/check/latency.js';
@@ -284,4 +284,37 @@ test('health: a first success is up at once, failures from the start need fall; 
   t.deepEqual(s.transition, { from: 'up', to: 'down', reason: 'refused (2 in a row)' });
   t.is(s.state.checks, 5);
   t.is(s.state.failures, 3);
+});
+
+test('status in pages: any page size gives back the status exactly, split services rejoin, empty services once', async (t) => {
+  const rs = (base: number, n: number): string => Array.from({ length: n }, (_, i) => `      - { address: 192.0.2.${base + i} }`).join('\n');
+  const svc = (port: number, base: number, n: number): string =>
+    `  - address: 192.0.2.100\n    port: ${port}\n    lb_kind: dr\n    checks: [{ type: tcp, interval: 1, timeout: 0.5 }]\n    real_servers:\n${rs(base, n)}\n`;
+  const l = lab(servers(svc(80, 10, 7) + svc(81, 30, 1) + svc(82, 40, 5)));
+  await l.advance(1500);
+  const real = l.engine.status();
+  t.deepEqual(real.map((s) => s.servers.length), [7, 1, 5]);
+  // and services with no servers (not something the config makes, but the pager must not lose them)
+  const none = (n: string): ServiceStatus => ({ service: n, name: n, quorumUp: false, healthyWeight: 0, servers: [] });
+  for (const whole of [real, [none('a'), ...real.slice(0, 1), none('b'), none('c'), ...real.slice(1), none('d')]]) {
+    const positions = whole.reduce((n, s) => n + Math.max(s.servers.length, 1), 0);
+    for (const size of [1, 2, 3, 5, 7, 13, 100]) {
+      const out: ServiceStatus[] = [];
+      let from: number | undefined = 0;
+      let pages = 0;
+      while (from !== undefined) {
+        const p: ServiceStatusPage = statusPage(whole, from, size);
+        t.true(p.services.reduce((n, s) => n + s.servers.length, 0) <= size, `page of at most ${size}`);
+        p.services.forEach((s, i) => {
+          const prev = out[out.length - 1];
+          if (i === 0 && prev?.service === s.service) prev.servers.push(...s.servers);
+          else out.push({ ...s, servers: [...s.servers] });
+        });
+        from = p.next;
+        t.true(++pages <= positions, 'terminates');
+      }
+      t.deepEqual(out, whole, `page size ${size}`);
+      t.is(pages, Math.ceil(positions / size), `pages at size ${size}`);
+    }
+  }
 });

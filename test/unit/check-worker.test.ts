@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { workerChecks } from '../../src/check/host.js';
+import { STATUS_PAGE, workerChecks } from '../../src/check/host.js';
 import type { CheckEvent } from '../../src/check/engine.js';
 import type { CheckedService } from '../../src/check/types.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -99,4 +99,19 @@ test.serial('status asked for at the same time is one request to the worker, and
   const c = host.status();
   t.not(c, a, 'a later one asks again');
   t.deepEqual(await c, x);
+});
+
+test.serial('status of more servers than a page comes back whole, in order, from the real worker', async (t) => {
+  const host = workerChecks({ onEvent: () => undefined, onError: () => undefined });
+  t.teardown(() => host.close());
+  const n = STATUS_PAGE * 2 + 17;
+  const svc = (port: number, count: number): CheckedService => ({
+    name: `web${port}`, kind: 'addr', protocol: 'tcp', address: '192.0.2.100', family: 4, port, slowStartMs: 0, quorum: 1, hysteresis: 0,
+    realServers: Array.from({ length: count }, (_, i) => ({ family: 4 as const, address: `10.1.${i >> 8}.${i & 255}`, port, weight: 1, inhibitOnFailure: false,
+      checks: [{ spec: { type: 'tcp' as const, target: { address: '127.0.0.1', family: 4 as const, port: 9 }, timeoutMs: 150 }, intervalMs: 600_000, retryDelayMs: 600_000, rise: 1, fall: 1 }] })),
+  });
+  await host.configure([svc(80, n), svc(81, 3)]);
+  const st = await host.status();
+  t.deepEqual(st.map((s) => [s.service, s.servers.length]), [['tcp:192.0.2.100:80', n], ['tcp:192.0.2.100:81', 3]]);
+  t.deepEqual(st[0]!.servers.map((s) => s.server), Array.from({ length: n }, (_, i) => `10.1.${i >> 8}.${i & 255}:80`));
 });
