@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 # bird2: the directors' BGP speaker in that test (duet's documented speaker, conf/bird-duet.conf).
 # dpkg-dev (dpkg-shlibdeps, strip via binutils), lintian, man-db: `npm run package` builds the
 # .deb and test/netns/pkg.test.ts checks it with lintian and opens its man pages.
-pkgs=(iproute2 keepalived tcpdump iputils-arping iputils-ping procps qemu-system-x86 busybox-static xz-utils ipvsadm dnsmasq-base frr bird2 dpkg-dev lintian man-db)
+# strace, systemd (systemd-analyze): test/netns/systemd.test.ts traces the daemon under the unit's
+# system call filter.
+pkgs=(iproute2 keepalived tcpdump iputils-arping iputils-ping procps qemu-system-x86 busybox-static xz-utils ipvsadm dnsmasq-base frr bird2 dpkg-dev lintian man-db strace systemd)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
