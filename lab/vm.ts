@@ -31,6 +31,11 @@ export interface VmOptions {
    * `['listen:47001']` on one VM and `['connect:47001']` on the other. Default: none.
    */
   nics?: Array<`listen:${number}` | `connect:${number}`>;
+  /**
+   * Boot the host's systemd as PID 1 and run the script as a unit, so it can start services with
+   * systemctl (run.sh -S; the boot takes seconds longer). Default: no systemd.
+   */
+  systemd?: boolean;
 }
 
 export interface VmResult {
@@ -154,6 +159,7 @@ export async function runInVm(script: string, o: VmOptions = {}): Promise<VmResu
     writeFileSync(join(dir, 'job.sh'), script);
     const argv = [join(VM_DIR, 'run.sh'), '-d', dir, '-m', String(o.memMb ?? 512), '-t', String(timeoutMs / 1000), '-C', o.cwd ?? PROJECT_ROOT];
     for (const n of o.nics ?? []) argv.push('-N', n);
+    if (o.systemd) argv.push('-S');
     // run.sh enforces the time-out on qemu itself; this one only catches a stuck run.sh.
     const r = await runScript(argv, timeoutMs + 15_000);
     const consoleLog = readText(join(dir, 'console.log'));

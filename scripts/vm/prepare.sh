@@ -119,7 +119,7 @@ if [ ! -f "$initrd" ] || [ "$(cat "$kdir/initramfs.stamp" 2>/dev/null)" != "$sta
   root=$tmp/root
   mkdir -p "$root"/{bin,sbin,dev,proc,sys,newroot,lower,ovl,lib/modules,boot-modules}
   cp "$busybox" "$root/bin/busybox"
-  for a in sh mount umount mkdir ln cp cat echo chroot insmod modprobe reboot sync sleep ip hostname uname; do
+  for a in sh mount umount mkdir ln cp cat echo chroot insmod modprobe reboot sync sleep ip hostname uname switch_root chmod; do
     ln -s busybox "$root/bin/$a"
   done
   ln -s ../bin/busybox "$root/sbin/modprobe"

@@ -13,6 +13,8 @@
 #   -C DIR      directory the job starts in (default: the current directory)
 #   -N listen:PORT | connect:PORT   add a virtio NIC on a qemu socket link on 127.0.0.1:PORT
 #               (repeatable; the guest loads virtio_net; interfaces are eth0, eth1, ... in order)
+#   -S          boot the host's systemd as PID 1 and run the job as a unit (duet-vm-job.service),
+#               so it can start services with systemctl (a slower boot)
 #   -v          print timings to stderr
 # Results (in JOBDIR, or printed when run.sh made the directory itself):
 #   stdout, stderr  the job's output;  rc  its exit code (absent: the job never finished)
@@ -24,10 +26,10 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${DUET_VM_CACHE:-/var/cache/duet-vm}
-mem=512 secs=60 cwd=$PWD dir= cmd= verbose= nics=()
+mem=512 secs=60 cwd=$PWD dir= cmd= verbose= nics=() sysd=
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
-while getopts 'm:t:C:d:c:N:vh' opt; do
+while getopts 'm:t:C:d:c:N:Svh' opt; do
   case $opt in
     m) mem=$OPTARG ;;
     t) secs=$OPTARG ;;
@@ -35,6 +37,7 @@ while getopts 'm:t:C:d:c:N:vh' opt; do
     d) dir=$OPTARG ;;
     c) cmd=$OPTARG ;;
     N) nics+=("$OPTARG") ;;
+    S) sysd=duet_systemd=1 ;;
     v) verbose=1 ;;
     *) usage ;;
   esac
@@ -95,7 +98,7 @@ if [ ${#nics[@]} -gt 0 ]; then
   nic_flag=duet_nics=1
 fi
 
-append="console=ttyS0 quiet loglevel=3 panic=-1 reboot=t acpi=noirq mitigations=off cryptomgr.notests init_on_alloc=0 rdinit=/init duet_mods=$MODULES duet_cwd=$cwd $nic_flag"
+append="console=ttyS0 quiet loglevel=3 panic=-1 reboot=t acpi=noirq mitigations=off cryptomgr.notests init_on_alloc=0 rdinit=/init duet_mods=$MODULES duet_cwd=$cwd $nic_flag $sysd"
 
 t0=$(date +%s%3N)
 set +e

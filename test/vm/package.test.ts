@@ -1,19 +1,19 @@
-// The Debian package on a real kernel with IPVS (VM tier): the .deb `npm run package` builds
-// (here, on the host) is installed with dpkg in the VM (its root is the host's, read-only under a
-// tmpfs overlay, so the install vanishes with the VM), and the daemon is started as the unit's
-// ExecStart starts it, with RuntimeDirectory= made and a NOTIFY_SOCKET listened on (systemd's
-// part: the VM runs no systemd). It reaches READY=1 and programs the kernel's IPVS table from
-// /etc/duet/duet.yaml; SIGTERM stops it cleanly. The install in a throw-away root with lintian,
-// conffile, man pages, completion and purge is test/netns/pkg.test.ts.
+// The Debian package on a real kernel with IPVS, under real systemd (VM tier): the .deb `npm run
+// package` builds (here, on the host) is installed with dpkg in a VM whose PID 1 is the host's
+// systemd (its root is the host's, read-only under a tmpfs overlay, so the install vanishes with
+// the VM). `systemctl start duet` runs the hardened unit as shipped (Type=notify, the sandbox,
+// RuntimeDirectory=, the watchdog): it must become active (READY=1), program the kernel's IPVS
+// table and add the VIP from /etc/duet/duet.yaml, answer `duet status` through /run/duet, reload
+// on `systemctl reload`, and stop cleanly with `systemctl stop`. The install in a throw-away root
+// with lintian, conffile, man pages, completion and purge is test/netns/pkg.test.ts; the system
+// calls the daemon makes against the unit's filter, test/netns/systemd.test.ts.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { runInVm, describeVm, type VmResult } from '../../lab/vm.js';
+import { runInVm, describeVm, PROJECT_ROOT, type VmResult } from '../../lab/vm.js';
 import { VM_PRELUDE, vmSection } from '../../lab/vm-shell.js';
-import { UNIT_FILE, unitSection } from '../../lab/systemd-unit.js';
 
 const CONFIG = `node: { name: p1 }
 vrrp:
@@ -29,49 +29,55 @@ virtual_servers:
       - { address: 192.0.2.21, weight: 3 }
 `;
 
-const execStart = unitSection(readFileSync(UNIT_FILE, 'utf8'), 'Service').get('ExecStart')?.[0] ?? '';
-
 const job = (deb: string): string => String.raw`
 ${VM_PRELUDE}
-fail() { echo "FAIL: $*"; cat /tmp/pkg/daemon.log 2>/dev/null | tail -n 30; exit 1; }
-mkdir -p /tmp/pkg
-section install
-dpkg -i --force-depends ${deb} > /tmp/pkg/install.log 2>&1; echo "dpkg=$?"
-tail -n 5 /tmp/pkg/install.log
+fail() { echo "FAIL: $*"; systemctl --no-pager status duet 2>&1 | tail -n 20; journalctl --no-pager -u duet | tail -n 40; exit 1; }
+T0=$(epoch_ms); mark() { echo "[$(( $(epoch_ms) - T0 )) ms] $1" >&2; }
+show() { systemctl show duet -p ActiveState -p SubState -p Result -p ExecMainStatus -p StatusText -p NRestarts; }
+section boot
+echo "pid1=$(cat /proc/1/comm)"
+section install; mark install
+dpkg -i --force-depends ${deb} > /tmp/pkg-install.log 2>&1; echo "dpkg=$?"
+tail -n 5 /tmp/pkg-install.log
 ls -l /usr/bin/duet /lib/systemd/system/duet.service
 /usr/bin/duet --version
-section start
-modprobe -a ip_vs ip_vs_wrr
-ip netns add p && ip -n p link set lo up
-ip -n p link add eth0 type dummy && ip -n p addr add 192.0.2.11/24 dev eth0 && ip -n p link set eth0 up
+echo "enabled=$(systemctl is-enabled duet)"
+echo "active=$(systemctl is-active duet)"
+section start; mark start
+ip link add eth0 type dummy && ip addr add 192.0.2.11/24 dev eth0 && ip link set eth0 up
 cat > /etc/duet/duet.yaml <<'YAML'
 ${CONFIG}YAML
-mkdir -m 0711 /run/duet
-# systemd's part: a datagram socket for sd_notify, read by a small listener.
-python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind("/tmp/pkg/notify")
-open("/tmp/pkg/listening", "w").close()
-while True:
-    m = s.recv(4096).decode()
-    with open("/tmp/pkg/notify.log", "a") as f: f.write(m.replace("\n", " ") + "\n")
-' &
-waitfor 60 '[ -e /tmp/pkg/listening ]' || fail "notify listener"
-ip netns exec p env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin NOTIFY_SOCKET=/tmp/pkg/notify ${execStart} > /tmp/pkg/daemon.log 2>&1 &
-pid=$!
-waitfor 240 'grep -q "^READY=1" /tmp/pkg/notify.log 2>/dev/null' || fail "no READY=1"
-grep "^READY=1" /tmp/pkg/notify.log
-waitfor 60 'ip netns exec p ipvsadm -Ln | grep -q "192.0.2.21:80"' || fail "IPVS not programmed"
-section ipvs
-ip netns exec p ipvsadm -Ln
-section stop
-kill -TERM $pid; wait $pid; echo "exit=$?"
-grep "^STOPPING=1" /tmp/pkg/notify.log
+t0=$(epoch_ms)
+systemctl start duet; echo "start=$? in $(( $(epoch_ms) - t0 )) ms"
+show
+waitfor 60 'ipvsadm -Ln | grep -q "192.0.2.21:80"' || fail "IPVS not programmed"
+waitfor 60 'ip -o addr show dev eth0 | grep -q 192.0.2.100' || fail "no VIP"
+section ipvs; mark ipvs
+ipvsadm -Ln
+ip -o -4 addr show dev eth0 | awk '{print $4}'
+section status; mark status
+ls -ld /run/duet
+duet status | head -n 5
+section reload; mark reload
+sed -i 's/weight: 3/weight: 4/' /etc/duet/duet.yaml
+systemctl reload duet; echo "reload=$?"
+waitfor 60 'ipvsadm -Ln | grep -q "192.0.2.21:80 *Route *4"' || fail "reload not applied"
+show
+ipvsadm -Ln | grep 192.0.2.21
+section stop; mark stop
+systemctl stop duet; echo "stop=$?"
+show
+ipvsadm -Ln | grep -c 192.0.2.21 || true
+echo "vip=$(ip -o -4 addr show dev eth0 | grep -c 192.0.2.100)"
+ls /run/duet 2>&1 | head -n 1
+section journal; mark journal
+journalctl --no-pager -u duet -o cat | grep -E 'READY|master|reload|stopping|stopped|error|denied|EPERM' | head -n 20
 section end
 `;
 
 let vm: VmResult | undefined;
-const work = mkdtempSync(join(tmpdir(), 'duet-vmpkg-'));
+// Not under /tmp: systemd in the VM empties /tmp at boot (tmpfiles.d/tmp.conf).
+const work = mkdtempSync(join(PROJECT_ROOT, 'build', 'vmpkg-'));
 test.before(async (t) => {
   t.timeout(900_000);
   // The package as `npm run package` builds it, in a child (the build takes ~20 s, minutes under load).
@@ -79,22 +85,48 @@ test.before(async (t) => {
     execFile(process.execPath, [fileURLToPath(new URL('../../lab/pkg-build.js', import.meta.url)), '--out', work], { timeout: 600_000, maxBuffer: 16 << 20 },
       (e, stdout, stderr) => (e ? reject(new Error(`npm run package failed: ${stderr}`)) : resolve(stdout.trim())));
   });
-  vm = await runInVm(job(deb), { timeoutMs: 300_000, memMb: 768 });
+  vm = await runInVm(job(deb), { timeoutMs: 300_000, memMb: 768, systemd: true });
 });
 test.after.always(() => { rmSync(work, { recursive: true, force: true }); });
 test.afterEach.always((t) => { if (!t.passed) t.log(describeVm(vm)); });
 const part = (name: string): string => vmSection(vm?.stdout ?? '', name);
 
-test('the package installs in the VM and duet runs from it', (t) => {
+test('the package installs in the VM, enabled but not started', (t) => {
+  t.log(`VM boot to job ${vm?.bootMs} ms, whole job ${vm?.totalMs} ms; ${part('start').split('\n')[0]}`);
+  t.log(part('journal'));
+  t.log(vm?.stderr.split('\n').filter((l) => l.startsWith('[')).join(', '));
   t.is(vm?.code, 0);
+  t.regex(part('boot'), /^pid1=systemd$/m);
   t.regex(part('install'), /^dpkg=0$/m);
   t.regex(part('install'), /\/usr\/bin\/duet\n/);
   t.regex(part('install'), /^duet \d+\.\d+\.\d+/m);
+  t.regex(part('install'), /^enabled=enabled$/m);
+  t.regex(part('install'), /^active=inactive$/m);
 });
 
-test('started as the unit starts it: READY=1, the IPVS table from /etc/duet/duet.yaml, a clean stop', (t) => {
-  t.is(execStart, '/usr/bin/duet run -c /etc/duet/duet.yaml');
-  t.regex(part('start'), /^READY=1 STATUS=VI_1 /m);
+test('systemctl start: the sandboxed unit becomes active (READY=1), programs IPVS and adds the VIP', (t) => {
+  t.regex(part('start'), /^start=0 /m);
+  t.regex(part('start'), /^ActiveState=active$/m);
+  t.regex(part('start'), /^SubState=running$/m);
+  t.regex(part('start'), /^StatusText=VI_1 /m);
   t.regex(part('ipvs'), /TCP {2}192\.0\.2\.100:80 wrr\n {2}-> 192\.0\.2\.21:80 +Route +3 /);
-  t.regex(part('stop'), /^exit=0\nSTOPPING=1/m);
+  t.regex(part('ipvs'), /^192\.0\.2\.100\/24$/m);
+});
+
+test('duet status answers through /run/duet (RuntimeDirectory=, 0711)', (t) => {
+  t.regex(part('status'), /^drwx--x--x .* \/run\/duet$/m);
+  t.regex(part('status'), /VI_1/);
+  t.regex(part('status'), /MASTER/);
+});
+
+test('systemctl reload applies the edited file; systemctl stop is clean and leaves nothing behind', (t) => {
+  t.regex(part('reload'), /^reload=0$/m);
+  t.regex(part('reload'), /^ActiveState=active$/m);
+  t.regex(part('reload'), /^NRestarts=0$/m);
+  t.regex(part('stop'), /^stop=0$/m);
+  t.regex(part('stop'), /^ActiveState=inactive$/m);
+  t.regex(part('stop'), /^Result=success$/m);
+  t.regex(part('stop'), /^vip=0$/m);
+  t.regex(part('stop'), /No such file or directory/, 'RuntimeDirectory= removed on stop');
+  t.notRegex(part('journal'), /denied|EPERM/i, 'nothing refused by the sandbox');
 });
