@@ -227,7 +227,8 @@ export class VrrpRunner {
     const ks = transportKeyString(key);
     for (const n of [...ownInterfaces(ic), ...ic.trackInterfaces.map((t) => t.name)]) if (!this.links.has(n)) this.links.set(n, await this.readLink(n));
     const transport = await this.acquireTransport(key, ks);
-    const log = this.ctx.log.child({ mod: 'vrrp', instance: ic.name, vrid: ic.vrid });
+    // The instance names itself in every line it logs (a binding here would repeat the keys).
+    const log = this.ctx.log.child({ mod: 'vrrp' });
     // The hooks read r.cfg, not ic: a reload may update the config of a running instance.
     const r = { cfg: ic, transportKey: ks, witness: undefined } as Running;
     r.inst = new VrrpInstance(this.settingsFor(ic), {
@@ -265,7 +266,7 @@ export class VrrpRunner {
     await this.syncWitness(r);
     this.applyTracking(r);
     const d = decideResume(ic, this.restartMarker, this.overrideOf(ic.name), this.ctx.p.wallNow());
-    if (this.restartMarker) log.info({ resume: d.resume, ...(d.resume ? {} : { why: d.why }) }, d.resume ? 'resuming as master after a restart' : 'not resuming as master');
+    if (this.restartMarker) log.info({ instance: ic.name, resume: d.resume, ...(d.resume ? {} : { why: d.why }) }, d.resume ? 'resuming as master after a restart' : 'not resuming as master');
     inst.start(d.resume);
   }
 
