@@ -10,13 +10,13 @@ import type { VirtualServerConfig } from '../src/config/schema.js';
 export const TCP_PORT = 8080;
 export const HTTP_PORT = 8081;
 /** Real servers per virtual server. */
-const PER_VS = 100;
+export const PER_VS = 100;
 export const LOCAL_ROUTE = '198.18.0.0/15';
 
 export interface CheckLoad { tcp: number; http: number }
 
 /** Real server i of a kind: 250 addresses per /24 (no .0, no .255). */
-function rsAddress(kind: 'tcp' | 'http', i: number): string {
+export function rsAddress(kind: 'tcp' | 'http', i: number): string {
   return `198.${kind === 'tcp' ? 18 : 19}.${Math.floor(i / 250)}.${(i % 250) + 1}`;
 }
 
