@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { workerChecks, type CheckHost } from '../src/check/host.js';
 import type { CheckEvent } from '../src/check/engine.js';
-import { HTTP_PORT, virtualServers } from './bench-checks-config.js';
+import { HTTP_PORT, loadVirtualServers } from './bench-checks-config.js';
 
 export interface LoadResult {
   tcp: number;
@@ -120,7 +120,7 @@ async function window(host: CheckHost, seconds: number, runs0: number): Promise<
 
 async function main(): Promise<void> {
   const [tcp, http, warmupS, seconds] = process.argv.slice(2).map(Number) as [number, number, number, number];
-  const list = virtualServers({ tcp, http });
+  const list = await loadVirtualServers({ tcp, http });
   const ev = new Events();
   const before = new Set(threadCpu().keys());
   const host = workerChecks({ onEvent: (e) => ev.on(e), onError: (e) => ev.errors.push(e.message) });
