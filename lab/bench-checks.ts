@@ -27,6 +27,7 @@ import {
 } from './lab.js';
 import { HTTP_PORT, LOCAL_ROUTE, TCP_PORT, virtualServersYaml, type CheckLoad } from './bench-checks-config.js';
 import type { LoadResult } from './bench-checks-load.js';
+import { tcpCheckKind } from '../src/check/checkers/tcp-native.js';
 import { HAPROXY_MISSING, haproxyVersion, measureHaproxy, procTimesMs, type HaproxyResult, type HaproxyRunner } from './bench-checks-haproxy.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -126,14 +127,13 @@ interface Step { r: LoadResult; served: number; serverCpuPct: number; hap: Hapro
 async function part1(lab: Lab): Promise<Step[]> {
   await localTargets(lab, 'ck');
   const servers = await startServers(lab, 'ck');
-  const served = async (): Promise<number> => { const x = await servers.stats(); return x.tcpAccepted + x.httpServed; };
   const hapRunner: HaproxyRunner = {
     spawn: (argv) => {
       const p = lab.spawn('ck', argv, { stdio: ['ignore', 'ignore', 'inherit'] });
       onCleanup(() => { if (alive(p)) p.kill('SIGKILL'); });
       return p;
     },
-    served, sleep,
+    sleep,
   };
   const out: Step[] = [];
   for (const load of OPT.steps) {
@@ -329,6 +329,7 @@ function versusTable(steps: Step[]): string {
   return table([
     ['', ...cols.map((c) => c.label), 'target (full load)'],
     row('checks run per second', (r) => f0(r.checksPerS), (h) => f0(h.checksPerS)),
+    row('  TCP connects per second (ActiveOpens)', (r) => f0(r.connectsPerS), (h) => f0(h.checksPerS)),
     row('CPU, % of one core', (r) => f1(r.cpuPct), (h) => f1(h.cpuPct)),
     row('  user / kernel', (r) => `${f1(r.cpuUserPct)} / ${f1(r.cpuSysPct)}`, (h) => `${f1(h.cpuUserPct)} / ${f1(h.cpuSysPct)}`),
     row('CPU per 10,000 checks/s, % of one core', (r) => f1(perTenK(r)), (h) => f1(perTenK(h)), cpuTarget(full)),
@@ -365,6 +366,8 @@ async function main(): Promise<number> {
   console.log(`options: window ${OPT.seconds} s per check load after ${OPT.warmupS} s warm-up, jitter capture ${OPT.jitterS} s per condition`);
   const lab = await labWithCleanup('bc', [{ name: 'ck', addr: '192.0.2.5' }, { name: 'd1', addr: D1 }, { name: 'd2', addr: '192.0.2.12' }]);
 
+  const kind = tcpCheckKind();
+  console.log(`duet's TCP checks: ${kind.kind === 'native' ? 'the native connect core (native/tcp_core.c)' : `net.Socket (tcp.ts): ${kind.why}`}`);
   console.log(HAPROXY === undefined ? HAPROXY_MISSING : `reference: ${HAPROXY} (nbthread 1), the same targets after each duet load`);
 
   console.log('\nPart 1: checks through workerChecks (engine + real checkers in the worker thread), own process, targets in another');
@@ -384,8 +387,8 @@ async function main(): Promise<number> {
   console.log('counting readings once those 16,384 all fell in the window (* = window too short for that: warm-up samples included).');
   console.log(`\nduet and ${HAPROXY ?? 'HAProxy (not installed: apt-get install haproxy)'}, the same real servers one after the other; window ${OPT.seconds} s each`);
   console.log(versusTable(steps));
-  console.log('duet: checks started per second (engine), CPU of its whole process (process.cpuUsage()). HAProxy: connections the targets');
-  console.log('received per second, CPU from /proc/PID/stat (utime, stime; 10 ms ticks), nbthread 1. Both pay the targets\' side of the');
+  console.log('duet: checks started per second (engine), CPU of its whole process (process.cpuUsage()). HAProxy: TCP connects per second');
+  console.log('(the namespace\'s ActiveOpens), CPU from /proc/PID/stat (utime, stime; 10 ms ticks), nbthread 1. Both pay the targets\' side of the');
   console.log('loopback TCP exchange in their kernel time. Figures on a shared machine move with its load (see the load average above).');
   if (jit.length > 0) {
     console.log(`\nVRRP: d1 adverts as captured in d2's namespace (tcpdump, kernel timestamps); window ${OPT.jitterS} s after ${OPT.warmupS} s warm-up`);

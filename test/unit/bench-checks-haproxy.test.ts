@@ -2,7 +2,7 @@
 // config (same addresses, ports and kinds, every second), and its `show stat` answer is read per
 // server.
 import test from 'ava';
-import { haproxyConfig, serverStates } from '../../lab/bench-checks-haproxy.js';
+import { activeOpens, haproxyConfig, serverStates } from '../../lab/bench-checks-haproxy.js';
 import { virtualServers } from '../../lab/bench-checks-config.js';
 
 const LOAD = { tcp: 250, http: 120 };
@@ -46,4 +46,18 @@ test('show stat is read per server, FRONTEND and BACKEND rows left out', (t) => 
   ].join('\n');
   t.deepEqual(serverStates(csv), ['UP L4OK', 'DOWN L4CON', 'UP L7OK']);
   t.throws(() => serverStates('# pxname,svname\nx,y\n'), { message: /no status column/ });
+});
+
+test('ActiveOpens of this namespace counts this process\'s connects', async (t) => {
+  const { createServer, connect } = await import('node:net');
+  const srv = createServer((s) => s.destroy());
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.teardown(() => srv.close());
+  const port = (srv.address() as { port: number }).port;
+  const before = activeOpens(process.pid);
+  for (let i = 0; i < 5; i++) {
+    await new Promise<void>((r) => { const c = connect(port, '127.0.0.1', () => { c.destroy(); r(); }); });
+  }
+  // Other processes of the namespace (parallel tests) may add to it, never take away.
+  t.true(activeOpens(process.pid) - before >= 5);
 });
