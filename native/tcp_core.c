@@ -4,9 +4,15 @@
 // check's user-space CPU in the check worker goes there. This core keeps one epoll set per
 // environment (the check worker) and one uv_poll_t on its descriptor in that thread's event loop:
 //
-//   init(onBatch)                     onBatch(Int32Array [fd, err, fd, err, ...]) per wakeup
-//   connect(family, address, port, bindAddress|undefined) -> fd >= 0 (in progress) or -errno
+//   init(onBatch)                     onBatch(Int32Array [fd, err, status, ...]) per wakeup
+//   connect(family, address, port, bindAddress|undefined, request?: Buffer)
+//                                     -> fd >= 0 (in progress) or -errno
 //   close(fd, reset)                  reset: SO_LINGER 0 (RST, no TIME_WAIT), else a plain close
+//
+// With a request (an HTTP/1.x request head, small enough for one send on a fresh socket), the
+// connected socket sends it and reads the response head (up to HEAD_MAX bytes, to the blank
+// line); the result is its status code, or err CLOSED (EOF before a whole head) or BAD (not an
+// HTTP/1.x status line, or a head larger than HEAD_MAX). The body is not read.
 //
 // connect: socket(NONBLOCK|CLOEXEC), bind when asked, connect(); an immediate failure closes the
 // socket and returns -errno; otherwise the fd joins the epoll set (EPOLLOUT). When the set is
@@ -35,6 +41,17 @@
 #include <unistd.h>
 
 #define BATCH 256 /* epoll events per epoll_wait; the poll callback loops until fewer come back */
+#define HEAD_MAX 16384 /* as Node's default max header size */
+#define ERR_CLOSED (-1)
+#define ERR_BAD (-2)
+
+typedef struct {
+  char *req;
+  size_t req_len;
+  int sent;      /* request sent: reading the head */
+  size_t len;
+  char buf[HEAD_MAX];
+} http_t;
 
 typedef struct {
   napi_env env;
@@ -43,6 +60,7 @@ typedef struct {
   int polling;         /* uv_poll_start is in effect */
   int closed;          /* torn down */
   unsigned char *in;   /* in[fd]: fd is in the epoll set */
+  http_t **http;       /* http[fd]: its HTTP exchange, if any (same length as in) */
   int in_len;
   napi_ref on_batch;
   napi_async_context async;
@@ -65,6 +83,7 @@ static void on_handle_closed(uv_handle_t *h) {
   core_t *c = h->data;
   if (c->cleanup) napi_remove_async_cleanup_hook(c->cleanup);
   free(c->in);
+  free(c->http);
   free(c);
 }
 
@@ -72,7 +91,10 @@ static void teardown_hook(napi_async_cleanup_hook_handle h, void *arg) {
   (void)h;
   core_t *c = arg;
   c->closed = 1;
-  for (int fd = 0; fd < c->in_len; fd++) if (c->in[fd]) close(fd);
+  for (int fd = 0; fd < c->in_len; fd++) {
+    if (c->in[fd]) close(fd);
+    if (c->http[fd]) { free(c->http[fd]->req); free(c->http[fd]); }
+  }
   uv_poll_stop(&c->poll);
   close(c->epfd);
   uv_close((uv_handle_t *)&c->poll, on_handle_closed);
@@ -85,8 +107,12 @@ static int mark(core_t *c, int fd, unsigned char v) {
     while (n <= fd) n *= 2;
     unsigned char *p = realloc(c->in, (size_t)n);
     if (!p) return -1;
-    memset(p + c->in_len, 0, (size_t)(n - c->in_len));
     c->in = p;
+    http_t **q = realloc(c->http, (size_t)n * sizeof *q);
+    if (!q) return -1;
+    c->http = q;
+    memset(p + c->in_len, 0, (size_t)(n - c->in_len));
+    memset(q + c->in_len, 0, (size_t)(n - c->in_len) * sizeof *q);
     c->in_len = n;
   }
   c->in[fd] = v;
@@ -108,6 +134,61 @@ static void leave_set(core_t *c, int fd) {
   epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
   c->in[fd] = 0;
   c->inflight--;
+  if (c->http[fd]) {
+    free(c->http[fd]->req);
+    free(c->http[fd]);
+    c->http[fd] = NULL;
+  }
+}
+
+/* The status of a complete response head ("HTTP/1.x NNN ..."), or ERR_BAD. */
+static int head_status(const char *b, size_t n) {
+  if (n < 12 || memcmp(b, "HTTP/1.", 7) != 0 || b[8] != ' ') return ERR_BAD;
+  int st = 0;
+  for (int i = 9; i < 12; i++) {
+    if (b[i] < '0' || b[i] > '9') return ERR_BAD;
+    st = st * 10 + (b[i] - '0');
+  }
+  if (st < 100 || (n > 12 && b[12] != ' ' && b[12] != '\r')) return ERR_BAD;
+  return st;
+}
+
+/* One readiness event of an HTTP exchange. 1: done (*err, *status set), 0: keep waiting. */
+static int http_step(core_t *c, int fd, http_t *h, int *err, int *status) {
+  if (!h->sent) {
+    ssize_t k = send(fd, h->req, h->req_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (k < 0) { *err = errno; return 1; }
+    if ((size_t)k != h->req_len) { *err = ENOBUFS; return 1; }
+    h->sent = 1;
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.fd = fd;
+    if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev) < 0) { *err = errno; return 1; }
+    return 0;
+  }
+  for (;;) {
+    if (h->len == HEAD_MAX) { *err = ERR_BAD; return 1; }
+    ssize_t k = recv(fd, h->buf + h->len, HEAD_MAX - h->len, MSG_DONTWAIT);
+    if (k == 0) { *err = ERR_CLOSED; return 1; }
+    if (k < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      if (errno == EINTR) continue;
+      *err = errno;
+      return 1;
+    }
+    size_t from = h->len > 3 ? h->len - 3 : 0;
+    h->len += (size_t)k;
+    /* Not the start of an HTTP/1.x status line: bad at once, as Node's parser says. */
+    if (memcmp(h->buf, "HTTP/1.", h->len < 7 ? h->len : 7) != 0) { *err = ERR_BAD; return 1; }
+    void *end = memmem(h->buf + from, h->len - from, "\r\n\r\n", 4);
+    if (end) {
+      int st = head_status(h->buf, (size_t)((char *)end - h->buf) + 2);
+      if (st < 0) *err = st;
+      else *status = st;
+      return 1;
+    }
+  }
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -122,9 +203,9 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   for (;;) {
     int k = epoll_wait(c->epfd, ev, BATCH, 0);
     if (k <= 0) break;
-    if (n + 2 * (size_t)k > cap) {
-      size_t ncap = cap ? cap * 2 : 2 * BATCH;
-      while (ncap < n + 2 * (size_t)k) ncap *= 2;
+    if (n + 3 * (size_t)k > cap) {
+      size_t ncap = cap ? cap * 2 : 3 * BATCH;
+      while (ncap < n + 3 * (size_t)k) ncap *= 2;
       int32_t *p = realloc(out, ncap * sizeof *out);
       if (!p) break;
       out = p;
@@ -132,13 +213,18 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     }
     for (int i = 0; i < k; i++) {
       int fd = ev[i].data.fd;
-      int err = 0;
-      socklen_t len = sizeof err;
-      if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-      if (err == 0 && (ev[i].events & (EPOLLERR | EPOLLHUP))) err = ECONNRESET;
+      int err = 0, status = 0;
+      http_t *h = c->http[fd];
+      if (!h || !h->sent) {
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+        if (err == 0 && (ev[i].events & (EPOLLERR | EPOLLHUP))) err = ECONNRESET;
+      }
+      if (err == 0 && h && !http_step(c, fd, h, &err, &status)) continue;
       leave_set(c, fd);
       out[n++] = fd;
       out[n++] = err;
+      out[n++] = status;
     }
     if (k < BATCH) break;
   }
@@ -228,14 +314,21 @@ static napi_value int_value(napi_env env, int v) {
   return r;
 }
 
-/* connect(family, address, port, bindAddress|undefined) -> fd or -errno */
+/* connect(family, address, port, bindAddress|undefined, request?) -> fd or -errno */
 static napi_value Connect(napi_env env, napi_callback_info info) {
   core_t *c = get_core(env);
   if (!c || c->closed) return throw_code(env, "ERR_INVALID_STATE", "tcp_core: init() first");
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int32_t family = 0, port = 0;
+  void *req = NULL;
+  size_t req_len = 0;
+  bool is_buf = false;
+  if (argc >= 5 && napi_is_buffer(env, argv[4], &is_buf) == napi_ok && is_buf) {
+    if (napi_get_buffer_info(env, argv[4], &req, &req_len) != napi_ok) return NULL;
+    if (req_len == 0 || req_len > 65536) return throw_code(env, "ERR_INVALID_ARG_VALUE", "connect: a request of 1..65536 bytes");
+  }
   char addr[64], bind_addr[64];
   size_t l;
   napi_valuetype bt = napi_undefined;
@@ -259,8 +352,17 @@ static napi_value Connect(napi_env env, napi_callback_info info) {
     memset(&ev, 0, sizeof ev);
     ev.events = EPOLLOUT;
     ev.data.fd = fd;
-    if (mark(c, fd, 1) < 0) err = ENOMEM;
-    else if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) { err = errno; c->in[fd] = 0; }
+    http_t *h = NULL;
+    if (req) {
+      h = malloc(sizeof *h);
+      if (h) { h->req = malloc(req_len); h->req_len = req_len; h->sent = 0; h->len = 0; }
+      if (h && h->req) memcpy(h->req, req, req_len);
+      else { if (h) free(h); h = NULL; err = ENOMEM; }
+    }
+    if (!err && mark(c, fd, 1) < 0) err = ENOMEM;
+    else if (!err && epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) { err = errno; c->in[fd] = 0; }
+    if (!err) c->http[fd] = h;
+    else if (h) { free(h->req); free(h); }
   }
   if (err) {
     close(fd);

@@ -16,9 +16,10 @@ import { Probe, errnoReason } from './probe.js';
 import { tcpCheck } from './tcp.js';
 
 interface TcpCoreAddon {
+  /** Results as [fd, err, status] triples. */
   init(onBatch: (batch: Int32Array) => void): void;
-  /** fd (in progress) or -errno (failed at once; nothing left open). */
-  connect(family: 4 | 6, address: string, port: number, bindAddress: string | undefined): number;
+  /** fd (in progress) or -errno (failed at once; nothing left open). With a request: an HTTP exchange. */
+  connect(family: 4 | 6, address: string, port: number, bindAddress: string | undefined, request?: Buffer): number;
   close(fd: number, reset: boolean): void;
   inflight(): number;
 }
@@ -29,17 +30,21 @@ const ADDON_REL = path.join('native', 'build', 'Release', 'tcp_core.node');
 let core: TcpCoreAddon | null | undefined;
 let loadError: string | undefined;
 /** The run waiting on each fd of the core. */
-const byFd: (NativeTcpProbe | undefined)[] = [];
+const byFd: (CoreProbe | undefined)[] = [];
+
+/** The core's err for an HTTP exchange: EOF before a whole response head / not an HTTP/1.x head. */
+export const CORE_CLOSED = -1;
+export const CORE_BAD = -2;
 
 /** errno number -> code ('ECONNREFUSED'), for errnoReason. */
 const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
 
 function onBatch(batch: Int32Array): void {
-  for (let i = 0; i < batch.length; i += 2) byFd[batch[i]!]?.settle(batch[i + 1]!);
+  for (let i = 0; i < batch.length; i += 3) byFd[batch[i]!]?.settle(batch[i + 1]!, batch[i + 2]!);
 }
 
 /** The core for this thread, loaded and started on first use; null without it. */
-function tcpCore(): TcpCoreAddon | null {
+export function tcpCore(): TcpCoreAddon | null {
   if (core !== undefined) return core;
   core = null;
   for (let dir = path.dirname(fileURLToPath(import.meta.url)), i = 0; i < 6; i++, dir = path.dirname(dir)) {
@@ -68,36 +73,48 @@ export function nativeTcpInflight(): number {
   return core ? core.inflight() : 0;
 }
 
-const reasonOf = (errno: number): string => errnoReason({ code: errnoNames.get(errno) ?? `E${errno}` });
+export const reasonOf = (errno: number): string => errnoReason({ code: errnoNames.get(errno) ?? `E${errno}` });
 
-class NativeTcpProbe extends Probe {
+/** A run on the core: connect (and an HTTP exchange when there is a request), then settle(). */
+export abstract class CoreProbe extends Probe {
   private fd = -1;
-  private established = false;
+  /** Close with a RST: set by a subclass once the connection was established. */
+  protected reset = false;
 
-  constructor(private readonly c: TcpCoreAddon, private readonly target: CheckTarget) { super(); }
+  constructor(private readonly c: TcpCoreAddon, private readonly target: CheckTarget, private readonly request?: Buffer) { super(); }
 
   protected begin(): void {
     const t = this.target;
-    const fd = this.c.connect(t.family, t.address, t.port, t.bindAddress);
-    if (fd < 0) { this.finish(false, reasonOf(-fd)); return; }
+    const fd = this.c.connect(t.family, t.address, t.port, t.bindAddress, this.request);
+    if (fd < 0) { this.finish(false, this.errorReason(-fd)); return; }
     this.fd = fd;
     byFd[fd] = this;
   }
 
-  /** The core's word on the connect: 0 connected, else an errno. */
-  settle(err: number): void {
-    if (err === 0) {
-      this.established = true;
-      this.finish(true, 'connected');
-    } else this.finish(false, reasonOf(err));
-  }
+  /** The core's word: err 0 (connected, or an HTTP status), an errno, CORE_CLOSED or CORE_BAD. */
+  abstract settle(err: number, status: number): void;
+
+  protected errorReason(errno: number): string { return reasonOf(errno); }
 
   protected release(): void {
     const fd = this.fd;
     if (fd < 0) return;
     this.fd = -1;
     byFd[fd] = undefined;
-    this.c.close(fd, this.established);
+    this.c.close(fd, this.reset);
+  }
+}
+
+/** Is a target one the core takes (IP literals of its family, no zone)? */
+export function coreTakes(t: CheckTarget): boolean {
+  return isIP(t.address) === t.family && (t.bindAddress === undefined || isIP(t.bindAddress) === t.family);
+}
+
+class NativeTcpProbe extends CoreProbe {
+  settle(err: number): void {
+    if (err !== 0) { this.finish(false, reasonOf(err)); return; }
+    this.reset = true;
+    this.finish(true, 'connected');
   }
 }
 
@@ -105,6 +122,6 @@ class NativeTcpProbe extends Probe {
 export function nativeTcpCheck(spec: TcpCheckSpec, signal: AbortSignal): Promise<CheckResult> {
   const c = tcpCore();
   const t = spec.target;
-  if (c === null || isIP(t.address) !== t.family || (t.bindAddress !== undefined && isIP(t.bindAddress) !== t.family)) return tcpCheck(spec, signal);
+  if (c === null || !coreTakes(t)) return tcpCheck(spec, signal);
   return new NativeTcpProbe(c, t).run(signal, spec.timeoutMs);
 }
