@@ -59,7 +59,7 @@ typedef struct {
   int inflight;        /* fds in the epoll set */
   int polling;         /* uv_poll_start is in effect */
   int closed;          /* torn down */
-  unsigned char *in;   /* in[fd]: fd is in the epoll set */
+  unsigned char *in;   /* in[fd]: 1 in the epoll set, 2 open and out of it (its verdict given), 0 not ours */
   http_t **http;       /* http[fd]: its HTTP exchange, if any (same length as in) */
   int in_len;
   napi_ref on_batch;
@@ -91,6 +91,7 @@ static void teardown_hook(napi_async_cleanup_hook_handle h, void *arg) {
   (void)h;
   core_t *c = arg;
   c->closed = 1;
+  /* Every fd still open, also those whose verdict JS had not closed yet (a terminated worker). */
   for (int fd = 0; fd < c->in_len; fd++) {
     if (c->in[fd]) close(fd);
     if (c->http[fd]) { free(c->http[fd]->req); free(c->http[fd]); }
@@ -132,7 +133,7 @@ static void update_poll(core_t *c) {
 
 static void leave_set(core_t *c, int fd) {
   epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
-  c->in[fd] = 0;
+  c->in[fd] = 2;
   c->inflight--;
   if (c->http[fd]) {
     free(c->http[fd]->req);
@@ -385,10 +386,11 @@ static napi_value Close(napi_env env, napi_callback_info info) {
       napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_bool(env, argv[1], &reset) != napi_ok || fd < 0) {
     return throw_code(env, "ERR_INVALID_ARG_TYPE", "close(fd, reset)");
   }
-  if (fd < c->in_len && c->in[fd]) {
+  if (fd < c->in_len && c->in[fd] == 1) {
     leave_set(c, fd);
     update_poll(c);
   }
+  if (fd < c->in_len) c->in[fd] = 0;
   if (reset) {
     struct linger lg = { 1, 0 };
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
