@@ -5,12 +5,10 @@
 // finished meanwhile. Without the built addon, or for what the core does not parse (an address
 // with a zone, or not an address of the target's family: tcp.ts names those errors), the check
 // is tcp.ts's.
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { constants } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { findAddon } from '../../core/addon.js';
 import type { CheckResult, CheckTarget, TcpCheckSpec } from '../types.js';
 import { Probe, errnoReason } from './probe.js';
 import { tcpCheck } from './tcp.js';
@@ -23,8 +21,6 @@ interface TcpCoreAddon {
   close(fd: number, reset: boolean): void;
   inflight(): number;
 }
-
-const ADDON_REL = path.join('native', 'build', 'Release', 'tcp_core.node');
 
 /** undefined: not looked for yet; null: not built or does not load here. */
 let core: TcpCoreAddon | null | undefined;
@@ -47,19 +43,18 @@ function onBatch(batch: Int32Array): void {
 export function tcpCore(): TcpCoreAddon | null {
   if (core !== undefined) return core;
   core = null;
-  for (let dir = path.dirname(fileURLToPath(import.meta.url)), i = 0; i < 6; i++, dir = path.dirname(dir)) {
-    const file = path.join(dir, ADDON_REL);
-    if (!existsSync(file)) continue;
-    try {
-      const c = createRequire(import.meta.url)(file) as TcpCoreAddon;
-      c.init(onBatch);
-      core = c;
-    } catch (e) {
-      loadError = `${file}: ${(e as Error).message}`;
-    }
-    break;
+  const { file } = findAddon(import.meta.url, 'tcp_core');
+  if (file === undefined) {
+    loadError = 'native/build/Release/tcp_core.node not found (npm run build:native)';
+    return core;
   }
-  if (core === null) loadError ??= `${ADDON_REL} not found (npm run build:native)`;
+  try {
+    const c = createRequire(import.meta.url)(file) as TcpCoreAddon;
+    c.init(onBatch);
+    core = c;
+  } catch (e) {
+    loadError = `${file}: ${(e as Error).message}`;
+  }
   return core;
 }
 
