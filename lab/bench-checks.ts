@@ -313,11 +313,15 @@ function checksTable(steps: Step[]): string {
 
 /** The CPU target: no more per 10,000 checks/s than HAProxy's in the same run (one core without it). */
 function cpuTarget(full: Step): string {
+  // A worker restarted in the window (its heartbeat unanswered) resets the engine's count: no figure.
+  if (restarted(full.r)) return `no valid duet figure (check worker restarted): ${verdict(false)}`;
   const duet = perTenK(full.r);
   if (full.hap === undefined) return `<= ${TARGETS.cpuCores * 100}% (no HAProxy to compare): ${verdict(duet <= TARGETS.cpuCores * 100)}`;
   const hap = perTenK(full.hap);
   return `<= HAProxy's ${f1(hap)}%: ${verdict(duet <= hap)}`;
 }
+
+const restarted = (r: LoadResult): boolean => r.engineErrors.length > 0 || !(r.checksPerS > 0);
 
 /** duet and HAProxy side by side per load: the same targets, counts and window. */
 function versusTable(steps: Step[]): string {
@@ -336,6 +340,7 @@ function versusTable(steps: Step[]): string {
     row('CPU per check, us', (r) => f0((r.cpuPct / 100 / r.checksPerS) * 1e6), (h) => f0((h.cpuPct / 100 / h.checksPerS) * 1e6)),
     row('RSS peak in the window', (r) => `${f0(r.rssPeakMB)} MB`, (h) => `${f0(h.rssPeakMB)} MB`, `< ${TARGETS.rssMB} MB: ${verdict(full.r.rssPeakMB < TARGETS.rssMB)}`),
     row('RSS peak since start', (r) => `${f0(r.maxRssMB)} MB`, (h) => `${f0(h.maxRssMB)} MB`),
+    row('check worker restarts (heartbeat unanswered)', (r) => String(r.engineErrors.length), () => 'n/a'),
     row('checks down (duet: went down; HAProxy: not UP at the end)', (r) => String(r.downEvents), (h) => `${h.notUp}${h.notUp ? ` ${JSON.stringify(h.notUpStates)}` : ''}`),
   ], ' | ');
 }
