@@ -4,19 +4,23 @@
 // RFC 2544 benchmarking range): TCP-checked ones in 198.18.x.y, HTTP-checked ones in 198.19.x.y.
 // The bench makes that whole /15 local in its namespaces (`ip route add local 198.18.0.0/15 dev
 // lo`), so every check goes over loopback to one listener per kind bound to 0.0.0.0.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { formatIssue, parseConfig } from '../src/config/load.js';
+import { loadConfigOffThread } from '../src/config/load-worker.js';
 import type { VirtualServerConfig } from '../src/config/schema.js';
 
 export const TCP_PORT = 8080;
 export const HTTP_PORT = 8081;
 /** Real servers per virtual server. */
-const PER_VS = 100;
+export const PER_VS = 100;
 export const LOCAL_ROUTE = '198.18.0.0/15';
 
 export interface CheckLoad { tcp: number; http: number }
 
 /** Real server i of a kind: 250 addresses per /24 (no .0, no .255). */
-function rsAddress(kind: 'tcp' | 'http', i: number): string {
+export function rsAddress(kind: 'tcp' | 'http', i: number): string {
   return `198.${kind === 'tcp' ? 18 : 19}.${Math.floor(i / 250)}.${(i % 250) + 1}`;
 }
 
@@ -43,10 +47,28 @@ export function virtualServersYaml(load: CheckLoad): string {
   return load.tcp + load.http === 0 ? '' : y;
 }
 
-/** The same, parsed as the daemon would (a config needs a VRRP instance: a stub one). */
+const STUB_VRRP = 'vrrp:\n  instances:\n    - { name: VI_1, interface: eth0, vrid: 51, virtual_ipaddress: [192.0.2.100/24] }\n';
+
+/** The same, parsed on this thread (a config needs a VRRP instance: a stub one). */
 export function virtualServers(load: CheckLoad): VirtualServerConfig[] {
-  const vrrp = 'vrrp:\n  instances:\n    - { name: VI_1, interface: eth0, vrid: 51, virtual_ipaddress: [192.0.2.100/24] }\n';
-  const r = parseConfig(`${vrrp}${virtualServersYaml(load)}`, 'bench-checks.yaml');
+  const r = parseConfig(`${STUB_VRRP}${virtualServersYaml(load)}`, 'bench-checks.yaml');
   if (!r.ok) throw new Error(r.error.slice(0, 5).map(formatIssue).join('\n'));
   return r.value.virtualServers;
+}
+
+/**
+ * The same, loaded as the daemon loads its file (loadConfigOffThread: a large file is parsed on a
+ * worker thread, so the parser's garbage is not this thread's heap, nor its RSS).
+ */
+export async function loadVirtualServers(load: CheckLoad): Promise<VirtualServerConfig[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-checks-'));
+  try {
+    const file = join(dir, 'duet.yaml');
+    writeFileSync(file, `${STUB_VRRP}${virtualServersYaml(load)}`);
+    const r = await loadConfigOffThread(file);
+    if (!r.ok) throw new Error(r.error.slice(0, 5).map(formatIssue).join('\n'));
+    return r.value.virtualServers;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -10,13 +10,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { workerChecks, type CheckHost } from '../src/check/host.js';
 import type { CheckEvent } from '../src/check/engine.js';
-import { HTTP_PORT, virtualServers } from './bench-checks-config.js';
+import { HTTP_PORT, loadVirtualServers } from './bench-checks-config.js';
+import { activeOpens } from './bench-checks-haproxy.js';
 
 export interface LoadResult {
   tcp: number;
   http: number;
   seconds: number;
   checksPerS: number;
+  /** TCP connects started per second in the window (the namespace's ActiveOpens), as counted for HAProxy. */
+  connectsPerS: number;
   /** Whole process, % of one core (200 = two cores busy). */
   cpuPct: number;
   /** The same split into user and kernel time. On loopback the kernel time includes the target
@@ -120,7 +123,7 @@ async function window(host: CheckHost, seconds: number, runs0: number): Promise<
 
 async function main(): Promise<void> {
   const [tcp, http, warmupS, seconds] = process.argv.slice(2).map(Number) as [number, number, number, number];
-  const list = virtualServers({ tcp, http });
+  const list = await loadVirtualServers({ tcp, http });
   const ev = new Events();
   const before = new Set(threadCpu().keys());
   const host = workerChecks({ onEvent: (e) => ev.on(e), onError: (e) => ev.errors.push(e.message) });
@@ -131,12 +134,14 @@ async function main(): Promise<void> {
   // Warm-up: first runs are spread over one interval; let every check run at least once.
   await sleep(warmupS * 1000);
   const runs0 = (await host.timing()).runs;
+  const ao0 = activeOpens(process.pid);
   const cpu0 = process.cpuUsage();
   const th0 = threadCpu();
   const m0 = machineCpu();
   const t0 = performance.now();
   const w = await window(host, seconds, runs0);
   const runs1 = (await host.timing()).runs;
+  const ao1 = activeOpens(process.pid);
   const cpu1 = process.cpuUsage(cpu0);
   const th1 = threadCpu();
   const m1 = machineCpu();
@@ -153,7 +158,7 @@ async function main(): Promise<void> {
   }
   const r: LoadResult = {
     tcp, http, seconds: elapsedS,
-    checksPerS: (runs1 - runs0) / elapsedS,
+    checksPerS: (runs1 - runs0) / elapsedS, connectsPerS: (ao1 - ao0) / elapsedS,
     cpuPct: pct((cpu1.user + cpu1.system) / 1000), cpuUserPct: pct(cpu1.user / 1000), cpuSysPct: pct(cpu1.system / 1000),
     cpuMainPct: pct(split.main), cpuWorkerPct: pct(split.worker), cpuOtherPct: pct(split.other),
     machineBusyPct: ((m1.busy - m0.busy) / (m1.total - m0.total)) * cores * 100, cores,

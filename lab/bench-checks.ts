@@ -1,7 +1,7 @@
 // `npm run bench:checks`: how many health checks one node keeps on schedule, and whether they
 // disturb VRRP.
 //
-//   node build/lab/bench-checks.js [--quick] [--seconds N] [--jitter-seconds N] [--skip-scale]
+//   node build/lab/bench-checks.js [--quick] [--seconds N] [--jitter-seconds N] [--skip-scale] [--skip-vrrp]
 //
 // Part 1 (checks): 10,000 TCP + 2,000 HTTP checks at 1 s, run by duet's check host exactly as
 // the daemon runs it (workerChecks: engine + real checkers in a worker thread), in a process of
@@ -9,7 +9,8 @@
 // TCP and one HTTP listener in a separate process (bench-checks-servers.ts); every real server
 // has its own address in 198.18.0.0/15, made local on lo in the namespace (see
 // bench-checks-config.ts: the config refuses 127/8 real servers). First a scaled-down step
-// (2,000 + 400) to show how the figures scale.
+// (2,000 + 400) to show how the figures scale. After each duet load, HAProxy checks the same
+// real servers for the same window (bench-checks-haproxy.ts), side by side in the results.
 // Part 2 (VRRP with checks): a duet pair (d1 priority 150, d2 100) at VRRPv3 100 ms adverts; d1
 // runs with 0 checks (baseline), then with 1,000 (800 TCP + 200 HTTP at 1 s) against targets in
 // its own namespace. d1's adverts are captured in d2's namespace (tcpdump, kernel timestamps);
@@ -17,7 +18,6 @@
 // IPVS: d1 logs one "IPVS reconcile failed" at start (its checks and VRRP are unaffected; the
 // kernel side is exercised in the VM tests).
 import { scriptArgs } from './args.js';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism, cpus, loadavg, release } from 'node:os';
 import {
@@ -27,18 +27,22 @@ import {
 } from './lab.js';
 import { HTTP_PORT, LOCAL_ROUTE, TCP_PORT, virtualServersYaml, type CheckLoad } from './bench-checks-config.js';
 import type { LoadResult } from './bench-checks-load.js';
+import { tcpCheckKind } from '../src/check/checkers/tcp-native.js';
+import { HAPROXY_MISSING, haproxyVersion, measureHaproxy, procTimesMs, type HaproxyResult, type HaproxyRunner } from './bench-checks-haproxy.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options.
 
-const argv = scriptArgs('bench-checks', `usage: npm run bench:checks -- [--quick] [--seconds N] [--jitter-seconds N] [--skip-scale]
+const argv = scriptArgs('bench-checks', `usage: npm run bench:checks -- [--quick] [--seconds N] [--jitter-seconds N] [--skip-scale] [--skip-vrrp]
   --seconds N         measurement window per check load, after a warm-up of 2 intervals (default 20; --quick 6)
   --jitter-seconds N  advert capture window per VRRP condition (default 20; --quick 6)
-  --skip-scale        only the full load (10,000 TCP + 2,000 HTTP), not the 2,000 + 400 step`, {
+  --skip-scale        only the full load (10,000 TCP + 2,000 HTTP), not the 2,000 + 400 step
+  --skip-vrrp         only part 1 (checks, duet and HAProxy), not the VRRP advert timing of part 2`, {
   quick: { type: 'boolean', default: false },
   seconds: { type: 'string' },
   'jitter-seconds': { type: 'string' },
   'skip-scale': { type: 'boolean', default: false },
+  'skip-vrrp': { type: 'boolean', default: false },
 });
 const int = (v: string | undefined, def: number, name: string): number => {
   if (v === undefined) return def;
@@ -62,6 +66,9 @@ const TARGETS = {
   jitterP99Ms: 5,
   spurious: 0,
 };
+
+/** The reference checker's version line; undefined when it is not installed (duet printed alone). */
+const HAPROXY = haproxyVersion();
 
 const LOAD_SCRIPT = fileURLToPath(new URL('./bench-checks-load.js', import.meta.url));
 const SERVERS_SCRIPT = fileURLToPath(new URL('./bench-checks-servers.js', import.meta.url));
@@ -115,22 +122,35 @@ async function runLoad(lab: Lab, load: CheckLoad): Promise<LoadResult> {
 // ---------------------------------------------------------------------------------------------
 // Part 1.
 
-interface Step { r: LoadResult; served: number; serverCpuPct: number }
+interface Step { r: LoadResult; served: number; serverCpuPct: number; hap: HaproxyResult | undefined }
 
 async function part1(lab: Lab): Promise<Step[]> {
   await localTargets(lab, 'ck');
   const servers = await startServers(lab, 'ck');
+  const hapRunner: HaproxyRunner = {
+    spawn: (argv) => {
+      const p = lab.spawn('ck', argv, { stdio: ['ignore', 'ignore', 'inherit'] });
+      onCleanup(() => { if (alive(p)) p.kill('SIGKILL'); });
+      return p;
+    },
+    sleep,
+  };
   const out: Step[] = [];
   for (const load of OPT.steps) {
-    console.log(`  ${load.tcp} TCP + ${load.http} HTTP checks at 1 s: warm-up ${OPT.warmupS} s, window ${OPT.seconds} s ...`);
+    console.log(`  duet: ${load.tcp} TCP + ${load.http} HTTP checks at 1 s: warm-up ${OPT.warmupS} s, window ${OPT.seconds} s ...`);
     const s0 = await servers.stats();
     const t0 = performance.now();
     const r = await runLoad(lab, load);
     const s1 = await servers.stats();
     const wall = performance.now() - t0;
-    const step: Step = { r, served: s1.tcpAccepted + s1.httpServed - s0.tcpAccepted - s0.httpServed, serverCpuPct: ((s1.cpuMs - s0.cpuMs) / wall) * 100 };
+    const step: Step = { r, served: s1.tcpAccepted + s1.httpServed - s0.tcpAccepted - s0.httpServed, serverCpuPct: ((s1.cpuMs - s0.cpuMs) / wall) * 100, hap: undefined };
     console.log(`    ${fmtStep(step)}`);
     console.log(`    lateness p99 per second (ms)${r.lateWindowOnly ? '' : ' (ring still holding warm-up samples)'}: ${r.lateP99Series.join(' ')}`);
+    if (HAPROXY !== undefined) {
+      console.log(`  HAProxy: the same ${load.tcp} TCP + ${load.http} HTTP servers, check inter 1s: warm-up ${OPT.warmupS} s, window ${OPT.seconds} s ...`);
+      step.hap = await measureHaproxy(load, OPT.warmupS, OPT.seconds, hapRunner);
+      console.log(`    ${fmtHap(step.hap)}`);
+    }
     out.push(step);
   }
   return out;
@@ -143,6 +163,11 @@ function fmtStep(s: Step): string {
   const r = s.r;
   return `${f0(r.checksPerS)} checks/s, CPU ${f1(r.cpuPct)}% of one core (main ${f1(r.cpuMainPct)}, check worker ${f1(r.cpuWorkerPct)}, other threads ${f1(r.cpuOtherPct)}), ` +
     `RSS peak ${f0(r.rssPeakMB)} MB, late p99 ${f1(r.lateP99MaxMs)} ms, down ${r.downEvents}`;
+}
+
+function fmtHap(h: HaproxyResult): string {
+  return `${f0(h.checksPerS)} checks/s (targets' count), CPU ${f1(h.cpuPct)}% of one core (user ${f1(h.cpuUserPct)}, kernel ${f1(h.cpuSysPct)}), ` +
+    `RSS peak ${f0(h.rssPeakMB)} MB, servers up ${h.up}, not up ${h.notUp}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -164,12 +189,8 @@ interface JitterResult {
   ipvsErrors: number;
 }
 
-/** utime + stime of a process in ms (/proc/PID/stat; `ip netns exec` execs, so the pid is node's). */
-function procCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
+/** utime + stime of a process in ms (`ip netns exec` execs, so the pid is node's). */
+const procCpuMs = (pid: number): number => { const t = procTimesMs(pid); return t.user + t.sys; };
 
 function d1Yaml(lab: Lab, load: CheckLoad): string {
   // Top-level virtual_servers after the instance (pairConfig's `extra` is appended at the end).
@@ -258,7 +279,7 @@ function fmtJitter(j: JitterResult): string {
 const verdict = (ok: boolean): string => (ok ? 'MET' : 'MISSED');
 /** Marks lateness read while the engine's ring still held warm-up samples (short window). */
 const late = (s: Step): string => (s.r.lateWindowOnly ? '' : ' *');
-const perTenK = (r: LoadResult): number => (r.cpuPct / r.checksPerS) * 10_000;
+const perTenK = (r: { cpuPct: number; checksPerS: number }): number => (r.cpuPct / r.checksPerS) * 10_000;
 
 function checksTable(steps: Step[]): string {
   const head = ['', ...steps.map((s) => `${s.r.tcp} TCP + ${s.r.http} HTTP`), 'target (full load)'];
@@ -274,7 +295,7 @@ function checksTable(steps: Step[]): string {
     row('  check worker thread', (s) => f1(s.r.cpuWorkerPct)),
     row('  other threads (V8 GC, libuv)', (s) => f1(s.r.cpuOtherPct)),
     // The target is a rate on one core: CPU normalised to 10,000 checks/s, whatever rate was reached.
-    row('CPU per 10,000 checks/s, % of one core', (s) => f1(perTenK(s.r)), `<= ${TARGETS.cpuCores * 100}%: ${verdict(perTenK(full) <= TARGETS.cpuCores * 100)}`),
+    row('CPU per 10,000 checks/s, % of one core', (s) => f1(perTenK(s.r)), cpuTarget(steps.at(-1)!)),
     row('RSS peak in the window (sampled 1/s)', (s) => `${f0(s.r.rssPeakMB)} MB`, `< ${TARGETS.rssMB} MB: ${verdict(full.rssPeakMB < TARGETS.rssMB)}`),
     row('RSS peak since start (ru_maxrss)', (s) => `${f0(s.r.maxRssMB)} MB`, `< ${TARGETS.rssMB} MB: ${verdict(full.maxRssMB < TARGETS.rssMB)}`),
     row('lateness past due, p99 (worst second)', (s) => `${f1(s.r.lateP99MaxMs)} ms${late(s)}`, '(no target set)'),
@@ -288,6 +309,40 @@ function checksTable(steps: Step[]): string {
     row('whole machine busy in the window', (s) => `${f0(s.r.machineBusyPct)}% of ${s.r.cores * 100}%`),
   ];
   return table(rows, ' | ');
+}
+
+/** The CPU target: no more per 10,000 checks/s than HAProxy's in the same run (one core without it). */
+function cpuTarget(full: Step): string {
+  // A worker restarted in the window (its heartbeat unanswered) resets the engine's count: no figure.
+  if (restarted(full.r)) return `no valid duet figure (check worker restarted): ${verdict(false)}`;
+  const duet = perTenK(full.r);
+  if (full.hap === undefined) return `<= ${TARGETS.cpuCores * 100}% (no HAProxy to compare): ${verdict(duet <= TARGETS.cpuCores * 100)}`;
+  const hap = perTenK(full.hap);
+  return `<= HAProxy's ${f1(hap)}%: ${verdict(duet <= hap)}`;
+}
+
+const restarted = (r: LoadResult): boolean => r.engineErrors.length > 0 || !(r.checksPerS > 0);
+
+/** duet and HAProxy side by side per load: the same targets, counts and window. */
+function versusTable(steps: Step[]): string {
+  const cols = steps.flatMap((s) => [{ label: `duet ${s.r.tcp}+${s.r.http}`, d: s.r, h: undefined }, { label: `HAProxy ${s.r.tcp}+${s.r.http}`, d: undefined, h: s.hap }]);
+  type Col = (typeof cols)[number];
+  const cell = (c: Col, d: (r: LoadResult) => string, h: (r: HaproxyResult) => string): string => (c.d ? d(c.d) : c.h ? h(c.h) : 'n/a');
+  const row = (label: string, d: (r: LoadResult) => string, h: (r: HaproxyResult) => string, target = ''): string[] => [label, ...cols.map((c) => cell(c, d, h)), target];
+  const full = steps.at(-1)!;
+  return table([
+    ['', ...cols.map((c) => c.label), 'target (full load)'],
+    row('checks run per second', (r) => f0(r.checksPerS), (h) => f0(h.checksPerS)),
+    row('  TCP connects per second (ActiveOpens)', (r) => f0(r.connectsPerS), (h) => f0(h.checksPerS)),
+    row('CPU, % of one core', (r) => f1(r.cpuPct), (h) => f1(h.cpuPct)),
+    row('  user / kernel', (r) => `${f1(r.cpuUserPct)} / ${f1(r.cpuSysPct)}`, (h) => `${f1(h.cpuUserPct)} / ${f1(h.cpuSysPct)}`),
+    row('CPU per 10,000 checks/s, % of one core', (r) => f1(perTenK(r)), (h) => f1(perTenK(h)), cpuTarget(full)),
+    row('CPU per check, us', (r) => f0((r.cpuPct / 100 / r.checksPerS) * 1e6), (h) => f0((h.cpuPct / 100 / h.checksPerS) * 1e6)),
+    row('RSS peak in the window', (r) => `${f0(r.rssPeakMB)} MB`, (h) => `${f0(h.rssPeakMB)} MB`, `< ${TARGETS.rssMB} MB: ${verdict(full.r.rssPeakMB < TARGETS.rssMB)}`),
+    row('RSS peak since start', (r) => `${f0(r.maxRssMB)} MB`, (h) => `${f0(h.maxRssMB)} MB`),
+    row('check worker restarts (heartbeat unanswered)', (r) => String(r.engineErrors.length), () => 'n/a'),
+    row('checks down (duet: went down; HAProxy: not UP at the end)', (r) => String(r.downEvents), (h) => `${h.notUp}${h.notUp ? ` ${JSON.stringify(h.notUpStates)}` : ''}`),
+  ], ' | ');
 }
 
 function vrrpTable(j: JitterResult[]): string {
@@ -316,10 +371,17 @@ async function main(): Promise<number> {
   console.log(`options: window ${OPT.seconds} s per check load after ${OPT.warmupS} s warm-up, jitter capture ${OPT.jitterS} s per condition`);
   const lab = await labWithCleanup('bc', [{ name: 'ck', addr: '192.0.2.5' }, { name: 'd1', addr: D1 }, { name: 'd2', addr: '192.0.2.12' }]);
 
+  const kind = tcpCheckKind();
+  console.log(`duet's TCP checks: ${kind.kind === 'native' ? 'the native connect core (native/tcp_core.c)' : `net.Socket (tcp.ts): ${kind.why}`}`);
+  console.log(HAPROXY === undefined ? HAPROXY_MISSING : `reference: ${HAPROXY} (nbthread 1), the same targets after each duet load`);
+
   console.log('\nPart 1: checks through workerChecks (engine + real checkers in the worker thread), own process, targets in another');
   const steps = await part1(lab);
-  console.log('\nPart 2: duet pair, VRRPv3 100 ms adverts; d1 master with 0, then 1,000 checks (800 TCP + 200 HTTP at 1 s)');
-  const jit = await part2(lab);
+  let jit: JitterResult[] = [];
+  if (!argv['skip-vrrp']) {
+    console.log('\nPart 2: duet pair, VRRPv3 100 ms adverts; d1 master with 0, then 1,000 checks (800 TCP + 200 HTTP at 1 s)');
+    jit = await part2(lab);
+  }
 
   console.log(`\n${'='.repeat(100)}\nRESULTS (${f0((performance.now() - t0) / 1000)} s)\n`);
   console.log(`Checks: interval 1 s, timeout 0.9 s, targets on loopback (198.18.0.0/15 local on lo); window ${OPT.seconds} s`);
@@ -328,14 +390,21 @@ async function main(): Promise<number> {
   console.log('kernel share includes the targets\' side of each TCP exchange (loopback delivery runs in the sender\'s context).');
   console.log('Lateness is the engine\'s own figure (timing(): start time minus due time over its last 16,384 checks), read every second,');
   console.log('counting readings once those 16,384 all fell in the window (* = window too short for that: warm-up samples included).');
-  console.log(`\nVRRP: d1 adverts as captured in d2's namespace (tcpdump, kernel timestamps); window ${OPT.jitterS} s after ${OPT.warmupS} s warm-up`);
-  console.log(vrrpTable(jit));
-  console.log('The host kernel has no IPVS: d1 logs "IPVS reconcile failed" when it reconciles; its checks and VRRP are unaffected');
-  console.log('(the kernel side of the table is exercised in the VM tests, test/vm).');
+  console.log(`\nduet and ${HAPROXY ?? 'HAProxy (not installed: apt-get install haproxy)'}, the same real servers one after the other; window ${OPT.seconds} s each`);
+  console.log(versusTable(steps));
+  console.log('duet: checks started per second (engine), CPU of its whole process (process.cpuUsage()). HAProxy: TCP connects per second');
+  console.log('(the namespace\'s ActiveOpens), CPU from /proc/PID/stat (utime, stime; 10 ms ticks), nbthread 1. Both pay the targets\' side of the');
+  console.log('loopback TCP exchange in their kernel time. Figures on a shared machine move with its load (see the load average above).');
+  if (jit.length > 0) {
+    console.log(`\nVRRP: d1 adverts as captured in d2's namespace (tcpdump, kernel timestamps); window ${OPT.jitterS} s after ${OPT.warmupS} s warm-up`);
+    console.log(vrrpTable(jit));
+    console.log('The host kernel has no IPVS: d1 logs "IPVS reconcile failed" when it reconciles; its checks and VRRP are unaffected');
+    console.log('(the kernel side of the table is exercised in the VM tests, test/vm).');
+  }
   return 0;
 }
 
-const estS = 60 + OPT.steps.length * (OPT.warmupS + OPT.seconds + 15) + 2 * (OPT.warmupS + OPT.jitterS + 15);
+const estS = 60 + OPT.steps.length * 2 * (OPT.warmupS + OPT.seconds + 15) + (argv['skip-vrrp'] ? 0 : 2 * (OPT.warmupS + OPT.jitterS + 15));
 runMain(async () => {
   const code = await main();
   await cleanupAll();

@@ -6,6 +6,11 @@
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
     },
     {
+      "target_name": "tcp_core",
+      "sources": ["tcp_core.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
+    },
+    {
       "target_name": "genl_batch",
       "sources": ["genl_batch.c"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]

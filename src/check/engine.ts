@@ -106,6 +106,14 @@ interface CheckRec {
   /** One per check for its whole life (aborted on stop): a signal per run would cost a listener each time. */
   readonly abort: AbortController;
   stopped: boolean;
+  /** Its latency histogram (service and type never change for a check), found on its first result. */
+  hist: LatencyHistogram | undefined;
+  /** When the current run started (for a run that rejects). */
+  startedAt: number;
+  /** Made once per check, not per run: the run's fulfilment and rejection handlers, and its timer's. */
+  readonly onResult: (r: CheckResult) => void;
+  readonly onError: (e: unknown) => void;
+  readonly onDue: () => void;
 }
 
 interface ServerRec {
@@ -232,7 +240,10 @@ export class CheckEngine {
       const carried = this.seed?.health.get(checkKey(svc.key, key, name));
       const state = carried === undefined || carried === 'unknown' ? INITIAL_CHECK_STATE : { ...INITIAL_CHECK_STATE, health: carried, reason: 'carried over from the restarted check worker' };
       const c: CheckRec = {
-        id, name, cfg, server: srv, state, due: 0, cancelTimer: undefined, abort: new AbortController(), stopped: false,
+        id, name, cfg, server: srv, state, due: 0, cancelTimer: undefined, abort: new AbortController(), stopped: false, hist: undefined, startedAt: 0,
+        onResult: (r) => this.done(c, r),
+        onError: (e) => this.done(c, { ok: false, latencyMs: this.o.clock.now() - c.startedAt, reason: `error: ${e instanceof Error ? e.message : String(e)}` }),
+        onDue: () => this.fire(c),
       };
       // Jittered start: thousands of checks configured at once must not fire together.
       this.schedule(c, this.o.clock.now() + Math.floor(this.random() * cfg.intervalMs));
@@ -288,10 +299,14 @@ export class CheckEngine {
     return [...this.hist.values()].map((h) => ({ ...h, counts: [...h.counts] }));
   }
 
-  private observe(service: string, type: string, ms: number): void {
+  private histogram(service: string, type: string): LatencyHistogram {
     const k = `${service} ${type}`;
     let h = this.hist.get(k);
     if (!h) this.hist.set(k, (h = { service, type, counts: new Array<number>(LATENCY_BUCKETS_S.length + 1).fill(0), sumS: 0, count: 0 }));
+    return h;
+  }
+
+  private observe(h: LatencyHistogram, ms: number): void {
     const s = ms / 1000;
     let i = 0;
     while (i < LATENCY_BUCKETS_S.length && s > LATENCY_BUCKETS_S[i]!) i++;
@@ -324,7 +339,7 @@ export class CheckEngine {
 
   private schedule(c: CheckRec, due: number): void {
     c.due = due;
-    c.cancelTimer = this.o.clock.at(due, () => this.fire(c));
+    c.cancelTimer = this.o.clock.at(due, c.onDue);
   }
 
   private fire(c: CheckRec): void {
@@ -336,10 +351,8 @@ export class CheckEngine {
     this.runs++;
     if (late > this.behindMs) this.behindMs = late;
     if (late > lateThresholdMs(c.cfg.intervalMs)) this.lateRuns++;
-    this.o.run(c.cfg.spec, c.abort.signal).then(
-      (r) => this.done(c, r),
-      (e: unknown) => this.done(c, { ok: false, latencyMs: this.o.clock.now() - now, reason: `error: ${e instanceof Error ? e.message : String(e)}` }),
-    );
+    c.startedAt = now;
+    this.o.run(c.cfg.spec, c.abort.signal).then(c.onResult, c.onError);
   }
 
   private done(c: CheckRec, r: CheckResult): void {
@@ -351,21 +364,24 @@ export class CheckEngine {
       return;
     }
     const srv = c.server;
-    const wasDown = srv.checks.some((x) => x.state.health === 'down');
-    this.observe(srv.service.key, c.cfg.spec.type, r.latencyMs);
-    const { state, transition } = applyResult(c.state, r, c.cfg);
+    this.observe((c.hist ??= this.histogram(srv.service.key, c.cfg.spec.type)), r.latencyMs);
+    const before = c.state;
+    const { state, transition } = applyResult(before, r, c.cfg);
     c.state = state;
+    const lw = srv.service.cfg.latencyWeight;
     if (transition) {
       this.o.onEvent({ kind: 'check', service: srv.service.key, server: srv.key, check: c.name, ...transition, latencyMs: r.latencyMs });
+      const wasDown = before.health === 'down' || srv.checks.some((x) => x !== c && x.state.health === 'down');
+      const isDown = state.health === 'down' || srv.checks.some((x) => x !== c && x.state.health === 'down');
+      if (wasDown && !isDown) this.startRamp(srv);
+      if (!wasDown && isDown) this.stopRamp(srv);
     }
-    const lw = srv.service.cfg.latencyWeight;
     if (lw && r.ok && c === srv.checks.find((x) => x.cfg.spec.type !== 'exec' && x.cfg.spec.type !== 'file')) srv.latency = addSample(srv.latency, r.latencyMs, lw);
-    const isDown = srv.checks.some((x) => x.state.health === 'down');
-    if (wasDown && !isDown) this.startRamp(srv);
-    if (!wasDown && isDown) this.stopRamp(srv);
-    // Quorum depends on the verdicts alone: recounted only when this one moved (a recount walks
-    // every server of the service; per result, that was quadratic in the service's size).
-    if (this.refresh(srv, transition ? transition.reason : r.reason)) this.refreshQuorum(srv.service);
+    // The common result (same health, nothing the weight reads changed) leaves the verdict and its
+    // reason as they are: no re-evaluation, and the quorum reads verdicts only.
+    const same = !transition && state.health !== 'down' && !lw && srv.upSinceMs === undefined &&
+      state.weight === before.weight && state.agent === before.agent && state.weightOffset === before.weightOffset;
+    if (!same && this.refresh(srv, transition ? transition.reason : r.reason)) this.refreshQuorum(srv.service);
     const now = this.o.clock.now();
     this.schedule(c, Math.max(now, c.due + nextDelay(state, c.cfg)));
   }
@@ -393,7 +409,7 @@ export class CheckEngine {
     srv.upSinceMs = undefined;
   }
 
-  /** Recomputes the server's verdict; whether it changed. */
+  /** Re-evaluate a server's verdict and reason; true when the verdict changed (reported). */
   private refresh(srv: ServerRec, cause: string): boolean {
     const v = serverVerdict({
       configured: srv.rs.weight,

@@ -24,11 +24,9 @@
 //    buffer (~0.15 s in the VM for the same 1,000 dumps, copies and splitting included).
 //
 // Sockets live in the network namespace of the process that creates them.
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createGenericNetlink, genl, FlagsGet, type GenericNetlinkSocket } from 'netlink';
+import { findAddon } from '../core/addon.js';
 import { IoError } from '../core/errors.js';
 import { NLMSG_HDRLEN, align4, decodeNlHeader, type NlHeader } from './attrs.js';
 import { errnoOf } from './errno.js';
@@ -56,7 +54,6 @@ interface GenlBatchAddon {
   ): void;
 }
 
-const ADDON_REL = path.join('native', 'build', 'Release', 'genl_batch.node');
 let addon: GenlBatchAddon | null | undefined;
 
 /**
@@ -66,15 +63,12 @@ let addon: GenlBatchAddon | null | undefined;
 export function loadGenlBatchAddon(): GenlBatchAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
-  for (let dir = path.dirname(fileURLToPath(import.meta.url)), i = 0; i < 5; i++, dir = path.dirname(dir)) {
-    const file = path.join(dir, ADDON_REL);
-    if (!existsSync(file)) continue;
-    try {
-      addon = createRequire(import.meta.url)(file) as GenlBatchAddon;
-    } catch (e) {
-      throw new IoError(`generic netlink addon ${file} does not load (rebuild it with \`npm run build:native\`): ${(e as Error).message}`, { cause: e });
-    }
-    break;
+  const { file } = findAddon(import.meta.url, 'genl_batch');
+  if (file === undefined) return addon;
+  try {
+    addon = createRequire(import.meta.url)(file) as GenlBatchAddon;
+  } catch (e) {
+    throw new IoError(`generic netlink addon ${file} does not load (rebuild it with \`npm run build:native\`): ${(e as Error).message}`, { cause: e });
   }
   return addon;
 }

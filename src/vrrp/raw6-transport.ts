@@ -14,11 +14,9 @@
 // The addon is built by `npm run build:native` (node-gyp, native/binding.gyp) into
 // native/build/Release/vrrp6.node; without it createRaw6Transport rejects with an IoError.
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Rtnl, type AddressInfo } from '../netlink/rtnl.js';
+import { findAddon } from '../core/addon.js';
 import { IoError } from '../core/errors.js';
 import { formatIpv6, parseIpv6 } from '../core/addr.js';
 import type { TransportDrop, TransportRinfo, VrrpTransport } from './transport.js';
@@ -62,18 +60,13 @@ interface Vrrp6Addon {
   ) => NativeSocket;
 }
 
-const ADDON_REL = path.join('native', 'build', 'Release', 'vrrp6.node');
 let addon: Vrrp6Addon | undefined;
 
 /** The compiled addon, found from this module's directory upwards (dist/src/vrrp or src/vrrp). */
 export function loadVrrp6Addon(): Vrrp6Addon {
   if (addon) return addon;
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const tried: string[] = [];
-  for (let dir = here, i = 0; i < 5; i++, dir = path.dirname(dir)) {
-    const file = path.join(dir, ADDON_REL);
-    tried.push(file);
-    if (!existsSync(file)) continue;
+  const { file, tried } = findAddon(import.meta.url, 'vrrp6');
+  if (file !== undefined) {
     try {
       addon = createRequire(import.meta.url)(file) as Vrrp6Addon;
       return addon;
@@ -81,7 +74,7 @@ export function loadVrrp6Addon(): Vrrp6Addon {
       throw new IoError(`IPv6 VRRP addon ${file} does not load (rebuild it with \`npm run build:native\`): ${(e as Error).message}`, { cause: e });
     }
   }
-  throw new IoError(`IPv6 VRRP needs the native addon ${ADDON_REL}, which is not built: run \`npm run build:native\` (looked for ${tried.join(', ')})`);
+  throw new IoError(`IPv6 VRRP needs the native addon native/build/Release/vrrp6.node, which is not built: run \`npm run build:native\` (looked for ${tried.join(', ')})`);
 }
 
 /** RFC 5952 text of an IPv6 address given with or without a zone; the zone separately. */

@@ -318,3 +318,20 @@ test('status in pages: any page size gives back the status exactly, split servic
     }
   }
 });
+
+test('results that change nothing leave the verdict alone; a down server\'s reason follows its latest failure', async (t) => {
+  const l = lab(servers(TWO()));
+  await l.advance(100);
+  const reason = (): string | undefined => l.engine.status()[0]?.servers.find((s) => s.server === '192.0.2.21:80')?.reason;
+  t.is(reason(), 'healthy');
+  await l.advance(3000); // steady successes: no weight or quorum events
+  t.deepEqual(l.events.filter((e) => e.kind !== 'check'), []);
+  l.set('192.0.2.21', FAIL);
+  await l.advance(3000);
+  t.is(l.weights()['192.0.2.21:80'], 'remove');
+  t.is(reason(), 'check failed: refused');
+  l.set('192.0.2.21', { ok: false, latencyMs: 900, reason: 'timeout' });
+  await l.advance(1000);
+  t.is(reason(), 'check failed: timeout');
+  t.deepEqual(l.events.filter((e) => e.kind === 'weight').length, 1);
+});

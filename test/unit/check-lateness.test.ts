@@ -83,7 +83,9 @@ const httpSpec = (port: number, timeoutMs: number): HttpCheckSpec => ({
   type: 'http', target: { address: '127.0.0.1', family: 4, port }, timeoutMs, method: 'GET', path: '/', status: [{ from: 200, to: 299 }], tlsVerify: false,
 });
 
-test('real: an HTTP check whose thread is blocked past its timeout still sees the answer (not a timeout)', async (t) => {
+// Serial: it blocks this process's main thread, where the other real tests' servers answer (run
+// alongside, their checks would see a server that really did not answer, and fail).
+test.serial('real: an HTTP check whose thread is blocked past its timeout still sees the answer (not a timeout)', async (t) => {
   const { server, port } = await slowServer(40);
   t.teardown(() => server.close());
   // The check starts, then this thread is blocked for 3x its timeout: the connection completes and

@@ -6,6 +6,10 @@
 // Per spec, everything that does not change between runs (request options, headers, compiled
 // regex) is prepared once and kept in a WeakMap; regexes are also cached by source text so a
 // reload that rebuilds the specs does not recompile them.
+//
+// A plain-HTTP GET or HEAD judged on its status alone (no body check) runs on the native connect
+// core when it is built (tcp-native.ts): it sends the same request head and reads the response
+// head only, with the same reasons (status N, closed, bad response, the errno), without node:http.
 import { compileLinearRegex, type LinearRegex } from '../../core/linear-regex.js';
 import { createHash, type Hash } from 'node:crypto';
 import { request, type ClientRequest, type ClientRequestArgs, type IncomingMessage, type RequestOptions } from 'node:http';
@@ -13,6 +17,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import type { CheckResult, HttpCheckSpec } from '../types.js';
 import { Probe, errnoReason, isErrnoCode, probeOf, tag } from './probe.js';
+import { CORE_BAD, CORE_CLOSED, CoreProbe, coreTakes, reasonOf, tcpCore } from './tcp-native.js';
 
 /** Bodies are read up to this many bytes, and only when a body check is configured. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -22,6 +27,8 @@ interface Prepared {
   /** undefined: no regex; null: the source does not compile. */
   readonly regex: LinearRegex | null | undefined;
   readonly digest: string | undefined;
+  /** The request head for the native core, when this check can run there. */
+  readonly head: Buffer | undefined;
 }
 
 const prepared = new WeakMap<HttpCheckSpec, Prepared>();
@@ -120,9 +127,33 @@ function sslCode(message: string): string {
   return m ? `ERR_SSL_${m[1]!.trim().toUpperCase().replace(/\W+/g, '_')}` : 'EPROTO';
 }
 
-export function httpCheck(spec: HttpCheckSpec, signal: AbortSignal): Promise<CheckResult> {
+/** A status-only plain HTTP check on the native core: the response head's status decides. */
+class NativeHttpProbe extends CoreProbe {
+  constructor(core: NonNullable<ReturnType<typeof tcpCore>>, private readonly spec: HttpCheckSpec, head: Buffer) { super(core, spec.target, head); }
+
+  settle(err: number, status: number): void {
+    if (err === CORE_CLOSED) this.finish(false, 'closed');
+    else if (err === CORE_BAD) this.finish(false, 'bad response');
+    else if (err !== 0) this.finish(false, reasonOf(err));
+    else this.finish(statusOk(this.spec, status), `status ${status}`);
+  }
+}
+
+function preparedFor(spec: HttpCheckSpec): Prepared {
   let prep = prepared.get(spec);
   if (prep === undefined) { prep = prepare(spec); prepared.set(spec, prep); }
+  return prep;
+}
+
+/** Where a check runs: on the native core (status-only plain GET/HEAD, core built) or node:http. */
+export function httpCheckRunsOn(spec: HttpCheckSpec): 'core' | 'node:http' {
+  return preparedFor(spec).head !== undefined && tcpCore() !== null ? 'core' : 'node:http';
+}
+
+export function httpCheck(spec: HttpCheckSpec, signal: AbortSignal): Promise<CheckResult> {
+  const prep = preparedFor(spec);
+  const core = prep.head === undefined ? null : tcpCore();
+  if (core !== null) return new NativeHttpProbe(core, spec, prep.head!).run(signal, spec.timeoutMs);
   return new HttpProbe(spec, prep).run(signal, spec.timeoutMs);
 }
 
@@ -143,12 +174,21 @@ function prepare(spec: HttpCheckSpec): Prepared {
   };
   if (t.bindAddress !== undefined) options.localAddress = t.bindAddress;
   if (https) addTls(options, spec, host);
+  const statusOnly = !https && spec.bodyRegex === undefined && spec.bodyDigest === undefined && (spec.method === 'GET' || spec.method === 'HEAD');
   return {
     options,
     regex: spec.bodyRegex === undefined ? undefined : compileRegex(spec.bodyRegex),
     digest: spec.bodyDigest?.toLowerCase(),
+    // The head node:http sends for these options (headers in this order, no body).
+    head: statusOnly && coreTakes(t) && isSafePath(spec.path) && isSafeHeader(host)
+      ? Buffer.from(`${spec.method} ${spec.path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: duet-check\r\nConnection: close\r\n\r\n`, 'latin1')
+      : undefined,
   };
 }
+
+/** A path node:http would send as is (it refuses others with ERR_UNESCAPED_CHARACTERS: tcp path keeps that reason). */
+function isSafePath(p: string): boolean { return /^[\x21-\x7e]+$/.test(p); }
+function isSafeHeader(v: string): boolean { return /^[\x20-\x7e]*$/.test(v); }
 
 /** Host header default: the address ([v6] bracketed), with :port unless the scheme's default. */
 export function defaultHost(address: string, family: 4 | 6, port: number, schemePort: number): string {

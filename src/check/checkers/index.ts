@@ -7,7 +7,7 @@ import { fileCheck } from './file.js';
 import { httpCheck } from './http.js';
 import { pingCheck } from './ping.js';
 import { smtpCheck } from './smtp.js';
-import { tcpCheck } from './tcp.js';
+import { nativeTcpCheck } from './tcp-native.js';
 import { udpCheck } from './udp.js';
 
 export { agentCheck, parseAgentAnswer, describeAnswer } from './agent.js';
@@ -18,12 +18,14 @@ export { httpCheck } from './http.js';
 export { pingCheck } from './ping.js';
 export { smtpCheck } from './smtp.js';
 export { tcpCheck } from './tcp.js';
+export { nativeTcpCheck, tcpCheckKind } from './tcp-native.js';
 export { udpCheck } from './udp.js';
 
 /** Runs one check; like every checker it never rejects. */
 export function runCheck(spec: CheckSpec, signal: AbortSignal): Promise<CheckResult> {
   switch (spec.type) {
-    case 'tcp': return tcpCheck(spec, signal);
+    // The native connect core when it is built, else net.Socket (tcp.ts).
+    case 'tcp': return nativeTcpCheck(spec, signal);
     case 'http':
     case 'https': return httpCheck(spec, signal);
     case 'exec': return execCheck(spec, signal);
