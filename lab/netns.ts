@@ -273,3 +273,14 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, Math.min(interval, left)));
   }
 }
+
+/** Per host: the IPv4 addresses on its lab interface other than its own (the VIPs), "ADDR/LEN LABEL", sorted. */
+export async function labVips(lab: Lab, hosts: readonly string[]): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const h of hosts) {
+    const { stdout } = await lab.exec(h, ['ip', '-j', '-4', 'addr', 'show', 'dev', lab.host(h).ifname]);
+    const info = (JSON.parse(stdout) as { addr_info: { local: string; prefixlen: number; label?: string }[] }[]).flatMap((l) => l.addr_info);
+    out[h] = info.filter((a) => a.local !== lab.host(h).addr).map((a) => `${a.local}/${a.prefixlen} ${a.label ?? ''}`).sort();
+  }
+  return out;
+}

@@ -250,6 +250,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'import':
       return (await import('../import/cli.js')).importCommand(positionals, values);
+    case 'export':
+      return (await import('../import/export-cli.js')).exportCommand(positionals, values);
     case 'realserver':
       return (await import('../realserver/cli.js')).realserverCommand(positionals, values);
     default:

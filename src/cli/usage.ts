@@ -49,6 +49,11 @@ export const COMMANDS: ReadonlyArray<readonly [string, string]> = [
                                   file:line: keyword: why. --check: also load the result as duet check
                                   does. --config-id: for @ID lines (default: the host name up to '.').
                                   Exit 0 complete, 4 partial, 1 failed (or --check failed), 2 usage`],
+  ['export', `export keepalived [-c FILE] [-o OUT]
+                                  translate duet's config to keepalived.conf on stdout (or OUT), the
+                                  way back from import; every field keepalived cannot express is
+                                  listed on stderr as file:line: field: why.
+                                  Exit 0 complete, 4 partial, 1 failed (the config does not load), 2 usage`],
   ['version', `version                         print duet's version (also duet --version)`],
 ];
 export const DEFAULTS = `defaults: -c /etc/duet/duet.yaml, -s ${DEFAULT_SOCKET} (or $DUET_SOCKET)`;

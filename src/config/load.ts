@@ -69,14 +69,14 @@ export function formatPath(path: readonly Seg[]): string {
   return out;
 }
 
-type Target = 'value' | 'key';
+export type Target = 'value' | 'key';
 
 /**
  * Walk `path` through the document. Returns the source offset to report and how much of the
  * path exists in the YAML (a bare string expanded by the schema into {name: ...} stops early,
  * and the path is shown only that far).
  */
-function locate(doc: Document.Parsed, path: readonly Seg[], target: Target): { offset: number; depth: number } {
+export function locate(doc: Document.Parsed, path: readonly Seg[], target: Target): { offset: number; depth: number } {
   let node: unknown = doc.contents;
   let offset = rangeStart(node) ?? 0;
   for (let d = 0; d < path.length; d++) {

@@ -23,6 +23,15 @@ import { readStateFile, stateDirProblem, writeStateFile } from './state-files.js
 /** The names come from the config schema's fixed list, never from input paths. */
 const ipvsSysctlPath = (name: string): string => `/proc/sys/net/ipv4/vs/${name}`;
 
+/** net.ipv4.conf.IFNAME.promote_secondaries = 1 (read each time: a link made again starts at 0). */
+async function promoteSecondaries(ifname: string): Promise<void> {
+  if (!/^[^/.][^/]*$/.test(ifname)) return;
+  const path = `/proc/sys/net/ipv4/conf/${ifname}/promote_secondaries`;
+  try {
+    if ((await readFile(path, 'utf8')).trim() !== '1') await writeFile(path, '1');
+  } catch { /* the link is gone or has no IPv4: the delete says what matters */ }
+}
+
 /** checkRealtime: the check worker thread's real-time policy (config realtime.check_priority). */
 export async function createLinuxPlatform(log: Logger, o: { stateDir: string; checkRealtime?: ThreadRealtime }): Promise<Platform & { close(): void }> {
   const rtnl = new Rtnl();
@@ -69,7 +78,13 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string; ch
       return createRawTransport({ ifname: k.ifname, family: 4, multicast: !k.unicast, ...(k.srcAddress ? { srcAddress: k.srcAddress } : {}) });
     },
     addAddress: (ifname, address, prefixLen, label) => rtnl.addAddress(ifname, address, prefixLen, label ? { label } : {}),
-    delAddress: (ifname, address, prefixLen) => rtnl.delAddress(ifname, address, prefixLen),
+    delAddress: async (ifname, address, prefixLen) => {
+      // Deleting an interface's primary IPv4 address of a subnet deletes its secondaries too
+      // (other instances' VIPs in the same subnet) unless promote_secondaries is on: turn it
+      // on first, as keepalived does for the interfaces it adds VIPs to.
+      if (!address.includes(':')) await promoteSecondaries(ifname);
+      await rtnl.delAddress(ifname, address, prefixLen);
+    },
     addRoute: (table, ifname, address, prefixLen) => rtnl.addRoute(table, ifname, address, prefixLen),
     delRoute: (table, address, prefixLen) => rtnl.delRoute(table, address, prefixLen),
     async link(ifname) {

@@ -6,7 +6,7 @@
 // table this implements.
 
 import { where, type KaNode, type Source } from './keepalived-parse.js';
-import { bare, expandRange, number, splitCommand } from './keepalived-words.js';
+import { bare, CHECKER_TYPES, expandRange, GARP_NAMES, number, splitCommand } from './keepalived-words.js';
 
 export interface Report {
   at: Source;
@@ -26,6 +26,7 @@ export interface Mapped {
   node?: Block;
   scripts?: Block;
   lvsTimeouts?: Block;
+  realtime?: Block;
   vrrpScripts: { name: string; block: Block }[];
   instances: Block[];
   syncGroups: Block[];
@@ -62,14 +63,14 @@ const TOP_REASONS: Record<string, string> = {
 
 /** Keywords of one value (or none, or a fixed few): more words on their line are reported. */
 const MAX_ARGS: Record<string, number> = {
-  ...Object.fromEntries(['nopreempt', 'preempt', 'inhibit_on_failure', 'ops', 'enable_script_security', 'misc_dynamic', 'smtp_alert', 'alpha', 'omega', 'hashed', 'sh-port', 'sh-fallback', 'mh-port', 'mh-fallback'].map((k) => [k, 0])),
+  ...Object.fromEntries(['nopreempt', 'preempt', 'inhibit_on_failure', 'ops', 'enable_script_security', 'vrrp_no_swap', 'checker_no_swap', 'sync_group_tracking_weight', 'misc_dynamic', 'smtp_alert', 'alpha', 'omega', 'hashed', 'sh-port', 'sh-fallback', 'mh-port', 'mh-fallback'].map((k) => [k, 0])),
   ...Object.fromEntries(['interface', 'virtual_router_id', 'priority', 'advert_int', 'version', 'preempt_delay', 'unicast_src_ip', 'router_id', 'vrrp_version',
     'garp_master_delay', 'garp_master_repeat', 'garp_master_refresh', 'garp_interval', 'garp_lower_prio_repeat', 'garp_lower_prio_delay',
     'vrrp_garp_master_delay', 'vrrp_garp_master_repeat', 'vrrp_garp_master_refresh', 'vrrp_garp_interval', 'vrrp_garp_lower_prio_repeat', 'vrrp_garp_lower_prio_delay',
     'interval', 'timeout', 'rise', 'fall', 'lb_algo', 'lvs_sched', 'lb_kind', 'lvs_method', 'protocol', 'persistence_timeout', 'persistence_granularity',
     'delay_loop', 'connect_timeout', 'retry', 'delay_before_retry', 'virtualhost', 'quorum', 'hysteresis', 'uthreshold', 'lthreshold', 'sorry_server_lvs_method',
     'path', 'digest', 'connect_ip', 'connect_port', 'bindto', 'helo_name', 'type', 'name', 'misc_timeout', 'file', 'track_file', 'auth_type', 'auth_pass',
-    'min_reply_length', 'max_reply_length', 'lvs_sync_daemon_interface', 'state', 'warmup'].map((k) => [k, 1])),
+    'min_reply_length', 'max_reply_length', 'lvs_sync_daemon_interface', 'state', 'warmup', 'vrrp_rt_priority', 'checker_rt_priority'].map((k) => [k, 1])),
   ...Object.fromEntries(['group', 'url', 'authentication', 'virtual_ipaddress', 'unicast_peer', 'track_interface', 'track_script', 'global_defs', 'host',
     'HTTP_GET', 'SSL_GET', 'TCP_CHECK', 'UDP_CHECK', 'PING_CHECK', 'DNS_CHECK', 'SMTP_CHECK', 'MISC_CHECK', 'FILE_CHECK'].map((k) => [k, 0])),
   ...Object.fromEntries(['vrrp_instance', 'vrrp_script', 'vrrp_sync_group', 'virtual_server_group'].map((k) => [k, 1])),
@@ -175,6 +176,7 @@ class Mapper {
     const node: Record<string, unknown> = {};
     const scripts: Record<string, unknown> = {};
     const timeouts: Record<string, unknown> = {};
+    const realtime: Record<string, unknown> = {};
     for (const n of g.children ?? []) {
       switch (n.keyword) {
         case 'router_id': {
@@ -223,6 +225,16 @@ class Mapper {
         case 'smtp_helo_name': case 'email_from':
           this.lost(n, NO_EMAIL);
           break;
+        case 'vrrp_rt_priority': case 'checker_rt_priority': {
+          // keepalived's policy is SCHED_RR, duet's default.
+          const x = this.num(n, 0, { min: 1, max: 99 });
+          if (x !== undefined) realtime[n.keyword === 'vrrp_rt_priority' ? 'vrrp_priority' : 'check_priority'] = x;
+          break;
+        }
+        case 'vrrp_no_swap': case 'checker_no_swap':
+          realtime['lock_memory'] = true;
+          if (!(g.children ?? []).some((c) => c.keyword === (n.keyword === 'vrrp_no_swap' ? 'checker_no_swap' : 'vrrp_no_swap'))) this.note(n, 'duet locks the memory of its one process (checks included): realtime.lock_memory');
+          break;
         case 'vrrp_strict':
           this.lost(n, 'duet does not enforce RFC strictness this way (it has no iptables rules and accepts v2 authentication)');
           break;
@@ -232,6 +244,7 @@ class Mapper {
     }
     if (Object.keys(node).length) this.out.node = { at: g.at, what: 'global_defs', value: node };
     if (Object.keys(scripts).length) this.out.scripts = { at: g.at, what: 'global_defs (script_user, enable_script_security)', value: scripts };
+    if (Object.keys(realtime).length) this.out.realtime = { at: g.at, what: 'global_defs (vrrp_rt_priority, checker_rt_priority, vrrp_no_swap, checker_no_swap)', value: realtime };
     if (Object.keys(timeouts).length) this.out.lvsTimeouts = { at: g.at, what: 'global_defs lvs_timeouts', value: timeouts };
   }
 
@@ -493,6 +506,7 @@ class Mapper {
         if (c) notify[n.keyword === 'notify' ? 'any' : n.keyword.slice('notify_'.length)] = c;
         if (c && n.keyword === 'notify') this.lost(n, NOTIFY_ARGS);
       } else if (n.keyword === 'smtp_alert') this.lost(n, NO_EMAIL);
+      else if (n.keyword === 'sync_group_tracking_weight') this.note(n, 'duet applies tracking weights in sync groups without it');
       else if (this.instanceNames.has(n.keyword)) this.lost(n, 'an instance name outside group { }: keepalived 2 does not read this old form either');
       else this.lost(n, 'no duet equivalent in a sync group');
     }
@@ -677,7 +691,7 @@ class Mapper {
     const urls: Record<string, unknown>[] = [];
     const hosts: Record<string, unknown>[] = [];
     let host = vsHost;
-    const type = ({ HTTP_GET: 'http', SSL_GET: 'https', TCP_CHECK: 'tcp', UDP_CHECK: 'udp', PING_CHECK: 'ping', DNS_CHECK: 'dns', SMTP_CHECK: 'smtp', MISC_CHECK: 'exec', FILE_CHECK: 'file' } as Record<string, string>)[b.keyword]!;
+    const type = CHECKER_TYPES[b.keyword]!;
     let execTimeout: number | undefined;
     let trackFile: KaNode | undefined;
     let fileWeight: KaNode | undefined;
@@ -801,11 +815,7 @@ function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknow
 }
 
 function renameGarp(g: Record<string, number>): Record<string, number> {
-  const names: Record<string, string> = {
-    garp_master_delay: 'master_delay', garp_master_repeat: 'master_repeat', garp_master_refresh: 'master_refresh',
-    garp_interval: 'interval', garp_lower_prio_repeat: 'lower_prio_repeat', garp_lower_prio_delay: 'lower_prio_delay',
-  };
-  return Object.fromEntries(Object.entries(g).map(([k, v]) => [names[k] ?? k, v]));
+  return Object.fromEntries(Object.entries(g).map(([k, v]) => [GARP_NAMES[k] ?? k, v]));
 }
 
 /** keepalived keyword nodes → duet sections with their sources, and what was not translated. */

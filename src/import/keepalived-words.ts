@@ -48,3 +48,36 @@ export function expandRange(spec: string): string[] | undefined {
 
 /** An address with optional brackets removed ("[ae00::1]" as keepalived allows). */
 export const bare = (s: string): string => s.replace(/^\[(.*)\]$/, '$1');
+
+/** keepalived's checker blocks and duet's check types (import and export read the same table). */
+export const CHECKER_TYPES: Readonly<Record<string, string>> = {
+  HTTP_GET: 'http', SSL_GET: 'https', TCP_CHECK: 'tcp', UDP_CHECK: 'udp', PING_CHECK: 'ping', DNS_CHECK: 'dns', SMTP_CHECK: 'smtp', MISC_CHECK: 'exec', FILE_CHECK: 'file',
+};
+
+/** keepalived's garp_* keywords (in vrrp_instance; vrrp_garp_* in global_defs) and duet's garp fields. */
+export const GARP_NAMES: Readonly<Record<string, string>> = {
+  garp_master_delay: 'master_delay', garp_master_repeat: 'master_repeat', garp_master_refresh: 'master_refresh',
+  garp_interval: 'interval', garp_lower_prio_repeat: 'lower_prio_repeat', garp_lower_prio_delay: 'lower_prio_delay',
+};
+
+/**
+ * The inverse of splitCommand: an argv as one keepalived value, `"prog arg 'two words'"`
+ * (double quotes make it one word for the config reader, single quotes group within it, as
+ * keepalived splits a script). Returns an error text for a word it cannot write.
+ */
+export function joinCommand(argv: readonly string[]): { text: string } | { error: string } {
+  const words: string[] = [];
+  for (const w of argv) {
+    if (w.includes('"') || w.includes('\n')) return { error: `argument ${JSON.stringify(w)} has a double quote or a newline, which a keepalived value cannot hold` };
+    if (w !== '' && !/[\s'<>|;&`$\\#!]/.test(w)) { words.push(w); continue; }
+    if (w.includes("'")) return { error: `argument ${JSON.stringify(w)} has both a single quote and characters that need quoting` };
+    words.push(`'${w}'`);
+  }
+  return { text: `"${words.join(' ')}"` };
+}
+
+/** One keepalived word: double-quoted when it has blanks, braces or comment characters; undefined if it cannot be written. */
+export function quoteWord(w: string): string | undefined {
+  if (w.includes('"') || w.includes('\n')) return undefined;
+  return w !== '' && !/[\s{}#!\\]/.test(w) ? w : `"${w}"`;
+}

@@ -82,6 +82,7 @@ export function toYaml(m: Mapped, file: string): string {
   root.set('vrrp', vrrp);
   section('sync_daemon', m.syncDaemon);
   section('lvs_timeouts', m.lvsTimeouts);
+  section('realtime', m.realtime);
   if (m.virtualServers.length) root.set('virtual_servers', list(m.virtualServers));
 
   const n = m.untranslated.length;

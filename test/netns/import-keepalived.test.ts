@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLab, waitFor, type Lab } from '../../lab/netns.js';
+import { createLab, labVips, waitFor, type Lab } from '../../lab/netns.js';
 import { startDuet, describeNodes, DUET_CLI, type DuetNode } from '../../lab/duet-node.js';
 import { startKeepalived, type KeepalivedNode } from '../../lab/keepalived.js';
 
@@ -87,16 +87,7 @@ async function stopAll(): Promise<void> {
   }
 }
 
-/** Per host: its addresses other than its own, as "ADDR/LEN LABEL", sorted. */
-async function vips(): Promise<Record<string, string[]>> {
-  const out: Record<string, string[]> = {};
-  for (const h of HOSTS) {
-    const { stdout } = await lab.exec(h, ['ip', '-j', '-4', 'addr', 'show', 'dev', lab.host(h).ifname]);
-    const info = (JSON.parse(stdout) as { addr_info: { local: string; prefixlen: number; label?: string }[] }[]).flatMap((l) => l.addr_info);
-    out[h] = info.filter((a) => a.local !== lab.host(h).addr).map((a) => `${a.local}/${a.prefixlen} ${a.label ?? ''}`).sort();
-  }
-  return out;
-}
+const vips = (): Promise<Record<string, string[]>> => labVips(lab, HOSTS);
 
 type States = Record<string, Record<string, string>>;
 

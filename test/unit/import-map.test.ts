@@ -361,3 +361,18 @@ test("keepalived's own resets: nopreempt and preempt_delay with state MASTER, no
     '16 preempt_delay not written: keepalived clears it with nopreempt',
   ]);
 });
+
+test('real-time keywords map to realtime; sync_group_tracking_weight is a note (duet applies the weights)', (t) => {
+  const base = 'vrrp_instance A {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    192.0.2.1/24\n  }\n}\nvrrp_sync_group G {\n  group {\n    A\n  }\n  sync_group_tracking_weight\n}\n';
+  const r = run(`global_defs {\n  vrrp_rt_priority 20\n  checker_rt_priority 10\n  vrrp_no_swap\n  checker_no_swap\n}\n${base}`);
+  t.is(r.status, 'complete', r.untranslated.map(formatReport).join('\n'));
+  t.deepEqual((parseYaml(r.yaml) as { realtime: unknown }).realtime, { vrrp_priority: 20, check_priority: 10, lock_memory: true });
+  t.deepEqual(r.notes.map((n) => n.keyword), ['sync_group_tracking_weight']);
+  const c = parseConfig(r.yaml, 'rt.yaml');
+  t.true(c.ok && c.value.realtime.vrrp?.priority === 20 && c.value.realtime.check?.policy === 'rr' && c.value.realtime.lockMemory === true);
+  // One of the two no_swap keywords: duet locks the whole process, said in a note.
+  const half = run(`global_defs {\n  vrrp_no_swap\n}\n${base}`);
+  t.deepEqual(half.notes.map((n) => `${n.at.line} ${n.keyword}`), ['2 vrrp_no_swap', '15 sync_group_tracking_weight']);
+  const bad = run(`global_defs {\n  vrrp_rt_priority 100\n}\n${base}`);
+  t.deepEqual(bad.untranslated.map((u) => `${u.at.line} ${u.keyword}`), ['2 vrrp_rt_priority']);
+});
