@@ -116,7 +116,8 @@ export class Daemon {
     const kept = await this.vrrp.stop(forRestart);
     // The peer is master now: receive its sync stream, which is also where a restart starts.
     // A restart that kept mastership keeps the master daemon too: the kernel syncs on meanwhile.
-    if (this.cfg.syncDaemon && kept.length === 0) await this.sync.soon('backup');
+    // (A mesh keeps both daemons.)
+    if (kept.length === 0) await this.sync.onStop();
     await this.queue.idle();
     await this.ipvs.closeChecks();
     return kept;
