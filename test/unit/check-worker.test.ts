@@ -65,6 +65,39 @@ test('a wedged worker is restarted within the heartbeat timeout; health carried 
   t.deepEqual(events.slice(before).filter((e) => e.kind !== 'check' || e.to !== 'down'), [], 'no weight, quorum or health change from the restart');
 });
 
+test('a worker slow to start is given its start-up grace, not restarted in a loop; one that never answers is restarted after it', async (t) => {
+  process.env['DUET_TEST_SLOW_START_MS'] = '1200';
+  t.teardown(() => { delete process.env['DUET_TEST_SLOW_START_MS']; });
+  const server = createServer((s) => { s.on('error', () => {}); s.end(); }).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  t.teardown(() => { server.close(() => undefined); });
+  const port = (server.address() as { port: number }).port;
+  const svc: CheckedService = {
+    name: 'web', kind: 'addr', protocol: 'tcp', address: '192.0.2.100', family: 4, port: 80, slowStartMs: 0, quorum: 1, hysteresis: 0,
+    realServers: [{ family: 4, address: '192.0.2.21', port: 80, weight: 5, inhibitOnFailure: false,
+      checks: [{ spec: { type: 'tcp', target: { address: '127.0.0.1', family: 4, port }, timeoutMs: 150 }, intervalMs: 200, retryDelayMs: 200, rise: 1, fall: 1 }] }],
+  };
+  const events: CheckEvent[] = [];
+  const errors: string[] = [];
+  // Heartbeat timeout 300 ms, start-up 1200 ms: without the grace, every new worker would be
+  // killed before it loads.
+  const host = workerChecks({
+    onEvent: (e) => events.push(e), onError: (e) => errors.push(e.message),
+    workerUrl: new URL('../fakes/slow-start-worker.js', import.meta.url), heartbeatMs: 100, heartbeatTimeoutMs: 300, startupGraceMs: 8000,
+  });
+  t.teardown(() => host.close());
+  await host.configure([svc]);
+  await until(() => events.some((e) => e.kind === 'check' && e.to === 'up'), 10_000, 'check up');
+  t.is(host.liveness().restarts, 0, errors.join('; '));
+  // A grace shorter than the start-up: the worker is restarted (and the restarted ones too).
+  const impatient = workerChecks({
+    onEvent: () => undefined, onError: () => undefined,
+    workerUrl: new URL('../fakes/slow-start-worker.js', import.meta.url), heartbeatMs: 100, heartbeatTimeoutMs: 300, startupGraceMs: 400,
+  });
+  t.teardown(() => impatient.close());
+  await until(() => impatient.liveness().restarts > 0, 5000, 'the impatient host restarted its worker');
+});
+
 test('body_regex runs in linear time: a pattern that backtracks catastrophically elsewhere returns at once', (t) => {
   const re = compileLinearRegex('(a+)+b');
   t.false(re.test('a'.repeat(100_000)));
