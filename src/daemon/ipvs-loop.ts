@@ -102,14 +102,14 @@ export class IpvsLoop {
   }
 
   /**
-   * Is a virtual server (by name) missing from the kernel's table: its service failed to add in
-   * the last reconcile, or that reconcile failed as a whole? A BGP VIP in front of it must not be
-   * announced (nothing would forward its share of the flows).
+   * Is a virtual server (by name) missing from the kernel's table: did its service fail to add in
+   * the last reconcile? A BGP VIP in front of it must not be announced (nothing would forward its
+   * share of the flows). A reconcile that failed as a whole (no IPVS in this kernel at all, as in
+   * the namespace tests) names no service: status reports it, it gates nothing.
    */
   ipvsFailed(name: string): boolean {
     const v = this.ctx.cfg.virtualServers.find((x) => x.name === name);
-    if (!v || !this.ipvsStatus) return false;
-    return this.ipvsStatus.error !== undefined || this.failedServices.has(serviceKey(v));
+    return v !== undefined && this.failedServices.has(serviceKey(v));
   }
 
   /** The check worker's liveness; undefined without checks. */
