@@ -17,6 +17,16 @@ const until = async (fn: () => boolean, ms: number, what: string): Promise<void>
   while (!fn()) { if (Date.now() > end) throw new Error(`timed out: ${what}`); await new Promise((r) => setTimeout(r, 20)); }
 };
 
+/** One service whose one TCP check targets a server on loopback at `port`, every 200 ms. */
+function tcpService(port: number): CheckedService {
+  // Built by hand: the config refuses loopback addresses, and this server is on loopback.
+  return {
+    name: 'web', kind: 'addr', protocol: 'tcp', address: '192.0.2.100', family: 4, port: 80, slowStartMs: 0, quorum: 1, hysteresis: 0,
+    realServers: [{ family: 4, address: '192.0.2.21', port: 80, weight: 5, inhibitOnFailure: false,
+      checks: [{ spec: { type: 'tcp', target: { address: '127.0.0.1', family: 4, port }, timeoutMs: 150 }, intervalMs: 200, retryDelayMs: 200, rise: 1, fall: 1 }] }],
+  };
+}
+
 test('a wedged worker is restarted within the heartbeat timeout; health carried over, no weight change', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'duet-wedge-'));
   const flag = join(dir, 'wedge');
@@ -25,12 +35,7 @@ test('a wedged worker is restarted within the heartbeat timeout; health carried 
   await new Promise((r) => server.once('listening', r));
   const port = (server.address() as { port: number }).port;
   t.teardown(() => { server.close(() => undefined); rmSync(dir, { recursive: true, force: true }); delete process.env['DUET_TEST_WEDGE_FILE']; });
-  // Built by hand: the config refuses loopback addresses, and this server is on loopback.
-  const svc: CheckedService = {
-    name: 'web', kind: 'addr', protocol: 'tcp', address: '192.0.2.100', family: 4, port: 80, slowStartMs: 0, quorum: 1, hysteresis: 0,
-    realServers: [{ family: 4, address: '192.0.2.21', port: 80, weight: 5, inhibitOnFailure: false,
-      checks: [{ spec: { type: 'tcp', target: { address: '127.0.0.1', family: 4, port }, timeoutMs: 150 }, intervalMs: 200, retryDelayMs: 200, rise: 1, fall: 1 }] }],
-  };
+  const svc = tcpService(port);
   const events: CheckEvent[] = [];
   const errors: string[] = [];
   const host = workerChecks({
@@ -72,11 +77,7 @@ test('a worker slow to start is given its start-up grace, not restarted in a loo
   await new Promise((r) => server.once('listening', r));
   t.teardown(() => { server.close(() => undefined); });
   const port = (server.address() as { port: number }).port;
-  const svc: CheckedService = {
-    name: 'web', kind: 'addr', protocol: 'tcp', address: '192.0.2.100', family: 4, port: 80, slowStartMs: 0, quorum: 1, hysteresis: 0,
-    realServers: [{ family: 4, address: '192.0.2.21', port: 80, weight: 5, inhibitOnFailure: false,
-      checks: [{ spec: { type: 'tcp', target: { address: '127.0.0.1', family: 4, port }, timeoutMs: 150 }, intervalMs: 200, retryDelayMs: 200, rise: 1, fall: 1 }] }],
-  };
+  const svc = tcpService(port);
   const events: CheckEvent[] = [];
   const errors: string[] = [];
   // Heartbeat timeout 300 ms, start-up 1200 ms: without the grace, every new worker would be
