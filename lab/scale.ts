@@ -90,7 +90,9 @@ export function scaleJob(o: ScaleOptions): string {
     ...['d1', 'd2', 'd3', 'd4'].map((d) => `cat > /tmp/lab/bird-${d}.conf <<'CONF'\n${birdDirectorConf(ADDR(d), BFD_MS)}CONF`),
     ...o.options.flatMap((opt) => ['d1', 'd2', 'd3', 'd4'].map((d) => `cat > /tmp/lab/${opt}-${d}.yaml <<'YAML'\n${duetConf(opt, d)}YAML`)),
   ].join('\n');
-  const vars = { OPTIONS: o.options.join(' '), N: o.sessions ?? 100, INTERVAL: o.intervalMs ?? 1000, WIN: o.windowS ?? 15,
+  // A session survived if it had a reply in the last ALIVE ms at the report: 6 s, as the
+  // emulated CPU alone stalls replies by up to ~5 s under load (measured).
+  const vars = { OPTIONS: o.options.join(' '), N: o.sessions ?? 100, INTERVAL: o.intervalMs ?? 1000, WIN: o.windowS ?? 15, SETTLE: 8, ALIVE: 6000,
     SCENARIOS: (o.scenarios ?? SCENARIOS).join(' '), SYNC_THRESHOLD: o.syncThreshold ?? '3 10', VIP, PORT };
   return `${Object.entries(vars).map(([k, v]) => `${k}='${String(v)}'`).join('\n')}
 mkdir -p /tmp/lab
@@ -117,7 +119,7 @@ export interface ScenarioResult {
   scenario: Scenario;
   /** The director that joined, was drained or died. */
   changed: string;
-  /** Start -> the router's next hops as wanted (the join: d4's duet start included; the drain: the CLI's). */
+  /** Start -> the router's next hops as wanted (join and drain: the `duet maintenance` CLI's start included). */
   convergenceMs: number | undefined;
   /** The changed director's duet announced (join) or withdrew (drain) -> the router's next hops as wanted. */
   routeMs: number | undefined;
@@ -176,17 +178,19 @@ function group(sessions: Session[]): Group {
   return { n: sessions.length, survived: ok.length, maxStallMs: ok.reduce((m, s) => Math.max(m, s[2]), 0) };
 }
 
-const delta = (from: number | undefined, to: number | undefined): number | undefined => (from === undefined || to === undefined ? undefined : to - from);
+/** decided -> converged, if the decision was this scenario's (not an earlier one, logged before it started). */
+const decidedAfter = (decided: number | undefined, started: number | undefined, converged: number | undefined): number | undefined =>
+  (decided === undefined || started === undefined || converged === undefined || decided < started ? undefined : converged - decided);
 
 /** Reads the "@@" lines of a job's stdout. */
 export function parseScale(stdout: string): OptionResult[] {
-  interface Raw { r: OptionResult; counts: Map<string, Map<number, number>>; local: Map<string, number>; conv: Map<string, number>; converged: Map<string, number>; decided: Map<string, number>; changed: Map<string, string>; reports: Map<string, RawReport>; ended: boolean }
+  interface Raw { r: OptionResult; counts: Map<string, Map<number, number>>; local: Map<string, number>; conv: Map<string, number>; converged: Map<string, number>; started: Map<string, number>; decided: Map<string, number>; changed: Map<string, string>; reports: Map<string, RawReport>; ended: boolean }
   const byOpt = new Map<string, Raw>();
   const get = (opt: string): Raw => {
     let x = byOpt.get(opt);
     if (!x) {
       x = { r: { option: opt as ScaleOption, error: undefined, notes: [], upMs: undefined, attribution: {}, opened: undefined, scenarios: [] },
-        counts: new Map(), local: new Map(), conv: new Map(), converged: new Map(), decided: new Map(), changed: new Map(), reports: new Map(), ended: false };
+        counts: new Map(), local: new Map(), conv: new Map(), converged: new Map(), started: new Map(), decided: new Map(), changed: new Map(), reports: new Map(), ended: false };
       byOpt.set(opt, x);
     }
     return x;
@@ -202,7 +206,7 @@ export function parseScale(stdout: string): OptionResult[] {
       case 'end': x.ended = true; break;
       case 'error': x.r.error = tail; break;
       case 'note': x.r.notes.push(tail); break;
-      case 'event': if (a === 'up') x.r.upMs = Number(b); break;
+      case 'event': if (a === 'up') x.r.upMs = Number(b); else x.started.set(a, Number(b)); break;
       case 'conv': x.conv.set(a, Number(b)); break;
       case 'converged': x.converged.set(a, Number(b)); break;
       case 'decided': x.decided.set(a, Number(b)); break;
@@ -242,7 +246,7 @@ export function parseScale(stdout: string): OptionResult[] {
       for (const b of rep.batches) for (const [k, v] of Object.entries(b.reasons)) reasons[k] = (reasons[k] ?? 0) + v;
       x.r.scenarios.push({
         scenario: name as Scenario, changed, convergenceMs: x.conv.get(name),
-        routeMs: name === 'kill' ? x.conv.get(name) : delta(x.decided.get(name), x.converged.get(name)), all: group(sessions), stayed: group(stayed),
+        routeMs: name === 'kill' ? x.conv.get(name) : decidedAfter(x.decided.get(name), x.started.get(name), x.converged.get(name)), all: group(sessions), stayed: group(stayed),
         moved: group(mapped.filter((s) => !stayed.includes(s))),
         onChanged: group(mapped.filter((s) => pre.get(s[0]) === changed || post(s).includes(changed))),
         unmapped: sessions.length - mapped.length, reasons,
@@ -255,8 +259,9 @@ export function parseScale(stdout: string): OptionResult[] {
 
 /** Boots one VM and runs every option in it. */
 export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
-  const perOption = (o.scenarios ?? SCENARIOS).includes('join') ? 480_000 : 360_000;
-  const vm = await runInVm(scaleJob(o), { timeoutMs: Math.max(480_000, o.options.length * perOption), memMb: 2048 });
+  // Measured 4-7.5 min per option on a loaded 2-core host; the job's own waits end a stuck one first.
+  const perOption = (o.scenarios ?? SCENARIOS).includes('join') ? 900_000 : 720_000;
+  const vm = await runInVm(scaleJob(o), { timeoutMs: o.options.length * perOption, memMb: 2048 });
   return { vm, options: parseScale(vm.stdout) };
 }
 
