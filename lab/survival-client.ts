@@ -6,7 +6,9 @@
 // the end) and the longest stall (gap between two replies) each saw.
 //
 //   node build/lab/survival-client.js --vip 192.0.2.100 --port 7 [--interval 200]
-//        [--max-seconds 600] [--alive-ms 2000] < CONTROL
+//        [--max-seconds 600] [--alive-ms 2000] [--per-session] < CONTROL
+// --per-session: each batch of a report also lists its sessions as [local port, survived 1/0,
+// longest stall ms], so a lab can split them by the path each took (lab/scale.ts).
 //
 // Commands, one per line on stdin (the lab writes them into a FIFO):
 //   open BATCH N     open N sessions named BATCH-0 .. BATCH-(N-1), a few ms apart; prints
@@ -31,6 +33,7 @@ const { values: a } = parseArgs({
     'alive-ms': { type: 'string', default: '2000' },
     /** Gaps longer than this are listed per session. */
     'gap-ms': { type: 'string', default: '1000' },
+    'per-session': { type: 'boolean', default: false },
   },
 });
 const VIP = a.vip!;
@@ -197,6 +200,7 @@ function report(name: string, since: number, stallSince = since): void {
       lost: lost.slice(0, 10).map((s) => ({ id: s.id, port: s.localPort, failed: s.failed, lastReplyAt: s.lastReplyAt, seqSent: s.seqSent, seqGot: s.seqGot })),
       // Per session: the gaps over GAP_MS in this window ("id": [[end time, ms], ...]).
       gaps: Object.fromEntries(atStart.map((s) => [s.id, s.gaps.filter((g) => g.at > stallSince).map((g) => [g.at, g.ms])]).filter(([, g]) => (g as unknown[]).length > 0)),
+      ...(a['per-session'] ? { sessions: atStart.map((s) => [s.localPort ?? 0, survived.includes(s) ? 1 : 0, survived.includes(s) ? stallOf(s) : 0]) } : {}),
     };
   });
   out({ ev: 'report', name, since, stallSince, windowMs: now - since, batches: result });

@@ -34,38 +34,18 @@ EOF
   fi
   ip netns exec $1 sh -c "echo '$SYNC_THRESHOLD' > /proc/sys/net/ipv4/vs/sync_threshold" || return 1
 }
-host_ns() { # name address bridge
-  ip netns add $1 || return 1
-  ip link add name $1-e netns lan type veth peer name eth0 netns $1 || return 1
-  ip -n lan link set dev $1-e master $3 up || return 1
-  ip -n $1 -b - <<EOF || return 1
-link set lo up
-addr add $2/24 dev eth0
-link set eth0 up
-EOF
-}
 # The parts every option shares: the bridges, the client's namespace, the real servers and their
 # echo servers. Built once per VM.
 lab_base() {
-  ip netns add lan || return 1
-  ip -n lan -b - <<EOF || return 1
-link set lo up
-link add br0 type bridge forward_delay 0
-link set br0 up
-EOF
-  if [ $MODE = nat ]; then
-    ip -n lan -b - <<EOF || return 1
-link add br1 type bridge forward_delay 0
-link set br1 up
-EOF
-  fi
-  host_ns c 192.0.2.50 br0 || return 1
+  lan_bridge br0 || return 1
+  if [ $MODE = nat ]; then lan_bridge br1 || return 1; fi
+  lan_host c 192.0.2.50 br0 || return 1
   for i in 1 2; do
     if [ $MODE = nat ]; then
-      host_ns rs$i 10.0.0.2$i br1 || return 1
+      lan_host rs$i 10.0.0.2$i br1 || return 1
       ip -n rs$i route add default via $GW || return 1
     else
-      host_ns rs$i 192.0.2.2$i br0 || return 1
+      lan_host rs$i 192.0.2.2$i br0 || return 1
       dr_realserver rs$i $VIP || return 1
     fi
     ip netns exec rs$i node $L/echo.mjs > $L/rs$i.log 2>&1 &
@@ -191,11 +171,4 @@ finish_opt() {
   say "end $OPT"
 }
 
-now_ms; T0=$NOW
-if lab_base; then
-  now_ms; say "note base lab up in $((NOW - T0)) ms"
-  for opt in $OPTIONS; do run_opt $opt; done
-else
-  say "error base lab setup failed (namespaces or echo servers)"; tail -n 5 $L/rs*.log
-fi
-say done
+run_lab

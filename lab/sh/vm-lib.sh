@@ -43,7 +43,43 @@ addhost() {
   ip -n $1 addr add $a dev eth0 && ip -n $1 link set eth0 up
 }
 
+# lan_bridge NAME: a bridge NAME in namespace "lan" (made first if missing), no forward delay.
+lan_bridge() {
+  [ -e /run/netns/lan ] || { ip netns add lan && ip -n lan link set lo up; } || return 1
+  ip -n lan -b - <<EOF
+link add $1 type bridge forward_delay 0
+link set $1 up
+EOF
+}
+
+# lan_host NAME ADDRESS [BRIDGE]: a namespace with eth0 (ADDRESS/24) on lan's BRIDGE (default
+# br0), its veth NAME-e on the lan side; lo up.
+lan_host() {
+  ip netns add $1 || return 1
+  ip link add name $1-e netns lan type veth peer name eth0 netns $1 || return 1
+  ip -n lan link set dev $1-e master ${3:-br0} up || return 1
+  ip -n $1 -b - <<EOF
+link set lo up
+addr add $2/24 dev eth0
+link set eth0 up
+EOF
+}
+
 # dr_realserver NS VIP: a DR real server takes the VIP on lo and does not answer ARP for it.
 dr_realserver() {
   ip netns exec $1 sh -c "sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 && ip addr add $2/32 dev lo"
+}
+
+# run_lab: a lab job's main part (survival.sh, scale.sh): lab_base once, then run_opt for each of
+# $OPTIONS, with "@@" lines (say) for the host to read; "@@done" last.
+run_lab() {
+  local t0 opt
+  now_ms; t0=$NOW
+  if lab_base; then
+    now_ms; say "note base lab up in $((NOW - t0)) ms"
+    for opt in $OPTIONS; do run_opt $opt; done
+  else
+    say "error base lab setup failed (namespaces or echo servers)"; tail -n 5 $L/rs*.log
+  fi
+  say done
 }

@@ -7,13 +7,14 @@
 //   maintenance         `duet maintenance on`: withdraw first, traffic moves to the others
 //   operator            `duet withdraw VIP`
 //   interface-down      a tracked interface is down or missing: this node cannot forward
+//   ipvs-failed         a service behind the VIP is not in the kernel's IPVS table (its add failed)
 //   quorum-lost         a service behind the VIP has lost quorum (no healthy real servers)
 //   checks-pending      a service's checks have no result yet (just started): not known healthy
 //   healthy             none of the above: announce
 // `duet announce VIP` clears an operator withdraw; it never overrides the health gates (a
 // director that announces but cannot forward would blackhole its share of the flows).
 
-export type BgpReason = 'healthy' | 'stopping' | 'maintenance' | 'operator' | 'interface-down' | 'quorum-lost' | 'checks-pending';
+export type BgpReason = 'healthy' | 'stopping' | 'maintenance' | 'operator' | 'interface-down' | 'ipvs-failed' | 'quorum-lost' | 'checks-pending';
 
 export interface BgpInputs {
   stopping: boolean;
@@ -24,9 +25,10 @@ export interface BgpInputs {
   interfaces: ReadonlyArray<{ name: string; up: boolean | undefined }>;
   /**
    * Services gating the VIP: quorum up (undefined: no checks, nothing to gate on), and pending
-   * while none of its checks has a result yet (the engine's quorum is optimistic until then).
+   * while none of its checks has a result yet (the engine's quorum is optimistic until then);
+   * ipvsFailed when it is not in the kernel's IPVS table (the last reconcile failed to add it).
    */
-  services: ReadonlyArray<{ name: string; quorumUp: boolean | undefined; pending?: boolean }>;
+  services: ReadonlyArray<{ name: string; quorumUp: boolean | undefined; pending?: boolean; ipvsFailed?: boolean }>;
 }
 
 export interface BgpDecision {
@@ -44,6 +46,8 @@ export function decide(i: BgpInputs): BgpDecision {
   if (down.length) {
     return { announce: false, reason: 'interface-down', detail: down.map((x) => `${x.name} ${x.up === undefined ? 'missing' : 'down'}`).join(', ') };
   }
+  const unprogrammed = i.services.filter((s) => s.ipvsFailed === true);
+  if (unprogrammed.length) return { announce: false, reason: 'ipvs-failed', detail: `not in the IPVS table: ${unprogrammed.map((s) => s.name).join(', ')}` };
   const lost = i.services.filter((s) => s.quorumUp === false);
   if (lost.length) return { announce: false, reason: 'quorum-lost', detail: `no quorum: ${lost.map((s) => s.name).join(', ')}` };
   const pending = i.services.filter((s) => s.pending === true);

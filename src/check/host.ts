@@ -48,6 +48,13 @@ export const HEARTBEAT_TIMEOUT_MS = 3000;
  * in pages it is read a slice per turn of the loop.
  */
 export const STATUS_PAGE = 1000;
+/**
+ * A new worker that has not answered anything yet is loading its modules: on a starved CPU (an
+ * emulated VM running several daemons) that alone can take longer than the heartbeat timeout, and
+ * restarting it then starts the same load again, in a loop. It gets this long before a missed
+ * heartbeat counts; once it has answered once, the heartbeat timeout applies.
+ */
+export const STARTUP_GRACE_MS = 30_000;
 /** Requests other than configure get this long (status, scrapes and reloads never wait forever). */
 export const REQUEST_TIMEOUT_MS = 5000;
 export const CONFIGURE_TIMEOUT_MS = 30_000;
@@ -107,6 +114,8 @@ export function workerChecks(o: {
   workerUrl?: URL;
   heartbeatMs?: number;
   heartbeatTimeoutMs?: number;
+  /** How long a new worker may take to answer for the first time (STARTUP_GRACE_MS). */
+  startupGraceMs?: number;
   /** The worker thread's real-time policy (it sets it itself, at start and after a restart). */
   realtime?: ThreadRealtime;
   /** How that went: the first outcome, then only a change (a restarted worker that fares differently). */
@@ -126,11 +135,18 @@ export function workerChecks(o: {
   /** undefined between a restart and the new worker's start. */
   let lastRt: boolean | undefined;
   let statusAsked: Promise<ServiceStatus[]> | undefined;
+  const graceMs = o.startupGraceMs ?? STARTUP_GRACE_MS;
+  /** The current worker's start, and whether it has answered anything since. */
+  let spawnedAt = 0;
+  let answeredOnce = false;
   let worker: Worker | undefined = spawn();
 
   function spawn(): Worker {
     const w = new Worker(o.workerUrl ?? new URL('./worker.js', import.meta.url), o.realtime ? { workerData: { realtime: o.realtime } } : {});
+    spawnedAt = performance.now();
+    answeredOnce = false;
     w.on('message', (m: FromWorker) => {
+      if (w === worker) answeredOnce = true;
       if (m.type === 'realtime') {
         if (lastRt !== m.outcome.ok) o.onRealtime?.(m.outcome);
         lastRt = m.outcome.ok;
@@ -182,7 +198,10 @@ export function workerChecks(o: {
       if (closing || w !== worker) return;
       live.answering = v !== undefined;
       if (typeof v === 'object' && v !== null) lateness(v as Lateness);
-      if (!live.answering) restart(`check worker did not answer a heartbeat in ${hbTimeoutMs} ms`);
+      if (live.answering) return;
+      // Still starting (never answered, within the grace): not wedged, only slow to load.
+      if (!answeredOnce && performance.now() - spawnedAt < graceMs) return;
+      restart(`check worker did not answer a heartbeat in ${hbTimeoutMs} ms`);
     });
   }, hbMs);
   beat.unref();

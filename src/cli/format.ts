@@ -45,7 +45,7 @@ export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: numb
   }
   if (s.sync) {
     const k = s.sync.daemons.map((d) => `${d.state} (${d.mcastIfn}, syncid ${d.syncId}, ${d.mcastGroup}:${d.mcastPort})`).join(', ') || 'none';
-    lines.push(`sync: ${s.sync.role ?? '-'} (follows ${s.sync.follows}); kernel daemons: ${k}${s.sync.error ? `; error: ${s.sync.error}` : ''}`);
+    lines.push(`sync: ${s.sync.role ?? '-'} (${s.sync.follows === 'mesh' ? 'master and backup on every node' : `follows ${s.sync.follows}`}); kernel daemons: ${k}${s.sync.error ? `; error: ${s.sync.error}` : ''}`);
   }
   if (s.services?.length) lines.push(formatServices(s.services));
   for (const o of s.serverOverrides ?? []) lines.push(`operator: ${o.server} in ${o.service} ${o.kind === 'disable' ? 'disabled' : `weight pinned at ${o.weight}`}`);

@@ -1,5 +1,6 @@
 // The sync_daemon section (keepalived: lvs_sync_daemon) and its normalized form, the sync
 // core's SyncDaemonConfig. Which instance or group it follows is checked in schema.ts.
+// mode: mesh (active-active directors) follows no VRRP role: every node runs both daemons.
 
 import { z } from 'zod';
 import { canonicalAddr, parseIpv4 } from '../core/addr.js';
@@ -17,11 +18,13 @@ const multicastGroup = z.string().transform((t, ctx) => {
   return z.NEVER;
 });
 
-/** keepalived's lvs_sync_daemon: IPVS connection sync that follows a VRRP instance or sync group. */
+/** keepalived's lvs_sync_daemon: IPVS connection sync that follows a VRRP instance or sync group, or a mesh. */
 export const syncDaemonSchema = z
   .strictObject(
     {
       interface: ifName,
+      /** vrrp (default): the daemons follow instance or sync_group; mesh: master and backup daemons on every node, always. */
+      mode: z.enum(['vrrp', 'mesh']).default('vrrp'),
       /** The VRRP instance whose master runs the master daemon (or sync_group). */
       instance: objectName.optional(),
       sync_group: objectName.optional(),
@@ -36,7 +39,11 @@ export const syncDaemonSchema = z
     { error: expecting('a mapping {interface, instance, syncid, ...}') },
   )
   .superRefine((d, ctx) => {
-    if ((d.instance === undefined) === (d.sync_group === undefined)) {
+    if (d.mode === 'mesh') {
+      for (const k of ['instance', 'sync_group'] as const) {
+        if (d[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'mode mesh follows no VRRP role (every node runs both daemons): remove it' });
+      }
+    } else if ((d.instance === undefined) === (d.sync_group === undefined)) {
       ctx.addIssue({ code: 'custom', path: d.instance === undefined ? [] : ['sync_group'], message: 'needs exactly one of instance or sync_group (which VRRP role it follows)' });
     }
   })
@@ -50,6 +57,7 @@ export function normalizeSync(d: NonNullable<z.output<typeof syncDaemonSchema>>)
     mcastGroup: d.mcast_group,
     mcastPort: d.mcast_port,
     mcastTtl: d.mcast_ttl,
-    follow: d.instance !== undefined ? { kind: 'instance' as const, name: d.instance } : { kind: 'group' as const, name: d.sync_group ?? '' },
+    follow: d.mode === 'mesh' ? { kind: 'mesh' as const }
+      : d.instance !== undefined ? { kind: 'instance' as const, name: d.instance } : { kind: 'group' as const, name: d.sync_group ?? '' },
   });
 }

@@ -3,7 +3,7 @@
 import type { InstanceStatus } from '../vrrp/instance.js';
 import type { State, Reason } from '../vrrp/fsm.js';
 import type { Op } from '../ipvs/diff.js';
-import type { KernelDaemon, SyncRole } from '../sync/plan.js';
+import type { KernelDaemon, SyncPlan } from '../sync/plan.js';
 import type { BgpReason } from '../bgp/decide.js';
 import type { BgpStatus } from '../daemon/bgp-runner.js';
 
@@ -26,8 +26,8 @@ export interface IpvsStatus {
 }
 
 export interface SyncStatus {
-  /** The role duet last applied, from the followed instance or group. */
-  role: SyncRole | undefined;
+  /** The role duet last applied, from the followed instance or group (mesh: both daemons). */
+  role: SyncPlan | undefined;
   follows: string;
   /** The kernel's sync daemons after the last change. */
   daemons: KernelDaemon[];
@@ -103,7 +103,7 @@ export type DuetEvent =
   | ({ type: 'check' } & ({ kind: 'check' | 'weight' | 'quorum' } & Record<string, unknown>))
   | { type: 'reconcile'; ops: Partial<Record<Op['op'], number>>; applied: number; failed: { what: string; error: string }[] }
   | { type: 'reconcile-error'; error: string }
-  | { type: 'sync'; role: SyncRole | null; daemons: string[] }
+  | { type: 'sync'; role: SyncPlan | null; daemons: string[] }
   | { type: 'operator'; action: string; instance?: string; service?: string; server?: string; weight?: number; vip?: string }
   /** A VIP in bgp mode announced or withdrawn (reason: see src/bgp/decide.ts). */
   | { type: 'bgp'; vip: string; announced: boolean; reason: BgpReason; detail: string }

@@ -55,6 +55,8 @@ export class BgpRunner {
   constructor(
     private readonly ctx: DaemonContext,
     private readonly quorumUp: (service: string) => boolean | undefined,
+    /** Is the virtual server missing from the kernel's IPVS table (its add failed)? */
+    private readonly ipvsFailed: (service: string) => boolean,
     /** Names of the virtual servers whose checks have no result yet. */
     private readonly pendingServices: () => Promise<Set<string>>,
   ) {
@@ -167,7 +169,7 @@ export class BgpRunner {
       maintenance: this.maintenance !== undefined,
       operatorWithdraw: this.withdrawn.has(c.address),
       interfaces: c.trackInterfaces.map((name) => ({ name, up: this.links.get(name)?.up })),
-      services: c.services.map((name) => ({ name, quorumUp: this.quorumUp(name), pending: pending.has(name) })),
+      services: c.services.map((name) => ({ name, quorumUp: this.quorumUp(name), pending: pending.has(name), ipvsFailed: this.ipvsFailed(name) })),
     });
   }
 

@@ -51,10 +51,13 @@ export class Daemon {
     this.ipvs = new IpvsLoop(ctx, this.queue);
     this.sync = new SyncFollower(ctx, this.queue, this.ipvs, (name) => this.vrrp.stateOf(name));
     this.operator = new OperatorActions(ctx, this.overrides, this.vrrp, this.ipvs);
-    this.bgp = new BgpRunner(ctx, (name) => this.ipvs.quorumUp(name), async () => new Set((await this.ipvs.checkStatus())
+    this.bgp = new BgpRunner(ctx, (name) => this.ipvs.quorumUp(name), (name) => this.ipvs.ipvsFailed(name), async () => new Set((await this.ipvs.checkStatus())
       .filter((svc) => svc.servers.length > 0 && svc.servers.every((srv) => srv.checks.every((c) => c.health === 'unknown'))).map((svc) => svc.name)));
     // A service's quorum gates its BGP VIPs, and so does its first check result: decide again on each.
-    this.events.on((e) => { if (e.type === 'check' && (e.kind === 'quorum' || (e.kind === 'check' && e['from'] === 'unknown'))) void this.bgp.soon(); });
+    // So does its place in the kernel's IPVS table (a reconcile that failed to add it, or that added it at last).
+    this.events.on((e) => {
+      if ((e.type === 'check' && (e.kind === 'quorum' || (e.kind === 'check' && e['from'] === 'unknown'))) || e.type === 'reconcile' || e.type === 'reconcile-error') void this.bgp.soon();
+    });
     // Transitions fan out: `duet events`, then the sync role (sync groups follow inside the runner).
     this.vrrp.transitions.on((e) => this.events.emit({ type: 'transition', instance: e.instance, vrid: e.vrid, from: e.from, to: e.to, reason: e.reason, priority: e.priority }));
     this.vrrp.transitions.on((e) => this.sync.onTransition(e));
@@ -116,7 +119,8 @@ export class Daemon {
     const kept = await this.vrrp.stop(forRestart);
     // The peer is master now: receive its sync stream, which is also where a restart starts.
     // A restart that kept mastership keeps the master daemon too: the kernel syncs on meanwhile.
-    if (this.cfg.syncDaemon && kept.length === 0) await this.sync.soon('backup');
+    // (A mesh keeps both daemons.)
+    if (kept.length === 0) await this.sync.onStop();
     await this.queue.idle();
     await this.ipvs.closeChecks();
     return kept;

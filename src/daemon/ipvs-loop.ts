@@ -43,6 +43,8 @@ const STATUS_SLICE = 500;
 export class IpvsLoop {
   private handle: IpvsHandle | undefined;
   private ipvsStatus: IpvsStatus | undefined;
+  /** Service keys whose add failed in the last reconcile (ipvsFailed). */
+  private failedServices = new Set<string>();
   private checks: CheckHost | undefined;
   /** Operator weight/disable per real server, by "svcKey destKey"; kept across reloads while the server exists. */
   readonly pins = new Map<string, ServerOverride>();
@@ -97,6 +99,17 @@ export class IpvsLoop {
   quorumUp(name: string): boolean | undefined {
     const v = this.ctx.cfg.virtualServers.find((x) => x.name === name);
     return v ? this.checks?.verdicts().get(serviceKey(v))?.quorumUp : undefined;
+  }
+
+  /**
+   * Is a virtual server (by name) missing from the kernel's table: did its service fail to add in
+   * the last reconcile? A BGP VIP in front of it must not be announced (nothing would forward its
+   * share of the flows). A reconcile that failed as a whole (no IPVS in this kernel at all, as in
+   * the namespace tests) names no service: status reports it, it gates nothing.
+   */
+  ipvsFailed(name: string): boolean {
+    const v = this.ctx.cfg.virtualServers.find((x) => x.name === name);
+    return v !== undefined && this.failedServices.has(serviceKey(v));
   }
 
   /** The check worker's liveness; undefined without checks. */
@@ -209,6 +222,7 @@ export class IpvsLoop {
       this.counters.reconciles++;
       for (const [kind, n] of Object.entries(ops) as [Op['op'], number][]) this.counters.ops[kind] = (this.counters.ops[kind] ?? 0) + n;
       this.counters.opFailures += r.failed.length;
+      this.failedServices = new Set(r.failed.flatMap((f) => (f.op.op === 'add-svc' ? [serviceKey(f.op.svc)] : [])));
       const failed = r.failed.map((f) => ({ what: f.what, error: f.error }));
       if (r.ops.length || r.failed.length) this.ctx.emit({ type: 'reconcile', ops, applied: r.applied, failed });
       this.ipvsStatus = { services: want.size, error: undefined, lastReconcile: { atMs: this.ctx.clock.now(), ops, applied: r.applied, failed } };

@@ -1,9 +1,10 @@
 // The kernel's connection-sync daemons follow VRRP: master of the followed instance (or of every
 // member of the followed sync group) runs the master sync daemon, anything else the backup one.
+// In a mesh (active-active), both run always, whatever happens to VRRP.
 import type { SyncStatus } from '../control/views.js';
 import type { TransitionEvent } from '../vrrp/instance.js';
 import type { State } from '../vrrp/fsm.js';
-import { daemonOps, wantedDaemon, type SyncRole } from '../sync/plan.js';
+import { daemonOps, followsText, wantedDaemons, type SyncPlan } from '../sync/plan.js';
 import type { DaemonContext } from './context.js';
 import type { IpvsLoop, KernelQueue } from './ipvs-loop.js';
 
@@ -27,29 +28,40 @@ export class SyncFollower {
    * Bring the kernel's sync daemons to the role (queued with the IPVS reconciles). `role`
    * overrides the computed one (stop() leaves the backup daemon running).
    */
-  soon(role?: SyncRole): Promise<void> {
+  soon(role?: SyncPlan): Promise<void> {
     if (role !== undefined) return this.queue.run(() => this.apply(role));
     return this.queue.soon('sync', () => this.apply(this.role()));
   }
 
+  /**
+   * On a stop: a pair node keeps the backup daemon (the peer is master now); a mesh node keeps
+   * both (in-flight flows the routers still send here go on syncing; a restart starts there).
+   */
+  onStop(): Promise<void> {
+    const sd = this.ctx.cfg.syncDaemon;
+    return sd ? this.soon(sd.follow.kind === 'mesh' ? 'mesh' : 'backup') : Promise.resolve();
+  }
+
   /** Which sync role the config's followed instance / group says this node has now. */
-  private role(): SyncRole | undefined {
+  private role(): SyncPlan | undefined {
     const sd = this.ctx.cfg.syncDaemon;
     if (!sd) return undefined;
-    const members = sd.follow.kind === 'instance' ? [sd.follow.name] : this.ctx.cfg.vrrp.syncGroups.find((g) => g.name === sd.follow.name)?.instances ?? [];
+    const f = sd.follow;
+    if (f.kind === 'mesh') return 'mesh';
+    const members = f.kind === 'instance' ? [f.name] : this.ctx.cfg.vrrp.syncGroups.find((g) => g.name === f.name)?.instances ?? [];
     const master = members.length > 0 && members.every((n) => this.stateOf(n) === 'master');
     return master ? 'master' : 'backup';
   }
 
-  private async apply(role: SyncRole | undefined): Promise<void> {
+  private async apply(role: SyncPlan | undefined): Promise<void> {
     const sd = this.ctx.cfg.syncDaemon;
     if (!sd && !this.syncStatus) return;
     const log = this.ctx.log.child({ mod: 'sync' });
-    const follows = sd ? `${sd.follow.kind} ${sd.follow.name}` : '-';
+    const follows = sd ? followsText(sd) : '-';
     try {
       const k = await this.ipvs.kernel();
       const have = await k.getDaemons();
-      const ops = daemonOps(have, sd && role ? wantedDaemon(sd, role) : undefined);
+      const ops = daemonOps(have, sd && role ? wantedDaemons(sd, role) : undefined);
       for (const op of ops) {
         if (op.op === 'stop') await k.stopDaemon(op.state);
         else await k.startDaemon(op.daemon);

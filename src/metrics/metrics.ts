@@ -72,7 +72,7 @@ function readGauge(name: string, help: string, labelNames: string[], reg: Regist
   });
 }
 
-const BGP_REASONS = ['healthy', 'stopping', 'maintenance', 'operator', 'interface-down', 'quorum-lost', 'checks-pending'] as const;
+const BGP_REASONS = ['healthy', 'stopping', 'maintenance', 'operator', 'interface-down', 'ipvs-failed', 'quorum-lost', 'checks-pending'] as const;
 
 /** VIPs in bgp mode: announced or not and why, since when; the speaker's established sessions. */
 function bgpMetrics(src: MetricsSource, reg: Registry[]): void {

@@ -5,6 +5,12 @@
 // master daemon, which multicasts its connection table; every other node runs the backup daemon,
 // which fills its table from those messages, so a takeover finds the connections there. A
 // shutdown leaves the backup daemon running: the state a restarting node starts in.
+//
+// Mesh (active-active directors behind ECMP, docs/active-active.md): every node runs both
+// daemons on one sync ID, always, so each learns every other node's connections and a flow the
+// routers rehash onto it mid-stream continues. The kernel allows both at once in one network
+// namespace (ip_vs_sync.c keeps one thread set per state), and its master socket has multicast
+// loop off, so a node never reads back its own stream.
 
 export interface SyncDaemonConfig {
   /** Interface the sync messages go out on / come in on. keepalived: lvs_sync_daemon <IF> */
@@ -15,11 +21,13 @@ export interface SyncDaemonConfig {
   readonly mcastGroup?: string;
   readonly mcastPort?: number;
   readonly mcastTtl?: number;
-  /** The VRRP instance (or sync group) whose mastership decides the role. */
-  readonly follow: { readonly kind: 'instance' | 'group'; readonly name: string };
+  /** The VRRP instance (or sync group) whose mastership decides the role, or mesh: both daemons always. */
+  readonly follow: { readonly kind: 'instance' | 'group'; readonly name: string } | { readonly kind: 'mesh' };
 }
 
 export type SyncRole = 'master' | 'backup';
+/** What a node runs: one daemon for its role, or both (mesh). */
+export type SyncPlan = SyncRole | 'mesh';
 
 /**
  * A sync daemon's settings, as the kernel takes them to start one (a setting left out takes the
@@ -46,6 +54,16 @@ export type KernelDaemon = Required<SyncDaemonSettings>;
 
 export type DaemonOp = { op: 'start'; daemon: SyncDaemonSettings } | { op: 'stop'; state: SyncRole };
 
+/** The daemons a plan wants: mesh starts the backup one first (receive before sending). */
+export function wantedDaemons(c: SyncDaemonConfig, plan: SyncPlan): SyncDaemonSettings[] {
+  return plan === 'mesh' ? [wantedDaemon(c, 'backup'), wantedDaemon(c, 'master')] : [wantedDaemon(c, plan)];
+}
+
+/** How a config names what it follows, for status and logs. */
+export function followsText(c: SyncDaemonConfig): string {
+  return c.follow.kind === 'mesh' ? 'mesh' : `${c.follow.kind} ${c.follow.name}`;
+}
+
 export function wantedDaemon(c: SyncDaemonConfig, role: SyncRole): SyncDaemonSettings {
   return {
     state: role,
@@ -68,18 +86,20 @@ function matches(have: KernelDaemon, want: SyncDaemonSettings): boolean {
 }
 
 /**
- * Operations from `have` (the kernel's daemons) to exactly `want` (none, or one daemon): stop
- * what is wrong first (the master daemon before the backup one starts, so a node never sends
- * and receives its own sync stream), then start what is missing. A daemon with other settings
- * is stopped and started again: the kernel cannot edit one.
+ * Operations from `have` (the kernel's daemons) to exactly `want` (none, one daemon, or both for
+ * a mesh): stop what is wrong first (the master daemon before the backup one starts, so a pair
+ * node never sends and receives its own sync stream), then start what is missing, in `want`'s
+ * order. A daemon with other settings is stopped and started again: the kernel cannot edit one.
  */
-export function daemonOps(have: readonly KernelDaemon[], want: SyncDaemonSettings | undefined): DaemonOp[] {
+export function daemonOps(have: readonly KernelDaemon[], want: SyncDaemonSettings | readonly SyncDaemonSettings[] | undefined): DaemonOp[] {
+  const wants: readonly SyncDaemonSettings[] = want === undefined ? [] : 'state' in want ? [want] : want;
   const stops: DaemonOp[] = [];
-  let keep = false;
+  const kept = new Set<SyncRole>();
   for (const h of have) {
-    if (want && matches(h, want)) keep = true;
+    const w = wants.find((x) => x.state === h.state);
+    if (w && !kept.has(h.state) && matches(h, w)) kept.add(h.state);
     else stops.push({ op: 'stop', state: h.state });
   }
   stops.sort((a, b) => (a.op === 'stop' && a.state === 'master' ? -1 : 0) - (b.op === 'stop' && b.state === 'master' ? -1 : 0));
-  return want && !keep ? [...stops, { op: 'start', daemon: want }] : stops;
+  return [...stops, ...wants.filter((w) => !kept.has(w.state)).map((daemon): DaemonOp => ({ op: 'start', daemon }))];
 }

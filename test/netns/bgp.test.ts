@@ -15,6 +15,7 @@ import { createLab, waitFor, type Lab } from '../../lab/netns.js';
 import { startDuet, describeNodes, cli, DUET_CLI, type DuetNode } from '../../lab/duet-node.js';
 import type { DaemonStatus } from '../../src/control/views.js';
 import { dashboardQueries, missing } from '../../lab/dashboard.js';
+import { birdDirectorConf, frrRouterConf } from '../../lab/bgp-confs.js';
 
 const PREFIX = 'bgp0';
 const VIP = '198.51.100.10';
@@ -35,47 +36,10 @@ const nodes: DuetNode[] = [];
 const speakers = new Map<Director, ChildProcess>();
 const realServers = new Map<Director, ChildProcess>();
 
-const ROUTER_CONF = `frr defaults datacenter
-hostname bgp0r
-log stdout informational
-router bgp 65000
- bgp router-id ${ROUTER}
- no bgp ebgp-requires-policy
- neighbor dirs peer-group
- neighbor dirs remote-as external
- ! BFD 100 ms x 5 (a profile on a listen-range peer group is not applied to its dynamic peers in FRR 8.4)
- neighbor dirs bfd 5 100 100
- neighbor dirs timers 3 9
- bgp listen range 192.0.2.0/24 peer-group dirs
- address-family ipv4 unicast
-  maximum-paths 8
- exit-address-family
-exit
-`;
+const ROUTER_CONF = frrRouterConf('bgp0r', 100);
 
 /** What conf/bird-duet.conf ships, with this lab's addresses. */
-const birdConf = (d: Director): string => `router id ${ADDR[d]};
-protocol device { }
-protocol kernel duet_vips {
-  kernel table 100;
-  learn;
-  ipv4 { import all; export none; };
-}
-protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 5; }; }
-filter duet_export {
-  if net ~ [ 198.51.100.0/24{32,32} ] then accept;
-  reject;
-}
-protocol bgp uplink {
-  local as 65001;
-  neighbor ${ROUTER} as 65000;
-  bfd on;
-  hold time 9;
-  connect retry time 1;
-  error wait time 1, 5;
-  ipv4 { import none; export filter duet_export; };
-}
-`;
+const birdConf = (d: Director): string => birdDirectorConf(ADDR[d], 100);
 
 const duetConf = (d: Director, sock: string): string => `node: { name: ${d} }
 log: { level: debug }

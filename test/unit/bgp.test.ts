@@ -28,6 +28,9 @@ test('decide: healthy announces; each gate withdraws with its reason, the most b
   t.like(decide({ ...healthy, services: [] }), { announce: true, detail: 'no services gate it' });
   t.like(decide({ ...healthy, services: [{ name: 'web', quorumUp: true, pending: true }] }), { announce: false, reason: 'checks-pending', detail: 'no check result yet: web' });
   t.like(decide({ ...healthy, services: [{ name: 'web', quorumUp: false, pending: true }] }), { announce: false, reason: 'quorum-lost' });
+  t.like(decide({ ...healthy, services: [{ name: 'web', quorumUp: false, ipvsFailed: true }, { name: 'dns', quorumUp: true, ipvsFailed: false }] }),
+    { announce: false, reason: 'ipvs-failed', detail: 'not in the IPVS table: web' }, 'before quorum: checks may pass while nothing forwards');
+  t.like(decide({ ...healthy, interfaces: [{ name: 'eth0', up: false }], services: [{ name: 'web', quorumUp: true, ipvsFailed: true }] }), { reason: 'interface-down' });
 });
 
 test('tracker: since is when the route last appeared or went; a new reason alone keeps it', (t) => {
@@ -191,6 +194,26 @@ test('daemon: a speaker that hangs or fails is reported, never waited on; a relo
   t.false(s.p.routes.has(ROUTE));
   t.false(s.p.addresses.has('192.0.2.10/32 lo'));
   t.true(s.p.routes.has('100 192.0.2.11/32 lo'));
+});
+
+test('daemon: a virtual server that failed to program into IPVS withdraws its VIP (ipvs-failed) until a reconcile adds it', async (t) => {
+  const clock = new FakeClock(10_000);
+  const p = new FakePlatform(clock);
+  p.scriptOutputs.set('/usr/sbin/birdc', BIRD);
+  p.kernel.failOn = (op) => (op.op === 'add-svc' ? 'Operation not supported' : undefined);
+  const d = new Daemon(config(BGP), p, clock, pino({ level: 'silent' }));
+  await d.start();
+  clock.advance(1);
+  await flush();
+  t.like(d.status().bgp?.vips[0], { announced: false, reason: 'ipvs-failed', detail: 'not in the IPVS table: web' });
+  t.false(p.routes.has(ROUTE));
+  t.regex(formatStatus({ ...d.status(), nowMs: clock.now() }), /192\.0\.2\.10\s+WITHDRAWN\s+\S+\s+ipvs-failed/);
+  // The kernel takes it now: the next reconcile (a reload here) adds the service, and the VIP is announced.
+  p.kernel.failOn = undefined;
+  await d.reload(config(BGP));
+  await flush();
+  t.like(d.status().bgp?.vips[0], { announced: true, reason: 'healthy' });
+  t.true(p.routes.has(ROUTE));
 });
 
 test('control protocol: withdraw and announce take a VIP', (t) => {

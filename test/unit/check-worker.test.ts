@@ -17,6 +17,16 @@ const until = async (fn: () => boolean, ms: number, what: string): Promise<void>
   while (!fn()) { if (Date.now() > end) throw new Error(`timed out: ${what}`); await new Promise((r) => setTimeout(r, 20)); }
 };
 
+/** One service whose one TCP check targets a server on loopback at `port`, every 200 ms. */
+function tcpService(port: number): CheckedService {
+  // Built by hand: the config refuses loopback addresses, and this server is on loopback.
+  return {
+    name: 'web', kind: 'addr', protocol: 'tcp', address: '192.0.2.100', family: 4, port: 80, slowStartMs: 0, quorum: 1, hysteresis: 0,
+    realServers: [{ family: 4, address: '192.0.2.21', port: 80, weight: 5, inhibitOnFailure: false,
+      checks: [{ spec: { type: 'tcp', target: { address: '127.0.0.1', family: 4, port }, timeoutMs: 150 }, intervalMs: 200, retryDelayMs: 200, rise: 1, fall: 1 }] }],
+  };
+}
+
 test('a wedged worker is restarted within the heartbeat timeout; health carried over, no weight change', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'duet-wedge-'));
   const flag = join(dir, 'wedge');
@@ -25,12 +35,7 @@ test('a wedged worker is restarted within the heartbeat timeout; health carried 
   await new Promise((r) => server.once('listening', r));
   const port = (server.address() as { port: number }).port;
   t.teardown(() => { server.close(() => undefined); rmSync(dir, { recursive: true, force: true }); delete process.env['DUET_TEST_WEDGE_FILE']; });
-  // Built by hand: the config refuses loopback addresses, and this server is on loopback.
-  const svc: CheckedService = {
-    name: 'web', kind: 'addr', protocol: 'tcp', address: '192.0.2.100', family: 4, port: 80, slowStartMs: 0, quorum: 1, hysteresis: 0,
-    realServers: [{ family: 4, address: '192.0.2.21', port: 80, weight: 5, inhibitOnFailure: false,
-      checks: [{ spec: { type: 'tcp', target: { address: '127.0.0.1', family: 4, port }, timeoutMs: 150 }, intervalMs: 200, retryDelayMs: 200, rise: 1, fall: 1 }] }],
-  };
+  const svc = tcpService(port);
   const events: CheckEvent[] = [];
   const errors: string[] = [];
   const host = workerChecks({
@@ -63,6 +68,35 @@ test('a wedged worker is restarted within the heartbeat timeout; health carried 
   t.is(st[0]?.servers[0]?.checks[0]?.health, 'down');
   await new Promise((r) => setTimeout(r, 600));
   t.deepEqual(events.slice(before).filter((e) => e.kind !== 'check' || e.to !== 'down'), [], 'no weight, quorum or health change from the restart');
+});
+
+test('a worker slow to start is given its start-up grace, not restarted in a loop; one that never answers is restarted after it', async (t) => {
+  process.env['DUET_TEST_SLOW_START_MS'] = '1200';
+  t.teardown(() => { delete process.env['DUET_TEST_SLOW_START_MS']; });
+  const server = createServer((s) => { s.on('error', () => {}); s.end(); }).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  t.teardown(() => { server.close(() => undefined); });
+  const port = (server.address() as { port: number }).port;
+  const svc = tcpService(port);
+  const events: CheckEvent[] = [];
+  const errors: string[] = [];
+  // Heartbeat timeout 300 ms, start-up 1200 ms: without the grace, every new worker would be
+  // killed before it loads.
+  const host = workerChecks({
+    onEvent: (e) => events.push(e), onError: (e) => errors.push(e.message),
+    workerUrl: new URL('../fakes/slow-start-worker.js', import.meta.url), heartbeatMs: 100, heartbeatTimeoutMs: 300, startupGraceMs: 8000,
+  });
+  t.teardown(() => host.close());
+  await host.configure([svc]);
+  await until(() => events.some((e) => e.kind === 'check' && e.to === 'up'), 10_000, 'check up');
+  t.is(host.liveness().restarts, 0, errors.join('; '));
+  // A grace shorter than the start-up: the worker is restarted (and the restarted ones too).
+  const impatient = workerChecks({
+    onEvent: () => undefined, onError: () => undefined,
+    workerUrl: new URL('../fakes/slow-start-worker.js', import.meta.url), heartbeatMs: 100, heartbeatTimeoutMs: 300, startupGraceMs: 400,
+  });
+  t.teardown(() => impatient.close());
+  await until(() => impatient.liveness().restarts > 0, 5000, 'the impatient host restarted its worker');
 });
 
 test('body_regex runs in linear time: a pattern that backtracks catastrophically elsewhere returns at once', (t) => {

@@ -321,7 +321,20 @@ vrrp:
 `, ["inline.yaml:1:1 x: unknown field 'x'", 'inline.yaml:4:55 vrrp.instances[0].priority: must be 1..255, got 300']],
   ['alias without anchor', 'vrrp: *nowhere\n', ['inline.yaml:1:7: invalid YAML: alias *nowhere has no anchor before it']],
   ['collection as a key', '[a, b]: 1\nvrrp: {}\n', ['inline.yaml:1:1: invalid YAML: mapping keys must be plain names']],
+  ['sync mesh with an instance', oneInstance('sync_daemon: { interface: eth0, mode: mesh, instance: VI_1 }\n'),
+    ['inline.yaml:7:55 sync_daemon.instance: mode mesh follows no VRRP role (every node runs both daemons): remove it']],
+  ['sync mode unknown', oneInstance('sync_daemon: { interface: eth0, mode: ring }\n'),
+    ["inline.yaml:7:39 sync_daemon.mode: expected one of vrrp, mesh, got 'ring'"]],
+  ['sync vrrp mode without instance', oneInstance('sync_daemon: { interface: eth0, syncid: 3 }\n'),
+    ['inline.yaml:7:14 sync_daemon: needs exactly one of instance or sync_group (which VRRP role it follows)']],
 ];
+
+test('sync_daemon mode mesh: no VRRP role followed, both daemons wanted', (t) => {
+  const c = mustParse('vrrp: { instances: [] }\nvirtual_servers: [{ name: w, address: 192.0.2.10, port: 80, lb_kind: dr, real_servers: [{ address: 192.0.2.21 }] }]\nsync_daemon: { interface: eth0, mode: mesh, syncid: 9 }\n');
+  t.deepEqual(c.syncDaemon, { interface: 'eth0', syncId: 9, follow: { kind: 'mesh' } });
+  const v = mustParse(oneInstance('sync_daemon: { interface: eth0, instance: VI_1 }\n'));
+  t.deepEqual(v.syncDaemon?.follow, { kind: 'instance', name: 'VI_1' }, 'mode vrrp is the default');
+});
 
 for (const [name, text, expected] of INLINE) {
   test(`inline: ${name}`, (t) => {

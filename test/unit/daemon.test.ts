@@ -281,6 +281,20 @@ test('the sync daemons follow VRRP: backup at start, master on takeover, backup 
   t.deepEqual(s.p.kernel.daemons.map((d) => d.state), ['backup'], 'a stopped node still receives the peer\'s sync stream');
 });
 
+test('mesh sync: both daemons from the start, whatever VRRP does, and both kept on stop', async (t) => {
+  const s = await setup({ extra: 'sync_daemon: { interface: eth0, mode: mesh, syncid: 7 }\n' });
+  t.deepEqual(s.p.kernel.daemonOps, ['start backup', 'start master']);
+  await s.advance(3 * ADVERT_MS + 500);
+  t.is(s.state(), 'master');
+  s.peer(200);
+  await s.advance(100);
+  t.is(s.state(), 'backup');
+  t.deepEqual(s.p.kernel.daemonOps, ['start backup', 'start master'], 'VRRP transitions change nothing');
+  t.like(s.d.status().sync, { role: 'mesh', follows: 'mesh', error: undefined });
+  await s.d.stop();
+  t.deepEqual(s.p.kernel.daemons.map((d) => d.state).sort(), ['backup', 'master']);
+});
+
 test('checks: a burst of weight changes is one reconcile; quorum lost runs its hook and leaves only the sorry server', async (t) => {
   const s = await master({ extra: WEB });
   const checks = s.p.checks!;
