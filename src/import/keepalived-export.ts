@@ -85,6 +85,7 @@ function globalDefs(w: Writer, cfg: Config): void {
     const sd = cfg.syncDaemon;
     if (sd) {
       if (sd.follow.kind === 'group') w.lost(['sync_daemon', 'sync_group'], 'keepalived\'s lvs_sync_daemon follows one VRRP instance, not a sync group');
+      else if (sd.follow.kind === 'mesh') w.lost(['sync_daemon', 'mode'], 'keepalived\'s lvs_sync_daemon follows a VRRP instance; it has no mesh mode (master and backup daemons always on)');
       else {
         const opt = [['id', sd.syncId], ['maxlen', sd.maxLen], ['port', sd.mcastPort], ['ttl', sd.mcastTtl], ['group', sd.mcastGroup]].filter(([, v]) => v !== undefined);
         w.line(`lvs_sync_daemon ${sd.interface} ${sd.follow.name}${opt.map(([k, v]) => ` ${String(k)} ${String(v)}`).join('')}`);

@@ -2,7 +2,7 @@
 // only) programs IPVS from the sample in one namespace, duet from `duet import keepalived` of the
 // same sample in another, and `ipvsadm -Sn` (sorted) must be identical once both tables have been
 // unchanged for 12 s, 40 s after the start at the earliest (the slowest sample's checks conclude
-// in about 24 s). No real server answers (the namespaces have no route to them), so both sides go
+// in about 24 s), and every duet check has a verdict. No real server answers (the namespaces have no route to them), so both sides go
 // through their checkers' failure paths: servers removed, kept at weight 0 under
 // inhibit_on_failure, the sorry server added when quorum is lost.
 // One duet runs for the whole job (the VM tier starts duet as few times as it can): each sample's
@@ -35,14 +35,21 @@ settle() {
   while [ $(epoch_ms) -lt $end ]; do
     k=$(dump k); d=$(dump d)
     if [ -n "$k" ] && [ -n "$d" ] && [ "$k" = "$pk" ] && [ "$d" = "$pd" ]; then
-      same=$((same + 1)); [ $same -ge 12 ] && [ $(( $(epoch_ms) - t0 )) -ge 40000 ] && break
+      same=$((same + 1)); [ $same -ge 12 ] && [ $(( $(epoch_ms) - t0 )) -ge 40000 ] && concluded && break
     else same=0; fi
     pk=$k; pd=$d
     sleep 1
   done
-  [ $same -ge 12 ] && [ $(( $(epoch_ms) - t0 )) -ge 40000 ] || echo "not settled"
+  [ $same -ge 12 ] && [ $(( $(epoch_ms) - t0 )) -ge 40000 ] && concluded || echo "not settled"
   section "ka-$1"; echo "$k"
   section "duet-$1"; echo "$d"
+}
+# Every one of duet's checks has reached a verdict (a check failing from the start stays
+# "unknown" until its fall-th failure): on a loaded machine a stable table alone can be one
+# whose checks are still retrying.
+concluded() {
+  local st
+  st=$(node build/src/cli/duet.js status --json -s /tmp/imp/duet.sock 2>/dev/null) && ! grep -q '"health": *"unknown"' <<< "$st"
 }
 mkns() {
   ip netns add $1 && ip -n $1 link set lo up
