@@ -9,10 +9,11 @@
 // calls the daemon makes against the unit's filter, test/netns/systemd.test.ts.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { runInVm, describeVm, PROJECT_ROOT, type VmResult } from '../../lab/vm.js';
+import { runInVm, describeVm, type VmResult } from '../../lab/vm.js';
 import { VM_PRELUDE, vmSection } from '../../lab/vm-shell.js';
 
 const CONFIG = `node: { name: p1 }
@@ -76,8 +77,8 @@ section end
 `;
 
 let vm: VmResult | undefined;
-// Not under /tmp: systemd in the VM empties /tmp at boot (tmpfiles.d/tmp.conf).
-const work = mkdtempSync(join(PROJECT_ROOT, 'build', 'vmpkg-'));
+// Under /tmp on purpose: the VM's systemd must leave the host's /tmp alone (scripts/vm/init).
+const work = mkdtempSync(join(tmpdir(), 'duet-vmpkg-'));
 test.before(async (t) => {
   t.timeout(900_000);
   // The package as `npm run package` builds it, in a child (the build takes ~20 s, minutes under load).
