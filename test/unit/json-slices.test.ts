@@ -15,11 +15,10 @@ test('the same text as JSON.stringify for any JSON-like value (long arrays inclu
       fc.constant(new Date(0)), fc.constant(() => 1), fc.constant({ toJSON: () => 'x' }),
     ),
   })).v;
-  await fc.assert(fc.asyncProperty(value, fc.integer({ min: 1, max: 50 }), async (v, slice) => {
+  await t.notThrowsAsync(fc.assert(fc.asyncProperty(value, fc.integer({ min: 1, max: 50 }), async (v, slice) => {
     const got = await stringifyInSlices(v, { slice, turn: () => Promise.resolve() });
     return got === (JSON.stringify(v) ?? '');
-  }), { numRuns: 400 });
-  t.pass();
+  }), { numRuns: 400 }));
 });
 
 test('long arrays are cut into slices, one turn each; short replies need no turn', async (t) => {
