@@ -103,7 +103,9 @@ test('the deadline passes before the connection completes: "timeout"', async (t)
   t.teardown(() => u.close());
   const r = await timedOut(u.port);
   t.deepEqual({ ok: r.ok, reason: r.reason, selfLateMs: r.selfLateMs }, { ok: false, reason: 'timeout', selfLateMs: undefined });
-  t.true(r.latencyMs >= 30);
+  // Node's timers run on the loop's millisecond clock, so the timer may fire a fraction of a ms
+  // before 30 ms have passed by performance.now(); timeoutVerdict() accepts up to 2 ms short.
+  t.true(r.latencyMs >= 28, `latency ${r.latencyMs} ms`);
 });
 
 test('an already aborted signal: "aborted" without connecting', async (t) => {
