@@ -94,6 +94,15 @@ export function statusPage(list: readonly ServiceStatus[], from: number, max: nu
   return { services: out };
 }
 
+/** Appends a page to what was read before it: a service split across two pages continues in the first entry of the next. */
+export function appendPage(out: ServiceStatus[], page: ServiceStatusPage): void {
+  page.services.forEach((svc, i) => {
+    const prev = out[out.length - 1];
+    if (i === 0 && prev?.service === svc.service) prev.servers.push(...svc.servers);
+    else out.push({ ...svc, servers: [...svc.servers] });
+  });
+}
+
 interface CheckRec {
   /** What it checks (position, type and target, not timing): a reload keeps a check with the same id. */
   readonly id: string;

@@ -4,7 +4,7 @@
 // daemon reads verdicts synchronously from a mirror kept current by the engine's events.
 import { Worker } from 'node:worker_threads';
 import type { Clock } from '../core/clock.js';
-import { CheckEngine, checkKey, type EngineSeed, type Lateness, type CheckEvent, type LatencyHistogram, type RunCheck, type ServiceStatus, type ServiceStatusPage as StatusPage, type ServiceVerdicts } from './engine.js';
+import { CheckEngine, appendPage, checkKey, type EngineSeed, type Lateness, type CheckEvent, type LatencyHistogram, type RunCheck, type ServiceStatus, type ServiceStatusPage as StatusPage, type ServiceVerdicts } from './engine.js';
 import type { Health } from './health.js';
 import type { CheckedService } from './types.js';
 import type { RtOutcome, ThreadRealtime } from '../core/realtime.js';
@@ -255,12 +255,7 @@ export function workerChecks(o: {
       if (!page) return []; // no answer: none, rather than part of one
       if (page.snap !== snap) { out = []; fresh++; }
       snap = page.snap;
-      // A service split across two pages continues in the first entry of the next.
-      page.services.forEach((svc, i) => {
-        const prev = out[out.length - 1];
-        if (i === 0 && prev?.service === svc.service) prev.servers.push(...svc.servers);
-        else out.push(svc);
-      });
+      appendPage(out, page);
       if (page.next === undefined) return out;
       from = page.next;
     }

@@ -6,7 +6,7 @@ import test from 'ava';
 import { FakeClock } from '../fakes/fake-clock.js';
 import { formatIssue, parseConfig } from '../../src/config/load.js';
 import type { VirtualServerConfig } from '../../src/config/schema.js';
-import { CheckEngine, statusPage, type CheckEvent, type ServiceStatus, type ServiceStatusPage } from '../../src/check/engine.js';
+import { CheckEngine, appendPage, statusPage, type CheckEvent, type ServiceStatus, type ServiceStatusPage } from '../../src/check/engine.js';
 import type { CheckResult, CheckSpec } from '../../src/check/types.js';
 import { desiredTable } from '../../src/ipvs/desired.js';
 import { addSample, INITIAL_LATENCY, targetFactor } from '../../src/check/latency.js';
@@ -305,11 +305,7 @@ test('status in pages: any page size gives back the status exactly, split servic
       while (from !== undefined) {
         const p: ServiceStatusPage = statusPage(whole, from, size);
         t.true(p.services.reduce((n, s) => n + s.servers.length, 0) <= size, `page of at most ${size}`);
-        p.services.forEach((s, i) => {
-          const prev = out[out.length - 1];
-          if (i === 0 && prev?.service === s.service) prev.servers.push(...s.servers);
-          else out.push({ ...s, servers: [...s.servers] });
-        });
+        appendPage(out, p);
         from = p.next;
         t.true(++pages <= positions, 'terminates');
       }
