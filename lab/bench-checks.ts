@@ -25,7 +25,8 @@ import {
   quantile, table, cleanupAll, listNamespaces,
   type Lab, type DuetNode, type VrrpCapture,
 } from './lab.js';
-import { HTTP_PORT, LOCAL_ROUTE, TCP_PORT, virtualServersYaml, type CheckLoad } from './bench-checks-config.js';
+import { virtualServersYaml, type CheckLoad } from './bench-checks-config.js';
+import { localTargets, startServers } from './bench-targets.js';
 import type { LoadResult } from './bench-checks-load.js';
 import { tcpCheckKind } from '../src/check/checkers/tcp-native.js';
 import { HAPROXY_MISSING, haproxyVersion, measureHaproxy, procTimesMs, type HaproxyResult, type HaproxyRunner } from './bench-checks-haproxy.js';
@@ -71,7 +72,6 @@ const TARGETS = {
 const HAPROXY = haproxyVersion();
 
 const LOAD_SCRIPT = fileURLToPath(new URL('./bench-checks-load.js', import.meta.url));
-const SERVERS_SCRIPT = fileURLToPath(new URL('./bench-checks-servers.js', import.meta.url));
 const D1 = '192.0.2.11';
 const VRRP_LOAD: CheckLoad = { tcp: 800, http: 200 };
 
@@ -79,30 +79,6 @@ const VRRP_LOAD: CheckLoad = { tcp: 800, http: 200 };
 // Processes in the lab.
 
 const alive = (p: { exitCode: number | null; signalCode: NodeJS.Signals | null }): boolean => p.exitCode === null && p.signalCode === null;
-
-/** Make every address of 198.18.0.0/15 local in a host's namespace (a listener on 0.0.0.0 answers all). */
-async function localTargets(lab: Lab, host: string): Promise<void> {
-  await lab.exec(host, ['ip', 'route', 'add', 'local', LOCAL_ROUTE, 'dev', 'lo']);
-}
-
-interface ServerStats { tcpAccepted: number; httpServed: number; errors: number; cpuMs: number }
-
-/** The target servers in a host's namespace; `stats()` asks for their counters. */
-async function startServers(lab: Lab, host: string): Promise<{ stats(): Promise<ServerStats> }> {
-  const proc = lab.spawn(host, [process.execPath, SERVERS_SCRIPT, String(TCP_PORT), String(HTTP_PORT)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  onCleanup(() => { if (alive(proc)) proc.kill('SIGKILL'); });
-  let ready = false;
-  let err = '';
-  const waiting: ((s: ServerStats) => void)[] = [];
-  onLines(proc.stdout, (l) => { if (l === 'ready') ready = true; else waiting.shift()?.(JSON.parse(l) as ServerStats); });
-  onLines(proc.stderr, (l) => { err += `${l}\n`; });
-  proc.stdin!.on('error', () => undefined);
-  await waitFor(() => ready || !alive(proc), { timeoutMs: 10_000, intervalMs: 20, what: `target servers in ${host}` });
-  if (!ready) throw new Error(`target servers in ${host} exited: ${err.trim()}`);
-  return {
-    stats: () => new Promise((resolve) => { waiting.push(resolve); proc.stdin!.write('stats\n'); }),
-  };
-}
 
 /** One check load in its own process in the lab's `ck` namespace; its JSON result. */
 async function runLoad(lab: Lab, load: CheckLoad): Promise<LoadResult> {

@@ -3,7 +3,8 @@
 // with the real check worker running N TCP checks, and the fake platform of the unit tests for
 // the rest (IPVS in memory). Reports the longest stall of this thread (a 1 ms ticker's worst
 // lateness) while a status is built, and the wall time of one, median of several.
-// Run: node build/lab/cost-status.js [N]
+// Run: node build/lab/cost-status.js [N] [status|scrape]
+//   scrape: a Prometheus scrape (the registry main.ts serves, every check's series) instead.
 import { openSync, readFileSync } from 'node:fs';
 import { Daemon } from '../src/daemon/daemon.js';
 import { parseConfig } from '../src/config/load.js';
@@ -12,8 +13,11 @@ import { workerChecks } from '../src/check/host.js';
 import { realClock } from '../src/core/clock.js';
 import { FakePlatform } from '../test/fakes/fake-platform.js';
 import { stringifyInSlices } from '../src/control/json-slices.js';
+import { createMetrics } from '../src/metrics/metrics.js';
 
 const N = Number(process.argv[2] ?? 3000);
+const WHAT = process.argv[3] ?? 'status';
+if (WHAT !== 'status' && WHAT !== 'scrape') throw new Error(`what to measure: status or scrape, got ${WHAT}`);
 const servers = Array.from({ length: N }, (_, i) => `      - { address: 10.${((i >> 16) & 255) + 1}.${(i >> 8) & 255}.${i & 255} }`).join('\n');
 const yaml = `vrrp:
   instances:
@@ -59,6 +63,10 @@ async function status(): Promise<number> {
   return (await stringifyInSlices({ ok: true, result })).length;
 }
 
+const metrics = WHAT === 'scrape' ? createMetrics(d, { ipvsCacheMs: () => 1000, now: () => performance.now() }) : undefined;
+/** What the metrics endpoint answers to one GET. */
+const scrape = async (): Promise<number> => (await metrics!.text()).length;
+
 // A stall in wall time includes waiting for a CPU (other load on the machine); the main
 // thread's own run time between two ticks (schedstat, ns) is what this thread did in one turn.
 const runNs = (): number => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
@@ -86,7 +94,7 @@ for (let i = 0; i < 9; i++) {
   last = performance.now();
   lastRun = runNs();
   const t0 = performance.now();
-  bytes = await status();
+  bytes = await (metrics ? scrape() : status());
   walls.push(performance.now() - t0);
   await new Promise((res) => setTimeout(res, 20));
   stalls.push(worst);
@@ -94,6 +102,6 @@ for (let i = 0; i < 9; i++) {
 }
 clearInterval(tick);
 const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`${N} checks: status reply ${Math.round(bytes / 1024)} KiB; longest main-thread stall median ${med(stalls).toFixed(1)} ms (max ${Math.max(...stalls).toFixed(1)}); longest turn on CPU median ${med(cpuStalls).toFixed(1)} ms (max ${Math.max(...cpuStalls).toFixed(1)}); wall ${med(walls).toFixed(1)} ms`);
+console.log(`${N} checks: ${WHAT} reply ${Math.round(bytes / 1024)} KiB; longest main-thread stall median ${med(stalls).toFixed(1)} ms (max ${Math.max(...stalls).toFixed(1)}); longest turn on CPU median ${med(cpuStalls).toFixed(1)} ms (max ${Math.max(...cpuStalls).toFixed(1)}); wall ${med(walls).toFixed(1)} ms`);
 await d.stop();
 process.exit(0);

@@ -171,12 +171,12 @@ export function describeNodes(nodes: readonly DuetNode[], lastLines = 80): strin
 }
 
 /** Run the duet CLI against a node's socket (optionally as another user); exit code and output. */
-export function cli(n: DuetNode, args: string[], o: { asUser?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function cli(n: DuetNode, args: string[], o: { asUser?: string; maxBuffer?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const argv = [process.execPath, DUET_CLI, ...args, '-s', n.socket];
   const [file, ...rest] = o.asUser ? ['setpriv', `--reuid=${o.asUser}`, `--regid=${o.asUser}`, '--clear-groups', ...argv] : argv;
   const t0 = Date.now();
   return new Promise((resolve) => {
-    execFile(file!, rest, { timeout: 30_000 }, (e, stdout, stderr) => {
+    execFile(file!, rest, { timeout: 30_000, ...(o.maxBuffer ? { maxBuffer: o.maxBuffer } : {}) }, (e, stdout, stderr) => {
       if (!e || typeof e.code === 'number') { resolve({ code: e ? Number(e.code) : 0, stdout, stderr }); return; }
       // No exit status: killed (our timeout) or never started. Say which, so a failure explains itself.
       const why = e.killed ? `killed by ${e.signal ?? 'a signal'} after ${Date.now() - t0} ms (timeout 30000 ms)` : `${String(e.code ?? e.signal)}: ${e.message}`;
