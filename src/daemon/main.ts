@@ -198,7 +198,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     if (!c.metrics) return;
     const m = c.metrics;
     metrics ??= (await import('../metrics/metrics.js')).createMetrics(daemon, { ipvsCacheMs: () => ipvsCacheMs, now: () => performance.now() });
-    metricsServer = await serveMetrics({ host: m.listen.host, port: m.listen.port, path: m.path }, metrics.registry, (e) => log.error({ err: e.message }, 'metrics endpoint error'))
+    metricsServer = await serveMetrics({ host: m.listen.host, port: m.listen.port, path: m.path }, metrics, (e) => log.error({ err: e.message }, 'metrics endpoint error'))
       .catch((e: unknown) => { log.error({ err: (e as Error).message, listen: m.listen }, 'metrics endpoint failed to start'); return undefined; });
     if (metricsServer) log.info({ listen: `${m.listen.host}:${m.listen.port}`, path: m.path }, 'metrics endpoint listening');
   };

@@ -10,6 +10,7 @@ import { LATENCY_BUCKETS_S } from '../check/engine.js';
 import type { Table, TableStats } from '../ipvs/model.js';
 import type { Op } from '../ipvs/diff.js';
 import { sharedFetch } from './shared-fetch.js';
+import { checkFamiliesText } from './check-text.js';
 
 /** What the metrics read; the Daemon provides it. */
 export interface MetricsSource {
@@ -25,6 +26,8 @@ const STATES = ['init', 'backup', 'master', 'fault'] as const;
 
 export interface DuetMetrics {
   registry: Registry;
+  /** A whole scrape: the registry's families, then the per-server check families (check-text.ts). */
+  text(): Promise<string>;
   close(): void;
 }
 
@@ -46,9 +49,16 @@ export function createMetrics(src: MetricsSource, o: MetricsOptions): DuetMetric
 
   vrrpMetrics(src, reg);
   bgpMetrics(src, reg);
-  checkMetrics(src, reg, registry);
+  registry.registerMetric(latencyHistogram(src) as unknown as Metric);
   ipvsMetrics(sharedFetch(() => src.ipvsStats().catch(() => undefined), o.ipvsCacheMs, o.now), reg);
-  return { registry, close: off };
+  return {
+    registry,
+    async text() {
+      const [families, checks] = await Promise.all([registry.metrics(), src.checkStatus().then((s) => checkFamiliesText(s))]);
+      return `${families}\n${checks}\n`;
+    },
+    close: off,
+  };
 }
 
 /** A counter whose value is read from the daemon at scrape time. */
@@ -154,29 +164,6 @@ function vrrpMetrics(src: MetricsSource, reg: Registry[]): void {
     set({ kind: 'run' }, c.reconcileErrors);
     set({ kind: 'operation' }, c.opFailures);
   });
-}
-
-function checkMetrics(src: MetricsSource, reg: Registry[], registry: Registry): void {
-  const each = async (fn: (svc: ServiceStatus, srv: ServiceStatus['servers'][number]) => void): Promise<void> => {
-    for (const svc of await src.checkStatus()) for (const srv of svc.servers) fn(svc, srv);
-  };
-  readCounter('duet_check_results_total', 'Check results by outcome', ['service', 'server', 'check', 'result'], reg, (set) => each((svc, srv) => {
-    for (const c of srv.checks) {
-      set({ service: svc.name, server: srv.server, check: c.check, result: 'ok' }, c.checks - c.failures);
-      set({ service: svc.name, server: srv.server, check: c.check, result: 'failed' }, c.failures);
-    }
-  }));
-  readGauge('duet_check_up', 'Check health: 1 up, 0 down, -1 not known yet', ['service', 'server', 'check'], reg, (set) => each((svc, srv) => {
-    for (const c of srv.checks) set({ service: svc.name, server: srv.server, check: c.check }, c.health === 'up' ? 1 : c.health === 'down' ? 0 : -1);
-  }));
-  readGauge('duet_real_server_weight', 'Weight health checks give a real server (-1: out of the table)', ['service', 'server', 'kind'], reg, (set) => each((svc, srv) => {
-    set({ service: svc.name, server: srv.server, kind: 'configured' }, srv.configured);
-    set({ service: svc.name, server: srv.server, kind: 'effective' }, srv.verdict === 'remove' ? -1 : srv.verdict);
-  }));
-  readGauge('duet_service_quorum_up', 'Quorum of a checked service (0: sorry server in use)', ['service'], reg, async (set) => {
-    for (const svc of await src.checkStatus()) set({ service: svc.name }, svc.quorumUp ? 1 : 0);
-  });
-  registry.registerMetric(latencyHistogram(src) as unknown as Metric);
 }
 
 /** The engine keeps bucket counts (in its worker); this renders them as a Prometheus histogram. */

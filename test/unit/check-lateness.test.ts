@@ -145,7 +145,7 @@ test('metrics: late runs, discounted timeouts and how far behind, from the worke
     onEvent: () => () => {},
   }, { ipvsCacheMs: () => 0, now: () => 0 });
   t.teardown(() => m.close());
-  const text = await m.registry.metrics();
+  const text = await m.text();
   t.regex(text, /^duet_check_late_runs_total 42$/m);
   t.regex(text, /^duet_check_timeouts_discounted_total 3$/m);
   t.regex(text, /^duet_check_lateness_seconds 0\.812$/m);

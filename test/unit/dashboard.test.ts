@@ -48,14 +48,14 @@ test('the dashboard has panels over VRRP, checks, IPVS, the reconciler, sync, BG
 
 test('every dashboard query reads metrics and labels duet exports', async (t) => {
   const m = createMetrics(source(), { ipvsCacheMs: () => 0, now: () => 0 });
-  const text = await m.registry.metrics();
+  const text = await m.text();
   m.close();
   t.deepEqual(missing(dashboardQueries(), [text]), []);
 });
 
 test('the check finds a renamed metric, a missing label and a label on no sample', async (t) => {
   const m = createMetrics(source(), { ipvsCacheMs: () => 0, now: () => 0 });
-  const text = await m.registry.metrics();
+  const text = await m.text();
   m.close();
   const problems = missing([
     { panel: 'a', expr: 'duet_vrrp_prio{instance=~"$node"}', legend: '' },
