@@ -5,6 +5,7 @@
 //
 //   node build/lab/bench-moonshot.js [--seconds N] [--advert-ms N] [--checks N] [--flood-rate N]
 //                                    [--no-realtime] [--skip-keepalived] [--watch-stalls]
+//                                    [--flood-keepalived] [--cpu-prof DIR] [--node-args ARGS]
 //
 // Lab 'mo': d1 (192.0.2.11, priority 150) and d2 (192.0.2.12, priority 100) each run duet (vrid 51,
 // VIP .100) and keepalived (vrid 52, VIP .101); `at` (192.0.2.66) floods both VRIDs. Each director
@@ -47,6 +48,8 @@ const argv = scriptArgs('bench-moonshot', `usage: npm run bench:moonshot -- [--s
   --skip-keepalived duet alone (no reference pair)
   --flood-keepalived flood keepalived's VRID too (it flaps from the first second, so its column then says
                     nothing about load; by default the reference pair has the same load without the flood)
+  --node-args ARGS  extra node options for each duet (e.g. --single-threaded-gc), space-separated
+  --cpu-prof DIR    run each duet with node --cpu-prof into DIR (main thread and check worker, written at its stop)
   --watch-stalls    load lab/stall-watch.js into each duet: its main-thread stalls beside the longest advert gaps`, {
   seconds: { type: 'string' },
   'advert-ms': { type: 'string' },
@@ -56,6 +59,8 @@ const argv = scriptArgs('bench-moonshot', `usage: npm run bench:moonshot -- [--s
   'skip-keepalived': { type: 'boolean', default: false },
   'watch-stalls': { type: 'boolean', default: false },
   'flood-keepalived': { type: 'boolean', default: false },
+  'cpu-prof': { type: 'string' },
+  'node-args': { type: 'string' },
 });
 const int = (v: string | undefined, def: number, name: string, min: number, max: number): number => {
   if (v === undefined) return def;
@@ -72,6 +77,8 @@ const OPT = {
   keepalived: !argv['skip-keepalived'],
   watchStalls: argv['watch-stalls'],
   floodKeepalived: argv['flood-keepalived'],
+  cpuProf: argv['cpu-prof'],
+  nodeArgs: (argv['node-args'] ?? '').split(' ').filter(Boolean),
 };
 const STALL_WATCH = new URL('./stall-watch.js', import.meta.url).href;
 if (OPT.advertMs % 10 !== 0) { console.error('--advert-ms: VRRPv3 counts centiseconds: a multiple of 10'); process.exit(2); }
@@ -184,7 +191,8 @@ async function setup(lab: Lab): Promise<Run> {
   const cap = await captureVrrp(lab, 'd2');
   const duet: DuetNode[] = [];
   for (const [h, prio] of [['d1', 150], ['d2', 100]] as const) {
-    const n = await startDuet(lab, h, duetYaml(lab, h, prio), OPT.watchStalls ? { nodeArgs: [`--import=${STALL_WATCH}`] } : {});
+    const nodeArgs = [...OPT.nodeArgs, ...(OPT.watchStalls ? [`--import=${STALL_WATCH}`] : []), ...(OPT.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${OPT.cpuProf}/${h}`] : [])];
+    const n = await startDuet(lab, h, duetYaml(lab, h, prio), { nodeArgs });
     onCleanup(() => n.cleanup());
     duet.push(n);
   }
@@ -391,7 +399,7 @@ async function main(): Promise<number> {
   console.log('bench:moonshot: VRRP under load (adverts, checks, a flood and an operator at once), duet and keepalived side by side');
   console.log(`machine: ${cpus().length} CPU(s), Linux ${release()}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine makes figures noisy)`);
   console.log(`options: window ${OPT.seconds} s, adverts ${OPT.advertMs} ms, ${LOAD.tcp} TCP + ${LOAD.http} HTTP checks at 1 s on each director, ` +
-    `flood ${OPT.floodRate}/s at ${OPT.keepalived && OPT.floodKeepalived ? 'each VRID' : 'duet\'s VRID'}, real-time VRRP thread ${OPT.realtime ? `RR ${RT_PRIORITY} for both daemons` : 'off'}`);
+    `${OPT.nodeArgs.length ? `duet node args ${OPT.nodeArgs.join(' ')}, ` : ''}flood ${OPT.floodRate}/s at ${OPT.keepalived && OPT.floodKeepalived ? 'each VRID' : 'duet\'s VRID'}, real-time VRRP thread ${OPT.realtime ? `RR ${RT_PRIORITY} for both daemons` : 'off'}`);
   const lab = await labWithCleanup('mo', [{ name: 'd1', addr: D1 }, { name: 'd2', addr: D2 }, { name: 'at', addr: AT }]);
   const run = await setup(lab);
   const startTransitions = {

@@ -6,6 +6,8 @@
 // functions and symbols skipped in objects and null in arrays; anything with a toJSON, or not a
 // plain object, handed to JSON.stringify whole).
 
+import { nextTurn } from '../core/turn.js';
+
 /** Arrays longer than this are cut into slices; each element is assumed small. */
 const LONG = 16;
 
@@ -18,7 +20,7 @@ export interface SliceOptions {
 
 export async function stringifyInSlices(value: unknown, o: SliceOptions = {}): Promise<string> {
   const slice = o.slice ?? 250;
-  const turn = o.turn ?? ((): Promise<void> => new Promise((res) => setImmediate(res)));
+  const turn = o.turn ?? nextTurn;
   const parts: string[] = [];
   let budget = slice;
   const it = walk(value, parts, () => --budget <= 0);

@@ -12,6 +12,7 @@ import type { CheckEvent, LatencyHistogram, ServiceStatus } from '../check/engin
 import type { DaemonContext } from './context.js';
 import type { IpvsHandle } from './platform.js';
 import { FirstResults } from './first-results.js';
+import { nextTurn } from '../core/turn.js';
 
 /**
  * Kernel changes (table reconciles, sync-daemon switches) run one at a time, in order. A
@@ -184,7 +185,7 @@ export class IpvsLoop {
       for (const r of v.sorryServer ? [...v.realServers, v.sorryServer] : v.realServers) {
         if (--budget < 0) {
           budget = STATUS_SLICE;
-          await new Promise((res) => setImmediate(res));
+          await nextTurn();
         }
         const dk = destKey(r);
         const h = health.get(`${sk} ${dk}`);

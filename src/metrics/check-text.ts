@@ -5,6 +5,7 @@
 // 10000 scrape`). The text is what prom-client writes for them (same names, HELP, TYPE, label
 // order and escaping), so dashboards and alerts read it unchanged.
 import type { ServiceStatus } from '../check/engine.js';
+import { nextTurn } from '../core/turn.js';
 
 /** Real servers written per turn. */
 export const SERVERS_PER_TURN = 500;
@@ -21,8 +22,6 @@ export const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').repla
 const escapeHelp = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 
 const num = (v: number): string => (Number.isNaN(v) ? 'Nan' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v));
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The names of the families written here (the registry must not hold them too). */
 export const CHECK_TEXT_FAMILIES = ['duet_check_results_total', 'duet_check_up', 'duet_real_server_weight', 'duet_service_quorum_up'] as const;
