@@ -2,7 +2,7 @@
 // millisecond, for a fractional deadline): fn never runs before its deadline, and each early
 // wake-up re-arms once for the rest, without spinning.
 import test from 'ava';
-import { timerClock, realClock } from '../../src/core/clock.js';
+import { timerClock, realClock, SPIN_MS } from '../../src/core/clock.js';
 
 /** Timers that fire after `fraction` of the requested delay, never less than 1 ms (as Node). */
 function earlyTimers(fraction: number) {
@@ -61,4 +61,73 @@ test('the real clock runs fn at or after a fractional deadline', async (t) => {
   const due = realClock.now() + 2.5;
   const at = await new Promise<number>((resolve) => realClock.at(due, () => resolve(realClock.now())));
   t.true(at >= due, `${at - due} ms`);
+});
+
+/** Timers that fire `lateMs` after the requested delay (as Node's may), and a setImmediate that costs `turnMs`. */
+function lateTimers(lateMs: number, turnMs: number) {
+  let t = 0;
+  const queue: { at: number; fn: () => void; id: number }[] = [];
+  let seq = 0;
+  const log: string[] = [];
+  const push = (at: number, fn: () => void): number => { const id = seq++; queue.push({ at, fn, id }); return id; };
+  const drop = (id: number): void => { const i = queue.findIndex((q) => q.id === id); if (i >= 0) queue.splice(i, 1); };
+  return {
+    now: () => t,
+    log,
+    fns: {
+      set: (fn: () => void, delayMs: number): number => { log.push(`set ${delayMs.toFixed(3)}`); return push(t + delayMs + lateMs, fn); },
+      clear: drop,
+      soon: (fn: () => void): (() => void) => { log.push('soon'); const id = push(t + turnMs, fn); return () => drop(id); },
+    },
+    drain(): void {
+      for (let n = 0; n < 1000 && queue.length; n++) {
+        queue.sort((a, b) => a.at - b.at);
+        const q = queue.shift()!;
+        t = Math.max(t, q.at);
+        q.fn();
+      }
+    },
+  };
+}
+
+test('a precise deadline is kept to a loop turn although timers wake 1.5 ms late; a plain one is late', (t) => {
+  const late = lateTimers(1.5, 0.01);
+  const clock = timerClock(late.now, late.fns);
+  const fired: number[] = [];
+  clock.at(360.937, () => fired.push(late.now()), { precise: true });
+  late.drain();
+  t.is(fired.length, 1);
+  t.true(fired[0]! >= 360.937 && fired[0]! - 360.937 <= 0.01 + 1e-9, `fired ${(fired[0]! - 360.937).toFixed(3)} ms after`);
+  t.is(late.log[0], `set ${(360.937 - SPIN_MS).toFixed(3)}`, 'the timer is set SPIN_MS short');
+  t.true(late.log.filter((l) => l === 'soon').length <= Math.ceil(SPIN_MS / 0.01) + 1, 'the spin is bounded by SPIN_MS of turns');
+
+  const plain = lateTimers(1.5, 0.01);
+  const c2 = timerClock(plain.now, plain.fns);
+  const f2: number[] = [];
+  c2.at(360.937, () => f2.push(plain.now()));
+  plain.drain();
+  t.true(f2[0]! - 360.937 >= 1.5 - 1e-9, 'without precise the timer\'s lateness shows');
+  t.false(plain.log.includes('soon'));
+});
+
+test('cancelling a precise deadline during its spin stops it', (t) => {
+  const late = lateTimers(0, 0.01);
+  const clock = timerClock(late.now, late.fns);
+  let fired = 0;
+  const cancel = clock.at(10, () => { fired++; }, { precise: true });
+  late.fns.set(() => cancel(), 9);
+  late.drain();
+  t.is(fired, 0);
+  t.true(late.log.includes('soon'), 'it was spinning');
+});
+
+test('the real clock keeps a precise deadline within a millisecond', async (t) => {
+  const lates: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const due = realClock.now() + 5.3;
+    lates.push(await new Promise<number>((resolve) => realClock.at(due, () => resolve(realClock.now() - due), { precise: true })));
+  }
+  t.true(lates.every((x) => x >= 0), lates.join(', '));
+  // Median: one wake-up may lose the CPU on a loaded machine.
+  t.true([...lates].sort((a, b) => a - b)[2]! < 1, `late by ${lates.map((x) => x.toFixed(3)).join(', ')} ms`);
 });
