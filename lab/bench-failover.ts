@@ -201,6 +201,8 @@ interface TrialResult {
   gapMs: number;
   /** From the old master's last advert (priority 0 on a clean stop) seen in the backup's namespace to the VIP there. */
   fromLastMs: number;
+  /** fromLastMs less the RFC deadline (Master_Down_Interval after a kill, Skew_Time after priority 0). */
+  lateMs: number;
   /** Clean stop: from SIGTERM to the old master's priority-0 advert seen in the backup's namespace. */
   prio0Ms: number;
   /** From the VIP appearing on the new master (ip monitor) to its first gratuitous ARP (tcpdump there). */
@@ -224,10 +226,14 @@ async function trial(env: Env, pair: Pair, kind: 'kill' | 'stop'): Promise<Trial
     d1.term();
   }
   const added = await watch2.added(pair.s.vip, t0, 4 * advMs + 5000);
-  const res: TrialResult = { takeoverMs: added === undefined ? NaN : added - t0, advertMs: NaN, gapMs: NaN, fromLastMs: NaN, prio0Ms: NaN, garpMs: NaN };
+  const res: TrialResult = { takeoverMs: added === undefined ? NaN : added - t0, advertMs: NaN, gapMs: NaN, fromLastMs: NaN, lateMs: NaN, prio0Ms: NaN, garpMs: NaN };
   if (added !== undefined) {
     const last = cap2.packets.filter((p) => p.src === D1 && p.vrid === pair.s.vrid && p.at <= added).at(-1);
-    if (last) res.fromLastMs = added - last.at;
+    if (last) {
+      res.fromLastMs = added - last.at;
+      const t = rfcTimers(pair.s);
+      res.lateMs = res.fromLastMs - (last.prio === 0 ? t.skew : t.down);
+    }
     if (kind === 'stop' && last?.prio === 0 && last.at >= t0) res.prio0Ms = last.at - t0;
   }
   if (added === undefined) res.note = 'VIP never appeared on d2';
@@ -261,11 +267,11 @@ async function runSetting(env: Env, s: Settings, n: number, label: string): Prom
     try {
       for (const kind of ['kill', 'stop'] as const) {
         for (let i = 1; i <= n; i++) {
-          const r = await trial(env, pair, kind).catch((e: unknown): TrialResult => ({ takeoverMs: NaN, advertMs: NaN, gapMs: NaN, fromLastMs: NaN, prio0Ms: NaN, garpMs: NaN, note: (e as Error).message.split('\n')[0] }));
+          const r = await trial(env, pair, kind).catch((e: unknown): TrialResult => ({ takeoverMs: NaN, advertMs: NaN, gapMs: NaN, fromLastMs: NaN, lateMs: NaN, prio0Ms: NaN, garpMs: NaN, note: (e as Error).message.split('\n')[0] }));
           b[kind].push(r);
           const unit = s.advertS >= 1 ? 1000 : 1;
           const f = (x: number): string => (Number.isFinite(x) ? (unit === 1 ? `${x.toFixed(0)} ms` : `${(x / 1000).toFixed(2)} s`) : '—');
-          console.log(`  ${label} ${impl.padEnd(10)} ${kind === 'kill' ? 'kill -9 ' : 'SIGTERM '} #${i}: takeover ${f(r.takeoverMs).padStart(7)}  first advert ${f(r.advertMs).padStart(7)}  from last advert ${f(r.fromLastMs).padStart(7)}  client gap ${f(r.gapMs).padStart(7)}${kind === 'stop' ? `  SIGTERM->prio 0 ${r.prio0Ms.toFixed(2)} ms` : ''}  VIP->GARP ${r.garpMs.toFixed(2)} ms${r.note ? `  (${r.note})` : ''}`);
+          console.log(`  ${label} ${impl.padEnd(10)} ${kind === 'kill' ? 'kill -9 ' : 'SIGTERM '} #${i}: takeover ${f(r.takeoverMs).padStart(7)}  first advert ${f(r.advertMs).padStart(7)}  from last advert ${f(r.fromLastMs).padStart(7)} (deadline ${r.lateMs >= 0 ? '+' : ''}${r.lateMs.toFixed(2)} ms)  client gap ${f(r.gapMs).padStart(7)}${kind === 'stop' ? `  SIGTERM->prio 0 ${r.prio0Ms.toFixed(2)} ms` : ''}  VIP->GARP ${r.garpMs.toFixed(2)} ms${r.note ? `  (${r.note})` : ''}`);
         }
       }
     } finally {
@@ -381,10 +387,15 @@ const REF = {
   v2: { kill: '2.8-2.9 s', killGap: '(not given)', stop: '0.61 s', stopGap: '(not given)' },
 };
 
-function expected(s: Settings): { kill: string; stop: string; down: string } {
+/** The backup's (priority 100) RFC 5798 timers in ms: Skew_Time and Master_Down_Interval. */
+function rfcTimers(s: Settings): { adv: number; skew: number; down: number } {
   const adv = s.advertS * 1000;
-  const skew = ((256 - 100) / 256) * adv;
-  const down = 3 * adv + skew;
+  const skew = ((256 - 100) / 256) * (s.version === 3 ? adv : 1000);
+  return { adv, skew, down: 3 * adv + skew };
+}
+
+function expected(s: Settings): { kill: string; stop: string; down: string } {
+  const { adv, skew, down } = rfcTimers(s);
   const v = (x: number): string => (s.advertS >= 1 ? (x / 1000).toFixed(2) : x.toFixed(0));
   const u = s.advertS >= 1 ? 's' : 'ms';
   return { kill: `${v(down - adv)}-${v(down)} ${u}`, stop: `${v(skew)} ${u} (Skew_Time)`, down: `${v(down)} ${u} (Master_Down_Interval)` };
@@ -393,7 +404,7 @@ function expected(s: Settings): { kill: string; stop: string; down: string } {
 function settingTable(title: string, s: Settings, r: Record<Impl, Block>, ref: typeof REF.v3, n: number): string {
   const unit = s.advertS >= 1 ? 's' : 'ms';
   const col = (impl: Impl, kind: 'kill' | 'stop', k: keyof TrialResult, u: 'ms' | 's' = unit): string => fmtRange(r[impl][kind].map((x) => x[k] as number), u);
-  const fine = (impl: Impl, kind: 'kill' | 'stop', k: 'prio0Ms' | 'garpMs'): string => {
+  const fine = (impl: Impl, kind: 'kill' | 'stop', k: 'prio0Ms' | 'garpMs' | 'lateMs'): string => {
     const xs = r[impl][kind].map((x) => x[k]).filter(Number.isFinite).sort((a, b) => a - b);
     return xs.length ? `${xs[0]!.toFixed(2)} / ${quantile(xs, 0.5).toFixed(2)} / ${xs.at(-1)!.toFixed(2)} ms` : '—';
   };
@@ -403,10 +414,12 @@ function settingTable(title: string, s: Settings, r: Record<Impl, Block>, ref: t
     ['(a) kill -9 + link down: backup -> master', col('keepalived', 'kill', 'takeoverMs'), col('duet', 'kill', 'takeoverMs'), ref.kill, e.kill],
     ['    cross-check: first advert of the new master', col('keepalived', 'kill', 'advertMs'), col('duet', 'kill', 'advertMs'), '', ''],
     ['    from the last advert the backup saw', col('keepalived', 'kill', 'fromLastMs'), col('duet', 'kill', 'fromLastMs'), '', e.down],
+    ['    past that deadline (VIP seen by ip monitor)', fine('keepalived', 'kill', 'lateMs'), fine('duet', 'kill', 'lateMs'), '', ''],
     ['(b) client gap (UDP probe every 10 ms)', col('keepalived', 'kill', 'gapMs'), col('duet', 'kill', 'gapMs'), ref.killGap, ''],
     ['(c) clean stop (priority 0): backup -> master', col('keepalived', 'stop', 'takeoverMs'), col('duet', 'stop', 'takeoverMs'), ref.stop, e.stop],
     ['    cross-check: first advert of the new master', col('keepalived', 'stop', 'advertMs'), col('duet', 'stop', 'advertMs'), '', ''],
     ['    from the priority-0 advert the backup saw', col('keepalived', 'stop', 'fromLastMs'), col('duet', 'stop', 'fromLastMs'), '', e.stop],
+    ['    past that deadline (VIP seen by ip monitor)', fine('keepalived', 'stop', 'lateMs'), fine('duet', 'stop', 'lateMs'), '', ''],
     ['    client gap', col('keepalived', 'stop', 'gapMs'), col('duet', 'stop', 'gapMs'), ref.stopGap, ''],
     ['    SIGTERM to the priority-0 advert (seen by the backup)', fine('keepalived', 'stop', 'prio0Ms'), fine('duet', 'stop', 'prio0Ms'), '', ''],
     ['VIP added to first GARP (new master; kill / stop)', `${fine('keepalived', 'kill', 'garpMs')}; ${fine('keepalived', 'stop', 'garpMs')}`, `${fine('duet', 'kill', 'garpMs')}; ${fine('duet', 'stop', 'garpMs')}`, '', ''],

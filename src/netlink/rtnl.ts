@@ -102,6 +102,14 @@ export class Rtnl {
   private closed = false;
   /** Requests go one at a time: see exclusive(). */
   private chain: Promise<unknown> = Promise.resolve();
+  /** Requests taken by exclusive() and not yet settled. */
+  private inFlight = 0;
+  /**
+   * Interface indexes by name, kept only while a link watch runs (its RTM_NEWLINK / RTM_DELLINK
+   * keep them current): an address add then needs no link lookup first, one round trip less
+   * between a takeover and its VIP. Without a watch every request looks the link up.
+   */
+  private readonly indexes = new Map<string, number>();
 
   constructor(o: RtnlOptions = {}) {
     this.timeoutMs = o.timeoutMs ?? 2000;
@@ -120,8 +128,12 @@ export class Rtnl {
    * ("Multipart message not terminated properly"); concurrent callers are queued instead.
    */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.chain.then(fn, fn);
-    this.chain = p.catch(() => undefined);
+    // Nothing in flight: the request goes to the kernel in this call, not a microtask later
+    // (after the rest of the caller's turn: a takeover's log lines and events).
+    const idle = this.inFlight === 0;
+    this.inFlight++;
+    const p = idle ? (async () => fn())() : this.chain.then(fn, fn);
+    this.chain = p.catch(() => undefined).finally(() => { this.inFlight--; });
     return p;
   }
 
@@ -154,7 +166,32 @@ export class Rtnl {
     const r = await this.call(what, () => this.sock.getLink({}, { ifname }, this.reqOpts));
     const m = r?.[0];
     if (!m) throw new IoError(`rtnl ${what}: no reply for link ${ifname}`);
-    return linkInfo(m);
+    return this.noteLink(linkInfo(m));
+  }
+
+  /** Keep a link's index while a watch runs (a renamed link's old name goes). */
+  private noteLink(l: LinkInfo): LinkInfo {
+    if (!this.watchSock) return l;
+    for (const [n, i] of this.indexes) if (i === l.index && n !== l.name) this.indexes.delete(n);
+    this.indexes.set(l.name, l.index);
+    return l;
+  }
+
+  /**
+   * A request on a link by index: the kept index when there is one (ENODEV with it, the link
+   * went an instant before its event arrived, is tried again after a fresh lookup), else looked up first.
+   */
+  private async onLink<T>(ifname: string, what: string, req: (index: number) => Promise<T>): Promise<T> {
+    const kept = this.indexes.get(ifname);
+    if (kept !== undefined) {
+      try {
+        return await req(kept);
+      } catch (e) {
+        if (errnoOf((e as Error).cause) !== 'ENODEV') throw e;
+        this.indexes.delete(ifname);
+      }
+    }
+    return req(await this.indexOf(ifname, what));
   }
 
   /** Link state by name. Throws IoError (ENODEV) if there is no such link. */
@@ -166,24 +203,24 @@ export class Rtnl {
   async findLink(ifname: string): Promise<LinkInfo | undefined> {
     const r = await this.call(`get link ${ifname}`, () => this.sock.getLink({}, { ifname }, this.reqOpts), ['ENODEV']);
     const m = r?.[0];
-    return m ? linkInfo(m) : undefined;
+    if (!m) this.indexes.delete(ifname);
+    return m ? this.noteLink(linkInfo(m)) : undefined;
   }
 
   async listLinks(): Promise<LinkInfo[]> {
     const r = await this.call('list links', () => this.sock.getLinks(undefined, undefined, this.reqOpts));
-    return (r ?? []).map(linkInfo);
+    return (r ?? []).map((m) => this.noteLink(linkInfo(m)));
   }
 
   /** Add an address; success if it is already there (EEXIST). */
   async addAddress(ifname: string, address: string, prefixLen: number, opts: AddAddressOptions = {}): Promise<void> {
     const family = familyOf(address);
     const what = `add ${address}/${prefixLen} dev ${ifname}`;
-    const index = await this.indexOf(ifname, what);
     const bytes = addrBuf(address, family);
     const nodad = family === 6 && (opts.nodad ?? true);
     const attrs: rt.AddressAttrs = { local: bytes, address: bytes };
     if (opts.label !== undefined) attrs.label = opts.label;
-    await this.call(
+    await this.onLink(ifname, what, (index) => this.call(
       what,
       () =>
         this.sock.newAddress(
@@ -192,16 +229,15 @@ export class Rtnl {
           { ...this.reqOpts, flags: FlagsNew.CREATE | FlagsNew.EXCL },
         ),
       ['EEXIST'],
-    );
+    ));
   }
 
   /** Delete an address; success if it is not there (EADDRNOTAVAIL). */
   async delAddress(ifname: string, address: string, prefixLen: number): Promise<void> {
     const family = familyOf(address);
     const what = `del ${address}/${prefixLen} dev ${ifname}`;
-    const index = await this.indexOf(ifname, what);
     const bytes = addrBuf(address, family);
-    await this.call(
+    await this.onLink(ifname, what, (index) => this.call(
       what,
       () =>
         this.sock.delAddress(
@@ -210,7 +246,7 @@ export class Rtnl {
           this.reqOpts,
         ),
       ['EADDRNOTAVAIL'],
-    );
+    ));
   }
 
   /**
@@ -293,6 +329,7 @@ export class Rtnl {
       if (this.watchers.size === 0 && this.watchSock) {
         this.watchSock.socket.close();
         this.watchSock = undefined;
+        this.indexes.clear();
       }
     };
   }
@@ -324,11 +361,16 @@ export class Rtnl {
         } catch {
           continue;
         }
-        this.deliver({ type: m.type === RTM_NEWLINK ? 'new' : 'del', ...linkInfo(parsed) });
+        const l = linkInfo(parsed);
+        if (m.type === RTM_NEWLINK) this.noteLink(l);
+        else this.indexes.delete(l.name);
+        this.deliver({ type: m.type === RTM_NEWLINK ? 'new' : 'del', ...l });
       }
     });
     s.socket.on('error', (e: Error) => {
       if (errnoOf(e) === 'ENOBUFS') {
+        // Notifications were lost: no kept index is trusted until the links are read again.
+        this.indexes.clear();
         this.listLinks().then(
           (ls) => ls.forEach((l) => this.deliver({ type: 'new', ...l })),
           (err: Error) => this.watchers.forEach((w) => w.onError?.(err)),

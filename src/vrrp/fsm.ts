@@ -359,7 +359,8 @@ function enter(cfg: FsmConfig, s: Vrrp, to: State, reason: Reason, now: number, 
       s.masterAdverIntCs = cfg.adverIntCs;
       s.masterAddress = cfg.primaryAddress;
       s.masterPriority = s.priority;
-      actions.push({ type: 'send-advert', priority: s.priority }, { type: 'vips', op: 'add' }, { type: 'garp' });
+      // The VIPs first: the address add is the takeover (the advert follows within microseconds).
+      actions.push({ type: 'vips', op: 'add' }, { type: 'send-advert', priority: s.priority }, { type: 'garp' });
       s.adverDeadline = now + cs(cfg.adverIntCs);
       break;
     case 'backup':

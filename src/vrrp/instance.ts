@@ -126,6 +126,8 @@ export class VrrpInstance extends EventEmitter {
   private readonly rejectLog: RateLimitedLog;
   /** VIP operations are serialised so an add never overtakes the del that preceded it. */
   private vipChain: Promise<void> = Promise.resolve();
+  /** Links of vipChain not yet settled: with none, a VIP operation starts at once (see afterVips). */
+  private vipPending = 0;
   /** Adverts handed to the transport and not yet sent: stop() waits for the priority-0 one. */
   private readonly inflight = new Set<Promise<void>>();
   /** Clock time of the last advert the transport took (undefined: none yet). */
@@ -289,7 +291,9 @@ export class VrrpInstance extends EventEmitter {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     const d = nextDeadline(this.s);
-    if (d !== undefined) this.cancelTimer = this.deps.clock.at(d, () => { this.cancelTimer = undefined; this.tick(); });
+    // A backup's only deadline is its Master_Down_Timer: kept to the µs (the takeover waits on it
+    // and it runs out only when the master is gone). A master's advert timer needs no spin.
+    if (d !== undefined) this.cancelTimer = this.deps.clock.at(d, () => { this.cancelTimer = undefined; this.tick(); }, { precise: this.s.state === 'backup' });
   }
 
   /**
@@ -316,14 +320,14 @@ export class VrrpInstance extends EventEmitter {
           this.cancelAnnounce?.(); this.cancelAnnounce = undefined;
           this.cancelReannounce?.(); this.cancelReannounce = undefined;
         }
-        this.vipChain = this.vipChain.then(() => this.deps.vips(op)).catch((e: unknown) => {
-          this.deps.log.error({ instance: this.cfg.name, op, err: e }, 'VIP update failed');
-        });
+        // First in a takeover, before its advert, log line and events: with nothing queued the
+        // request goes to the kernel in this call, not in a later turn (the VIP is the takeover).
+        this.afterVips(() => this.deps.vips(op), { startNow: true, what: op });
         return;
       }
       case 'garp':
         // Announce once the addresses are in place, so ARP replies and GARPs agree.
-        this.vipChain = this.vipChain.then(() => {
+        this.afterVips(() => {
           if (this.s.state === 'master') { this.cancelAnnounce?.(); this.cancelAnnounce = this.deps.announce(); }
         });
         return;
@@ -351,13 +355,27 @@ export class VrrpInstance extends EventEmitter {
         // Hooks start once the VIP work queued before them is done (keepalived, too, notifies after
         // the addresses and the first GARP): spawning one would otherwise sit between the VIP add
         // and the GARP.
-        this.vipChain = this.vipChain.then(() => {
+        this.afterVips(() => {
           try { this.deps.notify(a.from, a.to, a.reason); } catch (e) { this.deps.log.error({ instance: this.cfg.name, err: e }, 'notify failed'); }
         });
         this.emit('transition', ev);
         return;
       }
     }
+  }
+
+  /**
+   * Queue fn after the VIP work queued before it. startNow: when nothing is queued, fn starts in
+   * this call rather than in a microtask after the rest of the turn. A failure is logged (what:
+   * the VIP operation) and the chain goes on.
+   */
+  private afterVips(fn: () => void | Promise<void>, o: { startNow?: boolean; what?: 'add' | 'del' } = {}): void {
+    const idle = this.vipPending === 0;
+    this.vipPending++;
+    const p = o.startNow && idle ? (async () => fn())() : this.vipChain.then(fn);
+    this.vipChain = p.catch((e: unknown) => {
+      this.deps.log.error({ instance: this.cfg.name, op: o.what, err: e }, o.what ? 'VIP update failed' : 'VIP follow-up failed');
+    }).finally(() => { this.vipPending--; });
   }
 
   private sendAdvert(priority: number): void {

@@ -160,3 +160,34 @@ rootTest('link down and up are observed within 2.5 s (admin down, then carrier l
   await A.waitEvent(after(n, (l) => l.type === 'del' && l.name === 'gone0'), 1000, 'del event');
   t.false(A.events.some((e) => e.event === 'link-error'));
 });
+
+// While a link watch runs the Rtnl keeps interface indexes (an address add needs no lookup
+// first). A link deleted and made again under the same name has a new index: the address must
+// go on the new link, whether the watch's events or a refused add (ENODEV) told the Rtnl first.
+rootTest('with a link watch running, an address goes on a link made again under the same name', async (t) => {
+  await A.call('rtnl.watch');
+  const addrsOf = async (ifname: string): Promise<string[]> => {
+    const { stdout } = await lab.exec('a', ['ip', '-j', 'addr', 'show', 'dev', ifname]);
+    return (JSON.parse(stdout) as { addr_info: { local: string }[] }[])[0]!.addr_info.map((x) => x.local);
+  };
+  const indexOf = async (ifname: string): Promise<number> => (await A.call<LinkInfo>('rtnl.getLink', { ifname })).index;
+  try {
+    for (let round = 0; round < 3; round++) {
+      await lab.exec('a', ['ip', 'link', 'add', 'kept0', 'type', 'veth', 'peer', 'name', 'kept1']);
+      const index = await indexOf('kept0');
+      await A.call('rtnl.add', { ifname: 'kept0', address: `198.18.1.${round + 1}`, prefixLen: 32 });
+      t.deepEqual(await addrsOf('kept0'), [`198.18.1.${round + 1}`]);
+      await A.call('rtnl.del', { ifname: 'kept0', address: `198.18.1.${round + 1}`, prefixLen: 32 });
+      t.deepEqual(await addrsOf('kept0'), []);
+      await lab.exec('a', ['ip', 'link', 'del', 'kept0']);
+      // Made again at once: the add may race the watch's RTM_DELLINK.
+      await lab.exec('a', ['ip', 'link', 'add', 'kept0', 'type', 'veth', 'peer', 'name', 'kept1']);
+      await A.call('rtnl.add', { ifname: 'kept0', address: '198.18.1.100', prefixLen: 32 });
+      t.deepEqual(await addrsOf('kept0'), ['198.18.1.100']);
+      t.not(await indexOf('kept0'), index);
+      await lab.exec('a', ['ip', 'link', 'del', 'kept0']);
+    }
+  } finally {
+    await lab.exec('a', ['ip', 'link', 'del', 'kept0']).catch(() => undefined);
+  }
+});

@@ -178,3 +178,47 @@ test('status (what `duet status` shows of an instance) never carries the v2 pass
   t.is(s.inst.status().counters.dropped.auth, 1);
   t.false(/s3cr3t!|other!!/.test(JSON.stringify(s.inst.status())));
 });
+
+// The takeover is the VIP: its add goes to the platform in the call that ran the expired
+// Master_Down_Timer, before the advert, the transition's log line and its event; the notify
+// hook and the announcements wait for the add to finish.
+test('takeover: the VIP add is requested first, in the timer call itself; log, event, notify and GARP after', async (t) => {
+  const clock = new FakeClock();
+  const transport = new MemTransport();
+  const order: string[] = [];
+  const log = pino({ level: 'silent' });
+  log.info = ((_o: unknown, msg?: string) => { order.push(`log:${msg}`); }) as typeof log.info;
+  let finishAdd: () => void = () => {};
+  const inst = new VrrpInstance({
+    name: 'VI_1', interface: 'eth0', vrid: 51, version: 3, family: 4, priority: 100, adverIntCs: 10,
+    preempt: true, preemptDelayMs: 0, authType: 0, authPassword: undefined, vipAddresses: ['192.0.2.100'],
+    unicastPeers: [], checksumPseudoHeader: true, checkTtl: true, lenientAddressList: false,
+  }, {
+    clock, log, transport: { ...transport, srcAddress: transport.srcAddress, send: async (b: Uint8Array, dst: string) => { order.push('advert'); await transport.send(b, dst); } } as unknown as VrrpTransport,
+    vips: (op) => { order.push(`vips:${op}`); return op === 'add' ? new Promise<void>((r) => { finishAdd = r; }) : Promise.resolve(); },
+    announce: () => { order.push('garp'); return () => {}; },
+    notify: (_f, to) => { order.push(`notify:${to}`); },
+  });
+  inst.on('transition', (e: { to: string }) => order.push(`event:${e.to}`));
+  inst.start();
+  await flush();
+  order.length = 0;
+  clock.advance(361);
+  // Nothing awaited yet: what happened inside the timer's call.
+  t.is(inst.state, 'master');
+  t.deepEqual(order, ['vips:add', 'advert', 'log:transition', 'event:master']);
+  await flush();
+  t.deepEqual(order.slice(4), [], 'notify and GARP wait for the add');
+  finishAdd();
+  await flush();
+  t.deepEqual(order.slice(4), ['garp', 'notify:master']);
+});
+
+test('only a backup\'s Master_Down_Timer is armed precise (a master\'s advert timer is not)', (t) => {
+  const s = setup();
+  s.inst.start();
+  t.deepEqual(s.clock.pending(), [{ ms: 360.937, precise: true }]);
+  s.clock.advance(361);
+  t.is(s.inst.state, 'master');
+  t.deepEqual(s.clock.pending(), [{ ms: 460.937, precise: false }]);
+});
