@@ -16,6 +16,8 @@
 //      master sends (tcpdump -tt in the backup's namespace).
 //  (b) client gap: the longest time between consecutive probe replies around the event.
 //  (c) the same two on a clean stop (SIGTERM of the master: both send priority 0).
+//  (d) duet only: `duet failover` on the master (make-before-break: priority 0, VIP kept until
+//      the new master's first advert), from the CLI's start; then `failover --clear` hands back.
 // Advert jitter: intervals between the master's adverts as captured (kernel timestamps) in the
 // backup's namespace, idle, with CPU burners beside the master, and (duet) with the master's own
 // event loop kept busy by a preload (lab/busy-loop.ts, NODE_OPTIONS=--import; the daemon
@@ -23,6 +25,7 @@
 // counting transitions after the initial election.
 import { scriptArgs } from './args.js';
 import { cpus, loadavg, release } from 'node:os';
+import { cli } from './duet-node.js';
 import {
   labWithCleanup, startDuet, pairConfig, startKeepalived, keepalivedConfig, startAgent, onCleanup, runMain,
   watchAddresses, captureVrrp, captureArp, ipShell, setLink, waitLinkUp, hasAddr, flushAddr, waitFor, sleep, nowEpoch,
@@ -76,6 +79,8 @@ interface PairNode {
   kill9(): void;
   /** A clean stop (SIGTERM: priority 0, VIP removed). */
   term(): void;
+  /** `duet failover` and `duet failover --clear` (duet only: keepalived has no operator handover). */
+  failover?(clear: boolean): Promise<void>;
   state(): Promise<string>;
   transitions(): number;
   alive(): boolean;
@@ -98,6 +103,10 @@ async function startNode(impl: Impl, lab: Lab, host: string, priority: number, s
       impl, host,
       kill9: () => n.kill('SIGKILL'),
       term: () => n.kill('SIGTERM'),
+      failover: async (clear) => {
+        const r = await cli(n, clear ? ['failover', '--clear'] : ['failover']);
+        if (r.code !== 0) throw new Error(`duet failover${clear ? ' --clear' : ''}: exit ${r.code}: ${r.stderr.trim()}`);
+      },
       state: async () => (await n.instance('VI_1'))?.state ?? 'none',
       transitions: () => n.transitions().length,
       alive: () => n.proc.exitCode === null && n.proc.signalCode === null,
@@ -210,7 +219,9 @@ interface TrialResult {
   note?: string;
 }
 
-async function trial(env: Env, pair: Pair, kind: 'kill' | 'stop'): Promise<TrialResult> {
+type Kind = 'kill' | 'stop' | 'failover';
+
+async function trial(env: Env, pair: Pair, kind: Kind): Promise<TrialResult> {
   const { prober, watch2, cap2, lab } = env;
   const advMs = pair.s.advertS * 1000;
   await pair.ensure();
@@ -219,11 +230,15 @@ async function trial(env: Env, pair: Pair, kind: 'kill' | 'stop'): Promise<Trial
   await sleep(advMs + Math.random() * advMs);
   const d1 = pair.d1!;
   const t0 = nowEpoch();
+  // failover: the CLI is started at t0; its own start-up (~100 ms of node) is part of the figure.
+  let handover: Promise<void> | undefined;
   if (kind === 'kill') {
     env.d1ip.send(`link set ${lab.host('d1').ifname} down`);
     d1.kill9();
-  } else {
+  } else if (kind === 'stop') {
     d1.term();
+  } else {
+    handover = d1.failover!(false);
   }
   const added = await watch2.added(pair.s.vip, t0, 4 * advMs + 5000);
   const res: TrialResult = { takeoverMs: added === undefined ? NaN : added - t0, advertMs: NaN, gapMs: NaN, fromLastMs: NaN, lateMs: NaN, prio0Ms: NaN, garpMs: NaN };
@@ -250,28 +265,33 @@ async function trial(env: Env, pair: Pair, kind: 'kill' | 'stop'): Promise<Trial
   if (adv) res.advertMs = adv.at - t0;
   const st = await pair.d2!.state();
   if (st !== 'master') res.note = `${res.note ? `${res.note}; ` : ''}d2 is ${st}, not master`;
-  await Promise.race([d1.exited(), sleep(5000)]);
+  if (handover) {
+    // d1 hands back (its override cleared; preempt): the pair is as before for the next trial.
+    await handover;
+    await d1.failover!(true);
+    await waitFor(async () => (await d1.state()) === 'master' && (await pair.d2!.state()) === 'backup', { timeoutMs: 10_000, intervalMs: 25, what: 'd1 master again after failover --clear' });
+  } else await Promise.race([d1.exited(), sleep(5000)]);
   cap2.prune(nowEpoch() - 60_000);
   env.arp2.prune(nowEpoch() - 60_000);
   return res;
 }
 
-interface Block { kill: TrialResult[]; stop: TrialResult[] }
+interface Block { kill: TrialResult[]; stop: TrialResult[]; failover: TrialResult[] }
 
 async function runSetting(env: Env, s: Settings, n: number, label: string): Promise<Record<Impl, Block>> {
   const out = {} as Record<Impl, Block>;
   for (const impl of IMPLS) {
     const pair = new Pair(env.lab, impl, s);
-    const b: Block = { kill: [], stop: [] };
+    const b: Block = { kill: [], stop: [], failover: [] };
     out[impl] = b;
     try {
-      for (const kind of ['kill', 'stop'] as const) {
+      for (const kind of (impl === 'duet' ? ['kill', 'stop', 'failover'] : ['kill', 'stop']) as Kind[]) {
         for (let i = 1; i <= n; i++) {
           const r = await trial(env, pair, kind).catch((e: unknown): TrialResult => ({ takeoverMs: NaN, advertMs: NaN, gapMs: NaN, fromLastMs: NaN, lateMs: NaN, prio0Ms: NaN, garpMs: NaN, note: (e as Error).message.split('\n')[0] }));
           b[kind].push(r);
           const unit = s.advertS >= 1 ? 1000 : 1;
           const f = (x: number): string => (Number.isFinite(x) ? (unit === 1 ? `${x.toFixed(0)} ms` : `${(x / 1000).toFixed(2)} s`) : '—');
-          console.log(`  ${label} ${impl.padEnd(10)} ${kind === 'kill' ? 'kill -9 ' : 'SIGTERM '} #${i}: takeover ${f(r.takeoverMs).padStart(7)}  first advert ${f(r.advertMs).padStart(7)}  from last advert ${f(r.fromLastMs).padStart(7)} (deadline ${r.lateMs >= 0 ? '+' : ''}${r.lateMs.toFixed(2)} ms)  client gap ${f(r.gapMs).padStart(7)}${kind === 'stop' ? `  SIGTERM->prio 0 ${r.prio0Ms.toFixed(2)} ms` : ''}  VIP->GARP ${r.garpMs.toFixed(2)} ms${r.note ? `  (${r.note})` : ''}`);
+          console.log(`  ${label} ${impl.padEnd(10)} ${kind === 'kill' ? 'kill -9 ' : kind === 'stop' ? 'SIGTERM ' : 'failover'} #${i}: takeover ${f(r.takeoverMs).padStart(7)}  first advert ${f(r.advertMs).padStart(7)}  from last advert ${f(r.fromLastMs).padStart(7)} (deadline ${r.lateMs >= 0 ? '+' : ''}${r.lateMs.toFixed(2)} ms)  client gap ${f(r.gapMs).padStart(7)}${kind === 'stop' ? `  SIGTERM->prio 0 ${r.prio0Ms.toFixed(2)} ms` : ''}  VIP->GARP ${r.garpMs.toFixed(2)} ms${r.note ? `  (${r.note})` : ''}`);
         }
       }
     } finally {
@@ -403,7 +423,7 @@ function expected(s: Settings): { kill: string; stop: string; down: string } {
 
 function settingTable(title: string, s: Settings, r: Record<Impl, Block>, ref: typeof REF.v3, n: number): string {
   const unit = s.advertS >= 1 ? 's' : 'ms';
-  const col = (impl: Impl, kind: 'kill' | 'stop', k: keyof TrialResult, u: 'ms' | 's' = unit): string => fmtRange(r[impl][kind].map((x) => x[k] as number), u);
+  const col = (impl: Impl, kind: Kind, k: keyof TrialResult, u: 'ms' | 's' = unit): string => fmtRange(r[impl][kind].map((x) => x[k] as number), u);
   const fine = (impl: Impl, kind: 'kill' | 'stop', k: 'prio0Ms' | 'garpMs' | 'lateMs'): string => {
     const xs = r[impl][kind].map((x) => x[k]).filter(Number.isFinite).sort((a, b) => a - b);
     return xs.length ? `${xs[0]!.toFixed(2)} / ${quantile(xs, 0.5).toFixed(2)} / ${xs.at(-1)!.toFixed(2)} ms` : '—';
@@ -422,6 +442,8 @@ function settingTable(title: string, s: Settings, r: Record<Impl, Block>, ref: t
     ['    past that deadline (VIP seen by ip monitor)', fine('keepalived', 'stop', 'lateMs'), fine('duet', 'stop', 'lateMs'), '', ''],
     ['    client gap', col('keepalived', 'stop', 'gapMs'), col('duet', 'stop', 'gapMs'), ref.stopGap, ''],
     ['    SIGTERM to the priority-0 advert (seen by the backup)', fine('keepalived', 'stop', 'prio0Ms'), fine('duet', 'stop', 'prio0Ms'), '', ''],
+    ['(d) `duet failover` (make-before-break): backup -> master', 'n/a (no operator handover)', col('duet', 'failover', 'takeoverMs'), '', ''],
+    ['    client gap; target: < 30 ms and <= keepalived\'s clean stop', `(clean stop: ${col('keepalived', 'stop', 'gapMs')})`, col('duet', 'failover', 'gapMs'), '', ''],
     ['VIP added to first GARP (new master; kill / stop)', `${fine('keepalived', 'kill', 'garpMs')}; ${fine('keepalived', 'stop', 'garpMs')}`, `${fine('duet', 'kill', 'garpMs')}; ${fine('duet', 'stop', 'garpMs')}`, '', ''],
   ];
   return `${title}: ${n} trial${n === 1 ? '' : 's'} per implementation and event; min / median / max\n${table(rows, ' | ')}`;
