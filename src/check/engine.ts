@@ -378,7 +378,9 @@ export class CheckEngine {
   private waited(c: CheckRec, waitedMs: number): void {
     const counted = c.startedAt - c.due;
     const late = counted + waitedMs;
+    // Its sample from fire() when the ring still holds it, else (overwritten by now) a new one.
     if (this.lateN - c.lateSlot <= LATE_SAMPLES) this.late[c.lateSlot % LATE_SAMPLES] = late;
+    else this.late[this.lateN++ % LATE_SAMPLES] = late;
     if (late > this.behindMs) this.behindMs = late;
     const threshold = lateThresholdMs(c.cfg.intervalMs);
     if (counted <= threshold && late > threshold) this.lateRuns++;
