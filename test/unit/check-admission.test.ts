@@ -166,6 +166,38 @@ test('engine: time spent waiting for admission is lateness (late runs, behind, p
   engine.stop();
 });
 
+test('engine: a run that waits while more runs fire than the lateness ring holds still counts its wait', async (t) => {
+  // 17,001 checks due at 1000; one runs at a time: the rest wait while 17,000 fires pass the
+  // ring (16,384 samples) by, so the second's own sample from fire() is gone when it starts.
+  let now = 1000;
+  let timers: Array<{ ms: number; fn: () => void }> = [];
+  let turns: Array<() => void> = [];
+  const clock = { now: () => now, at: (ms: number, fn: () => void) => { const e = { ms, fn }; timers.push(e); return () => { timers = timers.filter((x) => x !== e); }; } };
+  const finish: Array<() => void> = [];
+  const gate = new AdmissionGate({
+    clock, perTurn: 1, maxInFlight: 1, defer: (fn) => { turns.push(fn); },
+    run: () => new Promise<CheckResult>((resolve) => { finish.push(() => resolve(OK)); }),
+  });
+  const engine = new CheckEngine({ clock, random: () => 0, onEvent: () => undefined, run: gate.run });
+  const servers = Array.from({ length: 17_001 }, (_, i) => ({
+    family: 4 as const, address: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, port: 80, weight: 1, inhibitOnFailure: false,
+    checks: [{ spec: spec(80), intervalMs: 10_000, retryDelayMs: 10_000, rise: 1, fall: 1 }],
+  }));
+  engine.configure([{ ...SVC, realServers: servers }]);
+  const due = timers; timers = [];
+  for (const x of due) x.fn();
+  t.like(gate.stats(), { inFlight: 1, queued: 17_000 });
+  now = 3000;
+  finish[0]!();
+  await settle();
+  const fns = turns; turns = [];
+  for (const fn of fns) fn();
+  t.is(finish.length, 2, 'the second started');
+  t.is(engine.timing().lateMaxMs, 2000, 'its 2 s wait is in the ring');
+  t.like(engine.pulse(), { behindMs: 2000, lateRuns: 1 });
+  engine.stop();
+});
+
 /** A slow HTTP server in a child process (its sockets are not this process's fds). */
 async function childServer(delayMs: number): Promise<{ port: number; stop: () => void }> {
   const src = `const s = require('node:http').createServer((q, r) => setTimeout(() => r.end('ok'), ${delayMs}));
