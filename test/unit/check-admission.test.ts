@@ -264,21 +264,3 @@ test.serial('real: the overloaded worker keeps its checks in flight under the bo
   t.true((r.late?.queuedTotal ?? 0) > 0, 'checks waited for admission');
   t.true((r.late?.lateRuns ?? 0) > 0, 'and it says checks ran late');
 });
-
-test('metrics: checks waiting for admission, runs that waited, runs in flight', async (t) => {
-  const { createMetrics } = await import('../../src/metrics/metrics.js');
-  const late = { lateRuns: 42, discounted: 0, behindMs: 812, queued: 1500, queuedTotal: 90000, inFlight: 64, maxInFlight: 16000 };
-  const m = createMetrics({
-    status: () => ({ instances: [], sockets: [], operator: {}, checkWorker: { answering: true, restarts: 0, lastRestart: undefined, late } }) as never,
-    checkStatus: async () => [],
-    checkLatency: async () => [],
-    ipvsStats: async () => undefined,
-    reconcileCounters: () => ({ reconciles: 0, reconcileErrors: 0, ops: {}, opFailures: 0 }),
-    onEvent: () => () => {},
-  }, { ipvsCacheMs: () => 0, now: () => 0 });
-  t.teardown(() => m.close());
-  const text = await m.registry.metrics();
-  t.regex(text, /^duet_check_queued 1500$/m);
-  t.regex(text, /^duet_check_queued_total 90000$/m);
-  t.regex(text, /^duet_check_in_flight 64$/m);
-});
