@@ -134,6 +134,8 @@ async function window(host: CheckHost, seconds: number, runs0: number): Promise<
   return clean.length > 0 ? { p99s: clean, windowOnly: true, maxLate, rssPeak } : { p99s: all, windowOnly: false, maxLate: NaN, rssPeak };
 }
 
+/** The soft open-file limit, read at start (at the limit, reading it would need an fd too). */
+const FD_LIMIT = Number(readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))?.trim().split(/\s{2,}/)[1]);
 /** Open fds; at the open-file limit (EMFILE: the listing itself needs one), the limit. */
 function openFds(): number {
   try {
@@ -141,11 +143,23 @@ function openFds(): number {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EMFILE') throw e;
     fdLimitHits++;
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
-    return Number(line?.trim().split(/\s{2,}/)[1]);
+    return FD_LIMIT;
   }
 }
 let fdLimitHits = 0;
+
+/** A /proc read; out of fds (nogate at overload), tried again every 10 ms for up to 5 s. */
+async function whenFds<T>(read: () => T): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return read();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EMFILE' || i >= 500) throw e;
+      fdLimitHits++;
+      await sleep(10);
+    }
+  }
+}
 
 async function main(): Promise<void> {
   const [tcp, http, warmupS, seconds] = process.argv.slice(2, 6).map(Number) as [number, number, number, number];
@@ -169,17 +183,17 @@ async function main(): Promise<void> {
   // Warm-up: first runs are spread over one interval; let every check run at least once.
   await sleep(warmupS * 1000);
   const runs0 = (await host.timing()).runs;
-  const ao0 = activeOpens(process.pid);
+  const ao0 = await whenFds(() => activeOpens(process.pid));
   const cpu0 = process.cpuUsage();
   const th0 = threadCpu();
-  const m0 = machineCpu();
+  const m0 = await whenFds(machineCpu);
   const t0 = performance.now();
   const w = await window(host, seconds, runs0);
   const runs1 = (await host.timing()).runs;
-  const ao1 = activeOpens(process.pid);
+  const ao1 = await whenFds(() => activeOpens(process.pid));
   const cpu1 = process.cpuUsage(cpu0);
   const th1 = threadCpu();
-  const m1 = machineCpu();
+  const m1 = await whenFds(machineCpu);
   const elapsedS = (performance.now() - t0) / 1000;
   const queuedTotal = host.liveness().late?.queuedTotal ?? 0;
   clearInterval(fdSampler);

@@ -64,6 +64,8 @@ function overloadArg(v: string | undefined): CheckLoad | undefined {
   return { tcp: Number(m[1]), http: Number(m[2]) };
 }
 const OVERLOAD = overloadArg(argv.overload);
+/** The lab's namespace prefix: --overload has its own, so it neither removes nor is removed by a full run's lab (removeStale). */
+const LAB = OVERLOAD ? 'bcov' : 'bc';
 const OPT = {
   seconds: int(argv.seconds, Q ? 6 : 20, 'seconds'),
   jitterS: int(argv['jitter-seconds'], Q ? 6 : 20, 'jitter-seconds'),
@@ -415,7 +417,7 @@ async function main(): Promise<number> {
   console.log(`machine: ${availableParallelism()} CPU(s) (${cpus()[0]?.model ?? '?'}), Linux ${release()}, Node ${process.version}, ` +
     `load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine makes figures noisy)`);
   console.log(`options: window ${OPT.seconds} s per check load after ${OPT.warmupS} s warm-up, jitter capture ${OPT.jitterS} s per condition`);
-  const lab = await labWithCleanup('bc', [{ name: 'ck', addr: '192.0.2.5' }, { name: 'd1', addr: D1 }, { name: 'd2', addr: '192.0.2.12' }]);
+  const lab = await labWithCleanup(LAB, [{ name: 'ck', addr: '192.0.2.5' }, { name: 'd1', addr: D1 }, { name: 'd2', addr: '192.0.2.12' }]);
 
   const kind = tcpCheckKind();
   console.log(`duet's TCP checks: ${kind.kind === 'native' ? 'the native connect core (native/tcp_core.c)' : `net.Socket (tcp.ts): ${kind.why}`}`);
@@ -464,7 +466,7 @@ const estS = 60 + OPT.steps.length * 2 * (OPT.warmupS + OPT.seconds + 15) + (arg
 runMain(async () => {
   const code = await main();
   await cleanupAll();
-  const left = (await listNamespaces()).filter((n) => n.startsWith('bc-'));
+  const left = (await listNamespaces()).filter((n) => n.startsWith(`${LAB}-`));
   if (left.length > 0) { console.error(`WARNING: namespaces left: ${left.join(' ')}`); return 1; }
   return code;
 }, { deadlineMs: Math.max(180, 2 * estS) * 1000, name: 'bench:checks' });

@@ -25,8 +25,12 @@ export interface AdmissionLimits {
   maxInFlight: number;
 }
 
-/** Starts per turn by default: a turn that starts this many and reads as many results stays short. */
-export const DEFAULT_PER_TURN = 64;
+/**
+ * Starts per turn by default. A turn that starts this many (and reads about as many results)
+ * stays well under the heartbeat; fewer cost throughput on a starved CPU: at 64, 2,400 checks/s
+ * on this loaded 2-core machine queued 2,928 runs (lateness p99 87 -> 361 ms), at 256 none.
+ */
+export const DEFAULT_PER_TURN = 256;
 /** File descriptors kept for everything but checks (VRRP sockets, netlink, control, logs, the daemon's files). */
 export const FD_RESERVE = 512;
 
