@@ -124,7 +124,7 @@ export function workerChecks(o: {
   /** How that went: the first outcome, then only a change (a restarted worker that fares differently). */
   onRealtime?: (r: RtOutcome) => void;
   /** Checks started running late (a heartbeat window with late runs), or are back on schedule. */
-  onLate?: (late: boolean, l: Lateness) => void;
+  onLate?: (late: boolean, l: Lateness & Partial<AdmissionStats>) => void;
 }): CheckHost {
   const mirror = new Mirror();
   const health = new Map<string, Health>();

@@ -122,7 +122,7 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string; ch
     openChecks: (onEvent, onError) => workerChecks({
       onEvent, onError,
       onLate: (late, l) => {
-        if (late) log.warn({ mod: 'check', behindMs: Math.round(l.behindMs), lateRuns: l.lateRuns, discounted: l.discounted }, 'checks running late: the check worker is past capacity (no check is failed for it)');
+        if (late) log.warn({ mod: 'check', behindMs: Math.round(l.behindMs), lateRuns: l.lateRuns, discounted: l.discounted, queued: l.queued }, 'checks running late: the check worker is past capacity (no check is failed for it)');
         else log.info({ mod: 'check', lateRuns: l.lateRuns, discounted: l.discounted }, 'checks back on schedule');
       },
       ...(o.checkRealtime ? {
