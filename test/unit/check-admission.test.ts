@@ -12,6 +12,8 @@ import { CheckEngine, lateThresholdMs, type CheckEvent } from '../../src/check/e
 import { workerChecks } from '../../src/check/host.js';
 import type { CheckedService, CheckResult, CheckSpec } from '../../src/check/types.js';
 import { lateLine } from '../../src/cli/format.js';
+import { formatIssue, parseConfig } from '../../src/config/load.js';
+import { exportKeepalived } from '../../src/import/keepalived-export.js';
 
 const spec = (port: number, timeoutMs = 100): CheckSpec => ({ type: 'tcp', target: { address: '192.0.2.21', family: 4, port }, timeoutMs });
 const portOf = (s: CheckSpec): number => (s.type === 'tcp' ? s.target.port : -1);
@@ -119,6 +121,22 @@ test('bounds: from the open-file limit with a reserve; limits below 1 refused', 
   t.is(inFlightFromFdLimit(100), 1);
   t.throws(() => inFlightFromFdLimit(Number.NaN), { message: /open-file limit NaN/ });
   t.throws(() => new AdmissionGate({ clock: { now: () => 0 }, defer: () => undefined, run: () => Promise.resolve(OK), perTurn: 0, maxInFlight: 5 }), { message: /at least 1/ });
+});
+
+test('config check_worker: unset by default, bounds when given, bad values at their line; export to keepalived notes it', (t) => {
+  const base = 'vrrp:\n  instances:\n    - { name: VI_1, interface: eth0, vrid: 51, virtual_ipaddress: [192.0.2.100/24] }\n';
+  const load = (yaml: string): ReturnType<typeof parseConfig> => parseConfig(base + yaml, 'duet.yaml');
+  const d = load('');
+  t.true(d.ok && Object.keys(d.value.checkWorker).length === 0);
+  const v = load('check_worker:\n  max_in_flight: 4000\n  starts_per_turn: 128\n');
+  t.true(v.ok);
+  if (v.ok) t.deepEqual(v.value.checkWorker, { maxInFlight: 4000, perTurn: 128 });
+  const issues = (yaml: string): string => { const r = load(yaml); return r.ok ? '' : r.error.map(formatIssue).join('\n'); };
+  t.regex(issues('check_worker:\n  max_in_flight: 0\n'), /duet\.yaml:5:\d+.*check_worker\.max_in_flight.*got 0/);
+  t.regex(issues('check_worker:\n  starts_per_turn: 2.5\n'), /check_worker\.starts_per_turn.*whole number/);
+  t.regex(issues('check_worker:\n  per_thread: 5\n'), /per_thread/);
+  const x = exportKeepalived(`${base}check_worker: { max_in_flight: 4000 }\n`, 'duet.yaml');
+  t.true(x.notes.some((n) => n.field.startsWith('check_worker') && /no admission bounds/.test(n.why)), JSON.stringify(x.notes));
 });
 
 const SVC: CheckedService = {
