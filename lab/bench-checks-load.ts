@@ -2,7 +2,10 @@
 // (workerChecks: the engine and the real checkers in a worker thread), nothing else. Run by
 // bench-checks.ts in a namespace where the targets are local:
 //
-//   node bench-checks-load.js TCP HTTP WARMUP_S SECONDS
+//   node bench-checks-load.js TCP HTTP WARMUP_S SECONDS [gate|nogate]
+//
+// nogate: the worker without admission bounds (check/admission.ts limits set out of reach), as
+// before the gate, for the overload comparison (bench:checks --overload).
 //
 // Prints one JSON line (LoadResult) and exits. CPU is process.cpuUsage() (every thread of the
 // process, i.e. main + check worker + V8/libuv helpers), split per thread from /proc/self/task.
@@ -51,6 +54,16 @@ export interface LoadResult {
   downHttp: number;
   engineErrors: string[];
   configureMs: number;
+  /** Admission bounds in force (false: nogate). */
+  gate: boolean;
+  /** This process's open fds (/proc/self/fd), peak over the run (sampled every 20 ms), and at the start. */
+  fdPeak: number;
+  fdStart: number;
+  /** Samples that found the process out of fds (EMFILE: the open-file limit reached; fdPeak is then the limit). */
+  fdLimitHits: number;
+  /** Runs that waited for admission over the run, and the most waiting at a heartbeat. */
+  queuedTotal: number;
+  queuedPeak: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -121,12 +134,48 @@ async function window(host: CheckHost, seconds: number, runs0: number): Promise<
   return clean.length > 0 ? { p99s: clean, windowOnly: true, maxLate, rssPeak } : { p99s: all, windowOnly: false, maxLate: NaN, rssPeak };
 }
 
+/** The soft open-file limit, read at start (at the limit, reading it would need an fd too). */
+const FD_LIMIT = Number(readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))?.trim().split(/\s{2,}/)[1]);
+/** Open fds; at the open-file limit (EMFILE: the listing itself needs one), the limit. */
+function openFds(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EMFILE') throw e;
+    fdLimitHits++;
+    return FD_LIMIT;
+  }
+}
+let fdLimitHits = 0;
+
+/** A /proc read; out of fds (nogate at overload), tried again every 10 ms for up to 5 s. */
+async function whenFds<T>(read: () => T): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return read();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EMFILE' || i >= 500) throw e;
+      fdLimitHits++;
+      await sleep(10);
+    }
+  }
+}
+
 async function main(): Promise<void> {
-  const [tcp, http, warmupS, seconds] = process.argv.slice(2).map(Number) as [number, number, number, number];
+  const [tcp, http, warmupS, seconds] = process.argv.slice(2, 6).map(Number) as [number, number, number, number];
+  const gate = process.argv[6] !== 'nogate';
   const list = await loadVirtualServers({ tcp, http });
   const ev = new Events();
   const before = new Set(threadCpu().keys());
-  const host = workerChecks({ onEvent: (e) => ev.on(e), onError: (e) => ev.errors.push(e.message) });
+  const fdStart = openFds();
+  let fdPeak = fdStart;
+  let queuedPeak = 0;
+  const fdSampler = setInterval(() => { fdPeak = Math.max(fdPeak, openFds()); }, 20);
+  const host = workerChecks({
+    onEvent: (e) => ev.on(e), onError: (e) => ev.errors.push(e.message),
+    ...(gate ? {} : { admission: { perTurn: Number.MAX_SAFE_INTEGER, maxInFlight: Number.MAX_SAFE_INTEGER } }),
+  });
+  const queueSampler = setInterval(() => { queuedPeak = Math.max(queuedPeak, host.liveness().late?.queued ?? 0); }, 1000);
   const c0 = performance.now();
   await host.configure(list);
   const configureMs = performance.now() - c0;
@@ -134,18 +183,21 @@ async function main(): Promise<void> {
   // Warm-up: first runs are spread over one interval; let every check run at least once.
   await sleep(warmupS * 1000);
   const runs0 = (await host.timing()).runs;
-  const ao0 = activeOpens(process.pid);
+  const ao0 = await whenFds(() => activeOpens(process.pid));
   const cpu0 = process.cpuUsage();
   const th0 = threadCpu();
-  const m0 = machineCpu();
+  const m0 = await whenFds(machineCpu);
   const t0 = performance.now();
   const w = await window(host, seconds, runs0);
   const runs1 = (await host.timing()).runs;
-  const ao1 = activeOpens(process.pid);
+  const ao1 = await whenFds(() => activeOpens(process.pid));
   const cpu1 = process.cpuUsage(cpu0);
   const th1 = threadCpu();
-  const m1 = machineCpu();
+  const m1 = await whenFds(machineCpu);
   const elapsedS = (performance.now() - t0) / 1000;
+  const queuedTotal = host.liveness().late?.queuedTotal ?? 0;
+  clearInterval(fdSampler);
+  clearInterval(queueSampler);
   await host.close();
   const cores = availableParallelism();
   const pct = (ms: number): number => (ms / (elapsedS * 1000)) * 100;
@@ -166,6 +218,7 @@ async function main(): Promise<void> {
     lateP99MaxMs: Math.max(...w.p99s), lateP99MedianMs: median(w.p99s), lateMaxMs: w.maxLate,
     lateP99Series: w.p99s.map((x) => Math.round(x * 10) / 10), lateWindowOnly: w.windowOnly,
     upEvents: ev.up, downEvents: ev.down, downReasons: ev.reasons, downTcp: ev.down - ev.downHttp, downHttp: ev.downHttp, engineErrors: ev.errors, configureMs,
+    gate, fdPeak, fdStart, fdLimitHits, queuedTotal, queuedPeak,
   };
   process.stdout.write(`${JSON.stringify(r)}\n`);
 }

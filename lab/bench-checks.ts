@@ -1,7 +1,11 @@
 // `npm run bench:checks`: how many health checks one node keeps on schedule, and whether they
 // disturb VRRP.
 //
-//   node build/lab/bench-checks.js [--quick] [--seconds N] [--jitter-seconds N] [--skip-scale] [--skip-vrrp]
+//   node build/lab/bench-checks.js [--quick] [--seconds N] [--jitter-seconds N] [--skip-scale] [--skip-vrrp] [--overload T+H]
+//
+// --overload T+H: past capacity instead (T TCP + H HTTP checks at 1 s, more than one core
+// finishes), the check worker without admission bounds and then with them (check/admission.ts),
+// side by side: open fds, checks/s achieved, lateness, false downs. Nothing else runs.
 //
 // Part 1 (checks): 10,000 TCP + 2,000 HTTP checks at 1 s, run by duet's check host exactly as
 // the daemon runs it (workerChecks: engine + real checkers in a worker thread), in a process of
@@ -34,16 +38,18 @@ import { HAPROXY_MISSING, haproxyVersion, measureHaproxy, procTimesMs, type Hapr
 // ---------------------------------------------------------------------------------------------
 // Options.
 
-const argv = scriptArgs('bench-checks', `usage: npm run bench:checks -- [--quick] [--seconds N] [--jitter-seconds N] [--skip-scale] [--skip-vrrp]
+const argv = scriptArgs('bench-checks', `usage: npm run bench:checks -- [--quick] [--seconds N] [--jitter-seconds N] [--skip-scale] [--skip-vrrp] [--overload T+H]
   --seconds N         measurement window per check load, after a warm-up of 2 intervals (default 20; --quick 6)
   --jitter-seconds N  advert capture window per VRRP condition (default 20; --quick 6)
   --skip-scale        only the full load (10,000 TCP + 2,000 HTTP), not the 2,000 + 400 step
-  --skip-vrrp         only part 1 (checks, duet and HAProxy), not the VRRP advert timing of part 2`, {
+  --skip-vrrp         only part 1 (checks, duet and HAProxy), not the VRRP advert timing of part 2
+  --overload T+H      only this: T TCP + H HTTP checks at 1 s (past capacity), without and with admission bounds`, {
   quick: { type: 'boolean', default: false },
   seconds: { type: 'string' },
   'jitter-seconds': { type: 'string' },
   'skip-scale': { type: 'boolean', default: false },
   'skip-vrrp': { type: 'boolean', default: false },
+  overload: { type: 'string' },
 });
 const int = (v: string | undefined, def: number, name: string): number => {
   if (v === undefined) return def;
@@ -52,6 +58,15 @@ const int = (v: string | undefined, def: number, name: string): number => {
   return n;
 };
 const Q = argv.quick;
+function overloadArg(v: string | undefined): CheckLoad | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)\+(\d+)$/.exec(v);
+  if (!m || Number(m[1]) + Number(m[2]) < 1 || Number(m[1]) + Number(m[2]) > 100_000) { console.error(`--overload: expected TCP+HTTP counts, 1..100000 in all (e.g. 20000+4000), got ${v}`); process.exit(2); }
+  return { tcp: Number(m[1]), http: Number(m[2]) };
+}
+const OVERLOAD = overloadArg(argv.overload);
+/** The lab's namespace prefix: --overload has its own, so it neither removes nor is removed by a full run's lab (removeStale). */
+const LAB = OVERLOAD ? 'bcov' : 'bc';
 const OPT = {
   seconds: int(argv.seconds, Q ? 6 : 20, 'seconds'),
   jitterS: int(argv['jitter-seconds'], Q ? 6 : 20, 'jitter-seconds'),
@@ -81,8 +96,8 @@ const VRRP_LOAD: CheckLoad = { tcp: 800, http: 200 };
 const alive = (p: { exitCode: number | null; signalCode: NodeJS.Signals | null }): boolean => p.exitCode === null && p.signalCode === null;
 
 /** One check load in its own process in the lab's `ck` namespace; its JSON result. */
-async function runLoad(lab: Lab, load: CheckLoad): Promise<LoadResult> {
-  const args = [String(load.tcp), String(load.http), String(OPT.warmupS), String(OPT.seconds)];
+async function runLoad(lab: Lab, load: CheckLoad, gate = true): Promise<LoadResult> {
+  const args = [String(load.tcp), String(load.http), String(OPT.warmupS), String(OPT.seconds), gate ? 'gate' : 'nogate'];
   const proc = lab.spawn('ck', [process.execPath, LOAD_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   onCleanup(() => { if (alive(proc)) proc.kill('SIGKILL'); });
   let out = '';
@@ -144,6 +159,39 @@ function fmtStep(s: Step): string {
 function fmtHap(h: HaproxyResult): string {
   return `${f0(h.checksPerS)} checks/s (targets' count), CPU ${f1(h.cpuPct)}% of one core (user ${f1(h.cpuUserPct)}, kernel ${f1(h.cpuSysPct)}), ` +
     `RSS peak ${f0(h.rssPeakMB)} MB, servers up ${h.up}, not up ${h.notUp}`;
+}
+
+/** --overload: the same load without, then with, admission bounds. */
+async function overload(lab: Lab, load: CheckLoad): Promise<LoadResult[]> {
+  await localTargets(lab, 'ck');
+  await startServers(lab, 'ck');
+  const out: LoadResult[] = [];
+  for (const gate of [false, true]) {
+    console.log(`  ${gate ? 'with' : 'without'} admission bounds: ${load.tcp} TCP + ${load.http} HTTP at 1 s, warm-up ${OPT.warmupS} s, window ${OPT.seconds} s ...`);
+    const r = await runLoad(lab, load, gate);
+    console.log(`    ${fmtStep({ r, served: 0, serverCpuPct: 0, hap: undefined })}, open fds peak ${r.fdPeak}`);
+    out.push(r);
+  }
+  return out;
+}
+
+const restarts = (r: LoadResult): number => r.engineErrors.filter((e) => e.includes('restarting it')).length;
+
+function overloadTable(rs: LoadResult[]): string {
+  const row = (label: string, f: (r: LoadResult) => string): string[] => [label, ...rs.map(f)];
+  return table([
+    ['', ...rs.map((r) => (r.gate ? 'with admission bounds' : 'without (as before)'))],
+    row('checks scheduled per second', (r) => f0(r.tcp + r.http)),
+    // A restarted worker counts its runs from 0 again: its rate over the window means nothing.
+    row('checks run per second (achieved)', (r) => (restarts(r) > 0 ? 'n/a (restarted)' : f0(r.checksPerS))),
+    row('check worker restarts (missed heartbeat)', (r) => String(restarts(r))),
+    row('open fds, peak (at start)', (r) => `${r.fdPeak} (${r.fdStart})${r.fdLimitHits > 0 ? `: the limit, EMFILE in ${r.fdLimitHits} samples` : ''}`),
+    row('lateness p99: worst / median second (ms)', (r) => `${f0(r.lateP99MaxMs)} / ${f0(r.lateP99MedianMs)}${r.lateWindowOnly ? '' : ' *'}`),
+    row('runs that waited for admission; most waiting', (r) => `${r.queuedTotal}; ${r.queuedPeak}`),
+    row('false downs (TCP / HTTP)', (r) => `${r.downEvents} (${r.downTcp} / ${r.downHttp})`),
+    row('CPU, whole process, % of one core', (r) => f1(r.cpuPct)),
+    row('RSS peak in the window', (r) => `${f0(r.rssPeakMB)} MB`),
+  ], ' | ');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,12 +393,22 @@ async function main(): Promise<number> {
   console.log(`machine: ${availableParallelism()} CPU(s) (${cpus()[0]?.model ?? '?'}), Linux ${release()}, Node ${process.version}, ` +
     `load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine makes figures noisy)`);
   console.log(`options: window ${OPT.seconds} s per check load after ${OPT.warmupS} s warm-up, jitter capture ${OPT.jitterS} s per condition`);
-  const lab = await labWithCleanup('bc', [{ name: 'ck', addr: '192.0.2.5' }, { name: 'd1', addr: D1 }, { name: 'd2', addr: '192.0.2.12' }]);
+  const lab = await labWithCleanup(LAB, [{ name: 'ck', addr: '192.0.2.5' }, { name: 'd1', addr: D1 }, { name: 'd2', addr: '192.0.2.12' }]);
 
   const kind = tcpCheckKind();
   console.log(`duet's TCP checks: ${kind.kind === 'native' ? 'the native connect core (native/tcp_core.c)' : `net.Socket (tcp.ts): ${kind.why}`}`);
   console.log(HAPROXY === undefined ? HAPROXY_MISSING : `reference: ${HAPROXY} (nbthread 1), the same targets after each duet load`);
 
+  if (OVERLOAD) {
+    console.log('\nPast capacity: the check worker without, then with, admission bounds (check/admission.ts)');
+    const rs = await overload(lab, OVERLOAD);
+    console.log(`\n${'='.repeat(100)}\nRESULTS (${f0((performance.now() - t0) / 1000)} s)\n`);
+    console.log(overloadTable(rs));
+    console.log('Open fds: the load process\'s /proc/self/fd, sampled every 20 ms. Lateness: the engine\'s start time minus due time');
+    console.log('(admission waits included), p99 over its last 16,384 runs read each second (* = warm-up samples still in the ring).');
+    console.log('False downs: every target answers; a down is a check failed for the checker\'s own lateness.');
+    return 0;
+  }
   console.log('\nPart 1: checks through workerChecks (engine + real checkers in the worker thread), own process, targets in another');
   const steps = await part1(lab);
   let jit: JitterResult[] = [];
@@ -384,7 +442,7 @@ const estS = 60 + OPT.steps.length * 2 * (OPT.warmupS + OPT.seconds + 15) + (arg
 runMain(async () => {
   const code = await main();
   await cleanupAll();
-  const left = (await listNamespaces()).filter((n) => n.startsWith('bc-'));
+  const left = (await listNamespaces()).filter((n) => n.startsWith(`${LAB}-`));
   if (left.length > 0) { console.error(`WARNING: namespaces left: ${left.join(' ')}`); return 1; }
   return code;
 }, { deadlineMs: Math.max(180, 2 * estS) * 1000, name: 'bench:checks' });

@@ -10,7 +10,11 @@ import { addSample, INITIAL_LATENCY, type LatencyState } from './latency.js';
 import { healthyWeight, quorumUp, serverVerdict, type Verdict } from './weight.js';
 import type { CheckConfig, CheckedServer, CheckedService, CheckResult, CheckSpec } from './types.js';
 
-export type RunCheck = (spec: CheckSpec, signal: AbortSignal) => Promise<CheckResult>;
+/**
+ * Runs a check. A run that waits before it really starts (check/admission.ts: past capacity) calls
+ * onWaited as it starts, with how long it waited: that wait is lateness too.
+ */
+export type RunCheck = (spec: CheckSpec, signal: AbortSignal, onWaited?: (waitedMs: number) => void) => Promise<CheckResult>;
 
 export type CheckEvent =
   | { kind: 'check'; service: string; server: string; check: string; from: Health; to: Health; reason: string; latencyMs: number | undefined }
@@ -123,6 +127,10 @@ interface CheckRec {
   readonly onResult: (r: CheckResult) => void;
   readonly onError: (e: unknown) => void;
   readonly onDue: () => void;
+  /** The run waited for admission (RunCheck): its lateness grows by the wait. */
+  readonly onWaited: (waitedMs: number) => void;
+  /** The lateness sample of the current run (its index in the ring, counted from the start). */
+  lateSlot: number;
 }
 
 interface ServerRec {
@@ -249,10 +257,11 @@ export class CheckEngine {
       const carried = this.seed?.health.get(checkKey(svc.key, key, name));
       const state = carried === undefined || carried === 'unknown' ? INITIAL_CHECK_STATE : { ...INITIAL_CHECK_STATE, health: carried, reason: 'carried over from the restarted check worker' };
       const c: CheckRec = {
-        id, name, cfg, server: srv, state, due: 0, cancelTimer: undefined, abort: new AbortController(), stopped: false, hist: undefined, startedAt: 0,
+        id, name, cfg, server: srv, state, due: 0, cancelTimer: undefined, abort: new AbortController(), stopped: false, hist: undefined, startedAt: 0, lateSlot: 0,
         onResult: (r) => this.done(c, r),
         onError: (e) => this.done(c, { ok: false, latencyMs: this.o.clock.now() - c.startedAt, reason: `error: ${e instanceof Error ? e.message : String(e)}` }),
         onDue: () => this.fire(c),
+        onWaited: (ms) => this.waited(c, ms),
       };
       // Jittered start: thousands of checks configured at once must not fire together.
       this.schedule(c, this.o.clock.now() + Math.floor(this.random() * cfg.intervalMs));
@@ -356,12 +365,26 @@ export class CheckEngine {
     if (c.stopped) return;
     const now = this.o.clock.now();
     const late = now - c.due;
+    c.lateSlot = this.lateN;
     this.late[this.lateN++ % LATE_SAMPLES] = late;
     this.runs++;
     if (late > this.behindMs) this.behindMs = late;
     if (late > lateThresholdMs(c.cfg.intervalMs)) this.lateRuns++;
     c.startedAt = now;
-    this.o.run(c.cfg.spec, c.abort.signal).then(c.onResult, c.onError);
+    this.o.run(c.cfg.spec, c.abort.signal, c.onWaited).then(c.onResult, c.onError);
+  }
+
+  /** The run fired at c.startedAt really started waitedMs later: it was that much later than counted. */
+  private waited(c: CheckRec, waitedMs: number): void {
+    const counted = c.startedAt - c.due;
+    const late = counted + waitedMs;
+    // Its sample from fire() when the ring still holds it, else (overwritten by now) a new one.
+    if (this.lateN - c.lateSlot <= LATE_SAMPLES) this.late[c.lateSlot % LATE_SAMPLES] = late;
+    else this.late[this.lateN++ % LATE_SAMPLES] = late;
+    if (late > this.behindMs) this.behindMs = late;
+    const threshold = lateThresholdMs(c.cfg.intervalMs);
+    if (counted <= threshold && late > threshold) this.lateRuns++;
+    c.startedAt += waitedMs;
   }
 
   private done(c: CheckRec, r: CheckResult): void {

@@ -8,6 +8,7 @@ import { CheckEngine, appendPage, checkKey, type EngineSeed, type Lateness, type
 import type { Health } from './health.js';
 import type { CheckedService } from './types.js';
 import type { RtOutcome, ThreadRealtime } from '../core/realtime.js';
+import type { AdmissionLimits, AdmissionStats } from './admission.js';
 
 export interface CheckTiming {
   runs: number;
@@ -34,8 +35,8 @@ export interface CheckLiveness {
   restarts: number;
   /** Why the last restart happened. */
   lastRestart: string | undefined;
-  /** How late checks run, as of the last heartbeat (totals of the current worker). */
-  late?: Lateness;
+  /** How late checks run, as of the last heartbeat (totals of the current worker), and what waits for admission (worker only). */
+  late?: Lateness & Partial<AdmissionStats>;
 }
 
 /** The worker is asked this often whether it is alive... */
@@ -118,10 +119,12 @@ export function workerChecks(o: {
   startupGraceMs?: number;
   /** The worker thread's real-time policy (it sets it itself, at start and after a restart). */
   realtime?: ThreadRealtime;
+  /** Admission bounds (check/admission.ts); by default DEFAULT_PER_TURN and from the open-file limit. */
+  admission?: Partial<AdmissionLimits>;
   /** How that went: the first outcome, then only a change (a restarted worker that fares differently). */
   onRealtime?: (r: RtOutcome) => void;
   /** Checks started running late (a heartbeat window with late runs), or are back on schedule. */
-  onLate?: (late: boolean, l: Lateness) => void;
+  onLate?: (late: boolean, l: Lateness & Partial<AdmissionStats>) => void;
 }): CheckHost {
   const mirror = new Mirror();
   const health = new Map<string, Health>();
@@ -142,7 +145,8 @@ export function workerChecks(o: {
   let worker: Worker | undefined = spawn();
 
   function spawn(): Worker {
-    const w = new Worker(o.workerUrl ?? new URL('./worker.js', import.meta.url), o.realtime ? { workerData: { realtime: o.realtime } } : {});
+    const data = { ...(o.realtime ? { realtime: o.realtime } : {}), ...(o.admission ? { admission: o.admission } : {}) };
+    const w = new Worker(o.workerUrl ?? new URL('./worker.js', import.meta.url), Object.keys(data).length > 0 ? { workerData: data } : {});
     spawnedAt = performance.now();
     answeredOnce = false;
     w.on('message', (m: FromWorker) => {
@@ -197,7 +201,7 @@ export function workerChecks(o: {
     void ask({ type: 'ping' }, hbTimeoutMs).then((v) => {
       if (closing || w !== worker) return;
       live.answering = v !== undefined;
-      if (typeof v === 'object' && v !== null) lateness(v as Lateness);
+      if (typeof v === 'object' && v !== null) lateness(v as Lateness & Partial<AdmissionStats>);
       if (live.answering) return;
       // Still starting (never answered, within the grace): not wedged, only slow to load.
       if (!answeredOnce && performance.now() - spawnedAt < graceMs) return;
@@ -209,7 +213,7 @@ export function workerChecks(o: {
   /** A heartbeat's lateness: kept for status, and a change between late and on time reported. */
   let wasLate = false;
   let lateRunsBefore = 0;
-  function lateness(l: Lateness): void {
+  function lateness(l: Lateness & Partial<AdmissionStats>): void {
     const prev = live.late;
     // A restarted worker counts from 0 again.
     lateRunsBefore = prev && l.lateRuns >= prev.lateRuns ? prev.lateRuns : 0;

@@ -1,11 +1,13 @@
 // The check worker thread: the engine with the real clock and the real checkers. Events are
 // batched per turn of this thread's loop, so thousands of results cost the daemon's thread one
 // message per batch, not one per check.
+import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setThreadRealtime, type ThreadRealtime } from '../core/realtime.js';
 import { realClock } from '../core/clock.js';
 import { CheckEngine, statusPage, type CheckEvent, type ServiceStatus } from './engine.js';
 import { runCheck } from './checkers/index.js';
+import { AdmissionGate, DEFAULT_PER_TURN, inFlightFromFdLimit, type AdmissionLimits } from './admission.js';
 import type { FromWorker, ToWorker } from './host.js';
 
 const port = parentPort;
@@ -13,7 +15,8 @@ if (!port) throw new Error('check/worker.js runs only as a worker thread');
 
 // This thread's own scheduling policy (realtime.check_priority), asked for by this thread: Linux
 // applies it per thread. The daemon logs the outcome.
-const rt = (workerData as { realtime?: ThreadRealtime } | undefined)?.realtime;
+const data = workerData as { realtime?: ThreadRealtime; admission?: Partial<AdmissionLimits> } | undefined;
+const rt = data?.realtime;
 if (rt) port.postMessage({ type: 'realtime', outcome: setThreadRealtime(rt) } satisfies FromWorker);
 
 let pending: CheckEvent[] = [];
@@ -30,9 +33,28 @@ function flush(): void {
   port!.postMessage({ type: 'events', events } satisfies FromWorker);
 }
 
+/** The soft RLIMIT_NOFILE (node raises it to the hard limit at start), from /proc/self/limits. */
+function softFdLimit(): number {
+  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const soft = line?.trim().split(/\s{2,}/)[1];
+  const n = Number(soft);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`check worker: cannot read the open-file limit from /proc/self/limits (got ${JSON.stringify(line)})`);
+  return n;
+}
+
+// Past capacity, checks wait for admission (a bounded number start per turn and run at once)
+// instead of all starting in the turn they fall due.
+const gate = new AdmissionGate({
+  clock: realClock,
+  defer: (fn) => { setImmediate(fn); },
+  run: runCheck,
+  perTurn: data?.admission?.perTurn ?? DEFAULT_PER_TURN,
+  maxInFlight: data?.admission?.maxInFlight ?? inFlightFromFdLimit(softFdLimit()),
+});
+
 const engine = new CheckEngine({
   clock: realClock,
-  run: runCheck,
+  run: gate.run,
   onEvent: (e) => {
     pending.push(e);
     if (!scheduled) {
@@ -51,7 +73,7 @@ port.on('message', (m: ToWorker) => {
       flush();
       return reply(m.id, engine.verdicts());
     // The heartbeat's answer carries how late checks run.
-    case 'ping': return reply(m.id, engine.pulse());
+    case 'ping': return reply(m.id, { ...engine.pulse(), ...gate.stats() });
     // A status is taken once, at its first page, and handed out a page per request; the last
     // page lets it go (a new first page replaces one a reader abandoned).
     case 'status': {

@@ -134,8 +134,10 @@ export function formatRestart(r: unknown): string {
 }
 
 /** Past capacity, checks run late: say how late, and how many timeouts were not counted for it. */
-export function lateLine(l: { lateRuns: number; discounted: number; behindMs: number } | undefined): string | undefined {
+export function lateLine(l: { lateRuns: number; discounted: number; behindMs: number; queued?: number } | undefined): string | undefined {
   if (!l || (l.lateRuns === 0 && l.discounted === 0)) return undefined;
+  const queued = l.queued ?? 0;
   const now = l.behindMs >= 50 ? `RUNNING LATE: up to ${Math.round(l.behindMs)} ms behind schedule in the last second` : 'on schedule now';
-  return `checks: ${now}; ${l.lateRuns} run${l.lateRuns === 1 ? '' : 's'} started late, ${l.discounted} timeout${l.discounted === 1 ? '' : 's'} not counted (this node was too busy to see the answer)`;
+  const waiting = queued > 0 ? `, ${queued} waiting to start` : '';
+  return `checks: ${now}${waiting}; ${l.lateRuns} run${l.lateRuns === 1 ? '' : 's'} started late, ${l.discounted} timeout${l.discounted === 1 ? '' : 's'} not counted (this node was too busy to see the answer)`;
 }

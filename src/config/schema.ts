@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { VirtualServerSpec } from '../ipvs/service.js';
 import type { CheckedService } from '../check/types.js';
 import { compact, expecting, familyName, ms } from './blocks.js';
-import { controlSchema, hooksSchema, ipvsSysctlSchema, logSchema, lvsTimeoutsSchema, metricsSchema, nodeSchema, realtimeSchema, scriptsSchema, type LOG_LEVELS } from './sections-schema.js';
+import { checkWorkerSchema, controlSchema, hooksSchema, ipvsSysctlSchema, logSchema, lvsTimeoutsSchema, metricsSchema, nodeSchema, realtimeSchema, scriptsSchema, type LOG_LEVELS } from './sections-schema.js';
 import type { ScriptPolicy } from '../core/script-security.js';
 import type { RealtimeConfig, ThreadRealtime } from '../core/realtime.js';
 import { normalizeSync, syncDaemonSchema } from './sync-schema.js';
@@ -33,7 +33,7 @@ export type { VipConfig } from './vrrp-schema.js';
 export const RESERVED_KEYS: readonly string[] = [];
 
 const rawConfigSchema = z.strictObject(
-  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, ipvs_sysctl: ipvsSysctlSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema, control: controlSchema, hooks: hooksSchema, scripts: scriptsSchema, bgp: bgpSchema, realtime: realtimeSchema },
+  { node: nodeSchema, log: logSchema, vrrp: vrrpSchema, virtual_servers: virtualServersSchema, lvs_timeouts: lvsTimeoutsSchema, ipvs_sysctl: ipvsSysctlSchema, metrics: metricsSchema, sync_daemon: syncDaemonSchema, control: controlSchema, hooks: hooksSchema, scripts: scriptsSchema, bgp: bgpSchema, realtime: realtimeSchema, check_worker: checkWorkerSchema },
   { error: expecting('a mapping with a vrrp section') },
 );
 
@@ -159,6 +159,8 @@ function normalize(c: RawConfig) {
     metrics: c.metrics && { listen: c.metrics.listen, path: c.metrics.path, ipvsCacheMs: c.metrics.ipvs_cache_ms },
     hooks: { timeoutMs: ms(c.hooks.timeout) },
     realtime: normalizeRealtime(c.realtime),
+    /** Admission bounds of the check worker (check/admission.ts AdmissionLimits); unset: its defaults. */
+    checkWorker: compact({ maxInFlight: c.check_worker.max_in_flight, perTurn: c.check_worker.starts_per_turn }),
     /** How programs are run: script security, script user, environment passed through. */
     scripts: scriptsPolicy,
     control: c.control === undefined ? undefined : compact({ statusGroup: c.control.status_group, statusSocket: c.control.status_socket, idleTimeoutMs: ms(c.control.idle_timeout), maxConnections: c.control.max_connections }),

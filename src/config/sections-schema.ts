@@ -127,6 +127,19 @@ export const realtimeSchema = z
   }, { error: expecting('a mapping {vrrp_priority, check_priority, policy, lock_memory}') })
   .prefault({});
 
+/**
+ * Admission bounds of the check worker (check/admission.ts; HAProxy: tune.max-checks-per-thread):
+ * past capacity, due checks wait in order instead of all starting at once. max_in_flight: checks
+ * running at once (default: the open-file limit less a fifth, at least 512); starts_per_turn:
+ * checks started per turn of the worker's loop (default 256). Read at start only.
+ */
+export const checkWorkerSchema = z
+  .strictObject({
+    max_in_flight: intIn(1, 10_000_000).optional(),
+    starts_per_turn: intIn(1, 100_000).optional(),
+  }, { error: expecting('a mapping {max_in_flight, starts_per_turn}') })
+  .prefault({});
+
 /** Prometheus endpoint; off unless `listen` is given. */
 export const metricsSchema = z
   .strictObject(

@@ -51,7 +51,11 @@ export interface DaemonStatus {
   checkWorker: {
     answering: boolean; restarts: number; lastRestart: string | undefined;
     /** How late checks run (past capacity they run late instead of failing): see check/engine.ts Lateness. */
-    late?: { lateRuns: number; discounted: number; behindMs: number };
+    late?: {
+      lateRuns: number; discounted: number; behindMs: number;
+      /** Admission (check/admission.ts): runs waiting to start now, runs that waited so far, runs in flight and their bound. */
+      queued?: number; queuedTotal?: number; inFlight?: number; maxInFlight?: number;
+    };
   } | undefined;
   /** VIPs in bgp mode (undefined without a bgp section). */
   bgp?: BgpStatus | undefined;

@@ -1,6 +1,7 @@
 // The real Linux edge for the daemon: rtnetlink for addresses and links, raw or UDP sockets
 // for VRRP, a packet socket for gratuitous ARP / unsolicited NA.
 import { workerChecks } from '../check/host.js';
+import type { AdmissionLimits } from '../check/admission.js';
 import type { RtOutcome, ThreadRealtime } from '../core/realtime.js';
 import type { Logger } from '../core/log.js';
 import { Rtnl } from '../netlink/rtnl.js';
@@ -32,8 +33,11 @@ async function promoteSecondaries(ifname: string): Promise<void> {
   } catch { /* the link is gone or has no IPv4: the delete says what matters */ }
 }
 
-/** checkRealtime: the check worker thread's real-time policy (config realtime.check_priority). */
-export async function createLinuxPlatform(log: Logger, o: { stateDir: string; checkRealtime?: ThreadRealtime }): Promise<Platform & { close(): void }> {
+/**
+ * checkRealtime: the check worker thread's real-time policy (config realtime.check_priority);
+ * checkAdmission: its admission bounds (config check_worker).
+ */
+export async function createLinuxPlatform(log: Logger, o: { stateDir: string; checkRealtime?: ThreadRealtime; checkAdmission?: Partial<AdmissionLimits> }): Promise<Platform & { close(): void }> {
   const rtnl = new Rtnl();
   let garp: GarpSender | undefined;
   let ipvs: IpvsClient | undefined;
@@ -121,8 +125,9 @@ export async function createLinuxPlatform(log: Logger, o: { stateDir: string; ch
     },
     openChecks: (onEvent, onError) => workerChecks({
       onEvent, onError,
+      ...(o.checkAdmission ? { admission: o.checkAdmission } : {}),
       onLate: (late, l) => {
-        if (late) log.warn({ mod: 'check', behindMs: Math.round(l.behindMs), lateRuns: l.lateRuns, discounted: l.discounted }, 'checks running late: the check worker is past capacity (no check is failed for it)');
+        if (late) log.warn({ mod: 'check', behindMs: Math.round(l.behindMs), lateRuns: l.lateRuns, discounted: l.discounted, queued: l.queued }, 'checks running late: the check worker is past capacity (no check is failed for it)');
         else log.info({ mod: 'check', lateRuns: l.lateRuns, discounted: l.discounted }, 'checks back on schedule');
       },
       ...(o.checkRealtime ? {

@@ -50,7 +50,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     console.error(`duet: ${lock.file}: ${why}; not starting [DUET_E_RUNNING]`);
     return flushed(log, EXIT_START_FAILED);
   }
-  const platform = await createLinuxPlatform(log, { stateDir, ...(cfg.realtime.check ? { checkRealtime: cfg.realtime.check } : {}) });
+  const platform = await createLinuxPlatform(log, { stateDir, checkAdmission: cfg.checkWorker, ...(cfg.realtime.check ? { checkRealtime: cfg.realtime.check } : {}) });
   startRealtime(cfg.realtime, log);
   const daemon = new Daemon(cfg, platform, realClock, log);
   const startedAt = realClock.now();
@@ -82,6 +82,7 @@ export async function runDaemon(o: { configFile: string; socket: string; pretty?
     r.value.node.name ??= cfg.node.name;
     if ((r.value.node.stateDir ?? dirname(o.socket)) !== stateDir) log.warn({ stateDir, configured: r.value.node.stateDir }, 'node.state_dir changes take effect at the next start');
     if (JSON.stringify(r.value.realtime) !== JSON.stringify(cfg.realtime)) log.warn({ running: cfg.realtime, configured: r.value.realtime }, 'realtime changes take effect at the next start');
+    if (JSON.stringify(r.value.checkWorker) !== JSON.stringify(cfg.checkWorker)) log.warn({ running: cfg.checkWorker, configured: r.value.checkWorker }, 'check_worker changes take effect at the next start');
     let result;
     try {
       result = await daemon.reload(r.value);

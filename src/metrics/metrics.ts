@@ -144,6 +144,15 @@ function vrrpMetrics(src: MetricsSource, reg: Registry[]): void {
   readCounter('duet_check_timeouts_discounted_total', "Check timeouts not counted as failures: the check worker's own loop took the check's time", [], reg, (set) => {
     set({}, src.status().checkWorker?.late?.discounted ?? 0);
   });
+  readGauge('duet_check_queued', 'Checks due and waiting to start: past capacity the check worker admits a bounded number per loop turn and in flight', [], reg, (set) => {
+    set({}, src.status().checkWorker?.late?.queued ?? 0);
+  });
+  readCounter('duet_check_queued_total', 'Check runs that waited for admission before they started (their wait counts as lateness)', [], reg, (set) => {
+    set({}, src.status().checkWorker?.late?.queuedTotal ?? 0);
+  });
+  readGauge('duet_check_in_flight', 'Check runs started and not finished', [], reg, (set) => {
+    set({}, src.status().checkWorker?.late?.inFlight ?? 0);
+  });
   readGauge('duet_check_lateness_seconds', 'How far behind schedule checks started, worst in the last heartbeat second', [], reg, (set) => {
     set({}, (src.status().checkWorker?.late?.behindMs ?? 0) / 1000);
   });

@@ -20,6 +20,7 @@ test.after.always(async () => {
 });
 
 const SERVICES = `metrics: { listen: ':9469' }
+check_worker: { max_in_flight: 3 }
 virtual_servers:
   - name: web
     address: 192.0.2.100
@@ -66,6 +67,10 @@ test.serial('metrics and events of a live pair', async (t) => {
   t.is(value(text, /duet_real_server_weight\{service="web",server="192\.0\.2\.12:80",kind="effective"\}/), 1);
   t.true((value(text, /duet_reconcile_errors_total\{kind="run"\}/) ?? 0) >= 1, 'no IPVS on this kernel: the failed reconcile is counted');
   t.regex(text, /^duet_process_resident_memory_bytes \d+/m);
+  t.is(value(text, /duet_check_queued/), 0);
+  // check_worker reaches the worker: its heartbeat reports the configured bound.
+  const late = await waitFor(async () => (await m1.status()).checkWorker?.late, { timeoutMs: 5000, what: 'a heartbeat' });
+  t.like(late, { maxInFlight: 3, queued: 0 });
   t.regex(await scrape('m1', '/other'), /^404\n/);
   // ':9469' is loopback only: refused on m1's own address, from m1 and from the peer.
   t.regex(await scrape('m1', '/metrics', '192.0.2.11'), /^ERR ECONNREFUSED/);

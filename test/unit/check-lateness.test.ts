@@ -133,9 +133,9 @@ test('real: the check worker overloaded by a busy loop runs checks late and says
   t.true((late?.lateRuns ?? 0) > 0, 'and it says checks ran late');
 });
 
-test('metrics: late runs, discounted timeouts and how far behind, from the worker\'s heartbeat', async (t) => {
+test('metrics: late runs, discounted timeouts, how far behind and what waits for admission, from the worker\'s heartbeat', async (t) => {
   const { createMetrics } = await import('../../src/metrics/metrics.js');
-  const late = { lateRuns: 42, discounted: 3, behindMs: 812 };
+  const late = { lateRuns: 42, discounted: 3, behindMs: 812, queued: 1500, queuedTotal: 90000, inFlight: 64, maxInFlight: 16000 };
   const m = createMetrics({
     status: () => ({ instances: [], sockets: [], operator: {}, checkWorker: { answering: true, restarts: 0, lastRestart: undefined, late } }) as never,
     checkStatus: async () => [],
@@ -149,4 +149,7 @@ test('metrics: late runs, discounted timeouts and how far behind, from the worke
   t.regex(text, /^duet_check_late_runs_total 42$/m);
   t.regex(text, /^duet_check_timeouts_discounted_total 3$/m);
   t.regex(text, /^duet_check_lateness_seconds 0\.812$/m);
+  t.regex(text, /^duet_check_queued 1500$/m);
+  t.regex(text, /^duet_check_queued_total 90000$/m);
+  t.regex(text, /^duet_check_in_flight 64$/m);
 });

@@ -87,6 +87,7 @@ test('defaults fill a minimal instance', async (t) => {
     hooks: { timeoutMs: 30_000 },
     scripts: { secure: true, env: [] },
     realtime: { lockMemory: false },
+    checkWorker: {},
     vrrp: { scripts: {}, instances: [expected], syncGroups: [] },
     virtualServers: [],
     lvsTimeouts: undefined,
