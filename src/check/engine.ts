@@ -5,6 +5,7 @@
 // (check/worker.ts), so nothing here can delay VRRP adverts on the main thread.
 import type { Clock } from '../core/clock.js';
 import { destKey, serviceKey } from '../ipvs/model.js';
+import { DueQueue, type Due } from './due-queue.js';
 import { applyResult, INITIAL_CHECK_STATE, nextDelay, type CheckState, type Health } from './health.js';
 import { addSample, INITIAL_LATENCY, type LatencyState } from './latency.js';
 import { healthyWeight, quorumUp, serverVerdict, type Verdict } from './weight.js';
@@ -103,15 +104,13 @@ export function appendPage(out: ServiceStatus[], page: ServiceStatusPage): void 
   });
 }
 
-interface CheckRec {
+interface CheckRec extends Due {
   /** What it checks (position, type and target, not timing): a reload keeps a check with the same id. */
   readonly id: string;
   readonly name: string;
   cfg: CheckConfig;
   readonly server: ServerRec;
   state: CheckState;
-  due: number;
-  cancelTimer: (() => void) | undefined;
   /** One per check for its whole life (aborted on stop): a signal per run would cost a listener each time. */
   readonly abort: AbortController;
   stopped: boolean;
@@ -119,10 +118,9 @@ interface CheckRec {
   hist: LatencyHistogram | undefined;
   /** When the current run started (for a run that rejects). */
   startedAt: number;
-  /** Made once per check, not per run: the run's fulfilment and rejection handlers, and its timer's. */
+  /** Made once per check, not per run: the run's fulfilment and rejection handlers. */
   readonly onResult: (r: CheckResult) => void;
   readonly onError: (e: unknown) => void;
-  readonly onDue: () => void;
 }
 
 interface ServerRec {
@@ -196,6 +194,11 @@ export class CheckEngine {
   private readonly hist = new Map<string, LatencyHistogram>();
   /** During configure(): health carried over from an engine that was replaced, by checkKey. */
   private seed: EngineSeed | undefined;
+  /** Every check waiting for its next run, and the one timer armed for the earliest of them. */
+  private readonly queue = new DueQueue<CheckRec>();
+  private timerAt = Infinity;
+  private cancelTimer: (() => void) | undefined;
+  private readonly onTimer = (): void => this.runDue();
 
   constructor(private readonly o: EngineOptions) {
     this.random = o.random ?? Math.random;
@@ -249,10 +252,9 @@ export class CheckEngine {
       const carried = this.seed?.health.get(checkKey(svc.key, key, name));
       const state = carried === undefined || carried === 'unknown' ? INITIAL_CHECK_STATE : { ...INITIAL_CHECK_STATE, health: carried, reason: 'carried over from the restarted check worker' };
       const c: CheckRec = {
-        id, name, cfg, server: srv, state, due: 0, cancelTimer: undefined, abort: new AbortController(), stopped: false, hist: undefined, startedAt: 0,
+        id, name, cfg, server: srv, state, due: 0, slot: -1, order: 0, abort: new AbortController(), stopped: false, hist: undefined, startedAt: 0,
         onResult: (r) => this.done(c, r),
         onError: (e) => this.done(c, { ok: false, latencyMs: this.o.clock.now() - c.startedAt, reason: `error: ${e instanceof Error ? e.message : String(e)}` }),
-        onDue: () => this.fire(c),
       };
       // Jittered start: thousands of checks configured at once must not fire together.
       this.schedule(c, this.o.clock.now() + Math.floor(this.random() * cfg.intervalMs));
@@ -327,6 +329,8 @@ export class CheckEngine {
   stop(): void {
     for (const svc of this.services.values()) for (const s of svc.servers.values()) this.stopServer(s);
     this.services.clear();
+    this.queue.clear();
+    this.disarm();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -340,21 +344,42 @@ export class CheckEngine {
     const before = c.cfg;
     c.cfg = cfg;
     const now = this.o.clock.now();
-    if (cfg.intervalMs < before.intervalMs && c.cancelTimer && c.due > now + cfg.intervalMs) {
-      c.cancelTimer();
-      this.schedule(c, now + cfg.intervalMs);
-    }
+    // Waiting for its next run (not running): it may come sooner.
+    if (cfg.intervalMs < before.intervalMs && c.slot >= 0 && c.due > now + cfg.intervalMs) this.schedule(c, now + cfg.intervalMs);
   }
 
   private schedule(c: CheckRec, due: number): void {
-    c.due = due;
-    c.cancelTimer = this.o.clock.at(due, c.onDue);
+    this.queue.set(c, due);
+    this.arm();
   }
 
-  private fire(c: CheckRec): void {
-    c.cancelTimer = undefined;
-    if (c.stopped) return;
+  /** The one timer, armed for the earliest check due (re-armed only for an earlier one). */
+  private arm(): void {
+    const next = this.queue.peek();
+    if (next === undefined) { this.disarm(); return; }
+    if (next.due >= this.timerAt) return;
+    this.cancelTimer?.();
+    this.timerAt = next.due;
+    this.cancelTimer = this.o.clock.at(next.due, this.onTimer);
+  }
+
+  private disarm(): void {
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  /** The timer: every check due by now starts, earliest first; then the timer for the next. */
+  private runDue(): void {
+    this.cancelTimer = undefined;
+    this.timerAt = Infinity;
     const now = this.o.clock.now();
+    for (let c = this.queue.popDue(now); c !== undefined; c = this.queue.popDue(now)) this.fire(c, now);
+    this.arm();
+  }
+
+  private fire(c: CheckRec, now: number): void {
+    if (c.stopped) return;
     const late = now - c.due;
     this.late[this.lateN++ % LATE_SAMPLES] = late;
     this.runs++;
@@ -447,7 +472,8 @@ export class CheckEngine {
 
   private stopCheck(c: CheckRec): void {
     c.stopped = true;
-    c.cancelTimer?.();
+    this.queue.delete(c);
+    if (this.queue.size === 0) this.disarm();
     c.abort.abort();
   }
 
