@@ -250,18 +250,28 @@ export class CheckEngine {
       }
       const name = `${cfg.spec.type}#${n}`;
       const carried = this.seed?.health.get(checkKey(svc.key, key, name));
-      const state = carried === undefined || carried === 'unknown' ? INITIAL_CHECK_STATE : { ...INITIAL_CHECK_STATE, health: carried, reason: 'carried over from the restarted check worker' };
-      const c: CheckRec = {
-        id, name, cfg, server: srv, state, due: 0, slot: -1, order: 0, abort: new AbortController(), stopped: false, hist: undefined, startedAt: 0,
-        onResult: (r) => this.done(c, r),
-        onError: (e) => this.done(c, { ok: false, latencyMs: this.o.clock.now() - c.startedAt, reason: `error: ${e instanceof Error ? e.message : String(e)}` }),
-      };
+      // Its own object: done() updates it in place.
+      const state: CheckState = carried === undefined || carried === 'unknown' ? { ...INITIAL_CHECK_STATE } : { ...INITIAL_CHECK_STATE, health: carried, reason: 'carried over from the restarted check worker' };
+      const c = this.newCheck(id, name, cfg, srv, state);
       // Jittered start: thousands of checks configured at once must not fire together.
       this.schedule(c, this.o.clock.now() + Math.floor(this.random() * cfg.intervalMs));
       return c;
     });
     for (const c of byId.values()) this.stopCheck(c);
     return srv;
+  }
+
+  /**
+   * A check's record. Its handlers are made here, not in configureServer: a closure there would
+   * keep that call's whole scope (the old checks' map) alive for the check's life.
+   */
+  private newCheck(id: string, name: string, cfg: CheckConfig, server: ServerRec, state: CheckState): CheckRec {
+    const c: CheckRec = {
+      id, name, cfg, server, state, due: 0, slot: -1, order: 0, abort: new AbortController(), stopped: false, hist: undefined, startedAt: 0,
+      onResult: (r) => this.done(c, r),
+      onError: (e) => this.done(c, { ok: false, latencyMs: this.o.clock.now() - c.startedAt, reason: `error: ${e instanceof Error ? e.message : String(e)}` }),
+    };
+    return c;
   }
 
   /** Current verdicts per service key (what the desired table needs). */
@@ -401,11 +411,15 @@ export class CheckEngine {
     this.observe((c.hist ??= this.histogram(srv.service.key, c.cfg.spec.type)), r.latencyMs);
     const before = c.state;
     const { state, transition } = applyResult(before, r, c.cfg);
-    c.state = state;
+    const wasHealthDown = before.health === 'down';
+    const weightInputsSame = state.weight === before.weight && state.agent === before.agent && state.weightOffset === before.weightOffset;
+    // Copied into the check's own state object, not swapped for the new one: a new object per
+    // result would live a whole interval and end up as old-space garbage.
+    Object.assign(c.state, state);
     const lw = srv.service.cfg.latencyWeight;
     if (transition) {
       this.o.onEvent({ kind: 'check', service: srv.service.key, server: srv.key, check: c.name, ...transition, latencyMs: r.latencyMs });
-      const wasDown = before.health === 'down' || srv.checks.some((x) => x !== c && x.state.health === 'down');
+      const wasDown = wasHealthDown || srv.checks.some((x) => x !== c && x.state.health === 'down');
       const isDown = state.health === 'down' || srv.checks.some((x) => x !== c && x.state.health === 'down');
       if (wasDown && !isDown) this.startRamp(srv);
       if (!wasDown && isDown) this.stopRamp(srv);
@@ -413,8 +427,7 @@ export class CheckEngine {
     if (lw && r.ok && c === srv.checks.find((x) => x.cfg.spec.type !== 'exec' && x.cfg.spec.type !== 'file')) srv.latency = addSample(srv.latency, r.latencyMs, lw);
     // The common result (same health, nothing the weight reads changed) leaves the verdict and its
     // reason as they are: no re-evaluation, and the quorum reads verdicts only.
-    const same = !transition && state.health !== 'down' && !lw && srv.upSinceMs === undefined &&
-      state.weight === before.weight && state.agent === before.agent && state.weightOffset === before.weightOffset;
+    const same = !transition && state.health !== 'down' && !lw && srv.upSinceMs === undefined && weightInputsSame;
     if (!same && this.refresh(srv, transition ? transition.reason : r.reason)) this.refreshQuorum(srv.service);
     const now = this.o.clock.now();
     this.schedule(c, Math.max(now, c.due + nextDelay(state, c.cfg)));
