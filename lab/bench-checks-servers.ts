@@ -5,7 +5,10 @@
 //
 // TCP_PORT: accepts and waits for the client to go away (duet's TCP check resets right after
 // connecting; a server that reset first could beat the client to its own connect callback and
-// fail the check with ECONNRESET, which no real service does).
+// fail the check with ECONNRESET, which no real service does). Duet's and HAProxy's TCP checks
+// hold back the handshake's last ACK and reset after the SYN-ACK, so this listener accepts only
+// the checks whose ACK got out (a loop slower than the delayed-ACK timer): tcpAccepted is not a
+// count of TCP checks.
 // HTTP_PORT: a minimal HTTP/1.1 responder on raw sockets: one fixed 200 per connection, then
 // close. Deliberately not node:http: the point is duet's client side, and on a 2-core machine a
 // heavier server would take CPU from the process being measured.

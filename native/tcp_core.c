@@ -15,12 +15,15 @@
 // HTTP/1.x status line, or a head larger than HEAD_MAX). The body is not read.
 //
 // connect: socket(NONBLOCK|CLOEXEC), bind when asked, connect(); an immediate failure closes the
-// socket and returns -errno; otherwise the fd joins the epoll set (EPOLLOUT). When the set is
-// readable, every ready fd is read with SO_ERROR (0: connected), leaves the set, and all of them
-// go to onBatch in one call: err 0 connected, else an errno. The fd stays open until close();
-// its owner (JS) closes it after the verdict, on its timeout or on an abort. The poll handle runs
-// only while fds are in the set, so an idle core does not keep the loop alive. Timeouts and
-// aborts are the caller's (checkers/probe.ts).
+// socket and returns -errno; otherwise the fd joins the epoll set (EPOLLOUT, one-shot). When the
+// set is readable, every ready fd is settled: EPOLLOUT alone means connected; with EPOLLERR or
+// EPOLLHUP, SO_ERROR gives the errno. All of them go to onBatch in one call: err 0 connected, else
+// an errno. The fd stays open until close(); its owner (JS) closes it after the verdict, on its
+// timeout or on an abort. Syscalls per TCP check: socket, connect, epoll_ctl ADD, SO_LINGER,
+// close (plus the shared epoll_wait). A one-shot fd is disabled once it reported, so it needs no
+// EPOLL_CTL_DEL: close() takes it out of the set. The poll handle runs only while fds are in the
+// set, so an idle core does not keep the loop alive. Timeouts and aborts are the caller's
+// (checkers/probe.ts).
 //
 // Lifetime: the core lives until its environment is torn down; an async cleanup hook then stops
 // the poll, closes the epoll fd and every fd still in the set, and is removed by the handle's
@@ -33,6 +36,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,8 +135,10 @@ static void update_poll(core_t *c) {
   }
 }
 
-static void leave_set(core_t *c, int fd) {
-  epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+/* fd has its verdict: out of the in-flight count. del: still armed in the set (a one-shot fd that
+ * reported is disabled already and leaves the set when it is closed). */
+static void leave_set(core_t *c, int fd, int del) {
+  if (del) epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
   c->in[fd] = 2;
   c->inflight--;
   if (c->http[fd]) {
@@ -154,6 +160,16 @@ static int head_status(const char *b, size_t n) {
   return st;
 }
 
+/* Arm a one-shot fd again for `events`. 0: armed (keep waiting), 1: failed (*err set). */
+static int rearm(core_t *c, int fd, uint32_t events, int *err) {
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = events | EPOLLONESHOT;
+  ev.data.fd = fd;
+  if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev) < 0) { *err = errno; return 1; }
+  return 0;
+}
+
 /* One readiness event of an HTTP exchange. 1: done (*err, *status set), 0: keep waiting. */
 static int http_step(core_t *c, int fd, http_t *h, int *err, int *status) {
   if (!h->sent) {
@@ -161,19 +177,14 @@ static int http_step(core_t *c, int fd, http_t *h, int *err, int *status) {
     if (k < 0) { *err = errno; return 1; }
     if ((size_t)k != h->req_len) { *err = ENOBUFS; return 1; }
     h->sent = 1;
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.fd = fd;
-    if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev) < 0) { *err = errno; return 1; }
-    return 0;
+    return rearm(c, fd, EPOLLIN | EPOLLRDHUP, err);
   }
   for (;;) {
     if (h->len == HEAD_MAX) { *err = ERR_BAD; return 1; }
     ssize_t k = recv(fd, h->buf + h->len, HEAD_MAX - h->len, MSG_DONTWAIT);
     if (k == 0) { *err = ERR_CLOSED; return 1; }
     if (k < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return rearm(c, fd, EPOLLIN | EPOLLRDHUP, err);
       if (errno == EINTR) continue;
       *err = errno;
       return 1;
@@ -216,13 +227,14 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       int fd = ev[i].data.fd;
       int err = 0, status = 0;
       http_t *h = c->http[fd];
-      if (!h || !h->sent) {
+      /* The connect's outcome: EPOLLOUT alone is connected; a failed connect also has EPOLLERR. */
+      if ((!h || !h->sent) && (ev[i].events & (EPOLLERR | EPOLLHUP))) {
         socklen_t len = sizeof err;
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-        if (err == 0 && (ev[i].events & (EPOLLERR | EPOLLHUP))) err = ECONNRESET;
+        if (err == 0) err = ECONNRESET;
       }
       if (err == 0 && h && !http_step(c, fd, h, &err, &status)) continue;
-      leave_set(c, fd);
+      leave_set(c, fd, 0);
       out[n++] = fd;
       out[n++] = err;
       out[n++] = status;
@@ -345,13 +357,19 @@ static napi_value Connect(napi_env env, napi_callback_info info) {
   if (make_addr(family, addr, port, &sa, &sl) || (has_bind && make_addr(family, bind_addr, 0, &ba, &bl))) return int_value(env, -EINVAL);
   int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return int_value(env, -errno);
+  /* Delayed ACK from the start, as HAProxy's checks do: an HTTP request carries the handshake's
+   * last ACK; a TCP check's RST follows the SYN-ACK before any ACK, so the server's kernel drops
+   * the half-open connection and its application never accepts it (fewer packets and no
+   * accept/reset on either side). Best effort: without it the check works the same. */
+  int zero = 0;
+  setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof zero);
   int err = 0;
   if (has_bind && bind(fd, (struct sockaddr *)&ba, bl) < 0) err = errno;
   else if (connect(fd, (struct sockaddr *)&sa, sl) < 0 && errno != EINPROGRESS) err = errno;
   if (!err) {
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
-    ev.events = EPOLLOUT;
+    ev.events = EPOLLOUT | EPOLLONESHOT;
     ev.data.fd = fd;
     http_t *h = NULL;
     if (req) {
@@ -387,7 +405,7 @@ static napi_value Close(napi_env env, napi_callback_info info) {
     return throw_code(env, "ERR_INVALID_ARG_TYPE", "close(fd, reset)");
   }
   if (fd < c->in_len && c->in[fd] == 1) {
-    leave_set(c, fd);
+    leave_set(c, fd, 1);
     update_poll(c);
   }
   if (fd < c->in_len) c->in[fd] = 0;

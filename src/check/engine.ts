@@ -5,6 +5,7 @@
 // (check/worker.ts), so nothing here can delay VRRP adverts on the main thread.
 import type { Clock } from '../core/clock.js';
 import { destKey, serviceKey } from '../ipvs/model.js';
+import { DueQueue, type Due } from './due-queue.js';
 import { applyResult, INITIAL_CHECK_STATE, nextDelay, type CheckState, type Health } from './health.js';
 import { addSample, INITIAL_LATENCY, type LatencyState } from './latency.js';
 import { healthyWeight, quorumUp, serverVerdict, type Verdict } from './weight.js';
@@ -107,15 +108,13 @@ export function appendPage(out: ServiceStatus[], page: ServiceStatusPage): void 
   });
 }
 
-interface CheckRec {
+interface CheckRec extends Due {
   /** What it checks (position, type and target, not timing): a reload keeps a check with the same id. */
   readonly id: string;
   readonly name: string;
   cfg: CheckConfig;
   readonly server: ServerRec;
   state: CheckState;
-  due: number;
-  cancelTimer: (() => void) | undefined;
   /** One per check for its whole life (aborted on stop): a signal per run would cost a listener each time. */
   readonly abort: AbortController;
   stopped: boolean;
@@ -123,10 +122,9 @@ interface CheckRec {
   hist: LatencyHistogram | undefined;
   /** When the current run started (for a run that rejects). */
   startedAt: number;
-  /** Made once per check, not per run: the run's fulfilment and rejection handlers, and its timer's. */
+  /** Made once per check, not per run: the run's fulfilment and rejection handlers. */
   readonly onResult: (r: CheckResult) => void;
   readonly onError: (e: unknown) => void;
-  readonly onDue: () => void;
   /** The run waited for admission (RunCheck): its lateness grows by the wait. */
   readonly onWaited: (waitedMs: number) => void;
   /** The lateness sample of the current run (its index in the ring, counted from the start). */
@@ -204,6 +202,11 @@ export class CheckEngine {
   private readonly hist = new Map<string, LatencyHistogram>();
   /** During configure(): health carried over from an engine that was replaced, by checkKey. */
   private seed: EngineSeed | undefined;
+  /** Every check waiting for its next run, and the one timer armed for the earliest of them. */
+  private readonly queue = new DueQueue<CheckRec>();
+  private timerAt = Infinity;
+  private cancelTimer: (() => void) | undefined;
+  private readonly onTimer = (): void => this.runDue();
 
   constructor(private readonly o: EngineOptions) {
     this.random = o.random ?? Math.random;
@@ -255,20 +258,29 @@ export class CheckEngine {
       }
       const name = `${cfg.spec.type}#${n}`;
       const carried = this.seed?.health.get(checkKey(svc.key, key, name));
-      const state = carried === undefined || carried === 'unknown' ? INITIAL_CHECK_STATE : { ...INITIAL_CHECK_STATE, health: carried, reason: 'carried over from the restarted check worker' };
-      const c: CheckRec = {
-        id, name, cfg, server: srv, state, due: 0, cancelTimer: undefined, abort: new AbortController(), stopped: false, hist: undefined, startedAt: 0, lateSlot: 0,
-        onResult: (r) => this.done(c, r),
-        onError: (e) => this.done(c, { ok: false, latencyMs: this.o.clock.now() - c.startedAt, reason: `error: ${e instanceof Error ? e.message : String(e)}` }),
-        onDue: () => this.fire(c),
-        onWaited: (ms) => this.waited(c, ms),
-      };
+      // Its own object: done() updates it in place.
+      const state: CheckState = carried === undefined || carried === 'unknown' ? { ...INITIAL_CHECK_STATE } : { ...INITIAL_CHECK_STATE, health: carried, reason: 'carried over from the restarted check worker' };
+      const c = this.newCheck(id, name, cfg, srv, state);
       // Jittered start: thousands of checks configured at once must not fire together.
       this.schedule(c, this.o.clock.now() + Math.floor(this.random() * cfg.intervalMs));
       return c;
     });
     for (const c of byId.values()) this.stopCheck(c);
     return srv;
+  }
+
+  /**
+   * A check's record. Its handlers are made here, not in configureServer: a closure there would
+   * keep that call's whole scope (the old checks' map) alive for the check's life.
+   */
+  private newCheck(id: string, name: string, cfg: CheckConfig, server: ServerRec, state: CheckState): CheckRec {
+    const c: CheckRec = {
+      id, name, cfg, server, state, due: 0, slot: -1, order: 0, abort: new AbortController(), stopped: false, hist: undefined, startedAt: 0, lateSlot: 0,
+      onResult: (r) => this.done(c, r),
+      onError: (e) => this.done(c, { ok: false, latencyMs: this.o.clock.now() - c.startedAt, reason: `error: ${e instanceof Error ? e.message : String(e)}` }),
+      onWaited: (ms) => this.waited(c, ms),
+    };
+    return c;
   }
 
   /** Current verdicts per service key (what the desired table needs). */
@@ -336,6 +348,8 @@ export class CheckEngine {
   stop(): void {
     for (const svc of this.services.values()) for (const s of svc.servers.values()) this.stopServer(s);
     this.services.clear();
+    this.queue.clear();
+    this.disarm();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -349,21 +363,42 @@ export class CheckEngine {
     const before = c.cfg;
     c.cfg = cfg;
     const now = this.o.clock.now();
-    if (cfg.intervalMs < before.intervalMs && c.cancelTimer && c.due > now + cfg.intervalMs) {
-      c.cancelTimer();
-      this.schedule(c, now + cfg.intervalMs);
-    }
+    // Waiting for its next run (not running): it may come sooner.
+    if (cfg.intervalMs < before.intervalMs && c.slot >= 0 && c.due > now + cfg.intervalMs) this.schedule(c, now + cfg.intervalMs);
   }
 
   private schedule(c: CheckRec, due: number): void {
-    c.due = due;
-    c.cancelTimer = this.o.clock.at(due, c.onDue);
+    this.queue.set(c, due);
+    this.arm();
   }
 
-  private fire(c: CheckRec): void {
-    c.cancelTimer = undefined;
-    if (c.stopped) return;
+  /** The one timer, armed for the earliest check due (re-armed only for an earlier one). */
+  private arm(): void {
+    const next = this.queue.peek();
+    if (next === undefined) { this.disarm(); return; }
+    if (next.due >= this.timerAt) return;
+    this.cancelTimer?.();
+    this.timerAt = next.due;
+    this.cancelTimer = this.o.clock.at(next.due, this.onTimer);
+  }
+
+  private disarm(): void {
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  /** The timer: every check due by now starts, earliest first; then the timer for the next. */
+  private runDue(): void {
+    this.cancelTimer = undefined;
+    this.timerAt = Infinity;
     const now = this.o.clock.now();
+    for (let c = this.queue.popDue(now); c !== undefined; c = this.queue.popDue(now)) this.fire(c, now);
+    this.arm();
+  }
+
+  private fire(c: CheckRec, now: number): void {
+    if (c.stopped) return;
     const late = now - c.due;
     c.lateSlot = this.lateN;
     this.late[this.lateN++ % LATE_SAMPLES] = late;
@@ -399,11 +434,15 @@ export class CheckEngine {
     this.observe((c.hist ??= this.histogram(srv.service.key, c.cfg.spec.type)), r.latencyMs);
     const before = c.state;
     const { state, transition } = applyResult(before, r, c.cfg);
-    c.state = state;
+    const wasHealthDown = before.health === 'down';
+    const weightInputsSame = state.weight === before.weight && state.agent === before.agent && state.weightOffset === before.weightOffset;
+    // Copied into the check's own state object, not swapped for the new one: a new object per
+    // result would live a whole interval and end up as old-space garbage.
+    Object.assign(c.state, state);
     const lw = srv.service.cfg.latencyWeight;
     if (transition) {
       this.o.onEvent({ kind: 'check', service: srv.service.key, server: srv.key, check: c.name, ...transition, latencyMs: r.latencyMs });
-      const wasDown = before.health === 'down' || srv.checks.some((x) => x !== c && x.state.health === 'down');
+      const wasDown = wasHealthDown || srv.checks.some((x) => x !== c && x.state.health === 'down');
       const isDown = state.health === 'down' || srv.checks.some((x) => x !== c && x.state.health === 'down');
       if (wasDown && !isDown) this.startRamp(srv);
       if (!wasDown && isDown) this.stopRamp(srv);
@@ -411,8 +450,7 @@ export class CheckEngine {
     if (lw && r.ok && c === srv.checks.find((x) => x.cfg.spec.type !== 'exec' && x.cfg.spec.type !== 'file')) srv.latency = addSample(srv.latency, r.latencyMs, lw);
     // The common result (same health, nothing the weight reads changed) leaves the verdict and its
     // reason as they are: no re-evaluation, and the quorum reads verdicts only.
-    const same = !transition && state.health !== 'down' && !lw && srv.upSinceMs === undefined &&
-      state.weight === before.weight && state.agent === before.agent && state.weightOffset === before.weightOffset;
+    const same = !transition && state.health !== 'down' && !lw && srv.upSinceMs === undefined && weightInputsSame;
     if (!same && this.refresh(srv, transition ? transition.reason : r.reason)) this.refreshQuorum(srv.service);
     const now = this.o.clock.now();
     this.schedule(c, Math.max(now, c.due + nextDelay(state, c.cfg)));
@@ -470,7 +508,8 @@ export class CheckEngine {
 
   private stopCheck(c: CheckRec): void {
     c.stopped = true;
-    c.cancelTimer?.();
+    this.queue.delete(c);
+    if (this.queue.size === 0) this.disarm();
     c.abort.abort();
   }
 

@@ -135,9 +135,13 @@ class NativeHttpProbe extends CoreProbe {
     if (err === CORE_CLOSED) this.finish(false, 'closed');
     else if (err === CORE_BAD) this.finish(false, 'bad response');
     else if (err !== 0) this.finish(false, reasonOf(err));
-    else this.finish(statusOk(this.spec, status), `status ${status}`);
+    else this.finish(statusOk(this.spec, status), statusReason(status));
   }
 }
+
+/** "status N", one string per code (not a new one per result: the engine keeps it an interval). */
+const statusReasons: string[] = [];
+const statusReason = (code: number): string => (statusReasons[code] ??= `status ${code}`);
 
 function preparedFor(spec: HttpCheckSpec): Prepared {
   let prep = prepared.get(spec);
