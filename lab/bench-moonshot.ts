@@ -5,7 +5,8 @@
 //
 //   node build/lab/bench-moonshot.js [--seconds N] [--advert-ms N] [--checks N] [--flood-rate N]
 //                                    [--no-realtime] [--skip-keepalived] [--watch-stalls]
-//                                    [--flood-keepalived] [--cpu-prof DIR] [--node-args ARGS]
+//                                    [--flood-keepalived] [--cpu-prof DIR] [--node-args ARGS] [--check-rt N]
+//                                    [--no-operator]
 //
 // Lab 'mo': d1 (192.0.2.11, priority 150) and d2 (192.0.2.12, priority 100) each run duet (vrid 51,
 // VIP .100) and keepalived (vrid 52, VIP .101); `at` (192.0.2.66) floods both VRIDs. Each director
@@ -45,6 +46,8 @@ const argv = scriptArgs('bench-moonshot', `usage: npm run bench:moonshot -- [--s
   --checks N        health checks per second on each director, TCP:HTTP 5:1 at 1 s (default 10000)
   --flood-rate N    bad packets per second at each VRID (default 200)
   --no-realtime     no real-time priority for either daemon's VRRP thread
+  --no-operator     no status, scrapes or reloads during the window (the check-state bursts stay): a control
+  --check-rt N      also give duet's check worker real-time priority N (realtime.check_priority, below the VRRP thread's 20)
   --skip-keepalived duet alone (no reference pair)
   --flood-keepalived flood keepalived's VRID too (it flaps from the first second, so its column then says
                     nothing about load; by default the reference pair has the same load without the flood)
@@ -61,6 +64,8 @@ const argv = scriptArgs('bench-moonshot', `usage: npm run bench:moonshot -- [--s
   'flood-keepalived': { type: 'boolean', default: false },
   'cpu-prof': { type: 'string' },
   'node-args': { type: 'string' },
+  'check-rt': { type: 'string' },
+  'no-operator': { type: 'boolean', default: false },
 });
 const int = (v: string | undefined, def: number, name: string, min: number, max: number): number => {
   if (v === undefined) return def;
@@ -79,6 +84,8 @@ const OPT = {
   floodKeepalived: argv['flood-keepalived'],
   cpuProf: argv['cpu-prof'],
   nodeArgs: (argv['node-args'] ?? '').split(' ').filter(Boolean),
+  operator: !argv['no-operator'],
+  checkRt: argv['check-rt'] === undefined ? undefined : int(argv['check-rt'], 10, 'check-rt', 1, 19),
 };
 const STALL_WATCH = new URL('./stall-watch.js', import.meta.url).href;
 if (OPT.advertMs % 10 !== 0) { console.error('--advert-ms: VRRPv3 counts centiseconds: a multiple of 10'); process.exit(2); }
@@ -106,7 +113,8 @@ function duetYaml(lab: Lab, host: string, priority: number, weightEdit = false):
   let vs = virtualServersYaml(LOAD);
   // A reload with a real change: the first real server's weight.
   if (weightEdit) vs = vs.replace(/real_servers:\n(\s+)- \{ address: (\S+) \}/, (_m, sp: string, a: string) => `real_servers:\n${sp}- { address: ${a}, weight: 2 }`);
-  const extra = `${OPT.realtime ? `realtime: { vrrp_priority: ${RT_PRIORITY} }\n` : ''}metrics: { listen: '${METRICS}' }\n${vs}`;
+  const rt = [...(OPT.realtime ? [`vrrp_priority: ${RT_PRIORITY}`] : []), ...(OPT.checkRt ? [`check_priority: ${OPT.checkRt}`] : [])];
+  const extra = `${rt.length ? `realtime: { ${rt.join(', ')} }\n` : ''}metrics: { listen: '${METRICS}' }\n${vs}`;
   return pairConfig(host, { ifname: lab.host(host).ifname, priority, version: 3, advertInt: OPT.advertMs / 1000, vrid: VRID.duet, vip: `${VIP.duet}/24`, extra })
     .replace('level: debug', 'level: info');
 }
@@ -266,7 +274,7 @@ async function window(lab: Lab, run: Run): Promise<Window> {
   const until = async (ms: number): Promise<boolean> => { const d = ms - performance.now(); if (d > 0) await sleep(d); return ms < end; };
 
   const statusLoop = (async () => {
-    for (let k = 0; await until(at(5 * k + 1)); k++) {
+    for (let k = 0; OPT.operator && await until(at(5 * k + 1)); k++) {
       const n = duet[k % 2]!;
       w.events.push({ at: nowEpoch(), what: `status ${n.host}` });
       await timed(w.status, async () => {
@@ -277,7 +285,7 @@ async function window(lab: Lab, run: Run): Promise<Window> {
     }
   })();
   const scrapeLoop = (async () => {
-    for (let k = 0; await until(at(5 * k + 3.5)); k++) {
+    for (let k = 0; OPT.operator && await until(at(5 * k + 3.5)); k++) {
       w.events.push({ at: nowEpoch(), what: `scrape ${k % 2 === 0 ? 'd1' : 'd2'}` });
       await timed(w.scrape, async () => {
         const r = await scrape(lab, k % 2 === 0 ? 'd1' : 'd2');
@@ -289,7 +297,7 @@ async function window(lab: Lab, run: Run): Promise<Window> {
     }
   })();
   const reloadLoop = (async () => {
-    for (let k = 0; await until(at(PERIOD_S * k + 15)); k++) {
+    for (let k = 0; OPT.operator && await until(at(PERIOD_S * k + 15)); k++) {
       writeFileSync(duet[0]!.configFile, duetYaml(lab, 'd1', 150, k % 2 === 0));
       w.events.push({ at: nowEpoch(), what: 'reload d1' });
       await timed(w.reload, async () => cliOk(await cli(duet[0]!, ['reload'])));
@@ -399,7 +407,7 @@ async function main(): Promise<number> {
   console.log('bench:moonshot: VRRP under load (adverts, checks, a flood and an operator at once), duet and keepalived side by side');
   console.log(`machine: ${cpus().length} CPU(s), Linux ${release()}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine makes figures noisy)`);
   console.log(`options: window ${OPT.seconds} s, adverts ${OPT.advertMs} ms, ${LOAD.tcp} TCP + ${LOAD.http} HTTP checks at 1 s on each director, ` +
-    `${OPT.nodeArgs.length ? `duet node args ${OPT.nodeArgs.join(' ')}, ` : ''}flood ${OPT.floodRate}/s at ${OPT.keepalived && OPT.floodKeepalived ? 'each VRID' : 'duet\'s VRID'}, real-time VRRP thread ${OPT.realtime ? `RR ${RT_PRIORITY} for both daemons` : 'off'}`);
+    `${OPT.nodeArgs.length ? `duet node args ${OPT.nodeArgs.join(' ')}, ` : ''}flood ${OPT.floodRate}/s at ${OPT.keepalived && OPT.floodKeepalived ? 'each VRID' : 'duet\'s VRID'}, real-time VRRP thread ${OPT.realtime ? `RR ${RT_PRIORITY} for both daemons` : 'off'}${OPT.checkRt ? `, duet's check worker RR ${OPT.checkRt}` : ''}${OPT.operator ? '' : ', NO operator actions (control)'}`);
   const lab = await labWithCleanup('mo', [{ name: 'd1', addr: D1 }, { name: 'd2', addr: D2 }, { name: 'at', addr: AT }]);
   const run = await setup(lab);
   const startTransitions = {

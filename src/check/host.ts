@@ -56,6 +56,14 @@ export const STATUS_PAGE = 1000;
  * heartbeat counts; once it has answered once, the heartbeat timeout applies.
  */
 export const STARTUP_GRACE_MS = 30_000;
+/**
+ * Events handed to the daemon per turn of the loop. 1,000 checks going down together arrive in
+ * one message; the daemon logs each, emits it and schedules a reconcile: ~80 ms of the main
+ * thread in one turn, twice a Master_Down_Interval at 10 ms adverts (bench:moonshot). The verdict
+ * mirror takes every event at once (what the reconciler reads is never behind); only the
+ * daemon's handling is spread out, in order.
+ */
+export const EVENTS_PER_TURN = 100;
 /** Requests other than configure get this long (status, scrapes and reloads never wait forever). */
 export const REQUEST_TIMEOUT_MS = 5000;
 export const CONFIGURE_TIMEOUT_MS = 30_000;
@@ -143,6 +151,20 @@ export function workerChecks(o: {
   let spawnedAt = 0;
   let answeredOnce = false;
   let worker: Worker | undefined = spawn();
+  /** Events not yet handed to onEvent (from head on), and whether a turn to hand them is due. */
+  let pending: CheckEvent[] = [];
+  let head = 0;
+  let handing = false;
+
+  function hand(): void {
+    handing = false;
+    if (closing) { pending = []; head = 0; return; }
+    const end = Math.min(pending.length, head + EVENTS_PER_TURN);
+    while (head < end) o.onEvent(pending[head++]!);
+    if (head < pending.length) { handing = true; setImmediate(hand); return; }
+    pending = [];
+    head = 0;
+  }
 
   function spawn(): Worker {
     const data = { ...(o.realtime ? { realtime: o.realtime } : {}), ...(o.admission ? { admission: o.admission } : {}) };
@@ -160,8 +182,9 @@ export function workerChecks(o: {
         for (const e of m.events) {
           mirror.apply(e);
           if (e.kind === 'check') health.set(checkKey(e.service, e.server, e.check), e.to);
-          o.onEvent(e);
+          pending.push(e);
         }
+        if (!handing) hand();
       } else waiting.get(m.id)?.(m.value);
       if (m.type === 'reply') waiting.delete(m.id);
     });

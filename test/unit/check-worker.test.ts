@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { STATUS_PAGE, workerChecks } from '../../src/check/host.js';
+import { EVENTS_PER_TURN, STATUS_PAGE, workerChecks } from '../../src/check/host.js';
 import type { CheckEvent } from '../../src/check/engine.js';
 import type { CheckedService } from '../../src/check/types.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -148,4 +148,30 @@ test.serial('status of more servers than a page comes back whole, in order, from
   const st = await host.status();
   t.deepEqual(st.map((s) => [s.service, s.servers.length]), [['tcp:192.0.2.100:80', n], ['tcp:192.0.2.100:81', 3]]);
   t.deepEqual(st[0]!.servers.map((s) => s.server), Array.from({ length: n }, (_, i) => `10.1.${i >> 8}.${i & 255}:80`));
+});
+
+test(`a burst of events from the worker reaches the daemon ${EVENTS_PER_TURN} per turn, in order; the verdicts take them all at once`, async (t) => {
+  process.env['DUET_TEST_BURST'] = '1000';
+  t.teardown(() => { delete process.env['DUET_TEST_BURST']; });
+  const seen: CheckEvent[] = [];
+  const perTurn: number[] = [];
+  let inTurn = 0;
+  let firstSaw: number | undefined;
+  const host = workerChecks({
+    onEvent: (e) => {
+      // Microtasks run once the current turn's synchronous work is over: one count per turn.
+      if (inTurn++ === 0) queueMicrotask(() => { perTurn.push(inTurn); inTurn = 0; });
+      // What the reconciler would read while the first event is handled: every verdict already.
+      firstSaw ??= host.verdicts().values().next().value?.dests.size;
+      seen.push(e);
+    },
+    onError: () => undefined,
+    workerUrl: new URL('../fakes/burst-worker.js', import.meta.url),
+  });
+  t.teardown(() => host.close());
+  await host.configure([tcpService(1)]);
+  await until(() => seen.length === 1000, 5000, '1,000 events handed over');
+  t.deepEqual(seen.map((e) => (e.kind === 'weight' ? e.to : -1)), Array.from({ length: 1000 }, (_, i) => i % 7), 'in order');
+  t.is(firstSaw, 1000);
+  t.deepEqual(perTurn, Array.from({ length: 1000 / EVENTS_PER_TURN }, () => EVENTS_PER_TURN));
 });
