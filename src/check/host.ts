@@ -9,6 +9,7 @@ import type { Health } from './health.js';
 import type { CheckedService } from './types.js';
 import type { RtOutcome, ThreadRealtime } from '../core/realtime.js';
 import type { AdmissionLimits, AdmissionStats } from './admission.js';
+import { checkFamiliesText } from './prom-text.js';
 
 export interface CheckTiming {
   runs: number;
@@ -24,6 +25,8 @@ export interface CheckHost {
   status(): Promise<ServiceStatus[]>;
   timing(): Promise<CheckTiming>;
   latency(): Promise<LatencyHistogram[]>;
+  /** The per-server check families of a scrape (prom-text.ts), written on the engine's thread. */
+  metricsText(): Promise<string>;
   /** Whether the engine answers, and how often it was restarted for not answering or exiting. */
   liveness(): CheckLiveness;
   close(): Promise<void>;
@@ -88,6 +91,7 @@ export function inProcessChecks(o: { clock: Clock; run: RunCheck; onEvent: (e: C
     status: () => Promise.resolve(engine.status()),
     timing: () => Promise.resolve(engine.timing()),
     latency: () => Promise.resolve(engine.latency()),
+    metricsText: () => checkFamiliesText(engine.status()),
     liveness: () => ({ answering: true, restarts: 0, lastRestart: undefined, late: engine.pulse() }),
     close: () => { engine.stop(); return Promise.resolve(); },
   };
@@ -101,6 +105,7 @@ export type ToWorker =
   | { type: 'status'; id: number; from: number; max: number; snap?: number }
   | { type: 'timing'; id: number }
   | { type: 'latency'; id: number }
+  | { type: 'metrics-text'; id: number }
   | { type: 'stop'; id: number };
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -299,6 +304,8 @@ export function workerChecks(o: {
     })()),
     timing: async () => ((await ask({ type: 'timing' })) as CheckTiming | undefined) ?? { runs: 0, lateP99Ms: 0, lateMaxMs: 0 },
     latency: async () => ((await ask({ type: 'latency' })) as LatencyHistogram[] | undefined) ?? [],
+    // No answer (a wedged worker): the families with no series, rather than a failed scrape.
+    metricsText: async () => { const t = await ask({ type: 'metrics-text' }); return typeof t === 'string' ? t : checkFamiliesText([]); },
     liveness: () => ({ ...live }),
     close: async () => {
       closing = true;

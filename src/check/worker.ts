@@ -9,6 +9,7 @@ import { CheckEngine, statusPage, type CheckEvent, type ServiceStatus } from './
 import { runCheck } from './checkers/index.js';
 import { AdmissionGate, DEFAULT_PER_TURN, inFlightFromFdLimit, type AdmissionLimits } from './admission.js';
 import type { FromWorker, ToWorker } from './host.js';
+import { checkFamiliesText } from './prom-text.js';
 
 const port = parentPort;
 if (!port) throw new Error('check/worker.js runs only as a worker thread');
@@ -84,6 +85,8 @@ port.on('message', (m: ToWorker) => {
     }
     case 'timing': return reply(m.id, engine.timing());
     case 'latency': return reply(m.id, engine.latency());
+    // Written here, a slice of servers per turn: the daemon's main thread only passes it on.
+    case 'metrics-text': void checkFamiliesText(engine.status()).then((text) => reply(m.id, text)); return;
     case 'stop':
       engine.stop();
       flush();

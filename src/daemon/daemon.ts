@@ -165,6 +165,7 @@ export class Daemon {
   ipvsStats(): Promise<{ table: Table; stats: TableStats } | undefined> { return this.ipvs.stats(); }
   checkLatency(): Promise<LatencyHistogram[]> { return this.ipvs.checkLatency(); }
   checkStatus(): Promise<ServiceStatus[]> { return this.ipvs.checkStatus(); }
+  checkMetricsText(): Promise<string> { return this.ipvs.checkMetricsText(); }
   /** checks: the check status already fetched for the same request (one fetch from the worker, not two). */
   serviceStatus(checks?: ServiceStatus[]): Promise<ServiceView[]> { return this.ipvs.serviceStatus(checks); }
   reconcileIpvs(): Promise<void> { return this.ipvs.reconcile(); }

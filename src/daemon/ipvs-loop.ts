@@ -13,6 +13,7 @@ import type { DaemonContext } from './context.js';
 import type { IpvsHandle } from './platform.js';
 import { FirstResults } from './first-results.js';
 import { nextTurn } from '../core/turn.js';
+import { checkFamiliesText } from '../check/prom-text.js';
 
 /**
  * Kernel changes (table reconciles, sync-daemon switches) run one at a time, in order. A
@@ -118,6 +119,8 @@ export class IpvsLoop {
 
   /** Health of every checked real server (empty without checks). */
   async checkStatus(): Promise<ServiceStatus[]> { return this.checks ? this.checks.status() : []; }
+  /** A scrape's per-server check families, as text (written by the check worker). */
+  async checkMetricsText(): Promise<string> { return this.checks ? this.checks.metricsText() : checkFamiliesText([]); }
   async checkLatency(): Promise<LatencyHistogram[]> { return this.checks ? this.checks.latency() : []; }
 
   /** The kernel's IPVS counters (connections, packets, bytes per service and server), or undefined without IPVS. */

@@ -5,17 +5,17 @@
 // exported_instance), which tells the directors apart.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { DaemonStatus, DuetEvent } from '../control/views.js';
-import type { LatencyHistogram, ServiceStatus } from '../check/engine.js';
+import type { LatencyHistogram } from '../check/engine.js';
 import { LATENCY_BUCKETS_S } from '../check/engine.js';
 import type { Table, TableStats } from '../ipvs/model.js';
 import type { Op } from '../ipvs/diff.js';
 import { sharedFetch } from './shared-fetch.js';
-import { checkFamiliesText } from './check-text.js';
 
 /** What the metrics read; the Daemon provides it. */
 export interface MetricsSource {
   status(): DaemonStatus;
-  checkStatus(): Promise<ServiceStatus[]>;
+  /** The per-server check families, as text (check/prom-text.ts, written by the check worker). */
+  checkMetricsText(): Promise<string>;
   checkLatency(): Promise<LatencyHistogram[]>;
   ipvsStats(): Promise<{ table: Table; stats: TableStats } | undefined>;
   reconcileCounters(): { reconciles: number; reconcileErrors: number; ops: Partial<Record<Op['op'], number>>; opFailures: number };
@@ -26,7 +26,7 @@ const STATES = ['init', 'backup', 'master', 'fault'] as const;
 
 export interface DuetMetrics {
   registry: Registry;
-  /** A whole scrape: the registry's families, then the per-server check families (check-text.ts). */
+  /** A whole scrape: the registry's families, then the per-server check families (check/prom-text.ts). */
   text(): Promise<string>;
   close(): void;
 }
@@ -54,7 +54,7 @@ export function createMetrics(src: MetricsSource, o: MetricsOptions): DuetMetric
   return {
     registry,
     async text() {
-      const [families, checks] = await Promise.all([registry.metrics(), src.checkStatus().then((s) => checkFamiliesText(s))]);
+      const [families, checks] = await Promise.all([registry.metrics(), src.checkMetricsText()]);
       return `${families}\n${checks}\n`;
     },
     close: off,

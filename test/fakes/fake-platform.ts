@@ -11,6 +11,7 @@ import type { RestartMarker } from '../../src/daemon/restart.js';
 import type { Clock } from '../../src/core/clock.js';
 import { MemKernel } from './mem-kernel.js';
 import { MemTransport } from './mem-transport.js';
+import { checkFamiliesText } from '../../src/check/prom-text.js';
 
 /** A check host whose verdicts and events the test sets: emit() is what the worker would send. */
 export class FakeChecks implements CheckHost {
@@ -23,6 +24,7 @@ export class FakeChecks implements CheckHost {
   async status() { return []; }
   async timing() { return { lateMs: { p50: 0, p99: 0, max: 0 }, runs: 0 } as never; }
   async latency() { return []; }
+  metricsText() { return checkFamiliesText([]); }
   liveness() { return { answering: true, restarts: 0, lastRestart: undefined }; }
   async close(): Promise<void> { this.closed = true; }
   /** A weight or quorum change, as the engine reports it (the mirror follows first). */

@@ -11,6 +11,7 @@ import { httpCheck } from '../../src/check/checkers/index.js';
 import { MAX_TIMEOUT_EXTENSIONS, timeoutVerdict } from '../../src/check/checkers/probe.js';
 import type { CheckedService, CheckResult, CheckSpec, HttpCheckSpec } from '../../src/check/types.js';
 import { lateLine } from '../../src/cli/format.js';
+import { checkFamiliesText } from '../../src/check/prom-text.js';
 
 test('timeoutVerdict: a timeout is one only when the server had the whole time of our attention', (t) => {
   t.deepEqual(timeoutVerdict({ elapsedMs: 1000.5, stallMs: 0, timeoutMs: 1000, extensions: 0 }), { kind: 'timeout' });
@@ -138,7 +139,7 @@ test('metrics: late runs, discounted timeouts, how far behind and what waits for
   const late = { lateRuns: 42, discounted: 3, behindMs: 812, queued: 1500, queuedTotal: 90000, inFlight: 64, maxInFlight: 16000 };
   const m = createMetrics({
     status: () => ({ instances: [], sockets: [], operator: {}, checkWorker: { answering: true, restarts: 0, lastRestart: undefined, late } }) as never,
-    checkStatus: async () => [],
+    checkMetricsText: () => checkFamiliesText([]),
     checkLatency: async () => [],
     ipvsStats: async () => undefined,
     reconcileCounters: () => ({ reconciles: 0, reconcileErrors: 0, ops: {}, opFailures: 0 }),

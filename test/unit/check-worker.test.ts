@@ -175,3 +175,18 @@ test(`a burst of events from the worker reaches the daemon ${EVENTS_PER_TURN} pe
   t.is(firstSaw, 1000);
   t.deepEqual(perTurn, Array.from({ length: 1000 / EVENTS_PER_TURN }, () => EVENTS_PER_TURN));
 });
+
+test('the scrape\'s check families come written from the real worker', async (t) => {
+  const server = createServer((s) => { s.on('error', () => {}); s.end(); }).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  t.teardown(() => { server.close(() => undefined); });
+  const up: CheckEvent[] = [];
+  const host = workerChecks({ onEvent: (e) => { if (e.kind === 'check' && e.to === 'up') up.push(e); }, onError: () => undefined });
+  t.teardown(() => host.close());
+  await host.configure([tcpService((server.address() as { port: number }).port)]);
+  await until(() => up.length > 0, 5000, 'check up');
+  const text = await host.metricsText();
+  t.regex(text, /^# TYPE duet_check_up gauge$/m);
+  t.regex(text, /^duet_check_up\{service="web",server="192\.0\.2\.21:80",check="tcp#0"\} 1$/m);
+  t.regex(text, /^duet_check_results_total\{service="web",server="192\.0\.2\.21:80",check="tcp#0",result="ok"\} [1-9]\d*$/m);
+});

@@ -8,6 +8,7 @@ import type { LatencyHistogram, ServiceStatus } from '../../src/check/engine.js'
 import type { DestStats, Service, Table, TableStats } from '../../src/ipvs/model.js';
 import { LATENCY_BUCKETS_S } from '../../src/check/engine.js';
 import { dashboardQueries, missing, uses } from '../../lab/dashboard.js';
+import { checkFamiliesText } from '../../src/check/prom-text.js';
 
 /** A daemon with something in every metric family: drops, a fault, an override, sync, BGP, checks, IPVS. */
 function source(): MetricsSource {
@@ -29,7 +30,7 @@ function source(): MetricsSource {
   const latency = [{ service: 'web', type: 'tcp', counts: LATENCY_BUCKETS_S.map(() => 1), count: LATENCY_BUCKETS_S.length, sumS: 0.01 }] as unknown as LatencyHistogram[];
   return {
     status: () => status,
-    checkStatus: async () => checks,
+    checkMetricsText: () => checkFamiliesText(checks),
     checkLatency: async () => latency,
     ipvsStats: async () => ({ table, stats }),
     reconcileCounters: () => ({ reconciles: 2, reconcileErrors: 0, ops: { 'add-svc': 1 }, opFailures: 0 }),

@@ -1,8 +1,8 @@
-// The per-server check families written as text (src/metrics/check-text.ts): the same text
+// The per-server check families written as text (src/check/prom-text.ts): the same text
 // prom-client writes for them, and a turn of the loop between slices of servers.
 import test from 'ava';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { checkFamiliesText, SERVERS_PER_TURN } from '../../src/metrics/check-text.js';
+import { checkFamiliesText, SERVERS_PER_TURN } from '../../src/check/prom-text.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import type { ServiceStatus } from '../../src/check/engine.js';
 
@@ -19,7 +19,7 @@ function services(nServers: number): ServiceStatus[] {
   ];
 }
 
-/** What the four families were before check-text.ts: prom-client metrics read at scrape time. */
+/** What the four families were before prom-text.ts: prom-client metrics read at scrape time. */
 async function viaPromClient(list: ServiceStatus[]): Promise<string> {
   const registry = new Registry();
   const reg = [registry];
@@ -72,7 +72,7 @@ test(`a turn of the loop after every ${SERVERS_PER_TURN} servers, none before th
 test('a scrape holds both the registry families and the check families, each family once', async (t) => {
   const m = createMetrics({
     status: () => ({ instances: [], sockets: [], operator: {}, checkWorker: undefined }) as never,
-    checkStatus: async () => services(3),
+    checkMetricsText: () => checkFamiliesText(services(3)),
     checkLatency: async () => [],
     ipvsStats: async () => undefined,
     reconcileCounters: () => ({ reconciles: 0, reconcileErrors: 0, ops: {}, opFailures: 0 }),

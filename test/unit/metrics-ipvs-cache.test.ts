@@ -6,6 +6,7 @@ import { sharedFetch } from '../../src/metrics/shared-fetch.js';
 import { createMetrics, type MetricsSource } from '../../src/metrics/metrics.js';
 import type { DaemonStatus } from '../../src/control/views.js';
 import type { DestStats, Service, Table, TableStats } from '../../src/ipvs/model.js';
+import { checkFamiliesText } from '../../src/check/prom-text.js';
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: Error) => void } {
   let resolve!: (v: T) => void;
@@ -74,7 +75,7 @@ function source(): MetricsSource & { dumps: number } {
   const s = {
     dumps: 0,
     status: () => ({ instances: [], sockets: [], operator: {}, checkWorker: undefined }) as unknown as DaemonStatus,
-    checkStatus: async () => [],
+    checkMetricsText: () => checkFamiliesText([]),
     checkLatency: async () => [],
     ipvsStats: async () => { s.dumps++; await new Promise((r) => setTimeout(r, 5)); return { table, stats }; },
     reconcileCounters: () => ({ reconciles: 0, reconcileErrors: 0, ops: {}, opFailures: 0 }),

@@ -1,10 +1,11 @@
-// The per-server check families (a series per real server and check: ~50,000 at 10,000 checked
-// servers) written straight as Prometheus text, a slice of servers per event-loop turn. Through
-// prom-client's label maps the same four families held the daemon's main thread, which also sends
-// the VRRP adverts, for ~185 ms in one turn at 10,000 servers (`node build/lab/cost-status.js
-// 10000 scrape`). The text is what prom-client writes for them (same names, HELP, TYPE, label
+// The per-server check families of a Prometheus scrape (a series per real server and check:
+// ~50,000 at 10,000 checked servers) written straight as text, a slice of servers per event-loop
+// turn, by the thread that runs the checks (the check worker): through prom-client's label maps on
+// the daemon's main thread, which also sends the VRRP adverts, the same four families held it
+// ~185 ms in one turn at 10,000 servers, and their garbage cost it more in GC pauses
+// (bench:moonshot). The text is what prom-client writes for them (same names, HELP, TYPE, label
 // order and escaping), so dashboards and alerts read it unchanged.
-import type { ServiceStatus } from '../check/engine.js';
+import type { ServiceStatus } from './engine.js';
 import { nextTurn } from '../core/turn.js';
 
 /** Real servers written per turn. */
