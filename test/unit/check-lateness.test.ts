@@ -11,7 +11,7 @@ import { httpCheck } from '../../src/check/checkers/index.js';
 import { MAX_TIMEOUT_EXTENSIONS, timeoutVerdict } from '../../src/check/checkers/probe.js';
 import type { CheckedService, CheckResult, CheckSpec, HttpCheckSpec } from '../../src/check/types.js';
 import { lateLine } from '../../src/cli/format.js';
-import { checkFamiliesText } from '../../src/check/prom-text.js';
+import { idleMetricsSource } from '../fakes/metrics-source.js';
 
 test('timeoutVerdict: a timeout is one only when the server had the whole time of our attention', (t) => {
   t.deepEqual(timeoutVerdict({ elapsedMs: 1000.5, stallMs: 0, timeoutMs: 1000, extensions: 0 }), { kind: 'timeout' });
@@ -137,14 +137,9 @@ test('real: the check worker overloaded by a busy loop runs checks late and says
 test('metrics: late runs, discounted timeouts, how far behind and what waits for admission, from the worker\'s heartbeat', async (t) => {
   const { createMetrics } = await import('../../src/metrics/metrics.js');
   const late = { lateRuns: 42, discounted: 3, behindMs: 812, queued: 1500, queuedTotal: 90000, inFlight: 64, maxInFlight: 16000 };
-  const m = createMetrics({
+  const m = createMetrics(idleMetricsSource({
     status: () => ({ instances: [], sockets: [], operator: {}, checkWorker: { answering: true, restarts: 0, lastRestart: undefined, late } }) as never,
-    checkMetricsText: () => checkFamiliesText([]),
-    checkLatency: async () => [],
-    ipvsStats: async () => undefined,
-    reconcileCounters: () => ({ reconciles: 0, reconcileErrors: 0, ops: {}, opFailures: 0 }),
-    onEvent: () => () => {},
-  }, { ipvsCacheMs: () => 0, now: () => 0 });
+  }), { ipvsCacheMs: () => 0, now: () => 0 });
   t.teardown(() => m.close());
   const text = await m.text();
   t.regex(text, /^duet_check_late_runs_total 42$/m);

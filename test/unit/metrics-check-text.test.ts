@@ -5,6 +5,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { checkFamiliesText, SERVERS_PER_TURN } from '../../src/check/prom-text.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import type { ServiceStatus } from '../../src/check/engine.js';
+import { idleMetricsSource } from '../fakes/metrics-source.js';
 
 /** Services with awkward names (quotes, backslashes, newlines), every health and verdict kind. */
 function services(nServers: number): ServiceStatus[] {
@@ -70,14 +71,7 @@ test(`a turn of the loop after every ${SERVERS_PER_TURN} servers, none before th
 });
 
 test('a scrape holds both the registry families and the check families, each family once', async (t) => {
-  const m = createMetrics({
-    status: () => ({ instances: [], sockets: [], operator: {}, checkWorker: undefined }) as never,
-    checkMetricsText: () => checkFamiliesText(services(3)),
-    checkLatency: async () => [],
-    ipvsStats: async () => undefined,
-    reconcileCounters: () => ({ reconciles: 0, reconcileErrors: 0, ops: {}, opFailures: 0 }),
-    onEvent: () => () => {},
-  }, { ipvsCacheMs: () => 0, now: () => 0 });
+  const m = createMetrics(idleMetricsSource({ checkMetricsText: () => checkFamiliesText(services(3)) }), { ipvsCacheMs: () => 0, now: () => 0 });
   t.teardown(() => m.close());
   const text = await m.text();
   for (const f of ['duet_check_results_total', 'duet_check_up', 'duet_real_server_weight', 'duet_service_quorum_up', 'duet_check_latency_seconds', 'duet_reconcile_runs_total']) {
