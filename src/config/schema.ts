@@ -177,7 +177,7 @@ function normalize(c: RawConfig) {
 
 function normalizeRealtime(r: RawConfig['realtime']): RealtimeConfig {
   const at = (priority: number | undefined): ThreadRealtime | undefined => (priority === undefined ? undefined : { policy: r.policy, priority });
-  return compact({ vrrp: at(r.vrrp_priority), check: at(r.check_priority), lockMemory: r.lock_memory });
+  return compact({ vrrp: at(r.vrrp_priority), check: at(r.check_priority), lockMemory: r.lock_memory, ...(r.advert_thread ? { advertThread: { leaseMs: r.advert_lease_ms } } : {}) });
 }
 
 /** YAML document (as plain JS) → normalized Config. */

@@ -124,7 +124,11 @@ export const realtimeSchema = z
     /** rr (keepalived's) or fifo. */
     policy: z.enum(['rr', 'fifo'], { error: (iss) => `must be rr or fifo, got ${show(iss.input)}` }).default('rr'),
     lock_memory: z.boolean().default(false),
-  }, { error: expecting('a mapping {vrrp_priority, check_priority, policy, lock_memory}') })
+    /** A master's IPv4 raw-socket adverts sent from a thread of their own (native/advert_pacer.c). */
+    advert_thread: z.boolean().default(false),
+    /** The advert thread stops when the main thread has not renewed its lease for this long (at least two advert intervals). */
+    advert_lease_ms: intIn(10, 60_000).default(500),
+  }, { error: expecting('a mapping {vrrp_priority, check_priority, policy, lock_memory, advert_thread, advert_lease_ms}') })
   .prefault({});
 
 /**

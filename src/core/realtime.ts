@@ -39,6 +39,8 @@ export interface RealtimeConfig {
   /** The check worker thread. */
   readonly check?: ThreadRealtime;
   readonly lockMemory: boolean;
+  /** A master's adverts from a thread of their own, with its lease (config advert_thread, advert_lease_ms). */
+  readonly advertThread?: { readonly leaseMs: number };
 }
 
 export type RtOutcome =

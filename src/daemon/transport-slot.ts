@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import { IoError } from '../core/errors.js';
-import type { VrrpTransport, TransportRinfo, TransportDrop } from '../vrrp/transport.js';
+import type { AdvertPacer, PacerOptions, PacerStats, VrrpTransport, TransportRinfo, TransportDrop } from '../vrrp/transport.js';
 import type { LinkState, TransportKey } from './platform.js';
 import type { SocketView } from '../control/views.js';
 
@@ -47,6 +47,7 @@ export class TransportSlot extends EventEmitter implements VrrpTransport {
   private lostAt: number | undefined;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly counters = { opens: 0, errors: 0, lastError: undefined as string | undefined };
+  private readonly pacers = new Set<SlotPacer>();
 
   constructor(readonly key: TransportKey, private readonly deps: SlotDeps) {
     super();
@@ -106,6 +107,17 @@ export class TransportSlot extends EventEmitter implements VrrpTransport {
   async ready(): Promise<void> { await this.opening; }
 
   drain(): void { this.t?.drain?.(); }
+
+  /**
+   * A pacer that follows this slot's socket: opened on the socket of the moment at its first
+   * run(), closed when that socket goes (the interface went down, away or was recreated) and
+   * opened again on the next socket at the next run().
+   */
+  openPacer(o: PacerOptions): AdvertPacer {
+    const p = new SlotPacer(o, () => this.t, (x) => this.pacers.delete(x));
+    this.pacers.add(p);
+    return p;
+  }
 
   close(): void {
     if (this.closed) return;
@@ -173,8 +185,58 @@ export class TransportSlot extends EventEmitter implements VrrpTransport {
     const t = this.t;
     if (!t) return;
     this.t = undefined;
+    for (const p of this.pacers) p.detach();
     void Promise.all(this.inflight).then(() => t.close());
     if (notify) this.deps.changed();
+  }
+}
+
+/** A TransportSlot's pacer: the native one of the slot's current socket, and the counts of those before it. */
+class SlotPacer implements AdvertPacer {
+  private on: { t: VrrpTransport; p: AdvertPacer } | undefined;
+  private base = { sent: 0, errors: 0, lapses: 0 };
+  private lastError: string | undefined;
+  private closed = false;
+
+  constructor(private readonly o: PacerOptions, private readonly current: () => VrrpTransport | undefined, private readonly gone: (p: SlotPacer) => void) {}
+
+  run(adverts: readonly { payload: Uint8Array; dst: string }[], intervalMs: number): void {
+    if (this.closed) throw new IoError('advert pacer closed');
+    const t = this.current();
+    if (this.on && this.on.t !== t) this.detach();
+    if (!t) throw new IoError('no VRRP socket: the interface is missing or down');
+    if (!t.openPacer) throw new IoError('this VRRP socket cannot pace adverts from a thread');
+    this.on ??= { t, p: t.openPacer(this.o) };
+    this.on.p.run(adverts, intervalMs);
+  }
+
+  feed(): void { this.on?.p.feed(); }
+  stop(): void { this.on?.p.stop(); }
+
+  stats(): PacerStats {
+    const s = this.on?.p.stats();
+    return {
+      sent: this.base.sent + (s?.sent ?? 0), errors: this.base.errors + (s?.errors ?? 0), lapses: this.base.lapses + (s?.lapses ?? 0),
+      lastError: s?.lastError ?? this.lastError, sinceLastSendMs: s?.sinceLastSendMs, realtimeError: s?.realtimeError,
+    };
+  }
+
+  /** The socket went: stop sending on it now; its counts are kept. */
+  detach(): void {
+    const on = this.on;
+    if (!on) return;
+    this.on = undefined;
+    const s = on.p.stats();
+    on.p.close();
+    this.base = { sent: this.base.sent + s.sent, errors: this.base.errors + s.errors, lapses: this.base.lapses + s.lapses };
+    this.lastError = s.lastError ?? this.lastError;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.detach();
+    this.closed = true;
+    this.gone(this);
   }
 }
 

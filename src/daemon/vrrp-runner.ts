@@ -50,7 +50,11 @@ export class VrrpRunner {
   /** Dual-master detection by ARP, for masters' IPv4 VIPs. */
   readonly arp: ArpGuard;
 
+  /** realtime: as at start (its changes take effect at the next start). */
+  private readonly realtime: DaemonContext['cfg']['realtime'];
+
   constructor(private readonly ctx: DaemonContext, private readonly overrideOf: (name: string) => Override | undefined) {
+    this.realtime = ctx.cfg.realtime;
     this.transitions = new Fanout(ctx.log, 'transition');
     this.arp = new ArpGuard(ctx.p, ctx.clock, ctx.log.child({ mod: 'arp-guard' }), () => [...this.running.values()].map((r) => ({
       name: r.cfg.name, master: r.inst.state === 'master', advertMs: csToMs(r.cfg.adverIntCs),
@@ -231,8 +235,11 @@ export class VrrpRunner {
     const log = this.ctx.log.child({ mod: 'vrrp' });
     // The hooks read r.cfg, not ic: a reload may update the config of a running instance.
     const r = { cfg: ic, transportKey: ks, witness: undefined } as Running;
+    // realtime.advert_thread: a master's adverts on a raw IPv4 socket come from a thread of their own.
+    const at = this.realtime.advertThread;
+    const pacer = at && key.kind === 'raw' && key.family === 4 ? transport.openPacer?.({ leaseMs: at.leaseMs, realtime: this.realtime.vrrp }) : undefined;
     r.inst = new VrrpInstance(this.settingsFor(ic), {
-      clock: this.ctx.clock, log, transport,
+      clock: this.ctx.clock, log, transport, ...(pacer ? { pacer } : {}),
       vips: (op) => this.setVips(r.cfg, op),
       announce: () => {
         const g = r.cfg.garp;

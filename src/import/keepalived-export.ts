@@ -73,6 +73,7 @@ function globalDefs(w: Writer, cfg: Config): void {
     if (rt.check) w.line(`checker_rt_priority ${rt.check.priority}`);
     if ((rt.vrrp ?? rt.check)?.policy === 'fifo') w.lost(['realtime', 'policy'], 'keepalived schedules real-time threads with SCHED_RR only');
     if (rt.lockMemory) { w.line('vrrp_no_swap'); w.line('checker_no_swap'); }
+    if (rt.advertThread) w.note(['realtime', 'advert_thread'], 'keepalived sends adverts from its VRRP process, which does nothing else: the same effect, with no lease');
     if (Object.keys(cfg.checkWorker).length > 0) w.note(['check_worker'], 'keepalived has no admission bounds for checks: it starts every due check at once');
     // keepalived sets the interval between gratuitous ARPs per interface, not per instance.
     const garp = [...new Set(cfg.vrrp.instances.map((i) => i.garp.intervalMs))];

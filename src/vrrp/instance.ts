@@ -8,7 +8,7 @@ import { step, initialVrrp, nextDeadline, effectivePriority, type FsmConfig, typ
 import { encodeAdvert, decodeAdvert } from './codec.js';
 import { checkReceived, type ReceiveConfig } from './receive.js';
 import type { Advert, RejectReason } from './types.js';
-import type { VrrpTransport, TransportRinfo } from './transport.js';
+import type { AdvertPacer, VrrpTransport, TransportRinfo } from './transport.js';
 import { AdvertAuth, readTrailer, type KeyRing } from './udp-auth.js';
 
 export const VRRP_GROUP_V4 = '224.0.0.18';
@@ -59,6 +59,13 @@ export interface InstanceDeps {
   notify(from: State, to: State, reason: Reason): void;
   /** Wall-clock ms, for udp_auth's counters (default Date.now). */
   wallNow?: () => number;
+  /**
+   * A master's normal adverts from a thread of their own (realtime.advert_thread): started when
+   * the adverts change, fed on every advert tick, stopped before anything else when this
+   * instance stops being master. Priority-0 adverts and udp_auth go through the transport. The
+   * instance closes it when it stops.
+   */
+  pacer?: AdvertPacer;
 }
 
 export interface TransitionEvent {
@@ -134,6 +141,10 @@ export class VrrpInstance extends EventEmitter {
   private lastSentAt: number | undefined;
   /** udp_auth: seals what we send, opens what we receive, keeps the replay window. */
   private auth: AdvertAuth | undefined;
+  /** What the pacer repeats now (interval and packets; undefined: stopped), to tell a tick from a change. */
+  private paced: string | undefined;
+  /** The pacer's counts already added to ours. */
+  private pacerSeen = { sent: 0, errors: 0, realtimeError: undefined as string | undefined };
   readonly counters: InstanceCounters = { dualMasters: 0, advertsSent: 0, advertsReceived: 0, sendErrors: 0, dropped: {}, addressMismatch: 0, transitions: 0 };
 
   constructor(private cfg: InstanceSettings, private readonly deps: InstanceDeps) {
@@ -165,6 +176,8 @@ export class VrrpInstance extends EventEmitter {
    */
   async stop(keep = false): Promise<void> {
     this.release(keep);
+    this.syncPacer();
+    this.deps.pacer?.close();
     await Promise.all([this.vipChain, ...this.inflight]);
   }
 
@@ -219,6 +232,7 @@ export class VrrpInstance extends EventEmitter {
    */
   sendProblem(): string | undefined {
     if (this.s.state !== 'master') return undefined;
+    this.syncPacer();
     const now = this.deps.clock.now();
     const limit = 3 * this.fsmCfg.adverIntCs * 10 + 1000;
     if (now - this.s.since < limit) return undefined;
@@ -268,6 +282,7 @@ export class VrrpInstance extends EventEmitter {
   }
 
   status(): InstanceStatus {
+    this.syncPacer();
     return {
       name: this.cfg.name, interface: this.cfg.interface, vrid: this.cfg.vrid, version: this.cfg.version,
       state: this.s.state, priority: { configured: this.cfg.priority, effective: this.s.priority },
@@ -283,6 +298,8 @@ export class VrrpInstance extends EventEmitter {
     const now = this.deps.clock.now();
     const r = step(this.fsmCfg, this.s, e, now);
     this.s = r.state;
+    // No longer master: the advert thread is silent before anything else happens.
+    if (this.s.state !== 'master') this.stopPacer();
     for (const a of r.actions) this.perform(a, now);
     this.arm();
   }
@@ -385,6 +402,7 @@ export class VrrpInstance extends EventEmitter {
       ...(this.cfg.version === 2 ? { authType: this.cfg.authType, authData: this.cfg.authPassword ?? '' } : {}),
     };
     const dsts = this.cfg.unicastPeers.length ? this.cfg.unicastPeers : [this.cfg.family === 4 ? VRRP_GROUP_V4 : VRRP_GROUP_V6];
+    if (this.pace(adv, dsts)) return;
     for (const dst of dsts) {
       const src = this.deps.transport.srcAddress;
       const plain = encodeAdvert(adv, { family: this.cfg.family, src, dst, pseudoHeader: this.cfg.checksumPseudoHeader });
@@ -398,6 +416,66 @@ export class VrrpInstance extends EventEmitter {
       ).finally(() => this.inflight.delete(p));
       this.inflight.add(p);
     }
+  }
+
+  /**
+   * A master's normal advert through the advert thread: the same adverts as the last run only
+   * renew its lease (the thread keeps the cadence); changed ones start it again, sending now.
+   * False when the advert must go through the transport (no pacer, priority 0, udp_auth, not
+   * master, or the thread's first send failed: the transport's send then counts the error).
+   */
+  private pace(adv: Advert, dsts: readonly string[]): boolean {
+    const pacer = this.deps.pacer;
+    if (!pacer || adv.priority === 0 || this.auth || this.s.state !== 'master') {
+      this.stopPacer();
+      return false;
+    }
+    const src = this.deps.transport.srcAddress;
+    const list = dsts.map((dst) => ({ dst, payload: encodeAdvert(adv, { family: this.cfg.family, src, dst, pseudoHeader: this.cfg.checksumPseudoHeader }) }));
+    const intervalMs = this.fsmCfg.adverIntCs * 10;
+    const key = `${intervalMs} ${src} ${list.map((x) => `${x.dst}=${Buffer.from(x.payload).toString('hex')}`).join(' ')}`;
+    if (key === this.paced) {
+      pacer.feed();
+      this.syncPacer();
+      return true;
+    }
+    try {
+      pacer.run(list, intervalMs);
+    } catch (e) {
+      this.paced = undefined;
+      this.rejectLog.warn('send-error', { instance: this.cfg.name, err: String(e) }, 'advert thread could not send; this advert goes through the event loop');
+      return false;
+    }
+    this.paced = key;
+    this.syncPacer();
+    return true;
+  }
+
+  private stopPacer(): void {
+    if (this.paced === undefined) return;
+    this.paced = undefined;
+    this.deps.pacer?.stop();
+    this.syncPacer();
+  }
+
+  /** The advert thread's sends and errors into our counters (and the watchdog's last send time). */
+  private syncPacer(): void {
+    const pacer = this.deps.pacer;
+    if (!pacer) return;
+    const s = pacer.stats();
+    const seen = this.pacerSeen;
+    if (s.sent > seen.sent) {
+      this.counters.advertsSent += s.sent - seen.sent;
+      if (s.sinceLastSendMs !== undefined) this.lastSentAt = this.deps.clock.now() - s.sinceLastSendMs;
+    }
+    if (s.errors > seen.errors) {
+      this.counters.sendErrors += s.errors - seen.errors;
+      this.rejectLog.warn('send-error', { instance: this.cfg.name, err: s.lastError, errors: s.errors - seen.errors }, 'advert thread send failed');
+    }
+    if (s.realtimeError !== undefined && seen.realtimeError === undefined) {
+      this.deps.log.warn({ instance: this.cfg.name, err: s.realtimeError }, 'advert thread did not get its real-time priority');
+    }
+    this.pacerSeen = { sent: Math.max(s.sent, seen.sent), errors: Math.max(s.errors, seen.errors), realtimeError: s.realtimeError ?? seen.realtimeError };
   }
 }
 

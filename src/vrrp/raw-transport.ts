@@ -20,7 +20,8 @@ import { IoError } from '../core/errors.js';
 import { ipv4Bytes, isIpv4 } from '../core/addr.js';
 import { SOL_SOCKET, SO_BINDTODEVICE, IPPROTO_IP, IP_TOS, IP_TTL, IP_HDRINCL, IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_MULTICAST_ALL, type RawSocket, type RawSocketModule } from './sockopt.js';
 import { decodeIpv4Header, encodeIpv4Packet, IPPROTO_VRRP } from './ipv4-header.js';
-import type { TransportDrop, TransportRinfo, VrrpTransport } from './transport.js';
+import type { AdvertPacer, PacerOptions, TransportDrop, TransportRinfo, VrrpTransport } from './transport.js';
+import { openNativePacer } from './advert-pacer.js';
 
 export const VRRP_GROUP_V4 = '224.0.0.18';
 
@@ -247,6 +248,12 @@ class RawTransport extends EventEmitter implements VrrpTransport {
       }
       if (!got || this.closed) return;
     }
+  }
+
+  /** The same packets as send(), from a thread of their own (native/advert_pacer.c). */
+  openPacer(o: PacerOptions): AdvertPacer {
+    if (this.closed) throw new IoError(`raw transport on ${this.ifname} is closed`);
+    return openNativePacer(this.ifname, o, (payload, dst) => this.ops.frame(payload, this.srcAddress, dst, this.tos));
   }
 
   close(): void {

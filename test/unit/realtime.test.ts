@@ -5,6 +5,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { formatIssue, parseConfig } from '../../src/config/load.js';
+import { exportKeepalived } from '../../src/import/keepalived-export.js';
 import { lockError, lockableMappings, schedError, type RtOutcome } from '../../src/core/realtime.js';
 
 const BASE = 'vrrp:\n  instances:\n    - { name: VI_1, interface: eth0, vrid: 51, virtual_ipaddress: [192.0.2.100/24] }\n';
@@ -26,6 +27,22 @@ test('realtime: priorities per thread, one policy (rr by default), lock_memory',
   const f = load('realtime: { vrrp_priority: 1, policy: fifo }\n');
   t.true(f.ok);
   if (f.ok) t.deepEqual(f.value.realtime, { vrrp: { policy: 'fifo', priority: 1 }, lockMemory: false });
+});
+
+test('realtime: advert_thread with its lease (500 ms unless given)', (t) => {
+  const r = load('realtime:\n  advert_thread: true\n');
+  t.true(r.ok);
+  if (r.ok) t.deepEqual(r.value.realtime, { lockMemory: false, advertThread: { leaseMs: 500 } });
+  const l = load('realtime: { advert_thread: true, advert_lease_ms: 250, vrrp_priority: 20 }\n');
+  if (l.ok) t.deepEqual(l.value.realtime, { vrrp: { policy: 'rr', priority: 20 }, lockMemory: false, advertThread: { leaseMs: 250 } });
+  else t.fail(JSON.stringify(l.error));
+  const off = load('realtime: { advert_thread: false, advert_lease_ms: 250 }\n');
+  if (off.ok) t.deepEqual(off.value.realtime, { lockMemory: false });
+  const issues = (yaml: string): string[] => { const x = load(yaml); return x.ok ? [] : x.error.map(formatIssue); };
+  t.regex(issues('realtime:\n  advert_lease_ms: 5\n').join('\n'), /duet\.yaml:5:\d+.*realtime\.advert_lease_ms.*10\.\.60000, got 5/);
+  t.regex(issues('realtime:\n  advert_thread: sometimes\n').join('\n'), /realtime\.advert_thread/);
+  const x = exportKeepalived(`${BASE}realtime: { advert_thread: true }\n`, 'duet.yaml');
+  t.true(x.notes.some((n) => n.field.startsWith('realtime.advert_thread') && /VRRP process/.test(n.why)), JSON.stringify(x.notes));
 });
 
 test('realtime: bad values are errors at their line', (t) => {
