@@ -66,7 +66,7 @@ test('every field of the full fixture survives export and import', (t) => {
 const CONF_LOST: Record<string, string[]> = {
   'active-active.yaml': ['34 sync_daemon.mode', '42 virtual_servers[0].checks[0].rise', '47 bgp'],
   'dr-pair.yaml': ['54 virtual_servers[0].checks[0].rise'],
-  'duet.yaml': ['341 virtual_servers[0].checks[0].rise'],
+  'duet.yaml': ['351 virtual_servers[0].checks[0].rise'],
   'nat-pair.yaml': ['54 virtual_servers[0].checks[0].rise', '74 virtual_servers[1].checks[0].rise'],
   'tun-pair.yaml': ['44 virtual_servers[0].checks[0].rise', '54 virtual_servers[0].real_servers[1].checks[0].rise'],
   'unicast-pair.yaml': ['62 virtual_servers[0].checks[0].rise'],
