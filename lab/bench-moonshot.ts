@@ -4,7 +4,7 @@
 // the same adverts and the same flood at the same time, as the reference.
 //
 //   node build/lab/bench-moonshot.js [--seconds N] [--advert-ms N] [--checks N] [--flood-rate N]
-//                                    [--no-realtime] [--skip-keepalived] [--watch-stalls]
+//                                    [--no-realtime] [--no-advert-thread] [--skip-keepalived] [--watch-stalls]
 //                                    [--flood-keepalived] [--cpu-prof DIR] [--node-args ARGS] [--check-rt N]
 //                                    [--no-operator]
 //
@@ -46,6 +46,7 @@ const argv = scriptArgs('bench-moonshot', `usage: npm run bench:moonshot -- [--s
   --checks N        health checks per second on each director, TCP:HTTP 5:1 at 1 s (default 10000)
   --flood-rate N    bad packets per second at each VRID (default 200)
   --no-realtime     no real-time priority for either daemon's VRRP thread
+  --no-advert-thread duet's master adverts from its main thread (realtime.advert_thread off; on by default here)
   --no-operator     no status, scrapes or reloads during the window (the check-state bursts stay): a control
   --check-rt N      also give duet's check worker real-time priority N (realtime.check_priority, below the VRRP thread's 20)
   --skip-keepalived duet alone (no reference pair)
@@ -59,6 +60,7 @@ const argv = scriptArgs('bench-moonshot', `usage: npm run bench:moonshot -- [--s
   checks: { type: 'string' },
   'flood-rate': { type: 'string' },
   'no-realtime': { type: 'boolean', default: false },
+  'no-advert-thread': { type: 'boolean', default: false },
   'skip-keepalived': { type: 'boolean', default: false },
   'watch-stalls': { type: 'boolean', default: false },
   'flood-keepalived': { type: 'boolean', default: false },
@@ -79,6 +81,7 @@ const OPT = {
   checks: int(argv.checks, 10_000, 'checks', 0, 50_000),
   floodRate: int(argv['flood-rate'], 200, 'flood-rate', 0, 5000),
   realtime: !argv['no-realtime'],
+  advertThread: !argv['no-advert-thread'],
   keepalived: !argv['skip-keepalived'],
   watchStalls: argv['watch-stalls'],
   floodKeepalived: argv['flood-keepalived'],
@@ -113,7 +116,7 @@ function duetYaml(lab: Lab, host: string, priority: number, weightEdit = false):
   let vs = virtualServersYaml(LOAD);
   // A reload with a real change: the first real server's weight.
   if (weightEdit) vs = vs.replace(/real_servers:\n(\s+)- \{ address: (\S+) \}/, (_m, sp: string, a: string) => `real_servers:\n${sp}- { address: ${a}, weight: 2 }`);
-  const rt = [...(OPT.realtime ? [`vrrp_priority: ${RT_PRIORITY}`] : []), ...(OPT.checkRt ? [`check_priority: ${OPT.checkRt}`] : [])];
+  const rt = [...(OPT.realtime ? [`vrrp_priority: ${RT_PRIORITY}`] : []), ...(OPT.checkRt ? [`check_priority: ${OPT.checkRt}`] : []), ...(OPT.advertThread ? ['advert_thread: true'] : [])];
   const extra = `${rt.length ? `realtime: { ${rt.join(', ')} }\n` : ''}metrics: { listen: '${METRICS}' }\n${vs}`;
   return pairConfig(host, { ifname: lab.host(host).ifname, priority, version: 3, advertInt: OPT.advertMs / 1000, vrid: VRID.duet, vip: `${VIP.duet}/24`, extra })
     .replace('level: debug', 'level: info');
@@ -407,7 +410,7 @@ async function main(): Promise<number> {
   console.log('bench:moonshot: VRRP under load (adverts, checks, a flood and an operator at once), duet and keepalived side by side');
   console.log(`machine: ${cpus().length} CPU(s), Linux ${release()}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine makes figures noisy)`);
   console.log(`options: window ${OPT.seconds} s, adverts ${OPT.advertMs} ms, ${LOAD.tcp} TCP + ${LOAD.http} HTTP checks at 1 s on each director, ` +
-    `${OPT.nodeArgs.length ? `duet node args ${OPT.nodeArgs.join(' ')}, ` : ''}flood ${OPT.floodRate}/s at ${OPT.keepalived && OPT.floodKeepalived ? 'each VRID' : 'duet\'s VRID'}, real-time VRRP thread ${OPT.realtime ? `RR ${RT_PRIORITY} for both daemons` : 'off'}${OPT.checkRt ? `, duet's check worker RR ${OPT.checkRt}` : ''}${OPT.operator ? '' : ', NO operator actions (control)'}`);
+    `${OPT.nodeArgs.length ? `duet node args ${OPT.nodeArgs.join(' ')}, ` : ''}flood ${OPT.floodRate}/s at ${OPT.keepalived && OPT.floodKeepalived ? 'each VRID' : 'duet\'s VRID'}, real-time VRRP thread ${OPT.realtime ? `RR ${RT_PRIORITY} for both daemons` : 'off'}, duet's advert thread ${OPT.advertThread ? 'on' : 'off'}${OPT.checkRt ? `, duet's check worker RR ${OPT.checkRt}` : ''}${OPT.operator ? '' : ', NO operator actions (control)'}`);
   const lab = await labWithCleanup('mo', [{ name: 'd1', addr: D1 }, { name: 'd2', addr: D2 }, { name: 'at', addr: AT }]);
   const run = await setup(lab);
   const startTransitions = {
