@@ -57,6 +57,11 @@ export interface Vrrp {
   reannouncedAt: number | undefined;
   /** Master only: the current dual-master episode (see noteDualMaster). */
   dualMaster: { src: string; priority: number | undefined; via: DualMasterVia; lastAt: number } | undefined;
+  /**
+   * Master only, stopping make-before-break: until when we keep the VIPs (advertising priority 0)
+   * waiting for the new master's advert. undefined otherwise.
+   */
+  leavingUntil?: number | undefined;
 }
 
 /** How another master showed itself: its adverts, or ARP claiming one of our addresses from another MAC. */
@@ -65,8 +70,13 @@ export type DualMasterVia = 'advert' | 'arp';
 export type Event =
   /** resume: the previous run was master and stopped for a restart recently enough (the daemon decides). */
   | { type: 'startup'; resume?: boolean }
-  /** keep: stopping for a restart; a master keeps its VIPs and sends one last normal advert. */
-  | { type: 'shutdown'; keep?: boolean }
+  /**
+   * keep: stopping for a restart; a master keeps its VIPs and sends one last normal advert.
+   * handover: make-before-break: a master sends priority 0 (again at each advert interval) and
+   * keeps its VIPs until the new master's advert arrives, or leaveBoundMs() at most; then it goes
+   * to Initialize. Without either: priority 0, VIPs removed, Initialize at once (RFC 5798 §6.4.3).
+   */
+  | { type: 'shutdown'; keep?: boolean; handover?: boolean }
   | { type: 'tick' }
   | { type: 'advert'; src: string; adv: Advert }
   /** ARP from another MAC with one of our addresses as its sender (the daemon filters out our own). */
@@ -108,7 +118,7 @@ export function initialVrrp(cfg: FsmConfig, now: number): Vrrp {
 
 /** The earliest deadline the driver must wake us for, or undefined. */
 export function nextDeadline(s: Vrrp): number | undefined {
-  const ds = [s.adverDeadline, s.masterDownDeadline].filter((d): d is number => d !== undefined);
+  const ds = [s.adverDeadline, s.masterDownDeadline, s.leavingUntil].filter((d): d is number => d !== undefined);
   return ds.length ? Math.min(...ds) : undefined;
 }
 
@@ -119,6 +129,15 @@ export function effectivePriority(configured: number, delta: number): number {
 }
 
 const cs = csToMs;
+
+/**
+ * How long a master stopping make-before-break keeps its VIPs at most: three of its advert
+ * intervals (a backup takes over Skew_Time, under one interval, after a priority 0 it heard; the
+ * priority 0 is repeated each interval) and 20 ms for the new master's advert to reach us.
+ */
+export function leaveBoundMs(cfg: FsmConfig): number {
+  return 3 * cs(cfg.adverIntCs) + 20;
+}
 
 function masterDownMs(cfg: FsmConfig, s: Vrrp): number {
   return masterDownIntervalMs(s.priority, s.masterAdverIntCs, cfg.version);
@@ -158,6 +177,14 @@ export function step(cfg: FsmConfig, s0: Vrrp, e: Event, now: number): StepResul
       break;
 
     case 'shutdown':
+      if (s.leavingUntil !== undefined) break; // already handing over
+      if (e.handover && !e.keep && s.state === 'master') {
+        // Backups hearing priority 0 take over after Skew_Time; we keep forwarding meanwhile.
+        actions.push({ type: 'send-advert', priority: 0 });
+        s.adverDeadline = now + cs(cfg.adverIntCs);
+        s.leavingUntil = now + leaveBoundMs(cfg);
+        break;
+      }
       if (e.keep && s.state === 'master') {
         // The peer's Master_Down_Timer restarts from this advert: the next run has that long to resume.
         actions.push({ type: 'send-advert', priority: s.priority });
@@ -182,14 +209,14 @@ export function step(cfg: FsmConfig, s0: Vrrp, e: Event, now: number): StepResul
     case 'claim':
       // Within the first advert interval the router we took over from may still announce the
       // address (a GARP refresh in flight): not yet a second master.
-      if (s.state === 'master' && now - s.since >= cs(cfg.adverIntCs)) noteDualMaster(cfg, s, now, actions, { src: e.mac, priority: undefined, via: 'arp', address: e.address });
+      if (s.state === 'master' && s.leavingUntil === undefined && now - s.since >= cs(cfg.adverIntCs)) noteDualMaster(cfg, s, now, actions, { src: e.mac, priority: undefined, via: 'arp', address: e.address });
       break;
 
     case 'priority': {
       const before = s.priority;
       s.priority = e.priority;
       // A master advertises a changed priority at once so a preempting backup need not wait.
-      if (s.state === 'master' && before !== s.priority) {
+      if (s.state === 'master' && s.leavingUntil === undefined && before !== s.priority) {
         actions.push({ type: 'send-advert', priority: s.priority });
         s.adverDeadline = now + cs(cfg.adverIntCs);
         s.masterPriority = s.priority;
@@ -205,7 +232,7 @@ export function step(cfg: FsmConfig, s0: Vrrp, e: Event, now: number): StepResul
       // Backups hearing priority 0 wait only Skew_Time (RFC 3768 6.4.2, RFC 5798 6.4.2). We stay
       // master, VIPs kept, until the new master's advert outranks our (lowered) priority; the next
       // regular advert carries that priority, which a preempting backup discards.
-      if (s.state === 'master') {
+      if (s.state === 'master' && s.leavingUntil === undefined) {
         actions.push({ type: 'send-advert', priority: 0 });
         s.adverDeadline = now + cs(cfg.adverIntCs);
       }
@@ -243,8 +270,15 @@ export function step(cfg: FsmConfig, s0: Vrrp, e: Event, now: number): StepResul
 }
 
 function onTick(cfg: FsmConfig, s: Vrrp, now: number, go: (to: State, r: Reason) => void, actions: Action[]): void {
+  if (s.state === 'master' && s.leavingUntil !== undefined && now >= s.leavingUntil) {
+    // No new master showed itself in time (none there, or it cannot hear us): leave anyway.
+    actions.push({ type: 'vips', op: 'del' });
+    go('init', 'shutdown');
+    return;
+  }
   if (s.state === 'master' && s.adverDeadline !== undefined && now >= s.adverDeadline) {
-    actions.push({ type: 'send-advert', priority: s.priority });
+    // Handing over: priority 0 again (a backup may have missed the first; each restarts its Skew_Time).
+    actions.push({ type: 'send-advert', priority: s.leavingUntil !== undefined ? 0 : s.priority });
     // Schedule from the old deadline, not from now, so a late wake-up does not drift the cadence.
     s.adverDeadline = Math.max(s.adverDeadline + cs(cfg.adverIntCs), now + 1);
   }
@@ -282,6 +316,15 @@ function onAdvert(cfg: FsmConfig, s: Vrrp, src: string, adv: Advert, now: number
       s.downCause = 'preempt';
       s.masterAddress = src;
       s.masterPriority = adv.priority;
+    }
+    return;
+  }
+  if (s.state === 'master' && s.leavingUntil !== undefined) {
+    // Handing over: a router advertising a real priority is the new master; it has the VIPs and
+    // has announced them, so ours go now. (Another router leaving too changes nothing.)
+    if (adv.priority > 0) {
+      actions.push({ type: 'vips', op: 'del' });
+      go('init', 'shutdown');
     }
     return;
   }
@@ -352,6 +395,7 @@ function enter(cfg: FsmConfig, s: Vrrp, to: State, reason: Reason, now: number, 
   s.reannouncedAt = undefined;
   s.adverDeadline = undefined;
   s.masterDownDeadline = undefined;
+  s.leavingUntil = undefined;
   // Leaving Initialize for a non-master state: drop any VIP a crashed earlier run left behind.
   if (from === 'init' && to !== 'master' && to !== 'init') actions.push({ type: 'vips', op: 'del' });
   switch (to) {

@@ -141,10 +141,13 @@ export class VrrpInstance extends EventEmitter {
   private lastSentAt: number | undefined;
   /** udp_auth: seals what we send, opens what we receive, keeps the replay window. */
   private auth: AdvertAuth | undefined;
+  /** stop() waiting for a make-before-break handover to end our mastership. */
+  private onLeft: (() => void) | undefined;
+  private left: Promise<void> | undefined;
   /** What the pacer repeats now (interval and packets; undefined: stopped), to tell a tick from a change. */
   private paced: string | undefined;
   /** The pacer's counts already added to ours. */
-  private pacerSeen = { sent: 0, errors: 0, realtimeError: undefined as string | undefined };
+  private pacerSeen = { sent: 0, errors: 0, lapses: 0, realtimeError: undefined as string | undefined };
   readonly counters: InstanceCounters = { dualMasters: 0, advertsSent: 0, advertsReceived: 0, sendErrors: 0, dropped: {}, addressMismatch: 0, transitions: 0 };
 
   constructor(private cfg: InstanceSettings, private readonly deps: InstanceDeps) {
@@ -171,11 +174,15 @@ export class VrrpInstance extends EventEmitter {
   start(resume = false): void { this.dispatch(resume ? { type: 'startup', resume } : { type: 'startup' }); }
 
   /**
-   * Graceful stop: priority-0 advert and VIP removal when master. Resolves once VIPs are gone.
+   * Graceful stop, make-before-break: a master sends priority 0 (the backup takes over after
+   * Skew_Time) and keeps its VIPs, forwarding, until the new master's advert arrives (three
+   * advert intervals at most), then removes them. Resolves once VIPs are gone.
    * keep (a restart): a master sends one normal advert and keeps its VIPs for the next run.
    */
   async stop(keep = false): Promise<void> {
     this.release(keep);
+    // Handing over: until the new master's advert (or the bound) ends our mastership.
+    if (this.s.state === 'master') await (this.left ??= new Promise<void>((resolve) => { this.onLeft = resolve; }));
     this.syncPacer();
     this.deps.pacer?.close();
     await Promise.all([this.vipChain, ...this.inflight]);
@@ -183,10 +190,12 @@ export class VrrpInstance extends EventEmitter {
 
   /**
    * The synchronous first half of stop(): the priority-0 (or, keep, last normal) advert goes to
-   * the kernel now and the VIP removal is queued. A second call does nothing.
+   * the kernel now; the VIPs stay until the new master shows itself (keep: for the next run).
+   * A second call does nothing.
    */
   release(keep = false): void {
-    this.dispatch(keep ? { type: 'shutdown', keep } : { type: 'shutdown' });
+    this.dispatch(keep ? { type: 'shutdown', keep } : { type: 'shutdown', handover: true });
+    if (this.s.state === 'master') return; // handing over: the timers run on (see stop())
     this.cancelTimer?.();
     this.cancelTimer = undefined;
   }
@@ -302,6 +311,7 @@ export class VrrpInstance extends EventEmitter {
     if (this.s.state !== 'master') this.stopPacer();
     for (const a of r.actions) this.perform(a, now);
     this.arm();
+    if (this.onLeft && this.s.state !== 'master') { const f = this.onLeft; this.onLeft = undefined; f(); }
   }
 
   private arm(): void {
@@ -472,10 +482,13 @@ export class VrrpInstance extends EventEmitter {
       this.counters.sendErrors += s.errors - seen.errors;
       this.rejectLog.warn('send-error', { instance: this.cfg.name, err: s.lastError, errors: s.errors - seen.errors }, 'advert thread send failed');
     }
+    if (s.lapses > seen.lapses) {
+      this.deps.log.warn({ instance: this.cfg.name, lapses: s.lapses }, 'advert thread stopped for a while: the main thread did not renew its lease in time (a stall longer than realtime.advert_lease_ms)');
+    }
     if (s.realtimeError !== undefined && seen.realtimeError === undefined) {
       this.deps.log.warn({ instance: this.cfg.name, err: s.realtimeError }, 'advert thread did not get its real-time priority');
     }
-    this.pacerSeen = { sent: Math.max(s.sent, seen.sent), errors: Math.max(s.errors, seen.errors), realtimeError: s.realtimeError ?? seen.realtimeError };
+    this.pacerSeen = { sent: Math.max(s.sent, seen.sent), errors: Math.max(s.errors, seen.errors), lapses: Math.max(s.lapses, seen.lapses), realtimeError: s.realtimeError ?? seen.realtimeError };
   }
 }
 

@@ -80,7 +80,14 @@ async function setup(o: Opts = {}) {
     const a = decodeAdvert(s.bytes, { family: 4, src: '192.0.2.11', dst: '224.0.0.18' });
     return a.ok ? a.value.priority : -1;
   });
-  return { clock, p, d, events, advance, peer, peerRuns, state, sentPriorities };
+  /** Time passes until x settles (a master's stop hands over make-before-break: alone, it ends after three advert intervals). */
+  const settle = async <T>(x: Promise<T>, maxMs = 10_000): Promise<T> => {
+    let done = false;
+    void x.then(() => { done = true; }, () => { done = true; });
+    for (let t = 0; t < maxMs && !done; t += 50) { clock.advance(50); await flush(); }
+    return x;
+  };
+  return { clock, p, d, events, advance, peer, peerRuns, state, sentPriorities, settle };
 }
 
 /** Start alone: master after Master_Down_Interval (3 x 1 s + skew). */
@@ -133,7 +140,7 @@ test('reload with a new priority updates the running instance in place: still ma
 test('reload with a new VRID replaces the instance: the old one stops, the new one starts as backup', async (t) => {
   const s = await master();
   const first = s.p.transport();
-  const r = await s.d.reload(config({ vrid: 52 }));
+  const r = await s.settle(s.d.reload(config({ vrid: 52 })));
   t.deepEqual(r.replaced, ['VI_1']);
   t.true(first.closed, 'the only user released its socket');
   t.is(s.state(), 'backup');
@@ -376,10 +383,29 @@ test('stop: release() hands the priority-0 advert to the transport synchronously
   s.p.transport().sent.length = 0;
   s.d.release();
   t.deepEqual(s.sentPriorities(), [0], 'sent before release() returned, before anything awaits');
-  t.deepEqual(await s.d.stop(), []);
-  // A second priority 0 would restart the backup's Skew_Time from it.
-  t.deepEqual(s.sentPriorities(), [0], 'stop() after release() sends nothing more');
+  const stopped = s.d.stop();
+  // A second priority 0 at once would restart the backup's Skew_Time from it.
+  t.deepEqual(s.sentPriorities(), [0], 'stop() after release() sends nothing more now');
+  t.deepEqual(await s.settle(stopped), []);
+  // Alone (no new master shows itself): priority 0 once per interval, VIP removed after three.
+  t.deepEqual(s.sentPriorities(), [0, 0, 0, 0]);
   t.false(s.p.addresses.has(`${VIP}/24 eth0`), 'the VIP is removed');
+});
+
+test('stop hands over make-before-break: the VIP stays (forwarding) until the new master advertises, then goes', async (t) => {
+  const s = await master();
+  s.p.transport().sent.length = 0;
+  s.d.release();
+  const stopped = s.d.stop();
+  await s.advance(400);
+  t.true(s.p.addresses.has(`${VIP}/24 eth0`), 'kept while the peer waits its Skew_Time');
+  t.is(s.state(), 'master');
+  s.peer(100); // the peer took over and advertises
+  await s.advance(50);
+  t.deepEqual(await stopped, []);
+  t.false(s.p.addresses.has(`${VIP}/24 eth0`), 'removed at the new master\'s first advert');
+  t.deepEqual(s.sentPriorities(), [0]);
+  t.deepEqual(s.events.filter((e) => e.type === 'transition').slice(-1).map((e) => [e['from'], e['to'], e['reason']]), [['master', 'init', 'shutdown']]);
 });
 
 test('restart after release(true): the kept masters are those that were master at release', async (t) => {
@@ -452,7 +478,9 @@ test('start with an interface missing: the daemon runs, the instance is in FAULT
   t.like(d.status().instances[0], { state: 'master', faultReasons: [] });
   t.true(p.addresses.has(`${VIP}/24 eth0`));
   t.like(d.status().sockets[0], { open: true, opens: 1 });
-  await d.stop();
+  const stopped = d.stop();
+  for (let i = 0; i < 80; i++) { clock.advance(50); await flush(); }
+  await stopped;
 });
 
 test('the interface is deleted under a master: FAULT at once; recreated (new index): a new socket, backup, master again, VIP back', async (t) => {
@@ -629,6 +657,6 @@ test('ARP guard: a watch that fails is closed, logged, and opened again a second
 test('ARP guard: stop closes every watch', async (t) => {
   const s = await master();
   t.true(s.p.arpWatches.has('eth0'));
-  await s.d.stop();
+  await s.settle(s.d.stop());
   t.is(s.p.arpWatches.size, 0);
 });

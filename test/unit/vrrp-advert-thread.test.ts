@@ -108,9 +108,11 @@ test('a stop: the thread is stopped, the priority-0 advert goes through the tran
   const s = setup();
   await s.master();
   s.order.length = 0;
-  await s.inst.stop();
-  t.deepEqual(s.order.filter((x) => x !== 'vips del'), ['stop', 'close']);
-  t.is(s.order[0], 'stop', 'silent before the priority-0 advert and the VIP removal');
+  const stopped = s.inst.stop();
+  t.deepEqual(s.order, ['stop'], 'silent before the priority-0 advert; the VIPs kept (make-before-break)');
+  s.inst.receive(s.advert(90), s.rinfo());
+  await stopped;
+  t.deepEqual(s.order, ['stop', 'vips del', 'close']);
   t.is(s.transport.sent.length, 1);
   t.is(priorityOf(s.transport.sent[0]!.bytes), 0);
   t.true(s.pacer.closed);
@@ -147,6 +149,15 @@ test('the thread\'s send errors are counted and logged; a thread that stopped se
   s.pacer.silent = true;
   s.clock.advance(2000);
   t.regex(s.inst.sendProblem() ?? '', /no advert sent for 2000 ms \(3 send errors\)/);
+});
+
+test('a lapse of the lease is logged once per lapse', async (t) => {
+  const s = setup();
+  await s.master();
+  s.pacer.s = { ...s.pacer.s, lapses: 1 };
+  s.inst.status();
+  s.inst.status();
+  t.is(s.warnings.filter((w) => JSON.stringify(w).includes('"lapses":1')).length, 1);
 });
 
 test('operator failover: priority 0 goes through the transport and the thread is silent', async (t) => {

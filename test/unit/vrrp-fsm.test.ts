@@ -383,3 +383,29 @@ test('garp_lower_prio_repeat: a lower-priority advert makes the master advertise
   t.is(s.state, 'backup');
   t.is(s.reannouncedAt, undefined);
 });
+
+test('make-before-break shutdown: priority 0 now and each interval, VIPs kept until the new master advertises, then Initialize', (t) => {
+  // Master from 3609.375 (100 cs adverts); stop at 4000; the peer's first advert at 4650 (Skew_Time after our priority 0).
+  const r = run(cfg(), [[0, { type: 'startup' }], [4000, { type: 'shutdown', handover: true }], [4650, { type: 'advert', src: '192.0.2.12', adv: adv(90) }]], 9000);
+  const after = r.log.filter((l) => l.at >= 4000).map((l) => [l.at, l.a.type === 'send-advert' ? `advert ${l.a.priority}` : l.a.type === 'vips' ? `vips ${l.a.op}` : l.a.type]);
+  t.deepEqual(after, [[4000, 'advert 0'], [4650, 'vips del'], [4650, 'transition']]);
+  t.deepEqual(r.transitions.at(-1), { at: 4650, type: 'transition', from: 'master', to: 'init', reason: 'shutdown' });
+  t.is(nextDeadline(r.s), undefined, 'no timers after');
+});
+
+test('make-before-break shutdown with no new master: priority 0 repeated each interval, VIPs dropped after three intervals', (t) => {
+  const r = run(cfg(), [[0, { type: 'startup' }], [4000, { type: 'shutdown', handover: true }], [4100, { type: 'priority', priority: 120 }], [4200, { type: 'shutdown', handover: true }], [4300, { type: 'handover' }], [4400, { type: 'advert', src: '192.0.2.12', adv: adv(0) }]], 9000);
+  const after = r.log.filter((l) => l.at >= 4000).map((l) => [l.at, l.a.type === 'send-advert' ? `advert ${l.a.priority}` : l.a.type === 'vips' ? `vips ${l.a.op}` : l.a.type]);
+  // A priority change, a second stop, an operator handover and another router's priority 0 send nothing extra.
+  t.deepEqual(after, [[4000, 'advert 0'], [5000, 'advert 0'], [6000, 'advert 0'], [7000, 'advert 0'], [7020, 'vips del'], [7020, 'transition']]);
+  t.is(r.s.state, 'init');
+});
+
+test('make-before-break shutdown: a fault meanwhile hands over at once (VIPs dropped), and a backup stops as before', (t) => {
+  const f = run(cfg(), [[0, { type: 'startup' }], [4000, { type: 'shutdown', handover: true }], [4100, { type: 'fault', fault: true }]], 9000);
+  t.deepEqual(f.transitions.at(-1), { at: 4100, type: 'transition', from: 'master', to: 'fault', reason: 'fault' });
+  t.is(nextDeadline(f.s), undefined);
+  const b = run(cfg(), [[0, { type: 'startup' }], [1000, { type: 'advert', src: '192.0.2.12', adv: adv(150) }], [1500, { type: 'shutdown', handover: true }]], 9000);
+  t.deepEqual(b.transitions.at(-1), { at: 1500, type: 'transition', from: 'backup', to: 'init', reason: 'shutdown' });
+  t.false(b.log.some((l) => l.at >= 1500 && l.a.type === 'send-advert'));
+});

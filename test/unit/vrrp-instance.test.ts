@@ -148,10 +148,17 @@ test('v3 address-list mismatch: dropped by default (counted); with lenientAddres
   t.is(s.inst.counters.advertsReceived, 1);
   s.clock.advance(1000);
   t.is(s.inst.state, 'master');
+  await flush();
   s.transport.sent = [];
-  await s.inst.stop();
+  const ops = s.vipOps.length;
+  const stopped = s.inst.stop();
   const d = decodeAdvert(s.transport.sent[0]!.bytes, { family: 4, src: '192.0.2.11', dst: '224.0.0.18' });
   t.true(d.ok && d.value.priority === 0);
+  await flush();
+  t.is(s.vipOps.length, ops, 'make-before-break: the VIPs stay until the new master shows itself');
+  s.clock.advance(50);
+  s.inst.receive(s.advert(100, '192.0.2.12', { addresses: ['192.0.2.200'] }), s.rinfo());
+  await stopped;
   t.is(s.vipOps.at(-1), 'del');
   t.is(s.inst.state, 'init');
 });
