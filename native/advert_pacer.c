@@ -9,19 +9,23 @@
 // ticks. If the main thread stops renewing it (stuck, not just slow) for longer than the lease,
 // the thread stops sending and the peer takes over, as it would without the thread.
 //
-//   const h = open(ifname, leaseMs, policy, priority)   // policy 0: leave the scheduler alone
+//   const h = open(ifname, leaseMs, policy, priority[, src6, freebind])   // policy 0: leave the scheduler alone
 //   run(h, [packet, ...], [dst, ...], intervalMs)      // sends all now (throws on failure), then paces
 //   feed(h)                                            // the lease: the master is alive
 //   stop(h)                                            // no more sends until the next run
 //   stats(h) -> { sent, errors, lastErrno, lapses, sinceLastSendMs, rtErrno }
 //   close(h)                                           // joins the thread, closes the socket
 //
-// Packets are whole IPv4 datagrams (the header built in JavaScript, id 0: the kernel picks one and
-// fills in the checksum), sent on socket(AF_INET, SOCK_RAW, IPPROTO_RAW): header included and
-// never receiving, so it holds no queue of other hosts' packets. SO_BINDTODEVICE pins it to the
-// interface (its index: a recreated interface needs a new pacer); IP_MULTICAST_LOOP 0 keeps our
-// adverts from coming back to our own receiving socket. Sends are MSG_DONTWAIT: a full queue is an
-// error counted, never a blocked thread.
+// IPv4 (no src6): packets are whole IPv4 datagrams (the header built in JavaScript, id 0: the
+// kernel picks one and fills in the checksum), sent on socket(AF_INET, SOCK_RAW, IPPROTO_RAW):
+// header included and never receiving, so it holds no queue of other hosts' packets.
+// IPv6 (src6 given, as vrrp6.c sends): packets are VRRP payloads (checksum computed in
+// JavaScript), sent on socket(AF_INET6, SOCK_RAW, 112) with hop limit 255 and src6 as the source
+// in an IPV6_PKTINFO control message; a drop-all socket filter keeps it from queueing the VRRP
+// packets it would otherwise receive; freebind sets IPV6_FREEBIND (a still tentative link-local).
+// SO_BINDTODEVICE pins either to the interface (its index: a recreated interface needs a new
+// pacer); multicast loop off keeps our adverts from coming back to our own receiving socket.
+// Sends are MSG_DONTWAIT: a full queue is an error counted, never a blocked thread.
 //
 // Timing: absolute CLOCK_MONOTONIC deadlines (pthread_cond_timedwait on a monotonic condition
 // variable, so run/stop/feed/close wake the thread at once); a missed deadline (the thread itself
@@ -32,6 +36,7 @@
 #include <node_api.h>
 
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -45,6 +50,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78
+#endif
+
+#define IPPROTO_VRRP 112
 #define MAX_PACKETS 256
 #define MAX_PACKET 1500
 
@@ -60,7 +70,11 @@ typedef struct {
   int n;        /* packets held (0: stopped) */
   uint8_t *pkt[MAX_PACKETS];
   size_t len[MAX_PACKETS];
-  struct sockaddr_in dst[MAX_PACKETS];
+  struct sockaddr_storage dst[MAX_PACKETS];
+  socklen_t dst_len[MAX_PACKETS];
+  int family;             /* AF_INET or AF_INET6 */
+  unsigned ifindex;       /* IPv6: for link-local scopes and IPV6_PKTINFO */
+  struct in6_addr src6;   /* IPv6: the source of every packet */
   uint64_t interval_ns, lease_ns, next_ns, lease_until_ns, last_sent_ns;
   uint64_t sent, errors, lapses;
   int last_errno;
@@ -112,10 +126,38 @@ static void drop_packets(pacer_t *p) {
 }
 
 /* Under the lock. Returns 0 or the first errno. */
+static ssize_t send_one(pacer_t *p, int i) {
+  if (p->family == AF_INET) return sendto(p->fd, p->pkt[i], p->len[i], MSG_DONTWAIT, (struct sockaddr *)&p->dst[i], p->dst_len[i]);
+  struct iovec iov = { .iov_base = p->pkt[i], .iov_len = p->len[i] };
+  union {
+    struct cmsghdr align;
+    unsigned char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+  } ctl;
+  memset(&ctl, 0, sizeof ctl);
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_name = &p->dst[i];
+  mh.msg_namelen = p->dst_len[i];
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = ctl.b;
+  mh.msg_controllen = sizeof ctl.b;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = IPPROTO_IPV6;
+  c->cmsg_type = IPV6_PKTINFO;
+  c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+  struct in6_pktinfo pi;
+  memset(&pi, 0, sizeof pi);
+  pi.ipi6_addr = p->src6;
+  pi.ipi6_ifindex = p->ifindex;
+  memcpy(CMSG_DATA(c), &pi, sizeof pi);
+  return sendmsg(p->fd, &mh, MSG_DONTWAIT);
+}
+
 static int send_all(pacer_t *p, uint64_t now) {
   int first = 0;
   for (int i = 0; i < p->n; i++) {
-    ssize_t r = sendto(p->fd, p->pkt[i], p->len[i], MSG_DONTWAIT, (struct sockaddr *)&p->dst[i], sizeof p->dst[i]);
+    ssize_t r = send_one(p, i);
     if (r < 0) {
       p->errors++;
       p->last_errno = errno;
@@ -214,10 +256,12 @@ static pacer_t *get(napi_env env, napi_value v) {
 
 /* ---------- JS functions ---------- */
 
+static int setopt_int(int fd, int level, int opt, int v) { return setsockopt(fd, level, opt, &v, sizeof v); }
+
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return type_error(env, "open(ifname, leaseMs, policy, priority)");
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return type_error(env, "open(ifname, leaseMs, policy, priority[, src6, freebind])");
   char ifname[IF_NAMESIZE + 1];
   size_t len = 0;
   if (napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &len) != napi_ok || len == 0 || len >= IF_NAMESIZE) return type_error(env, "ifname: 1-15 characters");
@@ -225,22 +269,42 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   int32_t policy, priority;
   if (napi_get_value_double(env, argv[1], &lease_ms) != napi_ok || !(lease_ms > 0)) return type_error(env, "leaseMs: a positive number");
   if (napi_get_value_int32(env, argv[2], &policy) != napi_ok || napi_get_value_int32(env, argv[3], &priority) != napi_ok) return type_error(env, "policy, priority: integers");
+  int family = AF_INET;
+  struct in6_addr src6;
+  bool freebind = false;
+  memset(&src6, 0, sizeof src6);
+  napi_valuetype t5 = napi_undefined;
+  if (argc >= 5) napi_typeof(env, argv[4], &t5);
+  if (t5 == napi_string) {
+    char text[INET6_ADDRSTRLEN + 1];
+    size_t tl = 0;
+    if (napi_get_value_string_utf8(env, argv[4], text, sizeof text, &tl) != napi_ok || inet_pton(AF_INET6, text, &src6) != 1) return type_error(env, "src6: an IPv6 address");
+    family = AF_INET6;
+    if (argc >= 6) napi_get_value_bool(env, argv[5], &freebind);
+  }
+  unsigned ifindex = if_nametoindex(ifname);
+  if (ifindex == 0) { throw_errno(env, errno ? errno : ENODEV, ifname); return NULL; }
 
-  int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-  if (fd < 0) { throw_errno(env, errno, "socket(AF_INET, SOCK_RAW, IPPROTO_RAW)"); return NULL; }
-  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)len + 1) < 0) {
+  int fd = family == AF_INET ? socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW) : socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_VRRP);
+  if (fd < 0) { throw_errno(env, errno, family == AF_INET ? "socket(AF_INET, SOCK_RAW, IPPROTO_RAW)" : "socket(AF_INET6, SOCK_RAW, 112)"); return NULL; }
+  const char *failed = NULL;
+  static struct sock_filter drop_all[] = { { BPF_RET | BPF_K, 0, 0, 0 } };
+  struct sock_fprog prog = { .len = 1, .filter = drop_all };
+  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)len + 1) < 0) failed = "SO_BINDTODEVICE";
+  else if (family == AF_INET) {
+    if (setopt_int(fd, IPPROTO_IP, IP_MULTICAST_LOOP, 0) < 0) failed = "IP_MULTICAST_LOOP";
+  } else if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) failed = "SO_ATTACH_FILTER";
+  else if (setopt_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255) < 0) failed = "IPV6_MULTICAST_HOPS";
+  else if (setopt_int(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 255) < 0) failed = "IPV6_UNICAST_HOPS";
+  else if (setopt_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0) < 0) failed = "IPV6_MULTICAST_LOOP";
+  else if (setopt_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, (int)ifindex) < 0) failed = "IPV6_MULTICAST_IF";
+  else if (freebind && setopt_int(fd, IPPROTO_IPV6, IPV6_FREEBIND, 1) < 0) failed = "IPV6_FREEBIND";
+  if (failed) {
     int e = errno;
     close(fd);
     char what[64];
-    snprintf(what, sizeof what, "SO_BINDTODEVICE %s", ifname);
+    snprintf(what, sizeof what, "%s %s", failed, ifname);
     throw_errno(env, e, what);
-    return NULL;
-  }
-  int zero = 0;
-  if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &zero, sizeof zero) < 0) {
-    int e = errno;
-    close(fd);
-    throw_errno(env, e, "IP_MULTICAST_LOOP");
     return NULL;
   }
 
@@ -248,6 +312,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (!p) { close(fd); throw_errno(env, ENOMEM, "advert pacer"); return NULL; }
   p->fd = fd;
   p->env = env;
+  p->family = family;
+  p->ifindex = ifindex;
+  p->src6 = src6;
   p->lease_ns = (uint64_t)(lease_ms * 1e6);
   p->rt_policy = policy;
   p->rt_priority = priority;
@@ -295,7 +362,9 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
 
   uint8_t *pkt[MAX_PACKETS];
   size_t plen[MAX_PACKETS];
-  struct sockaddr_in dst[MAX_PACKETS];
+  struct sockaddr_storage dst[MAX_PACKETS];
+  socklen_t dlen[MAX_PACKETS];
+  size_t min_len = p->family == AF_INET ? 20 : 8;
   for (uint32_t i = 0; i < n; i++) {
     napi_value b, d;
     napi_get_element(env, argv[1], i, &b);
@@ -304,12 +373,23 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
     size_t blen = 0;
     bool isbuf = false;
     napi_is_buffer(env, b, &isbuf);
-    char addr[INET_ADDRSTRLEN + 1];
+    char addr[INET6_ADDRSTRLEN + 1];
     size_t alen = 0;
     memset(&dst[i], 0, sizeof dst[i]);
-    dst[i].sin_family = AF_INET;
-    int bad = !isbuf || napi_get_buffer_info(env, b, &data, &blen) != napi_ok || blen < 20 || blen > MAX_PACKET
-      || napi_get_value_string_utf8(env, d, addr, sizeof addr, &alen) != napi_ok || inet_pton(AF_INET, addr, &dst[i].sin_addr) != 1;
+    int bad = !isbuf || napi_get_buffer_info(env, b, &data, &blen) != napi_ok || blen < min_len || blen > MAX_PACKET
+      || napi_get_value_string_utf8(env, d, addr, sizeof addr, &alen) != napi_ok;
+    if (!bad && p->family == AF_INET) {
+      struct sockaddr_in *sa = (struct sockaddr_in *)&dst[i];
+      sa->sin_family = AF_INET;
+      bad = inet_pton(AF_INET, addr, &sa->sin_addr) != 1;
+      dlen[i] = sizeof *sa;
+    } else if (!bad) {
+      struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&dst[i];
+      sa->sin6_family = AF_INET6;
+      bad = inet_pton(AF_INET6, addr, &sa->sin6_addr) != 1;
+      if (IN6_IS_ADDR_LINKLOCAL(&sa->sin6_addr) || IN6_IS_ADDR_MC_LINKLOCAL(&sa->sin6_addr) || IN6_IS_ADDR_MC_NODELOCAL(&sa->sin6_addr)) sa->sin6_scope_id = p->ifindex;
+      dlen[i] = sizeof *sa;
+    }
     if (!bad) {
       pkt[i] = malloc(blen);
       bad = !pkt[i];
@@ -317,12 +397,12 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
     }
     if (bad) {
       for (uint32_t j = 0; j < i; j++) free(pkt[j]);
-      return type_error(env, "each packet: a Buffer of 20-1500 bytes; each dst: an IPv4 address");
+      return type_error(env, p->family == AF_INET ? "each packet: a Buffer of 20-1500 bytes; each dst: an IPv4 address" : "each packet: a Buffer of 8-1500 bytes; each dst: an IPv6 address");
     }
   }
   pthread_mutex_lock(&p->mu);
   drop_packets(p);
-  for (uint32_t i = 0; i < n; i++) { p->pkt[i] = pkt[i]; p->len[i] = plen[i]; p->dst[i] = dst[i]; }
+  for (uint32_t i = 0; i < n; i++) { p->pkt[i] = pkt[i]; p->len[i] = plen[i]; p->dst[i] = dst[i]; p->dst_len[i] = dlen[i]; }
   p->n = (int)n;
   p->interval_ns = (uint64_t)(interval_ms * 1e6);
   uint64_t now = mono_ns();

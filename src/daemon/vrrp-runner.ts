@@ -235,9 +235,9 @@ export class VrrpRunner {
     const log = this.ctx.log.child({ mod: 'vrrp' });
     // The hooks read r.cfg, not ic: a reload may update the config of a running instance.
     const r = { cfg: ic, transportKey: ks, witness: undefined } as Running;
-    // realtime.advert_thread: a master's adverts on a raw IPv4 socket come from a thread of their own.
+    // realtime.advert_thread: a master's adverts on a raw socket come from a thread of their own.
     const at = this.realtime.advertThread;
-    const pacer = at && key.kind === 'raw' && key.family === 4 ? transport.openPacer?.({ leaseMs: at.leaseMs, realtime: this.realtime.vrrp }) : undefined;
+    const pacer = at && key.kind === 'raw' ? transport.openPacer?.({ leaseMs: at.leaseMs, realtime: this.realtime.vrrp }) : undefined;
     r.inst = new VrrpInstance(this.settingsFor(ic), {
       clock: this.ctx.clock, log, transport, ...(pacer ? { pacer } : {}),
       vips: (op) => this.setVips(r.cfg, op),

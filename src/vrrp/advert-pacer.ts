@@ -1,12 +1,12 @@
-// The native advert pacer (native/advert_pacer.c) behind the AdvertPacer interface: IPv4 only,
-// packets framed by the caller's transport (header included, id 0).
+// The native advert pacer (native/advert_pacer.c) behind the AdvertPacer interface. IPv4: packets
+// framed by the caller's transport (header included, id 0); IPv6: VRRP payloads, sent from v6.src.
 import { createRequire } from 'node:module';
 import { findAddon } from '../core/addon.js';
 import { IoError } from '../core/errors.js';
 import type { AdvertPacer, PacerOptions, PacerStats } from './transport.js';
 
 interface PacerAddon {
-  open(ifname: string, leaseMs: number, policy: number, priority: number): object;
+  open(ifname: string, leaseMs: number, policy: number, priority: number, src6?: string, freebind?: boolean): object;
   run(h: object, packets: Buffer[], dsts: string[], intervalMs: number): void;
   feed(h: object): void;
   stop(h: object): void;
@@ -35,14 +35,15 @@ export const errnoName = (n: number): string => ERRNO[n] ?? `errno ${n}`;
 const POLICY = { fifo: 1, rr: 2 } as const;
 
 /**
- * A pacer on ifname. frame: the whole IPv4 datagram for a VRRP payload to dst. rtResult: told
- * once whether the thread got its real-time policy (errno 0: yes).
+ * A pacer on ifname. frame: what is sent for a VRRP payload to dst (IPv4: the whole datagram;
+ * IPv6: the payload itself, v6 giving the source and whether it needs IPV6_FREEBIND).
  */
-export function openNativePacer(ifname: string, o: PacerOptions, frame: (payload: Uint8Array, dst: string) => Buffer): AdvertPacer {
+export function openNativePacer(ifname: string, o: PacerOptions, frame: (payload: Uint8Array, dst: string) => Buffer, v6?: { src: string; freebind: boolean }): AdvertPacer {
   const a = loadPacerAddon();
   let h: object;
   try {
-    h = a.open(ifname, o.leaseMs, o.realtime ? POLICY[o.realtime.policy] : 0, o.realtime?.priority ?? 0);
+    const policy = o.realtime ? POLICY[o.realtime.policy] : 0;
+    h = v6 ? a.open(ifname, o.leaseMs, policy, o.realtime?.priority ?? 0, v6.src, v6.freebind) : a.open(ifname, o.leaseMs, policy, o.realtime?.priority ?? 0);
   } catch (e) {
     throw new IoError(`advert thread on ${ifname}: ${(e as Error).message}`, { cause: e });
   }

@@ -19,7 +19,8 @@ import { Rtnl, type AddressInfo } from '../netlink/rtnl.js';
 import { findAddon } from '../core/addon.js';
 import { IoError } from '../core/errors.js';
 import { formatIpv6, parseIpv6 } from '../core/addr.js';
-import type { TransportDrop, TransportRinfo, VrrpTransport } from './transport.js';
+import type { AdvertPacer, PacerOptions, TransportDrop, TransportRinfo, VrrpTransport } from './transport.js';
+import { openNativePacer } from './advert-pacer.js';
 
 export const VRRP_GROUP_V6 = 'ff02::12';
 
@@ -120,6 +121,7 @@ class Raw6Transport extends EventEmitter implements VrrpTransport {
   private closed = false;
   private readonly sock: NativeSocket;
   private readonly ifindex: number;
+  private readonly freebind: boolean;
 
   constructor(
     mod: Vrrp6Addon,
@@ -135,6 +137,13 @@ class Raw6Transport extends EventEmitter implements VrrpTransport {
       (e) => this.onSocketError(e),
     );
     this.ifindex = this.sock.ifindex;
+    this.freebind = o.freebind;
+  }
+
+  /** The same packets as send(), from a thread of their own (native/advert_pacer.c). */
+  openPacer(o: PacerOptions): AdvertPacer {
+    if (this.closed) throw new IoError(`raw6 transport on ${this.ifname} is closed`);
+    return openNativePacer(this.ifname, o, (payload) => Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { src: this.srcAddress, freebind: this.freebind });
   }
 
   private onPacket(payload: Buffer, src: string, dst: string, ifindex: number, hop: number): void {

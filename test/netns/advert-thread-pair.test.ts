@@ -11,6 +11,7 @@ const root = process.getuid?.() === 0;
 const rootTest = root ? test.serial : test.skip;
 const HOLD = fileURLToPath(new URL('./fixtures/hold-loop.js', import.meta.url));
 const VIP = '192.0.2.100';
+const VIP6 = '2001:db8::100';
 
 let lab: Lab;
 const nodes: DuetNode[] = [];
@@ -18,23 +19,23 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 if (root) {
   test.before(async () => {
-    lab = await createLab('atp', [{ name: 'd1', addr: '192.0.2.11' }, { name: 'd2', addr: '192.0.2.12' }]);
+    lab = await createLab('atp', [{ name: 'd1', addr: '192.0.2.11', addr6: '2001:db8::11' }, { name: 'd2', addr: '192.0.2.12', addr6: '2001:db8::12' }]);
   });
   test.afterEach.always(async (t) => {
     if (!t.passed) for (const d of describeNodes(nodes)) t.log(d);
     for (const n of nodes.splice(0)) n.cleanup();
-    for (const h of ['d1', 'd2']) await lab.exec(h, ['ip', 'addr', 'flush', 'dev', lab.host(h).ifname, 'to', `${VIP}/32`]).catch(() => undefined);
+    for (const h of ['d1', 'd2']) for (const v of [`${VIP}/32`, `${VIP6}/128`]) await lab.exec(h, ['ip', 'addr', 'flush', 'dev', lab.host(h).ifname, 'to', v]).catch(() => undefined);
   });
   test.after.always(async () => { await lab?.destroy(); });
 }
 
 /** d1 (150, held on SIGUSR2 for holdMs) and d2 (100), 20 ms adverts; d1 master, d2 backup. */
-async function pair(realtime: string, holdMs: number): Promise<[DuetNode, DuetNode]> {
-  const d1 = await startDuet(lab, 'd1', pairConfig('d1', { ifname: lab.host('d1').ifname, priority: 150, advertInt: 0.02, extra: realtime }),
+async function pair(realtime: string, holdMs: number, o: { vip?: string; vrid?: number } = {}): Promise<[DuetNode, DuetNode]> {
+  const d1 = await startDuet(lab, 'd1', pairConfig('d1', { ifname: lab.host('d1').ifname, priority: 150, advertInt: 0.02, extra: realtime, ...o }),
     { nodeArgs: ['--import', HOLD], env: { DUET_TEST_HOLD_MS: String(holdMs) } });
   nodes.push(d1);
   await d1.waitState('VI_1', 'master');
-  const d2 = await startDuet(lab, 'd2', pairConfig('d2', { ifname: lab.host('d2').ifname, priority: 100, advertInt: 0.02 }));
+  const d2 = await startDuet(lab, 'd2', pairConfig('d2', { ifname: lab.host('d2').ifname, priority: 100, advertInt: 0.02, ...o }));
   nodes.push(d2);
   await d2.waitState('VI_1', 'backup');
   await sleep(300);
@@ -54,6 +55,22 @@ rootTest('the master\'s loop held 400 ms (20 times Master_Down_Interval): its ad
   // 700 ms at 20 ms: ~35 adverts, most of them sent while the loop was held.
   t.true(after!.counters.advertsSent - before >= 25, `adverts sent: ${after!.counters.advertsSent - before}`);
   t.is(after!.counters.sendErrors, 0);
+  t.deepEqual((await d2.instance('VI_1'))!.counters.dropped, {}, 'the thread\'s adverts pass every receive check (TTL, checksum, addresses)');
+});
+
+rootTest('IPv6 (VRRPv3 from the link-local address): the same hold, no takeover', async (t) => {
+  const [d1, d2] = await pair('realtime: { advert_thread: true }\n', 400, { vip: `${VIP6}/64`, vrid: 71 });
+  t.regex((await d2.instance('VI_1'))?.masterAddress ?? '', /^fe80::/);
+  const before = (await d1.instance('VI_1'))!.counters.advertsSent;
+  d1.kill('SIGUSR2');
+  await sleep(700);
+  t.deepEqual(moves(d2), ['init>backup'], 'no takeover');
+  const after = await d1.instance('VI_1');
+  t.is(after?.state, 'master');
+  t.true(after!.counters.advertsSent - before >= 25, `adverts sent: ${after!.counters.advertsSent - before}`);
+  t.is(after!.counters.sendErrors, 0);
+  t.deepEqual(after!.counters.dropped, {});
+  t.deepEqual((await d2.instance('VI_1'))!.counters.dropped, {}, 'the thread\'s adverts pass every receive check');
 });
 
 rootTest('control: without the thread the same hold lets the backup take over', async (t) => {

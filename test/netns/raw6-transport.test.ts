@@ -232,6 +232,29 @@ rootTest('multicast VRRPv3 advert: hop limit 255, link-local source, ff02::12, i
   t.false(A.events.some((e) => e.event === 'message'), 'the sender does not hear itself (IPV6_MULTICAST_LOOP 0)');
 });
 
+rootTest('the advert thread over IPv6: link-local source, hop limit 255, ff02::12 or a unicast peer; on time while the loop is held; not heard back', async (t) => {
+  const hex = hexOf(advert(7), llA, GROUP);
+  await A.call('pacer.open', { name: 't', leaseMs: 2000 });
+  const heard = () => B.events.filter(msg('t', hex)).length;
+  const before = heard();
+  await A.call('pacer.run', { name: 't', hex, dsts: [GROUP], intervalMs: 20 });
+  const m = await B.waitEvent((e) => msg('t', hex)(e) && heard() > before, 2000, 'a paced advert');
+  t.deepEqual(m.rinfo, { address: llA, family: 'IPv6', dst: GROUP, ifname: lab.host('b').ifname, ttl: 255 });
+  t.true(decodeAdvert(Buffer.from(m.hex!, 'hex'), { family: 6, src: llA, dst: GROUP }).ok, 'checksum over the pseudo-header');
+  const r = await A.call<{ sentDuring: number }>('pacer.block', { name: 't', ms: 300 });
+  t.true(r.sentDuring >= 8 && r.sentDuring <= 17, `sent while held: ${r.sentDuring}`);
+  const s = await A.call<{ sent: number; errors: number }>('pacer.stop', { name: 't' });
+  t.is(s.errors, 0);
+  await new Promise((res) => setTimeout(res, 100));
+  t.is(heard() - before, s.sent, 'every one arrived, none after stop()');
+  t.false(A.events.some((e) => e.event === 'message' && e.hex === hex), 'the sender does not hear itself');
+  const uhex = hexOf(advert(8), llA, llB);
+  await A.call('pacer.run', { name: 't', hex: uhex, dsts: [llB], intervalMs: 20 });
+  const u = await B.waitEvent(msg('t', uhex), 2000, 'a paced unicast advert');
+  t.deepEqual(u.rinfo, { address: llA, family: 'IPv6', dst: llB, ifname: lab.host('b').ifname, ttl: 255 });
+  await A.call('pacer.close', { name: 't' });
+});
+
 rootTest('drain() reads the adverts waiting in the socket before it returns', async (t) => {
   const hexes = [11, 12, 13].map((i) => hexOf(advert(i), llA, llB));
   const r = B.call<{ drained: number }>('blockThenDrain', { name: 't', ms: 600 });
