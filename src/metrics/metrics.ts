@@ -123,6 +123,9 @@ function vrrpMetrics(src: MetricsSource, reg: Registry[]): void {
   readCounter('duet_vrrp_adverts_dropped_total', 'Adverts dropped, by reason', ['vrrp_instance', 'reason'], reg, (set) => {
     for (const i of src.status().instances) for (const [reason, n] of Object.entries(i.counters.dropped)) set({ vrrp_instance: i.name, reason }, n ?? 0);
   });
+  readCounter('duet_vrrp_advert_thread_lapses_total', 'realtime.advert_thread: times the advert thread stopped because the main thread did not renew its lease (a stall longer than advert_lease_ms)', ['vrrp_instance'], reg, (set) => {
+    for (const i of src.status().instances) if (i.counters.advertThreadLapses !== undefined) set({ vrrp_instance: i.name }, i.counters.advertThreadLapses);
+  });
   readCounter('duet_vrrp_dual_master_total', 'Dual-master episodes: another router kept advertising as master while this one was', ['vrrp_instance'], reg, (set) => {
     for (const i of src.status().instances) set({ vrrp_instance: i.name }, i.counters.dualMasters);
   });

@@ -118,6 +118,8 @@ export interface InstanceCounters {
   dropped: Partial<Record<RejectReason, number>>;
   addressMismatch: number;
   transitions: number;
+  /** With realtime.advert_thread: times the thread stopped because the main thread did not renew its lease. */
+  advertThreadLapses?: number;
 }
 
 export class VrrpInstance extends EventEmitter {
@@ -158,6 +160,7 @@ export class VrrpInstance extends EventEmitter {
     this.own = { addresses: new Set([deps.transport.srcAddress]) };
     this.rejectLog = new RateLimitedLog(deps.log, 10_000, () => deps.clock.now());
     this.syncAuth(cfg);
+    if (deps.pacer) this.counters.advertThreadLapses = 0;
   }
 
   /** A reload with other keys keeps the counter and the replay window (rotation without a transition). */
@@ -483,6 +486,7 @@ export class VrrpInstance extends EventEmitter {
       this.rejectLog.warn('send-error', { instance: this.cfg.name, err: s.lastError, errors: s.errors - seen.errors }, 'advert thread send failed');
     }
     if (s.lapses > seen.lapses) {
+      this.counters.advertThreadLapses = s.lapses;
       this.deps.log.warn({ instance: this.cfg.name, lapses: s.lapses }, 'advert thread stopped for a while: the main thread did not renew its lease in time (a stall longer than realtime.advert_lease_ms)');
     }
     if (s.realtimeError !== undefined && seen.realtimeError === undefined) {

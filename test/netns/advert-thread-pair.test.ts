@@ -90,4 +90,6 @@ rootTest('a hold past the lease: the adverts stop, the backup takes over, and th
   const i = await d1.instance('VI_1');
   t.is(i?.state, 'master');
   t.is(i?.counters.sendErrors, 0);
+  t.true((i?.counters.advertThreadLapses ?? 0) >= 1, 'the lapse is counted');
+  t.true(d1.logs.some((l) => /advert thread stopped for a while/.test(String(l.msg))), 'and logged');
 });

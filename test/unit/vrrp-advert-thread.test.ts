@@ -8,6 +8,8 @@ import { VrrpInstance, type InstanceSettings } from '../../src/vrrp/instance.js'
 import { encodeAdvert, decodeAdvert } from '../../src/vrrp/codec.js';
 import type { AdvertPacer, PacerStats, VrrpTransport, TransportRinfo } from '../../src/vrrp/transport.js';
 import { IoError } from '../../src/core/errors.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import { idleMetricsSource } from '../fakes/metrics-source.js';
 
 /** Records calls in `log` (shared with the VIP operations, for order); "sends" a round per run and per feed. */
 class FakePacer implements AdvertPacer {
@@ -158,6 +160,20 @@ test('a lapse of the lease is logged once per lapse', async (t) => {
   s.inst.status();
   s.inst.status();
   t.is(s.warnings.filter((w) => JSON.stringify(w).includes('"lapses":1')).length, 1);
+  t.is(s.inst.status().counters.advertThreadLapses, 1, 'counted (duet_vrrp_advert_thread_lapses_total)');
+  const m = createMetrics(idleMetricsSource({ status: () => ({ instances: [s.inst.status()], sockets: [], operator: {}, checkWorker: undefined }) as never }), { ipvsCacheMs: () => 0, now: () => 0 });
+  t.teardown(() => m.close());
+  t.regex(await m.text(), /^duet_vrrp_advert_thread_lapses_total\{vrrp_instance="VI_1"\} 1$/m);
+});
+
+test('without a pacer the instance has no lapse counter (and no such series)', (t) => {
+  const clock = new FakeClock();
+  const inst = new VrrpInstance({
+    name: 'VI_1', interface: 'eth0', vrid: 51, version: 3, family: 4, priority: 100, adverIntCs: 10,
+    preempt: true, preemptDelayMs: 0, authType: 0, authPassword: undefined, vipAddresses: ['192.0.2.100'],
+    unicastPeers: [], checksumPseudoHeader: true, checkTtl: true, lenientAddressList: false,
+  }, { clock, log: pino({ level: 'silent' }), transport: new MemTransport() as unknown as VrrpTransport, vips: async () => {}, announce: () => () => {}, notify: () => {} });
+  t.is(inst.status().counters.advertThreadLapses, undefined);
 });
 
 test('operator failover: priority 0 goes through the transport and the thread is silent', async (t) => {
