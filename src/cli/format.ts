@@ -32,6 +32,10 @@ export function formatStatus(s: DaemonStatus & { uptimeMs?: number; nowMs?: numb
     lines.push(`${i.name}: DUAL MASTER: ${who}; ${i.counters.dualMasters} episode${i.counters.dualMasters === 1 ? '' : 's'} so far`);
   }
   for (const i of s.instances) if (i.faultReasons?.length) lines.push(`${i.name}: FAULT: ${i.faultReasons.join('; ')}`);
+  for (const i of s.instances) {
+    const n = i.counters.advertThreadLapses ?? 0;
+    if (n > 0) lines.push(`${i.name}: advert thread stopped ${n} time${n === 1 ? '' : 's'}: the main thread did not renew its lease in time (a stall longer than realtime.advert_lease_ms)`);
+  }
   for (const k of s.sockets ?? []) {
     if (k.open && k.opens <= 1 && k.errors === 0) continue;
     lines.push(`socket ${k.kind}/IPv${k.family} on ${k.ifname}: ${k.open ? 'open' : 'CLOSED'}; opened ${k.opens} time${k.opens === 1 ? '' : 's'}, ${k.errors} error${k.errors === 1 ? '' : 's'}${k.lastError ? ` (last: ${k.lastError})` : ''}`);

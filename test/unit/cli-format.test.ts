@@ -21,6 +21,14 @@ test('status table: state, effective and configured priority, age, reason, count
   t.is(out.split('\n').length, 3, 'no ipvs line without virtual servers');
 });
 
+test('status says when the advert thread stopped for lack of a lease (and nothing while it never did)', (t) => {
+  const s = status(undefined);
+  s.instances[0]!.counters.advertThreadLapses = 0;
+  t.notRegex(formatStatus(s), /advert thread/);
+  s.instances[0]!.counters.advertThreadLapses = 2;
+  t.regex(formatStatus(s), /^VI_1: advert thread stopped 2 times: the main thread did not renew its lease in time/m);
+});
+
 test('status shows the last IPVS reconcile and its failures', (t) => {
   const out = formatStatus(status({ services: 2, error: undefined,
     lastReconcile: { atMs: 1, ops: { 'edit-dest': 1 }, applied: 0, failed: [{ what: 'edit-dest 192.0.2.21:80 of tcp:192.0.2.100:80', error: 'ENOENT' }] } }));
