@@ -256,6 +256,17 @@ static pacer_t *get(napi_env env, napi_value v) {
 
 /* ---------- JS functions ---------- */
 
+/* The open pacer a one-argument call names (usage: the call, for the TypeError), or NULL with an exception pending. */
+static pacer_t *only_arg(napi_env env, napi_callback_info info, const char *usage) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
+    type_error(env, usage);
+    return NULL;
+  }
+  return get(env, argv[0]);
+}
+
 static int setopt_int(int fd, int level, int opt, int v) { return setsockopt(fd, level, opt, &v, sizeof v); }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
@@ -423,10 +434,7 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_feed(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return type_error(env, "feed(h)");
-  pacer_t *p = get(env, argv[0]);
+  pacer_t *p = only_arg(env, info, "feed(h)");
   if (!p) return NULL;
   pthread_mutex_lock(&p->mu);
   uint64_t now = mono_ns();
@@ -442,10 +450,7 @@ static napi_value js_feed(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_stop(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return type_error(env, "stop(h)");
-  pacer_t *p = get(env, argv[0]);
+  pacer_t *p = only_arg(env, info, "stop(h)");
   if (!p) return NULL;
   pthread_mutex_lock(&p->mu);
   p->active = 0;
@@ -461,10 +466,7 @@ static void set_num(napi_env env, napi_value o, const char *k, double v) {
 }
 
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return type_error(env, "stats(h)");
-  pacer_t *p = get(env, argv[0]);
+  pacer_t *p = only_arg(env, info, "stats(h)");
   if (!p) return NULL;
   pthread_mutex_lock(&p->mu);
   uint64_t now = mono_ns();
