@@ -34,6 +34,7 @@
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include <uv.h>
 
 #include <arpa/inet.h>
 #include <linux/filter.h>
@@ -49,6 +50,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "send6.h"
 
 #ifndef IPV6_FREEBIND
 #define IPV6_FREEBIND 78
@@ -94,12 +97,7 @@ static uint64_t mono_ns(void) {
 static void throw_errno(napi_env env, int err, const char *what) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  char code[32];
-  snprintf(code, sizeof code, "E%d", err);
-  /* The symbolic name where we know it (the ones a send or an open can give). */
-  const char *name = err == EPERM ? "EPERM" : err == EACCES ? "EACCES" : err == ENODEV ? "ENODEV" : err == ENXIO ? "ENXIO"
-    : err == ENETUNREACH ? "ENETUNREACH" : err == EAGAIN ? "EAGAIN" : err == ENOBUFS ? "ENOBUFS" : err == EINVAL ? "EINVAL"
-    : err == EMSGSIZE ? "EMSGSIZE" : err == ENETDOWN ? "ENETDOWN" : err == EHOSTUNREACH ? "EHOSTUNREACH" : err == EBADF ? "EBADF" : code;
+  const char *name = uv_err_name(uv_translate_sys_error(err));
   napi_value c, t, e, v;
   if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &c) != napi_ok) return;
   if (napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &t) != napi_ok) return;
@@ -128,30 +126,7 @@ static void drop_packets(pacer_t *p) {
 /* Under the lock. Returns 0 or the first errno. */
 static ssize_t send_one(pacer_t *p, int i) {
   if (p->family == AF_INET) return sendto(p->fd, p->pkt[i], p->len[i], MSG_DONTWAIT, (struct sockaddr *)&p->dst[i], p->dst_len[i]);
-  struct iovec iov = { .iov_base = p->pkt[i], .iov_len = p->len[i] };
-  union {
-    struct cmsghdr align;
-    unsigned char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-  } ctl;
-  memset(&ctl, 0, sizeof ctl);
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_name = &p->dst[i];
-  mh.msg_namelen = p->dst_len[i];
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = ctl.b;
-  mh.msg_controllen = sizeof ctl.b;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = IPPROTO_IPV6;
-  c->cmsg_type = IPV6_PKTINFO;
-  c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
-  struct in6_pktinfo pi;
-  memset(&pi, 0, sizeof pi);
-  pi.ipi6_addr = p->src6;
-  pi.ipi6_ifindex = p->ifindex;
-  memcpy(CMSG_DATA(c), &pi, sizeof pi);
-  return sendmsg(p->fd, &mh, MSG_DONTWAIT);
+  return sendmsg6(p->fd, p->pkt[i], p->len[i], (struct sockaddr_in6 *)&p->dst[i], &p->src6, p->ifindex, MSG_DONTWAIT);
 }
 
 static int send_all(pacer_t *p, uint64_t now) {
@@ -398,7 +373,7 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
       struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&dst[i];
       sa->sin6_family = AF_INET6;
       bad = inet_pton(AF_INET6, addr, &sa->sin6_addr) != 1;
-      if (IN6_IS_ADDR_LINKLOCAL(&sa->sin6_addr) || IN6_IS_ADDR_MC_LINKLOCAL(&sa->sin6_addr) || IN6_IS_ADDR_MC_NODELOCAL(&sa->sin6_addr)) sa->sin6_scope_id = p->ifindex;
+      scope6(sa, p->ifindex);
       dlen[i] = sizeof *sa;
     }
     if (!bad) {
@@ -472,7 +447,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   uint64_t now = mono_ns();
   double sent = (double)p->sent, errors = (double)p->errors, lapses = (double)p->lapses;
   double since = p->last_sent_ns ? (double)(now - p->last_sent_ns) / 1e6 : -1;
-  int last = p->last_errno, rt = p->rt_errno, active = p->active;
+  int last = p->last_errno, rt = p->rt_errno;
   pthread_mutex_unlock(&p->mu);
   napi_value o;
   napi_create_object(env, &o);
@@ -482,7 +457,6 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   set_num(env, o, "lapses", lapses);
   set_num(env, o, "sinceLastSendMs", since);
   set_num(env, o, "rtErrno", rt);
-  set_num(env, o, "active", active);
   return o;
 }
 

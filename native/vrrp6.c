@@ -47,6 +47,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "send6.h"
+
 #ifndef IPV6_MULTICAST_ALL
 #define IPV6_MULTICAST_ALL 29
 #endif
@@ -573,38 +575,10 @@ static napi_value Socket_send(napi_env env, napi_callback_info info) {
   memset(&sa, 0, sizeof sa);
   sa.sin6_family = AF_INET6;
   if (inet_pton(AF_INET6, dsttext, &sa.sin6_addr) != 1) return type_error(env, "send: dst is not an IPv6 address");
-  if (IN6_IS_ADDR_LINKLOCAL(&sa.sin6_addr) || IN6_IS_ADDR_MC_LINKLOCAL(&sa.sin6_addr) ||
-      IN6_IS_ADDR_MC_NODELOCAL(&sa.sin6_addr)) {
-    sa.sin6_scope_id = s->ifindex;
-  }
-  struct iovec iov = { .iov_base = data, .iov_len = len };
-  union {
-    struct cmsghdr align;
-    unsigned char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-  } ctl;
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_name = &sa;
-  mh.msg_namelen = sizeof sa;
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (s->has_src) {
-    memset(&ctl, 0, sizeof ctl);
-    mh.msg_control = ctl.b;
-    mh.msg_controllen = sizeof ctl.b;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = IPPROTO_IPV6;
-    c->cmsg_type = IPV6_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
-    struct in6_pktinfo pi;
-    memset(&pi, 0, sizeof pi);
-    pi.ipi6_addr = s->src;
-    pi.ipi6_ifindex = s->ifindex;
-    memcpy(CMSG_DATA(c), &pi, sizeof pi);
-  }
+  scope6(&sa, s->ifindex);
   ssize_t n;
   do {
-    n = sendmsg(s->fd, &mh, 0);
+    n = sendmsg6(s->fd, data, len, &sa, s->has_src ? &s->src : NULL, s->ifindex, 0);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     int e = errno;

@@ -1,5 +1,6 @@
 // Errno names for netlink failures: the number an NLMSG_ERROR carries (netlink/attrs.ts), and the
-// name inside an error thrown by npm `netlink` (rtnl.ts, genl.ts). Pure.
+// name inside an error thrown by npm `netlink` (rtnl.ts, genl.ts); also the advert thread's send
+// errors (vrrp/advert-pacer.ts). Pure.
 
 // Linux asm-generic numbers, for messages and IoError.errno.
 const ERRNO_NAMES: Readonly<Record<number, string>> = {
@@ -8,7 +9,7 @@ const ERRNO_NAMES: Readonly<Record<number, string>> = {
   22: 'EINVAL', 23: 'ENFILE', 24: 'EMFILE', 28: 'ENOSPC', 34: 'ERANGE', 36: 'ENAMETOOLONG',
   38: 'ENOSYS', 61: 'ENODATA', 71: 'EPROTO', 75: 'EOVERFLOW', 90: 'EMSGSIZE', 93: 'EPROTONOSUPPORT',
   95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL', 100: 'ENETDOWN',
-  105: 'ENOBUFS', 110: 'ETIMEDOUT', 114: 'EALREADY', 115: 'EINPROGRESS', 524: 'ENOTSUPP',
+  101: 'ENETUNREACH', 105: 'ENOBUFS', 110: 'ETIMEDOUT', 113: 'EHOSTUNREACH', 114: 'EALREADY', 115: 'EINPROGRESS', 524: 'ENOTSUPP',
 };
 
 /** 'EEXIST' for 17; 'E<number>' for a number not in the table. */

@@ -1,8 +1,8 @@
 // The native advert pacer (native/advert_pacer.c) behind the AdvertPacer interface. IPv4: packets
 // framed by the caller's transport (header included, id 0); IPv6: VRRP payloads, sent from v6.src.
-import { createRequire } from 'node:module';
-import { findAddon } from '../core/addon.js';
+import { requireAddon } from '../core/addon.js';
 import { IoError } from '../core/errors.js';
+import { errnoName } from '../netlink/errno.js';
 import type { AdvertPacer, PacerOptions, PacerStats } from './transport.js';
 
 interface PacerAddon {
@@ -10,27 +10,11 @@ interface PacerAddon {
   run(h: object, packets: Buffer[], dsts: string[], intervalMs: number): void;
   feed(h: object): void;
   stop(h: object): void;
-  stats(h: object): { sent: number; errors: number; lastErrno: number; lapses: number; sinceLastSendMs: number; rtErrno: number; active: number };
+  stats(h: object): { sent: number; errors: number; lastErrno: number; lapses: number; sinceLastSendMs: number; rtErrno: number };
   close(h: object): void;
 }
 
-let addon: PacerAddon | undefined;
-
-export function loadPacerAddon(): PacerAddon {
-  if (addon) return addon;
-  const { file, tried } = findAddon(import.meta.url, 'advert_pacer');
-  if (file === undefined) throw new IoError(`realtime.advert_thread needs native/build/Release/advert_pacer.node, which is not built: run \`npm run build:native\` (looked for ${tried.join(', ')})`);
-  try {
-    addon = createRequire(import.meta.url)(file) as PacerAddon;
-    return addon;
-  } catch (e) {
-    throw new IoError(`advert pacer addon ${file} does not load (rebuild it with \`npm run build:native\`): ${(e as Error).message}`, { cause: e });
-  }
-}
-
-/** Linux errno numbers a send can give, by name (for the log and `duet status`). */
-const ERRNO: Record<number, string> = { 1: 'EPERM', 6: 'ENXIO', 9: 'EBADF', 11: 'EAGAIN', 13: 'EACCES', 19: 'ENODEV', 22: 'EINVAL', 90: 'EMSGSIZE', 100: 'ENETDOWN', 101: 'ENETUNREACH', 105: 'ENOBUFS', 113: 'EHOSTUNREACH' };
-export const errnoName = (n: number): string => ERRNO[n] ?? `errno ${n}`;
+const loadPacerAddon = (): PacerAddon => requireAddon<PacerAddon>(import.meta.url, 'advert_pacer', 'The advert thread (realtime.advert_thread)');
 
 const POLICY = { fifo: 1, rr: 2 } as const;
 

@@ -146,8 +146,13 @@ export class VrrpInstance extends EventEmitter {
   /** stop() waiting for a make-before-break handover to end our mastership. */
   private onLeft: (() => void) | undefined;
   private left: Promise<void> | undefined;
-  /** What the pacer repeats now (interval and packets; undefined: stopped), to tell a tick from a change. */
-  private paced: string | undefined;
+  /**
+   * What the pacer repeats now (undefined: stopped). The adverts follow from the settings
+   * (replaced as a whole by reconfigure), the priority and the source: while those three are the
+   * same objects an advert tick only feeds the pacer; otherwise the adverts are encoded again and
+   * compared (key: interval and packets) to tell a change from a reload that left them alone.
+   */
+  private paced: { cfg: InstanceSettings; priority: number; src: string; key: string } | undefined;
   /** The pacer's counts already added to ours. */
   private pacerSeen = { sent: 0, errors: 0, lapses: 0, realtimeError: undefined as string | undefined };
   readonly counters: InstanceCounters = { dualMasters: 0, advertsSent: 0, advertsReceived: 0, sendErrors: 0, dropped: {}, addressMismatch: 0, transitions: 0 };
@@ -444,13 +449,16 @@ export class VrrpInstance extends EventEmitter {
       return false;
     }
     const src = this.deps.transport.srcAddress;
+    const feed = (): true => { pacer.feed(); this.syncPacer(); return true; };
+    const p = this.paced;
+    if (p && p.cfg === this.cfg && p.priority === adv.priority && p.src === src) return feed();
     const list = dsts.map((dst) => ({ dst, payload: encodeAdvert(adv, { family: this.cfg.family, src, dst, pseudoHeader: this.cfg.checksumPseudoHeader }) }));
     const intervalMs = this.fsmCfg.adverIntCs * 10;
     const key = `${intervalMs} ${src} ${list.map((x) => `${x.dst}=${Buffer.from(x.payload).toString('hex')}`).join(' ')}`;
-    if (key === this.paced) {
-      pacer.feed();
-      this.syncPacer();
-      return true;
+    if (p && key === p.key) {
+      // A reload that left the adverts alone: the thread keeps its cadence.
+      this.paced = { cfg: this.cfg, priority: adv.priority, src, key };
+      return feed();
     }
     try {
       pacer.run(list, intervalMs);
@@ -459,7 +467,7 @@ export class VrrpInstance extends EventEmitter {
       this.rejectLog.warn('send-error', { instance: this.cfg.name, err: String(e) }, 'advert thread could not send; this advert goes through the event loop');
       return false;
     }
-    this.paced = key;
+    this.paced = { cfg: this.cfg, priority: adv.priority, src, key };
     this.syncPacer();
     return true;
   }

@@ -14,9 +14,8 @@
 // The addon is built by `npm run build:native` (node-gyp, native/binding.gyp) into
 // native/build/Release/vrrp6.node; without it createRaw6Transport rejects with an IoError.
 import { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
 import { Rtnl, type AddressInfo } from '../netlink/rtnl.js';
-import { findAddon } from '../core/addon.js';
+import { requireAddon } from '../core/addon.js';
 import { IoError } from '../core/errors.js';
 import { formatIpv6, parseIpv6 } from '../core/addr.js';
 import type { AdvertPacer, PacerOptions, TransportDrop, TransportRinfo, VrrpTransport } from './transport.js';
@@ -61,22 +60,8 @@ interface Vrrp6Addon {
   ) => NativeSocket;
 }
 
-let addon: Vrrp6Addon | undefined;
-
 /** The compiled addon, found from this module's directory upwards (dist/src/vrrp or src/vrrp). */
-export function loadVrrp6Addon(): Vrrp6Addon {
-  if (addon) return addon;
-  const { file, tried } = findAddon(import.meta.url, 'vrrp6');
-  if (file !== undefined) {
-    try {
-      addon = createRequire(import.meta.url)(file) as Vrrp6Addon;
-      return addon;
-    } catch (e) {
-      throw new IoError(`IPv6 VRRP addon ${file} does not load (rebuild it with \`npm run build:native\`): ${(e as Error).message}`, { cause: e });
-    }
-  }
-  throw new IoError(`IPv6 VRRP needs the native addon native/build/Release/vrrp6.node, which is not built: run \`npm run build:native\` (looked for ${tried.join(', ')})`);
-}
+export const loadVrrp6Addon = (): Vrrp6Addon => requireAddon<Vrrp6Addon>(import.meta.url, 'vrrp6', 'IPv6 VRRP');
 
 /** RFC 5952 text of an IPv6 address given with or without a zone; the zone separately. */
 function splitAddress(text: string): { address: string; zone: string | undefined } | undefined {

@@ -94,6 +94,15 @@ test('new adverts (a priority change, an interval change) start the thread again
   t.is(last.intervalMs, 20, 'the new interval');
 });
 
+test('a reload that leaves the adverts alone (only preempt_delay here) keeps the thread\'s cadence: no new run, feeds go on', async (t) => {
+  const s = setup();
+  await s.master();
+  s.inst.reconfigure({ name: 'VI_1', interface: 'eth0', vrid: 51, version: 3, family: 4, priority: 100, adverIntCs: 10, preempt: true, preemptDelayMs: 5000, authType: 0, authPassword: undefined, vipAddresses: ['192.0.2.100'], unicastPeers: [], checksumPseudoHeader: true, checkTtl: true, lenientAddressList: false });
+  s.clock.advance(300);
+  t.is(s.pacer.runs.length, 1);
+  t.is(s.pacer.feeds, 3);
+});
+
 test('leaving master stops the thread before anything else (the VIP removal)', async (t) => {
   const s = setup();
   await s.master();
